@@ -1,0 +1,16 @@
+//! Crust's domain: the rules of the product with no I/O.
+//!
+//! Owns identifiers, roles, the access decision ([`access::decide`]), input validation
+//! and the password policy. It must not depend on diesel, HTTP or any runtime: the DAL
+//! and API crates call into it, never the other way round.
+
+pub mod access;
+pub mod ids;
+pub mod password;
+pub mod roles;
+pub mod task;
+pub mod validate;
+
+pub use access::{decide, Action, Decision, Object, OrgFacts, ProjectFacts, TaskFacts};
+pub use ids::{OrgId, ProjectId, SessionId, SliceId, BoxId, TaskId, UserId, WorkspaceId};
+pub use roles::{Classification, OrgRole, ProjectRole, ProjectStatus, TaskAccess, TaskStatus, Visibility};
