@@ -1,1 +1,32 @@
+//! Crust's data access layer.
+//!
+//! Owns the database: the diesel schema, the connection pool, the embedded migrations
+//! and one module per aggregate. **Every entry point that touches tenant data takes the
+//! acting user** ([`Actor`]): reads are filtered in SQL so a row the actor may not see
+//! never leaves PostgreSQL (and answers [`DalError::NotFound`]), and writes ask
+//! [`crust_domain::decide`] first. It never speaks HTTP or GraphQL.
+//!
+//! Functions take `&mut PgConnection` so callers can compose several in one
+//! transaction; mutations open their own transaction (nested ones become savepoints).
 
+pub mod actor;
+pub mod error;
+pub mod migrate;
+pub mod models;
+pub mod orgs;
+pub mod page;
+pub mod pool;
+pub mod projects;
+pub mod schema;
+pub mod sessions;
+pub mod structure;
+pub mod tasks;
+pub mod users;
+mod visibility;
+pub mod workspaces;
+
+pub use actor::Actor;
+pub use diesel::PgConnection;
+pub use error::{DalError, DalResult};
+pub use page::{Page, Paged};
+pub use pool::{build_pool, PgPool, PoolSettings};

@@ -1,0 +1,59 @@
+//! The acting user, loaded once per request with the memberships every ACL check needs.
+
+use std::collections::HashMap;
+
+use crust_domain::{OrgFacts, OrgId, OrgRole, UserId};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::error::{DalError, DalResult};
+use crate::schema::{memberships, users};
+
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user_id: UserId,
+    org_roles: HashMap<OrgId, OrgRole>,
+}
+
+impl Actor {
+    /// Loads an active user's memberships. An inactive or missing user is `NotFound`.
+    pub fn load(conn: &mut PgConnection, user_id: UserId) -> DalResult<Actor> {
+        let active: bool = users::table
+            .find(user_id.0)
+            .select(users::active)
+            .first(conn)?;
+        if !active {
+            return Err(DalError::NotFound);
+        }
+        let rows: Vec<(Uuid, String)> = memberships::table
+            .filter(memberships::user_id.eq(user_id.0))
+            .select((memberships::org_id, memberships::role))
+            .load(conn)?;
+        let org_roles = rows
+            .into_iter()
+            .filter_map(|(org, role)| Some((OrgId(org), role.parse().ok()?)))
+            .collect();
+        Ok(Actor { user_id, org_roles })
+    }
+
+    pub fn org_role(&self, org: OrgId) -> Option<OrgRole> {
+        self.org_roles.get(&org).copied()
+    }
+
+    pub fn org_facts(&self, org: OrgId) -> OrgFacts {
+        OrgFacts { role: self.org_role(org) }
+    }
+
+    /// Organizations the actor belongs to with at least `min` role.
+    pub fn orgs_with(&self, min: OrgRole) -> Vec<Uuid> {
+        self.org_roles
+            .iter()
+            .filter(|(_, r)| **r >= min)
+            .map(|(o, _)| o.0)
+            .collect()
+    }
+
+    pub fn uid(&self) -> Uuid {
+        self.user_id.0
+    }
+}

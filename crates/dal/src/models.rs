@@ -1,0 +1,158 @@
+//! Rows as the DAL returns them. Enumerations are stored as checked TEXT; the typed
+//! accessors turn them into domain enums (the CHECK constraints make the fallback
+//! unreachable, it only keeps a corrupt row from panicking).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use crust_domain::{
+    Classification, OrgRole, ProjectRole, ProjectStatus, TaskAccess, TaskStatus, Visibility,
+};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::*;
+
+fn parse<T: std::str::FromStr>(s: &str, fallback: T) -> T {
+    s.parse().unwrap_or_else(|_| {
+        tracing::error!(value = s, "unknown enum value in database row");
+        fallback
+    })
+}
+
+/// A user as others may see them. The password hash is never part of it.
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = organizations, check_for_backend(diesel::pg::Pg))]
+pub struct Organization {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OrgMember {
+    pub org_id: Uuid,
+    pub user: User,
+    pub role: OrgRole,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = workspaces, check_for_backend(diesel::pg::Pg))]
+pub struct Workspace {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = projects, check_for_backend(diesel::pg::Pg))]
+pub struct Project {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub name: String,
+    pub description: String,
+    pub status: String,
+    pub visibility: String,
+    pub classification: String,
+    pub start_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Project {
+    pub fn status(&self) -> ProjectStatus {
+        parse(&self.status, ProjectStatus::Active)
+    }
+    pub fn visibility(&self) -> Visibility {
+        parse(&self.visibility, Visibility::Members)
+    }
+    pub fn classification(&self) -> Classification {
+        parse(&self.classification, Classification::Secret)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectMember {
+    pub project_id: Uuid,
+    pub user: User,
+    pub role: ProjectRole,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = slices, check_for_backend(diesel::pg::Pg))]
+pub struct Slice {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub position: i32,
+}
+
+/// A box of tasks (`Box` would clash with the standard library).
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = boxes, check_for_backend(diesel::pg::Pg))]
+pub struct TaskBox {
+    pub id: Uuid,
+    pub slice_id: Uuid,
+    pub project_id: Uuid,
+    pub name: String,
+    pub position: i32,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
+pub struct Task {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub project_id: Uuid,
+    pub box_id: Option<Uuid>,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub progress: i16,
+    pub classification: String,
+    pub start_date: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    pub duration_days: Option<i32>,
+    pub position: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Task {
+    pub fn status(&self) -> TaskStatus {
+        parse(&self.status, TaskStatus::NotStarted)
+    }
+    pub fn classification(&self) -> Classification {
+        parse(&self.classification, Classification::Secret)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskGrant {
+    pub task_id: Uuid,
+    pub user: User,
+    pub access: TaskAccess,
+}
+
+pub(crate) fn parse_org_role(s: &str) -> OrgRole {
+    parse(s, OrgRole::Guest)
+}
+
+pub(crate) fn parse_project_role(s: &str) -> ProjectRole {
+    parse(s, ProjectRole::Viewer)
+}
+
+pub(crate) fn parse_task_access(s: &str) -> TaskAccess {
+    parse(s, TaskAccess::View)
+}

@@ -1,0 +1,57 @@
+//! The r2d2 pool. Checkout waits a bounded time (never r2d2's 30 s default) and every
+//! connection gets a `statement_timeout`, so a slow query or an exhausted pool becomes
+//! an error the API can answer, not a hang.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection};
+use diesel::PgConnection;
+
+pub type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
+
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_size: u32,
+    pub checkout_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_size: 10,
+            checkout_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SessionSettings {
+    statement_timeout_ms: u128,
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "SET statement_timeout = {}; SET TIME ZONE 'UTC';",
+            self.statement_timeout_ms
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Builds a pool without connecting eagerly: the server starts (and `/readyz` reports
+/// the database as unreachable) even when PostgreSQL is down, and recovers when it returns.
+pub fn build_pool(database_url: &str, settings: &PoolSettings) -> PgPool {
+    r2d2::Pool::builder()
+        .max_size(settings.max_size)
+        .min_idle(Some(0))
+        .connection_timeout(settings.checkout_timeout)
+        .test_on_check_out(true)
+        .connection_customizer(Box::new(SessionSettings {
+            statement_timeout_ms: settings.statement_timeout.as_millis(),
+        }))
+        .build_unchecked(ConnectionManager::new(database_url))
+}

@@ -1,0 +1,175 @@
+//! Diesel table definitions, written to match `migrations/` (a test runs every query
+//! against the migrated database, so a drift fails there).
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        email_verified -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+        last_refreshed_at -> Timestamptz,
+        absolute_expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        revoked_reason -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Bytea,
+        session_id -> Uuid,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    organizations (id) {
+        id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    memberships (org_id, user_id) {
+        org_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    workspaces (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        name -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        workspace_id -> Nullable<Uuid>,
+        name -> Text,
+        description -> Text,
+        status -> Text,
+        visibility -> Text,
+        classification -> Text,
+        start_date -> Nullable<Date>,
+        due_date -> Nullable<Date>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    project_members (project_id, user_id) {
+        project_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    slices (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        name -> Text,
+        position -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    boxes (id) {
+        id -> Uuid,
+        slice_id -> Uuid,
+        project_id -> Uuid,
+        name -> Text,
+        position -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        project_id -> Uuid,
+        box_id -> Nullable<Uuid>,
+        title -> Text,
+        description -> Text,
+        status -> Text,
+        progress -> Int2,
+        classification -> Text,
+        start_date -> Nullable<Date>,
+        due_date -> Nullable<Date>,
+        duration_days -> Nullable<Int4>,
+        position -> Int4,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    task_assignees (task_id, user_id) {
+        task_id -> Uuid,
+        user_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    task_grants (task_id, user_id) {
+        task_id -> Uuid,
+        user_id -> Uuid,
+        access -> Text,
+        granted_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(memberships -> organizations (org_id));
+diesel::joinable!(project_members -> users (user_id));
+diesel::joinable!(task_assignees -> users (user_id));
+diesel::joinable!(task_grants -> tasks (task_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(sessions -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    organizations,
+    memberships,
+    workspaces,
+    projects,
+    project_members,
+    slices,
+    boxes,
+    tasks,
+    task_assignees,
+    task_grants,
+);

@@ -1,0 +1,209 @@
+//! Login sessions and their refresh-token families.
+//!
+//! A session is created at login with one refresh token. Each refresh marks the
+//! presented token used and issues the next one; a used token presented again is
+//! reuse (a stolen token raced its owner) and revokes the whole session. Only SHA-256
+//! hashes of tokens are stored. Expiry: idle (time since the last refresh) and
+//! absolute (since login).
+
+use chrono::{DateTime, Duration, Utc};
+use crust_domain::{SessionId, UserId};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::error::DalResult;
+use crate::schema::{refresh_tokens, sessions, users};
+
+/// Why a session was ended (stored as text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeReason {
+    Logout,
+    RefreshReuse,
+    PasswordChanged,
+    Deactivated,
+    Admin,
+}
+
+impl RevokeReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::Logout => "LOGOUT",
+            RevokeReason::RefreshReuse => "REFRESH_REUSE",
+            RevokeReason::PasswordChanged => "PASSWORD_CHANGED",
+            RevokeReason::Deactivated => "DEACTIVATED",
+            RevokeReason::Admin => "ADMIN",
+        }
+    }
+}
+
+/// Where a login came from (kept for the user's session list and the audit log).
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = sessions)]
+struct NewSession<'a> {
+    id: Uuid,
+    user_id: Uuid,
+    absolute_expires_at: DateTime<Utc>,
+    ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+}
+
+/// Opens a session with its first refresh token (given as its hash).
+pub fn create(
+    conn: &mut PgConnection,
+    user_id: UserId,
+    refresh_hash: &[u8],
+    client: &ClientInfo,
+    absolute_ttl: Duration,
+) -> DalResult<SessionId> {
+    let id = Uuid::new_v4();
+    let user_agent = client
+        .user_agent
+        .as_deref()
+        .map(|ua| truncate_chars(ua, 512));
+    conn.transaction(|conn| {
+        diesel::insert_into(sessions::table)
+            .values(NewSession {
+                id,
+                user_id: user_id.0,
+                absolute_expires_at: Utc::now() + absolute_ttl,
+                ip: client.ip.as_deref(),
+                user_agent: user_agent.as_deref(),
+            })
+            .execute(conn)?;
+        diesel::insert_into(refresh_tokens::table)
+            .values((
+                refresh_tokens::token_hash.eq(refresh_hash),
+                refresh_tokens::session_id.eq(id),
+            ))
+            .execute(conn)?;
+        Ok(SessionId(id))
+    })
+}
+
+// A user agent is informational; storing a bounded prefix is deliberate, not data loss.
+fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Is this session of this user still good for an access token? (Checked on every
+/// authenticated request, so logout and revocation take effect at once.)
+pub fn is_active(conn: &mut PgConnection, session: SessionId, user: UserId) -> DalResult<bool> {
+    let row: Option<(Option<DateTime<Utc>>, DateTime<Utc>, bool)> = sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session.0))
+        .filter(sessions::user_id.eq(user.0))
+        .select((sessions::revoked_at, sessions::absolute_expires_at, users::active))
+        .first(conn)
+        .optional()?;
+    Ok(matches!(row, Some((None, expires, true)) if expires > Utc::now()))
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refresh {
+    /// The token was current: it is now spent and `new_hash` is the session's next one.
+    Rotated { session: SessionId, user: UserId },
+    /// Unknown token, or the session is revoked or expired.
+    Invalid,
+    /// A spent token came back: the session has been revoked.
+    Reused,
+}
+
+/// Spends a refresh token and stores its successor, in one transaction with the token
+/// row locked, so two concurrent uses of one token cannot both succeed.
+pub fn rotate(
+    conn: &mut PgConnection,
+    presented_hash: &[u8],
+    new_hash: &[u8],
+    idle_ttl: Duration,
+) -> DalResult<Refresh> {
+    conn.transaction(|conn| {
+        let token: Option<(Uuid, Option<DateTime<Utc>>)> = refresh_tokens::table
+            .filter(refresh_tokens::token_hash.eq(presented_hash))
+            .select((refresh_tokens::session_id, refresh_tokens::used_at))
+            .for_update()
+            .first(conn)
+            .optional()?;
+        let Some((session_id, used_at)) = token else {
+            return Ok(Refresh::Invalid);
+        };
+        if used_at.is_some() {
+            revoke(conn, SessionId(session_id), RevokeReason::RefreshReuse)?;
+            return Ok(Refresh::Reused);
+        }
+        let (user_id, revoked_at, last, absolute, active): (
+            Uuid,
+            Option<DateTime<Utc>>,
+            DateTime<Utc>,
+            DateTime<Utc>,
+            bool,
+        ) = sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id.eq(session_id))
+            .select((
+                sessions::user_id,
+                sessions::revoked_at,
+                sessions::last_refreshed_at,
+                sessions::absolute_expires_at,
+                users::active,
+            ))
+            .for_update()
+            .first(conn)?;
+        let now = Utc::now();
+        if revoked_at.is_some() || !active || now >= absolute || now >= last + idle_ttl {
+            return Ok(Refresh::Invalid);
+        }
+        diesel::update(refresh_tokens::table.find(presented_hash))
+            .set(refresh_tokens::used_at.eq(now))
+            .execute(conn)?;
+        diesel::insert_into(refresh_tokens::table)
+            .values((
+                refresh_tokens::token_hash.eq(new_hash),
+                refresh_tokens::session_id.eq(session_id),
+            ))
+            .execute(conn)?;
+        diesel::update(sessions::table.find(session_id))
+            .set(sessions::last_refreshed_at.eq(now))
+            .execute(conn)?;
+        Ok(Refresh::Rotated { session: SessionId(session_id), user: UserId(user_id) })
+    })
+}
+
+/// Ends a session now (idempotent: the first reason is kept).
+pub fn revoke(conn: &mut PgConnection, session: SessionId, reason: RevokeReason) -> DalResult<()> {
+    diesel::update(
+        sessions::table
+            .find(session.0)
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(diesel::dsl::now),
+        sessions::revoked_reason.eq(reason.as_str()),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Ends every session of a user (password change, deactivation).
+pub fn revoke_all_for_user(
+    conn: &mut PgConnection,
+    user: UserId,
+    reason: RevokeReason,
+) -> DalResult<usize> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user.0))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(diesel::dsl::now),
+        sessions::revoked_reason.eq(reason.as_str()),
+    ))
+    .execute(conn)?)
+}

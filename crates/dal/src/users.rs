@@ -1,0 +1,83 @@
+//! Users. Sign-in needs a few lookups before anyone is authenticated; those are the
+//! only functions here without an [`Actor`], and they return no tenant data.
+
+use crust_domain::UserId;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::error::{DalError, DalResult};
+use crate::models::User;
+use crate::schema::users;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// What login needs to check a password.
+#[derive(Queryable, Clone, Debug)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub password_hash: String,
+    pub active: bool,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUserRow<'a> {
+    email: &'a str,
+    name: &'a str,
+    password_hash: &'a str,
+}
+
+/// Creates an account. The email must be new (case-insensitively).
+pub fn create(
+    conn: &mut PgConnection,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+) -> DalResult<User> {
+    diesel::insert_into(users::table)
+        .values(NewUserRow { email, name, password_hash })
+        .returning(User::as_returning())
+        .get_result(conn)
+        .map_err(|e| match DalError::from(e) {
+            DalError::Conflict(_) => {
+                DalError::Conflict("an account with this email already exists".into())
+            }
+            other => other,
+        })
+}
+
+/// The credentials stored for an email address, if any (sign-in only).
+pub fn credentials_by_email(conn: &mut PgConnection, email: &str) -> DalResult<Option<Credentials>> {
+    Ok(users::table
+        .filter(lower(users::email).eq(lower(email)))
+        .select((users::id, users::password_hash, users::active))
+        .first(conn)
+        .optional()?)
+}
+
+/// The signed-in user's own record (sign-in answers and `me`).
+pub fn get_self(conn: &mut PgConnection, user_id: UserId) -> DalResult<User> {
+    Ok(users::table
+        .find(user_id.0)
+        .select(User::as_select())
+        .first(conn)?)
+}
+
+/// The actor's own record.
+pub fn me(conn: &mut PgConnection, actor: &Actor) -> DalResult<User> {
+    get_self(conn, actor.user_id)
+}
+
+/// Stores a new hash for the user (rehash on login after a cost change).
+pub fn set_password_hash(conn: &mut PgConnection, user_id: UserId, hash: &str) -> DalResult<()> {
+    diesel::update(users::table.find(user_id.0))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(diesel::dsl::now)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Finds a user id by email for administrative commands (the `crust` CLI).
+pub fn id_by_email(conn: &mut PgConnection, email: &str) -> DalResult<Option<UserId>> {
+    Ok(credentials_by_email(conn, email)?.map(|c| UserId(c.id)))
+}

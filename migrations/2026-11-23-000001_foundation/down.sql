@@ -1,0 +1,13 @@
+DROP TABLE task_grants;
+DROP TABLE task_assignees;
+DROP TABLE tasks;
+DROP TABLE boxes;
+DROP TABLE slices;
+DROP TABLE project_members;
+DROP TABLE projects;
+DROP TABLE workspaces;
+DROP TABLE memberships;
+DROP TABLE organizations;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE users;
