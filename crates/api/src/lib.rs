@@ -1,1 +1,17 @@
+//! Crust's API: the HTTP server (actix-web), the GraphQL schema (async-graphql),
+//! authentication and configuration.
+//!
+//! It reaches the database only through `crust-dal`, and the rules only through
+//! `crust-domain`. The `crust` binary (crate `crust-cli`) starts it.
 
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod logging;
+pub mod server;
+
+pub use config::{Config, Profile};
+pub use server::{AppState, RunningServer};

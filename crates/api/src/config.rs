@@ -1,0 +1,337 @@
+//! Configuration: one typed struct, read from `CRUST_*` environment variables (and
+//! `DATABASE_URL`), optionally on top of a TOML file named by `CRUST_CONFIG`.
+//! Environment variables win over the file. Every setting is documented in README.md.
+//!
+//! Development defaults for secrets are marked as such and refused by the prod profile.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+/// The JWT secret used when none is configured. Never valid in prod.
+pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-do-not-use-in-production";
+/// The password pepper used when none is configured. Never valid in prod.
+pub const DEV_PASSWORD_PEPPER: &str = "dev-only-insecure-pepper-do-not-use-in-production";
+/// Shortest secret (in bytes) the prod profile accepts for the JWT key and the pepper.
+pub const MIN_PROD_SECRET_BYTES: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Dev,
+    Test,
+    Demo,
+    Prod,
+}
+
+impl Profile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Dev => "dev",
+            Profile::Test => "test",
+            Profile::Demo => "demo",
+            Profile::Prod => "prod",
+        }
+    }
+
+    /// Each profile has its own database unless `DATABASE_URL` says otherwise.
+    pub fn default_database_name(self) -> &'static str {
+        match self {
+            Profile::Dev => "crust_dev",
+            Profile::Test => "crust_test",
+            Profile::Demo => "crust_demo",
+            Profile::Prod => "crust",
+        }
+    }
+}
+
+impl FromStr for Profile {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "dev" => Ok(Profile::Dev),
+            "test" => Ok(Profile::Test),
+            "demo" => Ok(Profile::Demo),
+            "prod" => Ok(Profile::Prod),
+            other => Err(ConfigError::Invalid {
+                key: "CRUST_PROFILE",
+                problem: format!("`{other}` is not one of dev, test, demo, prod"),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+    #[error("cannot read config file {path}: {problem}")]
+    File { path: String, problem: String },
+    #[error("the prod profile refuses to start:\n  - {}", .0.join("\n  - "))]
+    RefusedInProd(Vec<String>),
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub profile: Profile,
+    pub database_url: Secret,
+    pub bind: SocketAddr,
+    /// Current signing key id (`kid`) and secret.
+    pub jwt_kid: String,
+    pub jwt_secret: Secret,
+    /// Older keys still accepted for verification during rotation: kid → secret.
+    pub jwt_previous: HashMap<String, Secret>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_secs: i64,
+    pub refresh_idle_ttl_secs: i64,
+    pub refresh_absolute_ttl_secs: i64,
+    pub password_pepper: Secret,
+    pub bcrypt_cost: u32,
+    pub signup_enabled: bool,
+    pub graphiql: bool,
+    pub db_pool_size: u32,
+    pub db_checkout_timeout_ms: u64,
+    pub db_statement_timeout_ms: u64,
+    pub log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The optional file: the same settings, named like the variables without `CRUST_`
+/// and in lower case (`bind = "0.0.0.0:8080"`, `bcrypt_cost = 12` …).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    profile: Option<String>,
+    database_url: Option<String>,
+    bind: Option<String>,
+    jwt_kid: Option<String>,
+    jwt_secret: Option<String>,
+    jwt_previous_keys: Option<String>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
+    access_token_ttl_secs: Option<i64>,
+    refresh_idle_ttl_secs: Option<i64>,
+    refresh_absolute_ttl_secs: Option<i64>,
+    password_pepper: Option<String>,
+    bcrypt_cost: Option<u32>,
+    signup_enabled: Option<bool>,
+    graphiql: Option<bool>,
+    db_pool_size: Option<u32>,
+    db_checkout_timeout_ms: Option<u64>,
+    db_statement_timeout_ms: Option<u64>,
+    log_format: Option<String>,
+}
+
+/// Reads settings from a map of variables (the process environment in production,
+/// a plain map in tests).
+pub struct Source {
+    vars: HashMap<String, String>,
+    file: FileConfig,
+}
+
+impl Source {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().collect())
+    }
+
+    pub fn from_vars(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let file = match vars.get("CRUST_CONFIG") {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    problem: e.to_string(),
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    problem: e.message().to_owned(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        Ok(Source { vars, file })
+    }
+
+    fn text(&self, key: &'static str, from_file: &Option<String>) -> Option<String> {
+        self.vars
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .or_else(|| from_file.clone())
+    }
+
+    fn parsed<T: FromStr>(&self, key: &'static str, from_file: Option<T>) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.vars.get(key).filter(|v| !v.is_empty()) {
+            Some(v) => v.parse().map(Some).map_err(|e| ConfigError::Invalid {
+                key,
+                problem: format!("`{v}` is not valid: {e}"),
+            }),
+            None => Ok(from_file),
+        }
+    }
+
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let f = &self.file;
+        let profile: Profile = match self.text("CRUST_PROFILE", &f.profile) {
+            Some(p) => p.parse()?,
+            None => Profile::Dev,
+        };
+        let database_url = self.text("DATABASE_URL", &f.database_url).unwrap_or_else(|| {
+            format!("postgres://postgres@127.0.0.1:5432/{}", profile.default_database_name())
+        });
+        let bind_text = self.text("CRUST_BIND", &f.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = bind_text.parse().map_err(|_| ConfigError::Invalid {
+            key: "CRUST_BIND",
+            problem: format!("`{bind_text}` is not an address like 127.0.0.1:8080"),
+        })?;
+        let jwt_previous = parse_previous_keys(&self.text("CRUST_JWT_PREVIOUS_KEYS", &f.jwt_previous_keys))?;
+        let log_format = match self.text("CRUST_LOG_FORMAT", &f.log_format).as_deref() {
+            None => if profile == Profile::Prod { LogFormat::Json } else { LogFormat::Text },
+            Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    key: "CRUST_LOG_FORMAT",
+                    problem: format!("`{other}` is not one of text, json"),
+                })
+            }
+        };
+        let config = Config {
+            profile,
+            database_url: Secret(database_url),
+            bind,
+            jwt_kid: self.text("CRUST_JWT_KID", &f.jwt_kid).unwrap_or_else(|| "k1".into()),
+            jwt_secret: Secret(self.text("CRUST_JWT_SECRET", &f.jwt_secret).unwrap_or_else(|| DEV_JWT_SECRET.into())),
+            jwt_previous,
+            jwt_issuer: self.text("CRUST_JWT_ISSUER", &f.jwt_issuer).unwrap_or_else(|| "crust".into()),
+            jwt_audience: self.text("CRUST_JWT_AUDIENCE", &f.jwt_audience).unwrap_or_else(|| "crust-api".into()),
+            access_token_ttl_secs: self.parsed("CRUST_ACCESS_TOKEN_TTL_SECS", f.access_token_ttl_secs)?.unwrap_or(15 * 60),
+            refresh_idle_ttl_secs: self.parsed("CRUST_REFRESH_IDLE_TTL_SECS", f.refresh_idle_ttl_secs)?.unwrap_or(30 * 60),
+            refresh_absolute_ttl_secs: self
+                .parsed("CRUST_REFRESH_ABSOLUTE_TTL_SECS", f.refresh_absolute_ttl_secs)?
+                .unwrap_or(12 * 3600),
+            password_pepper: Secret(
+                self.text("CRUST_PASSWORD_PEPPER", &f.password_pepper).unwrap_or_else(|| DEV_PASSWORD_PEPPER.into()),
+            ),
+            bcrypt_cost: self.parsed("CRUST_BCRYPT_COST", f.bcrypt_cost)?.unwrap_or(12),
+            signup_enabled: self.parsed("CRUST_SIGNUP_ENABLED", f.signup_enabled)?.unwrap_or(profile != Profile::Prod),
+            graphiql: self.parsed("CRUST_GRAPHIQL", f.graphiql)?.unwrap_or(profile == Profile::Dev),
+            db_pool_size: self.parsed("CRUST_DB_POOL_SIZE", f.db_pool_size)?.unwrap_or(10),
+            db_checkout_timeout_ms: self.parsed("CRUST_DB_CHECKOUT_TIMEOUT_MS", f.db_checkout_timeout_ms)?.unwrap_or(3000),
+            db_statement_timeout_ms: self
+                .parsed("CRUST_DB_STATEMENT_TIMEOUT_MS", f.db_statement_timeout_ms)?
+                .unwrap_or(10_000),
+            log_format,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn parse_previous_keys(text: &Option<String>) -> Result<HashMap<String, Secret>, ConfigError> {
+    let mut keys = HashMap::new();
+    for pair in text.iter().flat_map(|t| t.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
+        let (kid, secret) = pair.split_once('=').ok_or_else(|| ConfigError::Invalid {
+            key: "CRUST_JWT_PREVIOUS_KEYS",
+            problem: "expected a comma-separated list of kid=secret".into(),
+        })?;
+        keys.insert(kid.trim().to_owned(), Secret(secret.trim().to_owned()));
+    }
+    Ok(keys)
+}
+
+impl Config {
+    /// Loads from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Source::from_env()?.load()
+    }
+
+    /// Checks ranges everywhere and refuses insecure settings in prod.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| Err(ConfigError::Invalid { key, problem: problem.into() });
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return invalid("CRUST_BCRYPT_COST", "must be between 4 and 31");
+        }
+        if self.bcrypt_cost < 12 && self.profile != Profile::Test {
+            return invalid("CRUST_BCRYPT_COST", "below 12 is allowed only in the test profile");
+        }
+        if !(1..=24 * 3600).contains(&self.access_token_ttl_secs) {
+            return invalid("CRUST_ACCESS_TOKEN_TTL_SECS", "must be between 1 second and 24 hours");
+        }
+        if self.refresh_idle_ttl_secs < 1 || self.refresh_absolute_ttl_secs < self.refresh_idle_ttl_secs {
+            return invalid(
+                "CRUST_REFRESH_ABSOLUTE_TTL_SECS",
+                "must be positive and not shorter than CRUST_REFRESH_IDLE_TTL_SECS",
+            );
+        }
+        if self.jwt_kid.is_empty() || self.jwt_previous.contains_key(&self.jwt_kid) {
+            return invalid("CRUST_JWT_KID", "must be non-empty and not reused in CRUST_JWT_PREVIOUS_KEYS");
+        }
+        if !(1..=200).contains(&self.db_pool_size) {
+            return invalid("CRUST_DB_POOL_SIZE", "must be between 1 and 200");
+        }
+        if self.profile == Profile::Prod {
+            let problems = self.prod_problems();
+            if !problems.is_empty() {
+                return Err(ConfigError::RefusedInProd(problems));
+            }
+        }
+        Ok(())
+    }
+
+    /// What the prod profile will not run with.
+    pub fn prod_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let weak = |s: &Secret, dev: &str| s.expose() == dev || s.expose().len() < MIN_PROD_SECRET_BYTES;
+        if weak(&self.jwt_secret, DEV_JWT_SECRET) {
+            problems.push(format!(
+                "CRUST_JWT_SECRET is the development default or shorter than {MIN_PROD_SECRET_BYTES} bytes"
+            ));
+        }
+        if self.jwt_previous.values().any(|s| weak(s, DEV_JWT_SECRET)) {
+            problems.push("CRUST_JWT_PREVIOUS_KEYS holds a default or short secret".into());
+        }
+        if weak(&self.password_pepper, DEV_PASSWORD_PEPPER) {
+            problems.push(format!(
+                "CRUST_PASSWORD_PEPPER is the development default or shorter than {MIN_PROD_SECRET_BYTES} bytes"
+            ));
+        }
+        if self.bcrypt_cost < 12 {
+            problems.push("CRUST_BCRYPT_COST is below 12".into());
+        }
+        if self.graphiql {
+            problems.push("CRUST_GRAPHIQL is on".into());
+        }
+        problems
+    }
+}

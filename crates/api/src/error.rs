@@ -1,0 +1,83 @@
+//! The one mapping from internal errors to what clients see: a GraphQL error with
+//! `extensions.code`. Causes of INTERNAL errors are logged, never returned.
+
+use async_graphql::ErrorExtensions;
+use crust_dal::DalError;
+
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` error into a
+/// code-less GraphQL error through `?`, which would drop `extensions.code`. Without it,
+/// the only conversion is ours below.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated(&'static str),
+    Forbidden(String),
+    NotFound,
+    BadUserInput(String),
+    Conflict(String),
+    Unavailable,
+    /// The string is for the log only.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(cause: impl Into<String>) -> Self {
+        ApiError::Internal(cause.into())
+    }
+
+    /// The message a client may see.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated(m) => (*m).to_owned(),
+            ApiError::Forbidden(m) | ApiError::BadUserInput(m) | ApiError::Conflict(m) => m.clone(),
+            ApiError::NotFound => "not found".into(),
+            ApiError::Unavailable => "the service is busy; retry shortly".into(),
+            ApiError::Internal(_) => "internal error".into(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound => "NOT_FOUND",
+            ApiError::BadUserInput(_) => "BAD_USER_INPUT",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Unavailable | ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<DalError> for ApiError {
+    fn from(e: DalError) -> Self {
+        match e {
+            DalError::NotFound => ApiError::NotFound,
+            DalError::Forbidden(m) => ApiError::Forbidden(m),
+            DalError::Invalid(m) => ApiError::BadUserInput(m),
+            DalError::Conflict(m) => ApiError::Conflict(m),
+            DalError::Pool(e) => {
+                tracing::warn!(error = %e, "database connection unavailable");
+                ApiError::Unavailable
+            }
+            DalError::Database(e) => ApiError::Internal(format!("database: {e}")),
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(cause = %cause, "internal error");
+        }
+        let code = self.code();
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(e: ApiError) -> Self {
+        e.extend()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

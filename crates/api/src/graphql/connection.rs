@@ -1,0 +1,74 @@
+//! Relay connections over the DAL's offset pages. Cursors are opaque: base64 of the
+//! offset of the next item. `first` defaults to 50 and must be 1–100.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{OutputType, SimpleObject};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use crust_dal::{Page, Paged};
+
+use crate::error::ApiError;
+
+pub const DEFAULT_PAGE: i32 = 50;
+pub const MAX_PAGE: i32 = 100;
+
+#[derive(SimpleObject)]
+pub struct Totals {
+    /// How many items the caller may see in the whole list.
+    pub total_count: i64,
+}
+
+pub type Conn<N> = Connection<String, N, Totals>;
+
+pub fn page(first: Option<i32>, after: Option<String>) -> Result<Page, ApiError> {
+    let limit = first.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadUserInput(format!(
+            "first: must be between 1 and {MAX_PAGE} (got {limit})"
+        )));
+    }
+    let offset = match after {
+        None => 0,
+        Some(cursor) => decode_cursor(&cursor)
+            .ok_or_else(|| ApiError::BadUserInput("after: not a cursor this list returned".into()))?,
+    };
+    Ok(Page { offset, limit: i64::from(limit) })
+}
+
+fn encode_cursor(offset: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.strip_prefix("o:")?.parse().ok().filter(|o: &i64| *o >= 0)
+}
+
+pub fn connection<T, N: OutputType>(paged: Paged<T>, node: impl Fn(T) -> N) -> Conn<N> {
+    let count = paged.items.len() as i64;
+    let has_next = paged.offset + count < paged.total;
+    let mut conn = Connection::with_additional_fields(paged.offset > 0, has_next, Totals { total_count: paged.total });
+    conn.edges.extend(
+        paged
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| Edge::new(encode_cursor(paged.offset + i as i64 + 1), node(item))),
+    );
+    conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_are_refused() {
+        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
+        assert_eq!(decode_cursor("not-a-cursor"), None);
+        assert!(page(Some(0), None).is_err());
+        assert!(page(Some(101), None).is_err());
+        assert_eq!(page(None, None).map(|p| p.limit).ok(), Some(50));
+    }
+}

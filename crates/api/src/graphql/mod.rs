@@ -1,0 +1,95 @@
+//! The GraphQL schema: thin resolvers over the DAL, split by area and merged.
+//!
+//! Per request the HTTP layer puts a [`RequestCtx`] in the request data (who is
+//! calling, from where); the [`Db`] and [`AuthService`] are schema data. Every root
+//! field except the sign-in ones needs an authenticated caller; [`gate::AuthGate`]
+//! enforces that for all of them at once, so no resolver can forget.
+
+mod auth;
+mod connection;
+mod gate;
+mod ids;
+mod org;
+mod project;
+mod task;
+mod types;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use crust_dal::sessions::ClientInfo;
+use crust_dal::Actor;
+
+use crate::auth::{AuthService, Principal};
+use crate::db::Db;
+use crate::error::ApiError;
+
+pub use gate::PUBLIC_FIELDS;
+
+#[derive(MergedObject, Default)]
+pub struct Query(org::OrgQuery, project::ProjectQuery, task::TaskQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    auth::AuthMutation,
+    org::OrgMutation,
+    project::ProjectMutation,
+    task::TaskMutation,
+);
+
+pub type CrustSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Who is calling, known before the query runs.
+#[derive(Clone, Default)]
+pub struct RequestCtx {
+    pub caller: Option<(Principal, Actor)>,
+    /// Why a presented bearer token was refused (the caller is then anonymous).
+    pub auth_error: Option<&'static str>,
+    pub client: ClientInfo,
+}
+
+/// Builds the schema with its shared data. `None` data builds a schema for SDL export.
+pub fn build_schema(services: Option<(Db, AuthService)>) -> CrustSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .extension(gate::AuthGate);
+    if let Some((db, auth)) = services {
+        builder = builder.data(db).data(auth);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn export_sdl() -> String {
+    build_schema(None).sdl()
+}
+
+pub(crate) fn request<'a>(ctx: &Context<'a>) -> &'a RequestCtx {
+    static ANONYMOUS: std::sync::OnceLock<RequestCtx> = std::sync::OnceLock::new();
+    ctx.data_opt::<RequestCtx>()
+        .unwrap_or_else(|| ANONYMOUS.get_or_init(RequestCtx::default))
+}
+
+/// The acting user, or UNAUTHENTICATED.
+pub(crate) fn actor(ctx: &Context<'_>) -> Result<Actor, ApiError> {
+    let req = request(ctx);
+    req.caller
+        .as_ref()
+        .map(|(_, actor)| actor.clone())
+        .ok_or(ApiError::Unauthenticated(
+            req.auth_error.unwrap_or("sign in first: send Authorization: Bearer <access token>"),
+        ))
+}
+
+pub(crate) fn principal(ctx: &Context<'_>) -> Result<Principal, ApiError> {
+    request(ctx)
+        .caller
+        .as_ref()
+        .map(|(p, _)| *p)
+        .ok_or(ApiError::Unauthenticated("sign in first: send Authorization: Bearer <access token>"))
+}
+
+pub(crate) fn db<'a>(ctx: &Context<'a>) -> Result<&'a Db, ApiError> {
+    ctx.data::<Db>().map_err(|_| ApiError::internal("database missing from schema data"))
+}
+
+pub(crate) fn auth_service<'a>(ctx: &Context<'a>) -> Result<&'a AuthService, ApiError> {
+    ctx.data::<AuthService>().map_err(|_| ApiError::internal("auth service missing from schema data"))
+}

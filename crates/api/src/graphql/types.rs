@@ -1,0 +1,365 @@
+//! Output types. Each wraps a DAL row; nested fields go back through the DAL with the
+//! caller's actor, so a nested list never shows more than a top-level query would.
+
+use async_graphql::{Context, Enum, Object, Result, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+use crust_dal::models;
+use crust_dal::tasks::TaskScope;
+use crust_domain::{OrgId, ProjectId, SliceId, TaskId, BoxId, WorkspaceId};
+
+use super::connection::{connection, page, Conn};
+use super::ids::id;
+use super::{actor, db};
+
+macro_rules! remote_enum {
+    ($(#[$doc:meta])* $name:ident => $remote:literal { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+        #[graphql(remote = $remote)]
+        pub enum $name { $($variant),+ }
+    };
+}
+
+remote_enum!(
+    /// A member's role in an organization.
+    OrgRole => "crust_domain::OrgRole" { Guest, Member, Admin, Owner }
+);
+remote_enum!(
+    /// A member's role in a project.
+    ProjectRole => "crust_domain::ProjectRole" { Viewer, Editor, Manager }
+);
+remote_enum!(
+    /// What a task grant allows: VIEW reads, EDIT also changes status and progress.
+    TaskAccess => "crust_domain::TaskAccess" { View, Edit }
+);
+remote_enum!(
+    /// Who may read a project: the whole organization, or its members only.
+    Visibility => "crust_domain::Visibility" { Organization, Members }
+);
+remote_enum!(
+    /// CONFIDENTIAL (default) or SECRET: need-to-know, visible only to its access list.
+    Classification => "crust_domain::Classification" { Confidential, Secret }
+);
+remote_enum!(
+    ProjectStatus => "crust_domain::ProjectStatus" { Active, OnHold, Completed, Archived }
+);
+remote_enum!(
+    TaskStatus => "crust_domain::TaskStatus" { NotStarted, InProgress, Done, NotNeeded }
+);
+
+pub struct User(pub models::User);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+pub struct Organization(pub models::Organization);
+
+#[Object]
+impl Organization {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The caller's own role here.
+    async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<OrgRole>> {
+        Ok(actor(ctx)?.org_role(OrgId(self.0.id)).map(Into::into))
+    }
+    /// Members, by name (MEMBER and above).
+    async fn members(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<OrganizationMember>> {
+        let (actor, page, org) = (actor(ctx)?, page(first, after)?, OrgId(self.0.id));
+        let paged = db(ctx)?.run(move |c| crust_dal::orgs::members(c, &actor, org, page)).await?;
+        Ok(connection(paged, OrganizationMember))
+    }
+    /// Workspaces, by name (MEMBER and above).
+    async fn workspaces(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Workspace>> {
+        let (actor, page, org) = (actor(ctx)?, page(first, after)?, OrgId(self.0.id));
+        let paged = db(ctx)?.run(move |c| crust_dal::workspaces::list(c, &actor, org, page)).await?;
+        Ok(connection(paged, Workspace))
+    }
+    /// Projects the caller may read, by name.
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Project>> {
+        let ws: Option<WorkspaceId> = workspace_id.map(|w| super::ids::parse("workspaceId", &w)).transpose()?;
+        let (actor, page, org) = (actor(ctx)?, page(first, after)?, OrgId(self.0.id));
+        let paged = db(ctx)?.run(move |c| crust_dal::projects::list(c, &actor, org, ws, page)).await?;
+        Ok(connection(paged, Project))
+    }
+}
+
+pub struct OrganizationMember(pub models::OrgMember);
+
+#[Object]
+impl OrganizationMember {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn role(&self) -> OrgRole {
+        self.0.role.into()
+    }
+}
+
+pub struct Workspace(pub models::Workspace);
+
+#[Object]
+impl Workspace {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn organization_id(&self) -> ID {
+        id(self.0.org_id)
+    }
+}
+
+pub struct Project(pub models::Project);
+
+#[Object]
+impl Project {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Markdown.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn status(&self) -> ProjectStatus {
+        self.0.status().into()
+    }
+    async fn visibility(&self) -> Visibility {
+        self.0.visibility().into()
+    }
+    async fn classification(&self) -> Classification {
+        self.0.classification().into()
+    }
+    async fn start_date(&self) -> Option<NaiveDate> {
+        self.0.start_date
+    }
+    async fn due_date(&self) -> Option<NaiveDate> {
+        self.0.due_date
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        let (actor, org) = (actor(ctx)?, OrgId(self.0.org_id));
+        Ok(Organization(db(ctx)?.run(move |c| crust_dal::orgs::get(c, &actor, org)).await?))
+    }
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
+        let Some(ws) = self.0.workspace_id else { return Ok(None) };
+        let actor = actor(ctx)?;
+        let found = db(ctx)?.run(move |c| crust_dal::workspaces::get(c, &actor, WorkspaceId(ws))).await;
+        match found {
+            Ok(ws) => Ok(Some(Workspace(ws))),
+            Err(crate::error::ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    /// The role the caller effectively holds here (org OWNER/ADMIN act as MANAGER on
+    /// non-SECRET projects).
+    async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<ProjectRole>> {
+        let (actor, project) = (actor(ctx)?, self.0.clone());
+        let role = db(ctx)?.run(move |c| crust_dal::projects::viewer_role(c, &actor, &project)).await?;
+        Ok(role.map(Into::into))
+    }
+    /// Members (for a SECRET project: its access list), by name.
+    async fn members(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<ProjectMember>> {
+        let (actor, page, pid) = (actor(ctx)?, page(first, after)?, ProjectId(self.0.id));
+        let paged = db(ctx)?.run(move |c| crust_dal::projects::members(c, &actor, pid, page)).await?;
+        Ok(connection(paged, ProjectMember))
+    }
+    /// Slices in order.
+    async fn slices(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Slice>> {
+        let (actor, page, pid) = (actor(ctx)?, page(first, after)?, ProjectId(self.0.id));
+        let paged = db(ctx)?.run(move |c| crust_dal::structure::slices(c, &actor, pid, page)).await?;
+        Ok(connection(paged, Slice))
+    }
+    /// Every task of the project the caller may see, in position order.
+    async fn tasks(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Task>> {
+        let (actor, page, pid) = (actor(ctx)?, page(first, after)?, ProjectId(self.0.id));
+        let paged = db(ctx)?.run(move |c| crust_dal::tasks::list(c, &actor, TaskScope::Project(pid), page)).await?;
+        Ok(connection(paged, Task))
+    }
+}
+
+pub struct ProjectMember(pub models::ProjectMember);
+
+#[Object]
+impl ProjectMember {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn role(&self) -> ProjectRole {
+        self.0.role.into()
+    }
+}
+
+pub struct Slice(pub models::Slice);
+
+#[Object]
+impl Slice {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn project_id(&self) -> ID {
+        id(self.0.project_id)
+    }
+    /// Boxes in order.
+    async fn boxes(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<TaskBox>> {
+        let (actor, page, sid) = (actor(ctx)?, page(first, after)?, SliceId(self.0.id));
+        let paged = db(ctx)?.run(move |c| crust_dal::structure::boxes(c, &actor, sid, page)).await?;
+        Ok(connection(paged, TaskBox))
+    }
+}
+
+/// A box of tasks inside a slice.
+pub struct TaskBox(pub models::TaskBox);
+
+#[Object(name = "Box")]
+impl TaskBox {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn slice_id(&self) -> ID {
+        id(self.0.slice_id)
+    }
+    /// Tasks the caller may see, in position order.
+    async fn tasks(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Task>> {
+        let (actor, page, bid) = (actor(ctx)?, page(first, after)?, BoxId(self.0.id));
+        let paged = db(ctx)?.run(move |c| crust_dal::tasks::list(c, &actor, TaskScope::Box(bid), page)).await?;
+        Ok(connection(paged, Task))
+    }
+}
+
+pub struct Task(pub models::Task);
+
+#[Object]
+impl Task {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Markdown.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn status(&self) -> TaskStatus {
+        self.0.status().into()
+    }
+    /// 0–100; DONE is always 100 and NOT_STARTED always 0.
+    async fn progress(&self) -> i32 {
+        i32::from(self.0.progress)
+    }
+    async fn classification(&self) -> Classification {
+        self.0.classification().into()
+    }
+    async fn start_date(&self) -> Option<NaiveDate> {
+        self.0.start_date
+    }
+    async fn due_date(&self) -> Option<NaiveDate> {
+        self.0.due_date
+    }
+    /// Planned duration in days (rollups weigh a task without one as 1 day).
+    async fn duration_days(&self) -> Option<i32> {
+        self.0.duration_days
+    }
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn project_id(&self) -> ID {
+        id(self.0.project_id)
+    }
+    /// The task's project, or null when the caller sees this task only through a
+    /// grant and may not read the project itself.
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let (actor, pid) = (actor(ctx)?, ProjectId(self.0.project_id));
+        match db(ctx)?.run(move |c| crust_dal::projects::get(c, &actor, pid)).await {
+            Ok(p) => Ok(Some(Project(p))),
+            Err(crate::error::ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    /// The box holding the task (null when unboxed or when the project is hidden).
+    #[graphql(name = "box")]
+    async fn task_box(&self, ctx: &Context<'_>) -> Result<Option<TaskBox>> {
+        let Some(bid) = self.0.box_id else { return Ok(None) };
+        let actor = actor(ctx)?;
+        match db(ctx)?.run(move |c| crust_dal::structure::get_box(c, &actor, BoxId(bid))).await {
+            Ok(b) => Ok(Some(TaskBox(b))),
+            Err(crate::error::ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    async fn assignees(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        let (actor, tid) = (actor(ctx)?, TaskId(self.0.id));
+        let users = db(ctx)?.run(move |c| crust_dal::tasks::assignees(c, &actor, tid)).await?;
+        Ok(users.into_iter().map(User).collect())
+    }
+    /// Who holds a grant on this task (its access list when SECRET). Readable by
+    /// those who manage the task's access and by everyone on a SECRET task's list.
+    async fn grants(&self, ctx: &Context<'_>) -> Result<Vec<TaskGrant>> {
+        let (actor, tid) = (actor(ctx)?, TaskId(self.0.id));
+        let grants = db(ctx)?.run(move |c| crust_dal::tasks::grants(c, &actor, tid)).await?;
+        Ok(grants.into_iter().map(TaskGrant).collect())
+    }
+}
+
+pub struct TaskGrant(pub models::TaskGrant);
+
+#[Object]
+impl TaskGrant {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn access(&self) -> TaskAccess {
+        self.0.access.into()
+    }
+}
+

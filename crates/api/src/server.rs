@@ -1,0 +1,104 @@
+//! Building the application state and running the HTTP server.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use crust_dal::{build_pool, PoolSettings};
+
+use crate::auth::AuthService;
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::graphql::{build_schema, CrustSchema};
+
+/// Everything a request handler needs, shared by all workers.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub auth: AuthService,
+    pub schema: CrustSchema,
+}
+
+impl AppState {
+    pub fn new(config: &Config) -> Result<Self, ApiError> {
+        let pool = build_pool(
+            config.database_url.expose(),
+            &PoolSettings {
+                max_size: config.db_pool_size,
+                checkout_timeout: Duration::from_millis(config.db_checkout_timeout_ms),
+                statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+            },
+        );
+        let db = Db::new(pool);
+        let auth = AuthService::new(db.clone(), config)?;
+        let schema = build_schema(Some((db.clone(), auth.clone())));
+        Ok(AppState { db, auth, schema })
+    }
+}
+
+/// A server running on its own thread (used by the tests and `crust serve`).
+pub struct RunningServer {
+    pub addr: std::net::SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, finishes in-flight requests, and joins the server thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let handle = self.handle.clone();
+            let _ = std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(true))).join();
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn http_server(state: AppState, graphiql: bool, listener: TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .configure(|cfg| crate::http::routes(cfg, graphiql))
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Serves until the process is told to stop (SIGINT/SIGTERM: graceful shutdown).
+pub async fn serve(config: &Config, listener: TcpListener) -> Result<(), Box<dyn std::error::Error>> {
+    let state = AppState::new(config).map_err(|e| e.message())?;
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    http_server(state, config.graphiql, listener, workers)?.await?;
+    Ok(())
+}
+
+/// Starts the server on its own thread and returns once it accepts connections.
+pub fn spawn(config: &Config, listener: TcpListener, workers: usize) -> Result<RunningServer, Box<dyn std::error::Error>> {
+    let state = AppState::new(config).map_err(|e| e.message())?;
+    let addr = listener.local_addr()?;
+    let graphiql = config.graphiql;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = http_server(state, graphiql, listener, workers)?;
+            let _ = tx.send(server.handle());
+            server.await
+        })
+    });
+    let handle = rx.recv().map_err(|_| "the server thread failed to start")?;
+    Ok(RunningServer { addr, handle, thread: Some(thread) })
+}
