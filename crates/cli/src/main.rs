@@ -1,1 +1,53 @@
-fn main() {}
+//! `crust`: the command line for operators and newcomers.
+//!
+//! One module per command under `commands/`. Commands reach the database through the
+//! DAL like the API does; only `migrate` and `seed` work below it where they must.
+
+mod commands;
+mod postgres;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "crust", version, about = "Crust: a secure GraphQL backend for project and process management")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server (applies pending migrations first).
+    Serve(commands::serve::Args),
+    /// Find or provision PostgreSQL, migrate, seed demo data, print logins, serve.
+    Dev(commands::dev::Args),
+    /// Apply pending migrations (or revert them all).
+    Migrate(commands::migrate::Args),
+    /// Load seed data.
+    #[command(subcommand)]
+    Seed(commands::seed::SeedCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
+    /// Print the GraphQL schema (SDL), or write it to a file.
+    ExportSchema(commands::export_schema::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Dev(args) => commands::dev::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
+        Command::Seed(cmd) => commands::seed::run(cmd),
+        Command::User(cmd) => commands::user::run(cmd),
+        Command::ExportSchema(args) => commands::export_schema::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -10,6 +10,7 @@
 //! transaction; mutations open their own transaction (nested ones become savepoints).
 
 pub mod actor;
+pub mod admin;
 pub mod error;
 pub mod migrate;
 pub mod models;
@@ -29,4 +30,4 @@ pub use actor::Actor;
 pub use diesel::PgConnection;
 pub use error::{DalError, DalResult};
 pub use page::{Page, Paged};
-pub use pool::{build_pool, PgPool, PoolSettings};
+pub use pool::{build_pool, establish, PgPool, PoolSettings};

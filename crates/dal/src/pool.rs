@@ -55,3 +55,9 @@ pub fn build_pool(database_url: &str, settings: &PoolSettings) -> PgPool {
         }))
         .build_unchecked(ConnectionManager::new(database_url))
 }
+
+/// One direct connection (for the CLI's administrative commands).
+pub fn establish(database_url: &str) -> Result<PgConnection, diesel::ConnectionError> {
+    use diesel::Connection;
+    PgConnection::establish(database_url)
+}

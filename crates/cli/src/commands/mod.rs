@@ -1,0 +1,28 @@
+pub mod dev;
+pub mod export_schema;
+pub mod migrate;
+pub mod seed;
+pub mod serve;
+pub mod user;
+
+use anyhow::Context;
+use crust_api::Config;
+use crust_dal::PgConnection;
+
+/// Loads the configuration from the environment (and `CRUST_CONFIG`).
+pub fn load_config() -> anyhow::Result<Config> {
+    Config::from_env().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+pub fn connect(config: &Config) -> anyhow::Result<PgConnection> {
+    crust_dal::establish(config.database_url.expose()).context("cannot connect to the database (check DATABASE_URL)")
+}
+
+/// Applies pending migrations and reports what it did.
+pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let applied = crust_dal::migrate::run_pending(conn).map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    for version in &applied {
+        tracing::info!(version, "migration applied");
+    }
+    Ok(())
+}

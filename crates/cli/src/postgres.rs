@@ -1,0 +1,175 @@
+//! Finding or provisioning a PostgreSQL server for `crust dev`:
+//! 1. `DATABASE_URL` when set;
+//! 2. else the local server on 127.0.0.1:5432 (user `postgres`);
+//! 3. else, when PostgreSQL's server binaries are installed, a private cluster under
+//!    `.crust/postgres` on a free port (created once, started when needed);
+//! 4. else an error that says how to get one.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{anyhow, bail, Context};
+
+pub const LOCAL_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres?connect_timeout=3";
+
+pub const HOW_TO_GET_POSTGRES: &str = "No PostgreSQL server could be found or started.
+Crust needs PostgreSQL 13 or newer. Any one of these works:
+  - Debian/Ubuntu:  sudo apt-get install postgresql   (then run `crust dev` again)
+  - macOS:          brew install postgresql@16 && brew services start postgresql@16
+  - any server:     DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/crust_dev crust dev";
+
+/// Replaces the database name of a `postgres://` URL, keeping its query string.
+pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").ok_or_else(|| anyhow!("DATABASE_URL must look like postgres://user@host:port/database"))? + 3;
+    let host_part = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    Ok(match query {
+        Some(q) => format!("{host_part}/{database}?{q}"),
+        None => format!("{host_part}/{database}"),
+    })
+}
+
+/// The database name of a `postgres://` URL.
+pub fn database_of(url: &str) -> Option<String> {
+    let base = url.split('?').next()?;
+    let after_scheme = &base[base.find("://")? + 3..];
+    let name = &after_scheme[after_scheme.find('/')? + 1..];
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+fn reachable(url: &str) -> bool {
+    crust_dal::establish(url).is_ok()
+}
+
+/// Creates the database when it does not exist yet.
+pub fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("database name `{name}`: use letters, digits and underscores only");
+    }
+    let maintenance = with_database(server_url, "postgres")?;
+    let mut conn = crust_dal::establish(&maintenance).with_context(|| "cannot connect to the PostgreSQL server".to_string())?;
+    crust_dal::admin::create_database_if_missing(&mut conn, name).map_err(|e| anyhow!("cannot create database {name}: {e}"))
+}
+
+/// Finds a server and returns a URL for it (database part to be replaced).
+pub fn find_or_provision(explicit: Option<&str>, private_only: bool, data_dir: &Path, bin_dir: Option<&Path>) -> anyhow::Result<String> {
+    if let Some(url) = explicit {
+        return Ok(url.to_owned());
+    }
+    if !private_only && reachable(LOCAL_SERVER) {
+        println!("Using the local PostgreSQL on 127.0.0.1:5432.");
+        return Ok(LOCAL_SERVER.to_owned());
+    }
+    let bin = match bin_dir.map(Path::to_path_buf).or_else(find_server_binaries) {
+        Some(bin) if bin.join("initdb").is_file() && bin.join("pg_ctl").is_file() => bin,
+        _ => bail!("{HOW_TO_GET_POSTGRES}"),
+    };
+    private_cluster(&bin, &data_dir.join("postgres"))
+}
+
+fn find_server_binaries() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .collect();
+    // Highest version first (directory names are major versions).
+    candidates.sort_by_key(|p| std::cmp::Reverse(p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())));
+    candidates.push(PathBuf::from("/usr/local/pgsql/bin"));
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    candidates.into_iter().find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+/// PostgreSQL refuses to run as root; as root we run it as the `postgres` user.
+fn pg_command(bin: &Path, tool: &str, as_postgres: bool) -> Command {
+    if as_postgres {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        c
+    } else {
+        Command::new(bin.join(tool))
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn private_cluster(bin: &Path, dir: &Path) -> anyhow::Result<String> {
+    let data = dir.join("data");
+    let port_file = dir.join("port");
+    let as_postgres = is_root();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    let data = dir.join(data.file_name().unwrap_or_default());
+    if as_postgres {
+        run(Command::new("chown").args(["-R", "postgres:"]).arg(&dir), "chown the private cluster to postgres")?;
+    }
+    if !data.join("PG_VERSION").is_file() {
+        println!("Creating a private PostgreSQL cluster in {} …", data.display());
+        run(
+            pg_command(bin, "initdb", as_postgres)
+                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-instructions", "-D"])
+                .arg(&data),
+            "initdb",
+        )?;
+    }
+    if let Ok(port) = std::fs::read_to_string(&port_file) {
+        let url = format!("postgres://postgres@127.0.0.1:{}/postgres?connect_timeout=3", port.trim());
+        if reachable(&url) {
+            println!("Using the private PostgreSQL cluster on port {}.", port.trim());
+            return Ok(url);
+        }
+    }
+    let port = free_port()?;
+    let options = format!("-p {port} -c listen_addresses=127.0.0.1 -k {}", dir.display());
+    run(
+        pg_command(bin, "pg_ctl", as_postgres)
+            .args(["-w", "-t", "60", "-D"])
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.join("server.log"))
+            .args(["-o", &options, "start"]),
+        "pg_ctl start",
+    )?;
+    std::fs::write(&port_file, port.to_string())?;
+    println!("Started a private PostgreSQL cluster on port {port} (log: {}).", dir.join("server.log").display());
+    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=3"))
+}
+
+fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
+    if !out.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_swapped_in_urls() {
+        assert_eq!(with_database("postgres://u@h:5432/postgres", "crust_dev").ok().as_deref(), Some("postgres://u@h:5432/crust_dev"));
+        assert_eq!(with_database("postgres://u@h/x?sslmode=require", "y").ok().as_deref(), Some("postgres://u@h/y?sslmode=require"));
+        assert_eq!(with_database("postgres://u@h", "y").ok().as_deref(), Some("postgres://u@h/y"));
+        assert!(with_database("nonsense", "y").is_err());
+        assert_eq!(database_of("postgres://u@h:1/abc?x=1").as_deref(), Some("abc"));
+        assert_eq!(database_of("postgres://u@h:1/"), None);
+    }
+}
