@@ -1,1 +1,14 @@
+//! End-to-end tests: the real server over real HTTP on a fresh database per test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod acl;
+mod auth;
+mod http;
+mod migrations;
+mod operations;
+mod owners;
+mod schema;
+mod tasks;
+mod tenant;
+mod tokens;

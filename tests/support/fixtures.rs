@@ -1,0 +1,88 @@
+//! Short builders for the objects tests need, all made through the GraphQL API.
+
+use serde_json::{json, Value};
+
+use crate::{Session, TestApp};
+
+fn id(v: &Value) -> String {
+    v.as_str().unwrap_or_else(|| panic!("expected an id, got {v}")).to_owned()
+}
+
+impl TestApp {
+    pub async fn create_org(&self, who: &Session, name: &str) -> String {
+        let d = self
+            .ok(who, "mutation($i: CreateOrganizationInput!) { createOrganization(input: $i) { organization { id } } }", json!({ "i": { "name": name } }))
+            .await;
+        id(&d["createOrganization"]["organization"]["id"])
+    }
+
+    pub async fn add_org_member(&self, admin: &Session, org: &str, who: &Session, role: &str) {
+        self.ok(
+            admin,
+            "mutation($i: AddOrganizationMemberInput!) { addOrganizationMember(input: $i) { member { role } } }",
+            json!({ "i": { "organizationId": org, "email": who.email, "role": role } }),
+        )
+        .await;
+    }
+
+    pub async fn create_workspace(&self, who: &Session, org: &str, name: &str) -> String {
+        let d = self
+            .ok(who, "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }", json!({ "i": { "organizationId": org, "name": name } }))
+            .await;
+        id(&d["createWorkspace"]["workspace"]["id"])
+    }
+
+    pub async fn create_project(&self, who: &Session, org: &str, visibility: &str, classification: &str) -> String {
+        let d = self
+            .ok(
+                who,
+                "mutation($i: CreateProjectInput!) { createProject(input: $i) { project { id } } }",
+                json!({ "i": { "organizationId": org, "name": format!("{visibility} {classification}"), "visibility": visibility, "classification": classification } }),
+            )
+            .await;
+        id(&d["createProject"]["project"]["id"])
+    }
+
+    pub async fn add_project_member(&self, manager: &Session, project: &str, who: &Session, role: &str) {
+        self.ok(
+            manager,
+            "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { member { role } } }",
+            json!({ "i": { "projectId": project, "userId": who.id, "role": role } }),
+        )
+        .await;
+    }
+
+    pub async fn create_slice(&self, who: &Session, project: &str, name: &str) -> String {
+        let d = self
+            .ok(who, "mutation($i: CreateSliceInput!) { createSlice(input: $i) { slice { id } } }", json!({ "i": { "projectId": project, "name": name } }))
+            .await;
+        id(&d["createSlice"]["slice"]["id"])
+    }
+
+    pub async fn create_box(&self, who: &Session, slice: &str, name: &str) -> String {
+        let d = self
+            .ok(who, "mutation($i: CreateBoxInput!) { createBox(input: $i) { box { id } } }", json!({ "i": { "sliceId": slice, "name": name } }))
+            .await;
+        id(&d["createBox"]["box"]["id"])
+    }
+
+    pub async fn create_task(&self, who: &Session, project: &str, box_id: Option<&str>, classification: &str) -> String {
+        let d = self
+            .ok(
+                who,
+                "mutation($i: CreateTaskInput!) { createTask(input: $i) { task { id } } }",
+                json!({ "i": { "projectId": project, "boxId": box_id, "title": "A task", "classification": classification } }),
+            )
+            .await;
+        id(&d["createTask"]["task"]["id"])
+    }
+
+    pub async fn grant(&self, manager: &Session, task: &str, who: &Session, access: &str) {
+        self.ok(
+            manager,
+            "mutation($i: GrantTaskAccessInput!) { grantTaskAccess(input: $i) { grant { access } } }",
+            json!({ "i": { "taskId": task, "userId": who.id, "access": access } }),
+        )
+        .await;
+    }
+}
