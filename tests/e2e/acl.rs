@@ -16,7 +16,9 @@ struct World {
     bystander: Session,
 }
 
-const ROLES: [&str; 8] = ["owner", "admin", "member", "viewer", "editor", "manager", "guest", "outsider"];
+const ROLES: [&str; 8] = [
+    "owner", "admin", "member", "viewer", "editor", "manager", "guest", "outsider",
+];
 
 impl World {
     fn user(&self, role: &str) -> &Session {
@@ -33,14 +35,31 @@ async fn world() -> World {
     let bystander = app.user("bystander").await;
     let owner = users[0].1.clone();
     let org = app.create_org(&owner, "ACL").await;
-    for (role, org_role) in [("admin", "ADMIN"), ("member", "MEMBER"), ("viewer", "MEMBER"), ("editor", "MEMBER"), ("manager", "MEMBER"), ("guest", "GUEST")] {
+    for (role, org_role) in [
+        ("admin", "ADMIN"),
+        ("member", "MEMBER"),
+        ("viewer", "MEMBER"),
+        ("editor", "MEMBER"),
+        ("manager", "MEMBER"),
+        ("guest", "GUEST"),
+    ] {
         let who = users.iter().find(|(r, _)| *r == role).unwrap().1.clone();
         app.add_org_member(&owner, &org, &who, org_role).await;
     }
     app.add_org_member(&owner, &org, &bystander, "MEMBER").await;
-    let outsider = users.iter().find(|(r, _)| *r == "outsider").unwrap().1.clone();
+    let outsider = users
+        .iter()
+        .find(|(r, _)| *r == "outsider")
+        .unwrap()
+        .1
+        .clone();
     app.create_org(&outsider, "Elsewhere").await;
-    World { app, org, users, bystander }
+    World {
+        app,
+        org,
+        users,
+        bystander,
+    }
 }
 
 /// Project kinds of the table. SECRET projects are created by `manager` (so the org
@@ -51,11 +70,21 @@ async fn project(w: &World, kind: &str) -> String {
         "MEMBERS" => ("MEMBERS", "CONFIDENTIAL"),
         _ => ("ORGANIZATION", "SECRET"),
     };
-    let creator = if class == "SECRET" { w.user("manager") } else { w.user("owner") };
+    let creator = if class == "SECRET" {
+        w.user("manager")
+    } else {
+        w.user("owner")
+    };
     let p = w.app.create_project(creator, &w.org, vis, class).await;
-    for (role, project_role) in [("viewer", "VIEWER"), ("editor", "EDITOR"), ("manager", "MANAGER")] {
+    for (role, project_role) in [
+        ("viewer", "VIEWER"),
+        ("editor", "EDITOR"),
+        ("manager", "MANAGER"),
+    ] {
         if !(class == "SECRET" && role == "manager") {
-            w.app.add_project_member(creator, &p, w.user(role), project_role).await;
+            w.app
+                .add_project_member(creator, &p, w.user(role), project_role)
+                .await;
         }
     }
     p
@@ -70,7 +99,11 @@ async fn task(w: &World, kind: &str) -> String {
         other => (other, "CONFIDENTIAL"),
     };
     let p = project(w, project_kind).await;
-    let creator = if class == "SECRET" || project_kind == "SECRET" { w.user("manager") } else { w.user("owner") };
+    let creator = if class == "SECRET" || project_kind == "SECRET" {
+        w.user("manager")
+    } else {
+        w.user("owner")
+    };
     let t = w.app.create_task(creator, &p, None, class).await;
     match kind {
         "ORG" => w.app.grant(creator, &t, w.user("guest"), "EDIT").await,
@@ -144,11 +177,17 @@ async fn project_role_action_table() {
             let mut got = String::new();
             for action in 0..5 {
                 // Deleting needs its own copy, or the first success hides it from the rest.
-                let target = if action == 4 { project(&w, kind).await } else { shared.clone() };
+                let target = if action == 4 {
+                    project(&w, kind).await
+                } else {
+                    shared.clone()
+                };
                 got.push(project_action(&w, w.user(role), action, &target).await);
             }
             if got != *expected {
-                failures.push(format!("{kind} project, {role}: expected {expected}, got {got}"));
+                failures.push(format!(
+                    "{kind} project, {role}: expected {expected}, got {got}"
+                ));
             }
         }
     }
@@ -164,11 +203,17 @@ async fn task_role_action_table() {
         for (role, expected) in ROLES.iter().zip(row) {
             let mut got = String::new();
             for action in 0..5 {
-                let target = if action == 3 { task(&w, kind).await } else { shared.clone() };
+                let target = if action == 3 {
+                    task(&w, kind).await
+                } else {
+                    shared.clone()
+                };
                 got.push(task_action(&w, w.user(role), action, &target).await);
             }
             if got != *expected {
-                failures.push(format!("{kind} task, {role}: expected {expected}, got {got}"));
+                failures.push(format!(
+                    "{kind} task, {role}: expected {expected}, got {got}"
+                ));
             }
         }
     }
@@ -192,11 +237,29 @@ async fn organization_role_action_table() {
         // Fresh accounts to add (and to promote) so each allowed call has its own target.
         let newcomer = w.app.user("newcomer").await;
         let promotee = w.app.user("promotee").await;
-        w.app.add_org_member(w.user("owner"), &w.org, &promotee, "MEMBER").await;
+        w.app
+            .add_org_member(w.user("owner"), &w.org, &promotee, "MEMBER")
+            .await;
         let o = json!({ "o": w.org });
         let mut got = String::new();
-        got.push(run(&w, who, "query($o: ID!) { organization(id: $o) { id name viewerRole } }", o.clone()).await);
-        got.push(run(&w, who, "query($o: ID!) { organization(id: $o) { members { totalCount } } }", o.clone()).await);
+        got.push(
+            run(
+                &w,
+                who,
+                "query($o: ID!) { organization(id: $o) { id name viewerRole } }",
+                o.clone(),
+            )
+            .await,
+        );
+        got.push(
+            run(
+                &w,
+                who,
+                "query($o: ID!) { organization(id: $o) { members { totalCount } } }",
+                o.clone(),
+            )
+            .await,
+        );
         got.push(run(&w, who, "mutation($o: ID!) { createProject(input: {organizationId: $o, name: \"P\"}) { project { id } } }", o.clone()).await);
         got.push(run(&w, who, "mutation($o: ID!, $n: String!) { createWorkspace(input: {organizationId: $o, name: $n}) { workspace { id } } }",
             json!({ "o": w.org, "n": format!("WS {i}") })).await);
@@ -216,24 +279,39 @@ async fn secret_items_are_left_out_of_lists_and_counts() {
     let w = world().await;
     let org_project = project(&w, "ORG").await;
     project(&w, "SECRET").await;
-    w.app.create_task(w.user("owner"), &org_project, None, "CONFIDENTIAL").await;
-    let secret_task = w.app.create_task(w.user("manager"), &org_project, None, "SECRET").await;
+    w.app
+        .create_task(w.user("owner"), &org_project, None, "CONFIDENTIAL")
+        .await;
+    let secret_task = w
+        .app
+        .create_task(w.user("manager"), &org_project, None, "SECRET")
+        .await;
     let query = |who: Session| {
         let (org, project) = (w.org.clone(), org_project.clone());
         let app = &w.app;
-        async move { app.ok(
+        async move {
+            app.ok(
             &who,
             "query($o: ID!, $p: ID!) { projects(organizationId: $o) { totalCount nodes { classification } } project(id: $p) { tasks { totalCount nodes { id } } } }",
             json!({ "o": org, "p": project }),
-        ).await }
+        ).await
+        }
     };
     let owner = query(w.user("owner").clone()).await;
-    assert_eq!(owner["projects"]["totalCount"], 1, "the org owner is not on the SECRET project's list");
-    assert_eq!(owner["project"]["tasks"]["totalCount"], 1, "nor on the SECRET task's");
+    assert_eq!(
+        owner["projects"]["totalCount"], 1,
+        "the org owner is not on the SECRET project's list"
+    );
+    assert_eq!(
+        owner["project"]["tasks"]["totalCount"], 1,
+        "nor on the SECRET task's"
+    );
     let manager = query(w.user("manager").clone()).await;
     assert_eq!(manager["projects"]["totalCount"], 2);
     assert_eq!(manager["project"]["tasks"]["totalCount"], 2);
-    assert!(manager["project"]["tasks"]["nodes"].to_string().contains(&secret_task));
+    assert!(manager["project"]["tasks"]["nodes"]
+        .to_string()
+        .contains(&secret_task));
 }
 
 #[tokio::test]
@@ -241,12 +319,29 @@ async fn a_guest_sees_only_the_granted_task() {
     let w = world().await;
     let t = task(&w, "ORG").await;
     let guest = w.user("guest");
-    let body = w.app.ok(guest, "query($t: ID!) { task(id: $t) { id project { id } } }", json!({ "t": t })).await;
+    let body = w
+        .app
+        .ok(
+            guest,
+            "query($t: ID!) { task(id: $t) { id project { id } } }",
+            json!({ "t": t }),
+        )
+        .await;
     assert_eq!(body["task"]["id"], t.as_str());
-    assert!(body["task"]["project"].is_null(), "the project itself stays hidden");
+    assert!(
+        body["task"]["project"].is_null(),
+        "the project itself stays hidden"
+    );
     let lists = w.app.ok(guest, "query($o: ID!) { projects(organizationId: $o) { totalCount } organization(id: $o) { name } }", json!({ "o": w.org })).await;
     assert_eq!(lists["projects"]["totalCount"], 0);
-    let body = w.app.gql(Some(&guest.access), "query($o: ID!) { workspaces(organizationId: $o) { totalCount } }", json!({ "o": w.org })).await;
+    let body = w
+        .app
+        .gql(
+            Some(&guest.access),
+            "query($o: ID!) { workspaces(organizationId: $o) { totalCount } }",
+            json!({ "o": w.org }),
+        )
+        .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"));
 }
 
@@ -258,12 +353,33 @@ async fn making_a_project_secret_keeps_the_marker_on_its_list() {
     let p = project(&w, "ORG").await;
     let admin = w.user("admin");
     w.app.ok(admin, "mutation($p: ID!) { updateProject(input: {projectId: $p, classification: SECRET}) { project { id } } }", json!({ "p": p })).await;
-    let seen = w.app.ok(admin, "query($p: ID!) { project(id: $p) { members { nodes { role user { id } } } } }", json!({ "p": p })).await;
+    let seen = w
+        .app
+        .ok(
+            admin,
+            "query($p: ID!) { project(id: $p) { members { nodes { role user { id } } } } }",
+            json!({ "p": p }),
+        )
+        .await;
     assert!(seen.to_string().contains(&admin.id));
-    let body = w.app.gql(Some(&w.user("owner").access), "query($p: ID!) { project(id: $p) { id } }", json!({ "p": p })).await;
+    let body = w
+        .app
+        .gql(
+            Some(&w.user("owner").access),
+            "query($p: ID!) { project(id: $p) { id } }",
+            json!({ "p": p }),
+        )
+        .await;
     // The org owner created it and so is still a MANAGER member: visible.
     assert_eq!(error_code(&body), None);
-    let member = w.app.gql(Some(&w.user("member").access), "query($p: ID!) { project(id: $p) { id } }", json!({ "p": p })).await;
+    let member = w
+        .app
+        .gql(
+            Some(&w.user("member").access),
+            "query($p: ID!) { project(id: $p) { id } }",
+            json!({ "p": p }),
+        )
+        .await;
     assert_eq!(error_code(&member), Some("NOT_FOUND"));
 }
 
@@ -275,7 +391,10 @@ async fn grants_lists_are_visible_only_to_those_who_manage_them() {
     let manager = w.app.ok(w.user("manager"), q, json!({ "t": t })).await;
     assert_eq!(manager["task"]["grants"][0]["access"], "EDIT");
     for role in ["viewer", "editor", "guest"] {
-        let body = w.app.gql(Some(&w.user(role).access), q, json!({ "t": t })).await;
+        let body = w
+            .app
+            .gql(Some(&w.user(role).access), q, json!({ "t": t }))
+            .await;
         assert_eq!(error_code(&body), Some("FORBIDDEN"), "{role}");
     }
 }

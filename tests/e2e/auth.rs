@@ -11,7 +11,9 @@ const ME: &str = "{ me { id email name } }";
 #[tokio::test]
 async fn sign_up_then_login_then_me() {
     let app = TestApp::start().await;
-    let alice = app.sign_up("Alice@Example.test", "Alice", TEST_PASSWORD).await;
+    let alice = app
+        .sign_up("Alice@Example.test", "Alice", TEST_PASSWORD)
+        .await;
     let me = app.ok(&alice, ME, json!({})).await;
     assert_eq!(me["me"]["email"], "Alice@Example.test");
 
@@ -35,11 +37,18 @@ async fn sign_up_refuses_bad_input_with_clear_messages() {
     ];
     for (email, password, expected) in cases {
         let body = app
-            .gql(None, "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }", json!({ "i": { "email": email, "password": password, "name": "X" } }))
+            .gql(
+                None,
+                "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
+                json!({ "i": { "email": email, "password": password, "name": "X" } }),
+            )
             .await;
         assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{email}: {body}");
         let message = body["errors"][0]["message"].as_str().unwrap();
-        assert!(message.contains(expected), "{message} should say {expected}");
+        assert!(
+            message.contains(expected),
+            "{message} should say {expected}"
+        );
     }
     app.sign_up("dup@example.test", "Dup", TEST_PASSWORD).await;
     let body = app
@@ -52,7 +61,11 @@ async fn sign_up_refuses_bad_input_with_clear_messages() {
 async fn sign_up_can_be_disabled() {
     let app = TestApp::start_with(|c| c.signup_enabled = false).await;
     let body = app
-        .gql(None, "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }", json!({ "i": { "email": "x@example.test", "password": TEST_PASSWORD, "name": "X" } }))
+        .gql(
+            None,
+            "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
+            json!({ "i": { "email": "x@example.test", "password": TEST_PASSWORD, "name": "X" } }),
+        )
         .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"));
 }
@@ -64,7 +77,10 @@ async fn a_long_passphrase_works_and_its_first_72_bytes_do_not() {
     let passphrase = format!("{passphrase} {}", "z".repeat(100 - passphrase.len() - 1));
     assert_eq!(passphrase.chars().count(), 100);
     app.sign_up("long@example.test", "Long", &passphrase).await;
-    assert!(app.login("long@example.test", &passphrase).await["data"]["login"]["accessToken"].is_string());
+    assert!(
+        app.login("long@example.test", &passphrase).await["data"]["login"]["accessToken"]
+            .is_string()
+    );
     let truncated = app.login("long@example.test", &passphrase[..72]).await;
     assert_eq!(error_code(&truncated), Some("UNAUTHENTICATED"));
 }
@@ -97,7 +113,10 @@ async fn login_rehashes_when_the_cost_changes() {
         .select(crust_dal::schema::users::password_hash)
         .first(&mut conn)
         .unwrap();
-    assert!(hash.starts_with("$2b$05$"), "rehashed at the new cost: {hash}");
+    assert!(
+        hash.starts_with("$2b$05$"),
+        "rehashed at the new cost: {hash}"
+    );
     assert!(app.login(&user.email, TEST_PASSWORD).await["data"]["login"].is_object());
 }
 
@@ -109,7 +128,10 @@ async fn login_failures_do_not_tell_whether_the_account_exists() {
     let unknown = app.login("nobody@example.test", TEST_PASSWORD).await;
     let wrong = app.login(&user.email, "wrong password entirely").await;
     assert_eq!(error_code(&unknown), Some("UNAUTHENTICATED"));
-    assert_eq!(unknown["errors"][0]["message"], wrong["errors"][0]["message"]);
+    assert_eq!(
+        unknown["errors"][0]["message"],
+        wrong["errors"][0]["message"]
+    );
     assert_eq!(unknown["data"], wrong["data"]);
 
     // Same time order: both spend one bcrypt verification (medians of 5 tries).
@@ -126,7 +148,10 @@ async fn login_failures_do_not_tell_whether_the_account_exists() {
     let t_unknown = median(&app, "nobody@example.test").await;
     let t_wrong = median(&app, &user.email).await;
     let ratio = t_unknown.as_secs_f64() / t_wrong.as_secs_f64();
-    assert!((0.4..2.5).contains(&ratio), "unknown {t_unknown:?} vs wrong password {t_wrong:?}");
+    assert!(
+        (0.4..2.5).contains(&ratio),
+        "unknown {t_unknown:?} vs wrong password {t_wrong:?}"
+    );
 }
 
 #[tokio::test]
@@ -137,15 +162,27 @@ async fn refresh_rotates_and_reuse_revokes_the_session() {
     let body = app.refresh(&first.refresh).await;
     let second = session_from(&body["data"]["refreshSession"]).unwrap_or_else(|| panic!("{body}"));
     assert_ne!(second.refresh, first.refresh);
-    assert_eq!(app.ok(&second, ME, json!({})).await["me"]["id"], first.id.as_str());
+    assert_eq!(
+        app.ok(&second, ME, json!({})).await["me"]["id"],
+        first.id.as_str()
+    );
 
     // The spent token comes back (a thief raced the owner): refused, and the whole
     // session is revoked, including the tokens issued after it.
     let reuse = app.refresh(&first.refresh).await;
     assert_eq!(error_code(&reuse), Some("UNAUTHENTICATED"));
-    assert_eq!(error_code(&app.refresh(&second.refresh).await), Some("UNAUTHENTICATED"));
-    assert_eq!(error_code(&app.gql(Some(&second.access), ME, json!({})).await), Some("UNAUTHENTICATED"));
-    assert_eq!(error_code(&app.refresh("not-a-token").await), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        error_code(&app.refresh(&second.refresh).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        error_code(&app.gql(Some(&second.access), ME, json!({})).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        error_code(&app.refresh("not-a-token").await),
+        Some("UNAUTHENTICATED")
+    );
 }
 
 #[tokio::test]
@@ -153,7 +190,10 @@ async fn concurrent_use_of_one_refresh_token_succeeds_once() {
     let app = TestApp::start().await;
     let user = app.user("racer").await;
     let (a, b) = tokio::join!(app.refresh(&user.refresh), app.refresh(&user.refresh));
-    let wins = [&a, &b].iter().filter(|r| r["data"]["refreshSession"].is_object()).count();
+    let wins = [&a, &b]
+        .iter()
+        .filter(|r| r["data"]["refreshSession"].is_object())
+        .count();
     assert_eq!(wins, 1, "{a} {b}");
 }
 
@@ -161,12 +201,21 @@ async fn concurrent_use_of_one_refresh_token_succeeds_once() {
 async fn logout_revokes_at_once() {
     let app = TestApp::start().await;
     let user = app.user("leaver").await;
-    let other = session_from(&app.login(&user.email, TEST_PASSWORD).await["data"]["login"]).unwrap();
-    let body = app.ok(&user, "mutation { logout { revoked } }", json!({})).await;
+    let other =
+        session_from(&app.login(&user.email, TEST_PASSWORD).await["data"]["login"]).unwrap();
+    let body = app
+        .ok(&user, "mutation { logout { revoked } }", json!({}))
+        .await;
     assert_eq!(body["logout"]["revoked"], true);
     // The very next request with the same (unexpired) access token is refused.
-    assert_eq!(error_code(&app.gql(Some(&user.access), ME, json!({})).await), Some("UNAUTHENTICATED"));
-    assert_eq!(error_code(&app.refresh(&user.refresh).await), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        error_code(&app.gql(Some(&user.access), ME, json!({})).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        error_code(&app.refresh(&user.refresh).await),
+        Some("UNAUTHENTICATED")
+    );
     // Other sessions of the same user are untouched.
     assert!(app.gql(Some(&other.access), ME, json!({})).await["errors"].is_null());
 }
@@ -176,7 +225,10 @@ async fn refresh_tokens_expire_when_idle() {
     let app = TestApp::start_with(|c| c.refresh_idle_ttl_secs = 1).await;
     let user = app.user("idle").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(error_code(&app.refresh(&user.refresh).await), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        error_code(&app.refresh(&user.refresh).await),
+        Some("UNAUTHENTICATED")
+    );
 }
 
 #[tokio::test]
@@ -189,11 +241,18 @@ async fn sessions_end_at_their_absolute_expiry() {
     let user = app.user("absolute").await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     let body = app.refresh(&user.refresh).await;
-    let next = session_from(&body["data"]["refreshSession"]).unwrap_or_else(|| panic!("within both limits: {body}"));
+    let next = session_from(&body["data"]["refreshSession"])
+        .unwrap_or_else(|| panic!("within both limits: {body}"));
     tokio::time::sleep(Duration::from_millis(1600)).await;
     // Refreshed recently (not idle) but past the absolute limit: both tokens are dead.
-    assert_eq!(error_code(&app.refresh(&next.refresh).await), Some("UNAUTHENTICATED"));
-    assert_eq!(error_code(&app.gql(Some(&next.access), ME, json!({})).await), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        error_code(&app.refresh(&next.refresh).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        error_code(&app.gql(Some(&next.access), ME, json!({})).await),
+        Some("UNAUTHENTICATED")
+    );
 }
 
 #[tokio::test]
@@ -201,11 +260,22 @@ async fn a_deactivated_user_is_refused_at_once() {
     let app = TestApp::start().await;
     let user = app.user("inactive").await;
     let mut conn = app.db.connect();
-    diesel::update(crust_dal::schema::users::table.filter(crust_dal::schema::users::email.eq(&user.email)))
-        .set(crust_dal::schema::users::active.eq(false))
-        .execute(&mut conn)
-        .unwrap();
-    assert_eq!(error_code(&app.gql(Some(&user.access), ME, json!({})).await), Some("UNAUTHENTICATED"));
-    assert_eq!(error_code(&app.refresh(&user.refresh).await), Some("UNAUTHENTICATED"));
-    assert_eq!(error_code(&app.login(&user.email, TEST_PASSWORD).await), Some("UNAUTHENTICATED"));
+    diesel::update(
+        crust_dal::schema::users::table.filter(crust_dal::schema::users::email.eq(&user.email)),
+    )
+    .set(crust_dal::schema::users::active.eq(false))
+    .execute(&mut conn)
+    .unwrap();
+    assert_eq!(
+        error_code(&app.gql(Some(&user.access), ME, json!({})).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        error_code(&app.refresh(&user.refresh).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert_eq!(
+        error_code(&app.login(&user.email, TEST_PASSWORD).await),
+        Some("UNAUTHENTICATED")
+    );
 }

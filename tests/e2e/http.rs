@@ -17,18 +17,41 @@ async fn every_field_but_sign_in_requires_a_bearer_token() {
             // Public fields answer on their own terms (a failed login is UNAUTHENTICATED
             // too, but with its own message), never with the gate's refusal.
             let message = body["errors"][0]["message"].as_str().unwrap_or("");
-            assert!(!message.starts_with("sign in first"), "{} is public: {body}", op.field);
+            assert!(
+                !message.starts_with("sign in first"),
+                "{} is public: {body}",
+                op.field
+            );
         } else {
-            assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{} needs a token: {body}", op.field);
-            assert!(body["data"].is_null() || body["data"][op.field].is_null(), "{}: no data", op.field);
+            assert_eq!(
+                error_code(&body),
+                Some("UNAUTHENTICATED"),
+                "{} needs a token: {body}",
+                op.field
+            );
+            assert!(
+                body["data"].is_null() || body["data"][op.field].is_null(),
+                "{}: no data",
+                op.field
+            );
             checked += 1;
         }
     }
     assert!(checked >= 25);
     // __typename is open; introspection is not.
-    assert_eq!(app.gql(None, "{ __typename }", json!({})).await["data"]["__typename"], "Query");
-    for q in ["{ __schema { types { name } } }", "{ __type(name: \"User\") { name } }"] {
-        assert_eq!(error_code(&app.gql(None, q, json!({})).await), Some("UNAUTHENTICATED"), "{q}");
+    assert_eq!(
+        app.gql(None, "{ __typename }", json!({})).await["data"]["__typename"],
+        "Query"
+    );
+    for q in [
+        "{ __schema { types { name } } }",
+        "{ __type(name: \"User\") { name } }",
+    ] {
+        assert_eq!(
+            error_code(&app.gql(None, q, json!({})).await),
+            Some("UNAUTHENTICATED"),
+            "{q}"
+        );
     }
 }
 
@@ -37,18 +60,47 @@ async fn post_must_be_json() {
     let app = TestApp::start().await;
     let query = "mutation { createOrganization(input: {name: \"CSRF\"}) { organization { id } } }";
     for (content_type, body) in [
-        ("application/x-www-form-urlencoded", format!("query={query}")),
+        (
+            "application/x-www-form-urlencoded",
+            format!("query={query}"),
+        ),
         ("text/plain", json!({ "query": query }).to_string()),
         ("multipart/form-data; boundary=x", "--x\r\n".to_string()),
     ] {
-        let res = app.http.post(app.url("/graphql")).header("content-type", content_type).body(body).send().await.unwrap();
+        let res = app
+            .http
+            .post(app.url("/graphql"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 415, "{content_type}");
     }
-    let res = app.http.post(app.url("/graphql")).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
-    let res = app.http.post(app.url("/graphql")).json(&json!([{ "query": "{ __typename }" }])).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&json!([{ "query": "{ __typename }" }]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400, "batching is off");
-    let res = app.http.post(app.url("/graphql")).json(&json!({ "query": "{ __typename }" })).send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
 }
@@ -57,15 +109,29 @@ async fn post_must_be_json() {
 async fn get_serves_queries_and_refuses_mutations() {
     let app = TestApp::start().await;
     let user = app.user("getter").await;
-    let get = |q: &str| app.http.get(app.url("/graphql")).query(&[("query", q)]).bearer_auth(&user.access).send();
+    let get = |q: &str| {
+        app.http
+            .get(app.url("/graphql"))
+            .query(&[("query", q)])
+            .bearer_auth(&user.access)
+            .send()
+    };
     let res = get("{ me { id } }").await.unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["me"]["id"], user.id.as_str());
-    let res = get("mutation { createOrganization(input: {name: \"via GET\"}) { organization { id } } }").await.unwrap();
+    let res =
+        get("mutation { createOrganization(input: {name: \"via GET\"}) { organization { id } } }")
+            .await
+            .unwrap();
     assert_eq!(res.status(), 405);
-    let orgs = app.ok(&user, "{ organizations { totalCount } }", json!({})).await;
-    assert_eq!(orgs["organizations"]["totalCount"], 0, "the GET mutation changed nothing");
+    let orgs = app
+        .ok(&user, "{ organizations { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        orgs["organizations"]["totalCount"], 0,
+        "the GET mutation changed nothing"
+    );
 }
 
 #[tokio::test]
@@ -80,7 +146,15 @@ async fn health_and_readiness() {
 
     // A database without the migrations: alive, but not ready.
     let bare = TestApp::start_unmigrated().await;
-    assert_eq!(bare.http.get(bare.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        bare.http
+            .get(bare.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let res = bare.http.get(bare.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 503);
     let body: Value = res.json().await.unwrap();
@@ -88,18 +162,43 @@ async fn health_and_readiness() {
 
     // An unreachable database: alive, not ready, and no hang.
     let gone = TestApp::start_with(|c| {
-        c.database_url = crust_e2e::secret("postgres://postgres@127.0.0.1:1/none?connect_timeout=1");
+        c.database_url =
+            crust_e2e::secret("postgres://postgres@127.0.0.1:1/none?connect_timeout=1");
         c.db_checkout_timeout_ms = 1000;
     })
     .await;
-    assert_eq!(gone.http.get(gone.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(gone.http.get(gone.url("/readyz")).send().await.unwrap().status(), 503);
+    assert_eq!(
+        gone.http
+            .get(gone.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        gone.http
+            .get(gone.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
 }
 
 #[tokio::test]
 async fn graphiql_only_where_enabled() {
     let app = TestApp::start().await;
-    assert_eq!(app.http.get(app.url("/graphiql")).send().await.unwrap().status(), 404);
+    assert_eq!(
+        app.http
+            .get(app.url("/graphiql"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
     let dev = TestApp::start_with(|c| c.graphiql = true).await;
     let res = dev.http.get(dev.url("/graphiql")).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -110,15 +209,32 @@ async fn graphiql_only_where_enabled() {
 async fn errors_carry_codes_and_no_internals() {
     let app = TestApp::start().await;
     let user = app.user("errs").await;
-    let body = app.gql(Some(&user.access), "query($id: ID!) { project(id: $id) { id } }", json!({ "id": "not-a-uuid" })).await;
-    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
     let body = app
-        .gql(Some(&user.access), "{ organizations(first: 1000) { totalCount } }", json!({}))
+        .gql(
+            Some(&user.access),
+            "query($id: ID!) { project(id: $id) { id } }",
+            json!({ "id": "not-a-uuid" }),
+        )
         .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("between 1 and 100"));
     let body = app
-        .gql(Some(&user.access), "mutation { createOrganization(input: {name: \"   \"}) { organization { id } } }", json!({}))
+        .gql(
+            Some(&user.access),
+            "{ organizations(first: 1000) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("between 1 and 100"));
+    let body = app
+        .gql(
+            Some(&user.access),
+            "mutation { createOrganization(input: {name: \"   \"}) { organization { id } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
     let text = body.to_string().to_lowercase();

@@ -32,13 +32,27 @@ async fn migrations_go_up_down_and_up_again() {
     let applied = crust_dal::migrate::run_pending(&mut conn).unwrap();
     assert_eq!(applied.len(), crust_dal::migrate::embedded_count());
     let expected = [
-        "boxes", "memberships", "organizations", "project_members", "projects", "refresh_tokens", "sessions", "slices",
-        "task_assignees", "task_grants", "tasks", "users", "workspaces",
+        "boxes",
+        "memberships",
+        "organizations",
+        "project_members",
+        "projects",
+        "refresh_tokens",
+        "sessions",
+        "slices",
+        "task_assignees",
+        "task_grants",
+        "tasks",
+        "users",
+        "workspaces",
     ];
     assert_eq!(tables(&mut conn), expected);
     assert_eq!(crust_dal::migrate::pending_count(&mut conn).unwrap(), 0);
     crust_dal::migrate::revert_all(&mut conn).unwrap();
-    assert!(tables(&mut conn).is_empty(), "down migrations drop everything");
+    assert!(
+        tables(&mut conn).is_empty(),
+        "down migrations drop everything"
+    );
     crust_dal::migrate::run_pending(&mut conn).unwrap();
     assert_eq!(tables(&mut conn), expected);
 }
@@ -61,7 +75,10 @@ async fn every_foreign_key_has_an_index() {
     )
     .load::<Name>(&mut conn)
     .unwrap();
-    assert!(missing.is_empty(), "foreign keys without an index: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "foreign keys without an index: {missing:?}"
+    );
 }
 
 #[tokio::test]
@@ -69,7 +86,11 @@ async fn the_database_protects_its_own_invariants() {
     let db = TestDb::migrated().await;
     let mut conn = db.connect();
     let run = |conn: &mut PgConnection, sql: &str| diesel::sql_query(sql).execute(conn);
-    run(&mut conn, "INSERT INTO users (email, name, password_hash) VALUES ('Ann@example.test', 'Ann', 'x')").unwrap();
+    run(
+        &mut conn,
+        "INSERT INTO users (email, name, password_hash) VALUES ('Ann@example.test', 'Ann', 'x')",
+    )
+    .unwrap();
     assert!(run(&mut conn, "INSERT INTO users (email, name, password_hash) VALUES ('ann@EXAMPLE.test', 'Ann 2', 'x')").is_err(), "emails are unique case-insensitively");
     run(&mut conn, "INSERT INTO organizations (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'A'), ('00000000-0000-0000-0000-000000000002', 'B')").unwrap();
     run(&mut conn, "INSERT INTO projects (id, org_id, name) VALUES ('00000000-0000-0000-0000-00000000000a', '00000000-0000-0000-0000-000000000001', 'P')").unwrap();
@@ -77,12 +98,30 @@ async fn the_database_protects_its_own_invariants() {
         format!("INSERT INTO tasks (org_id, project_id, title, status, progress, position) VALUES ('{org}', '00000000-0000-0000-0000-00000000000a', 'T', '{status}', {progress}, 0)")
     };
     let a = "00000000-0000-0000-0000-000000000001";
-    assert!(run(&mut conn, &task(a, 101, "IN_PROGRESS")).is_err(), "progress ≤ 100");
-    assert!(run(&mut conn, &task(a, -1, "IN_PROGRESS")).is_err(), "progress ≥ 0");
+    assert!(
+        run(&mut conn, &task(a, 101, "IN_PROGRESS")).is_err(),
+        "progress ≤ 100"
+    );
+    assert!(
+        run(&mut conn, &task(a, -1, "IN_PROGRESS")).is_err(),
+        "progress ≥ 0"
+    );
     assert!(run(&mut conn, &task(a, 50, "DONE")).is_err(), "DONE ⇒ 100");
-    assert!(run(&mut conn, &task(a, 50, "NOT_STARTED")).is_err(), "NOT_STARTED ⇒ 0");
-    assert!(run(&mut conn, &task("00000000-0000-0000-0000-000000000002", 0, "NOT_STARTED")).is_err(), "a task cannot name another org than its project's");
+    assert!(
+        run(&mut conn, &task(a, 50, "NOT_STARTED")).is_err(),
+        "NOT_STARTED ⇒ 0"
+    );
+    assert!(
+        run(
+            &mut conn,
+            &task("00000000-0000-0000-0000-000000000002", 0, "NOT_STARTED")
+        )
+        .is_err(),
+        "a task cannot name another org than its project's"
+    );
     run(&mut conn, &task(a, 100, "DONE")).unwrap();
-    let n: Count = diesel::sql_query("SELECT count(*) AS n FROM tasks").get_result(&mut conn).unwrap();
+    let n: Count = diesel::sql_query("SELECT count(*) AS n FROM tasks")
+        .get_result(&mut conn)
+        .unwrap();
     assert_eq!(n.n, 1);
 }

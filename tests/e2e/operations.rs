@@ -46,7 +46,12 @@ pub struct Op {
 
 macro_rules! op {
     ($field:literal, $tenant:expr, $query:literal, |$ids:ident| $vars:expr) => {
-        Op { field: $field, query: $query, vars: |$ids: &Ids| $vars, targets_tenant: $tenant }
+        Op {
+            field: $field,
+            query: $query,
+            vars: |$ids: &Ids| $vars,
+            targets_tenant: $tenant,
+        }
     };
 }
 
@@ -130,7 +135,10 @@ pub fn root_fields() -> Vec<String> {
                 continue;
             }
             if depth == 0 {
-                let name: String = t.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String = t
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 if !name.is_empty() {
                     fields.push(name);
                 }
@@ -145,11 +153,20 @@ pub fn root_fields() -> Vec<String> {
 fn every_root_field_has_a_sample_operation() {
     let samples: Vec<&str> = all().iter().map(|o| o.field).collect();
     let fields = root_fields();
-    assert!(fields.len() >= 30, "parsed the schema's root fields: {fields:?}");
+    assert!(
+        fields.len() >= 30,
+        "parsed the schema's root fields: {fields:?}"
+    );
     for field in &fields {
-        assert!(samples.contains(&field.as_str()), "root field `{field}` has no sample in operations.rs");
+        assert!(
+            samples.contains(&field.as_str()),
+            "root field `{field}` has no sample in operations.rs"
+        );
     }
     for sample in samples {
-        assert!(fields.iter().any(|f| f == sample), "sample `{sample}` is not a root field");
+        assert!(
+            fields.iter().any(|f| f == sample),
+            "sample `{sample}` is not a root field"
+        );
     }
 }

@@ -5,7 +5,8 @@ use serde_json::json;
 
 const DEMOTE: &str = "mutation($o: ID!, $u: ID!) { updateOrganizationMember(input: {organizationId: $o, userId: $u, role: ADMIN}) { member { role } } }";
 const REMOVE: &str = "mutation($o: ID!, $u: ID!) { removeOrganizationMember(input: {organizationId: $o, userId: $u}) { removedUserId } }";
-const OWNERS: &str = "query($o: ID!) { organization(id: $o) { members { nodes { role user { id } } } } }";
+const OWNERS: &str =
+    "query($o: ID!) { organization(id: $o) { members { nodes { role user { id } } } } }";
 
 #[tokio::test]
 async fn the_last_owner_cannot_be_demoted_or_removed() {
@@ -13,16 +14,29 @@ async fn the_last_owner_cannot_be_demoted_or_removed() {
     let owner = app.user("solo").await;
     let org = app.create_org(&owner, "Solo").await;
     for q in [DEMOTE, REMOVE] {
-        let body = app.gql(Some(&owner.access), q, json!({ "o": org, "u": owner.id })).await;
+        let body = app
+            .gql(Some(&owner.access), q, json!({ "o": org, "u": owner.id }))
+            .await;
         assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("at least one OWNER"));
+        assert!(body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least one OWNER"));
     }
     // With a second owner, the first may step down.
     let second = app.user("second").await;
     app.add_org_member(&owner, &org, &second, "OWNER").await;
-    let body = app.ok(&owner, DEMOTE, json!({ "o": org, "u": owner.id })).await;
+    let body = app
+        .ok(&owner, DEMOTE, json!({ "o": org, "u": owner.id }))
+        .await;
     assert_eq!(body["updateOrganizationMember"]["member"]["role"], "ADMIN");
-    let body = app.gql(Some(&second.access), REMOVE, json!({ "o": org, "u": second.id })).await;
+    let body = app
+        .gql(
+            Some(&second.access),
+            REMOVE,
+            json!({ "o": org, "u": second.id }),
+        )
+        .await;
     assert_eq!(error_code(&body), Some("CONFLICT"));
 }
 
@@ -63,14 +77,20 @@ async fn an_admin_cannot_touch_owners() {
     let org = app.create_org(&owner, "Org").await;
     app.add_org_member(&owner, &org, &admin, "ADMIN").await;
     for q in [DEMOTE, REMOVE] {
-        let body = app.gql(Some(&admin.access), q, json!({ "o": org, "u": owner.id })).await;
+        let body = app
+            .gql(Some(&admin.access), q, json!({ "o": org, "u": owner.id }))
+            .await;
         assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     }
     let body = app
         .gql(Some(&admin.access), "mutation($o: ID!, $u: ID!) { updateOrganizationMember(input: {organizationId: $o, userId: $u, role: OWNER}) { member { role } } }",
             json!({ "o": org, "u": admin.id }))
         .await;
-    assert_eq!(error_code(&body), Some("FORBIDDEN"), "no self-promotion: {body}");
+    assert_eq!(
+        error_code(&body),
+        Some("FORBIDDEN"),
+        "no self-promotion: {body}"
+    );
 }
 
 #[tokio::test]
@@ -80,17 +100,32 @@ async fn removing_a_member_removes_their_access_inside_the_org() {
     let member = app.user("member").await;
     let org = app.create_org(&owner, "Org").await;
     app.add_org_member(&owner, &org, &member, "MEMBER").await;
-    let p = app.create_project(&owner, &org, "MEMBERS", "CONFIDENTIAL").await;
+    let p = app
+        .create_project(&owner, &org, "MEMBERS", "CONFIDENTIAL")
+        .await;
     app.add_project_member(&owner, &p, &member, "EDITOR").await;
     let t = app.create_task(&owner, &p, None, "CONFIDENTIAL").await;
     app.grant(&owner, &t, &member, "EDIT").await;
     app.ok(&owner, "mutation($t: ID!, $u: ID!) { updateTask(input: {taskId: $t, assigneeIds: [$u]}) { task { id } } }", json!({ "t": t, "u": member.id })).await;
-    app.ok(&owner, REMOVE, json!({ "o": org, "u": member.id })).await;
+    app.ok(&owner, REMOVE, json!({ "o": org, "u": member.id }))
+        .await;
     // Re-adding them does not bring back the old project role, grant or assignment.
     app.add_org_member(&owner, &org, &member, "MEMBER").await;
-    let body = app.gql(Some(&member.access), "query($t: ID!) { task(id: $t) { id } }", json!({ "t": t })).await;
+    let body = app
+        .gql(
+            Some(&member.access),
+            "query($t: ID!) { task(id: $t) { id } }",
+            json!({ "t": t }),
+        )
+        .await;
     assert_eq!(error_code(&body), Some("NOT_FOUND"));
-    let task = app.ok(&owner, "query($t: ID!) { task(id: $t) { assignees { id } grants { user { id } } } }", json!({ "t": t })).await;
+    let task = app
+        .ok(
+            &owner,
+            "query($t: ID!) { task(id: $t) { assignees { id } grants { user { id } } } }",
+            json!({ "t": t }),
+        )
+        .await;
     assert_eq!(task["task"]["assignees"], json!([]));
     assert_eq!(task["task"]["grants"], json!([]));
 }

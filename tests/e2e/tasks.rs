@@ -11,7 +11,9 @@ async fn status_and_progress_stay_consistent() {
     let app = TestApp::start().await;
     let owner = app.user("owner").await;
     let org = app.create_org(&owner, "Org").await;
-    let p = app.create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL").await;
+    let p = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
     let t = app.create_task(&owner, &p, None, "CONFIDENTIAL").await;
     let upd = |i: serde_json::Value| {
         let mut i = i;
@@ -42,13 +44,36 @@ async fn assignees_must_be_org_members() {
     let stranger = app.user("stranger").await;
     let org = app.create_org(&owner, "Org").await;
     app.add_org_member(&owner, &org, &member, "MEMBER").await;
-    let p = app.create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL").await;
+    let p = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
     let t = app.create_task(&owner, &p, None, "CONFIDENTIAL").await;
-    let b = app.ok(&owner, UPDATE, json!({ "i": { "taskId": t, "assigneeIds": [member.id, member.id] } })).await;
-    assert_eq!(b["updateTask"]["task"]["assignees"], json!([{ "id": member.id }]));
-    let b = app.gql(Some(&owner.access), UPDATE, json!({ "i": { "taskId": t, "assigneeIds": [stranger.id] } })).await;
+    let b = app
+        .ok(
+            &owner,
+            UPDATE,
+            json!({ "i": { "taskId": t, "assigneeIds": [member.id, member.id] } }),
+        )
+        .await;
+    assert_eq!(
+        b["updateTask"]["task"]["assignees"],
+        json!([{ "id": member.id }])
+    );
+    let b = app
+        .gql(
+            Some(&owner.access),
+            UPDATE,
+            json!({ "i": { "taskId": t, "assigneeIds": [stranger.id] } }),
+        )
+        .await;
     assert_eq!(error_code(&b), Some("NOT_FOUND"));
-    let b = app.ok(&owner, UPDATE, json!({ "i": { "taskId": t, "assigneeIds": [] } })).await;
+    let b = app
+        .ok(
+            &owner,
+            UPDATE,
+            json!({ "i": { "taskId": t, "assigneeIds": [] } }),
+        )
+        .await;
     assert_eq!(b["updateTask"]["task"]["assignees"], json!([]));
 }
 
@@ -57,7 +82,9 @@ async fn structure_keeps_its_order_and_lists_paginate() {
     let app = TestApp::start().await;
     let owner = app.user("owner").await;
     let org = app.create_org(&owner, "Org").await;
-    let p = app.create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL").await;
+    let p = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
     let s = app.create_slice(&owner, &p, "Plan").await;
     let b = app.create_box(&owner, &s, "Todo").await;
     let mut ids = Vec::new();
@@ -81,7 +108,13 @@ async fn structure_keeps_its_order_and_lists_paginate() {
         after = tasks["pageInfo"]["endCursor"].clone();
     }
     assert_eq!(seen, ids, "every task once, in creation (position) order");
-    let bad = app.gql(Some(&owner.access), q, json!({ "p": p, "after": "garbage" })).await;
+    let bad = app
+        .gql(
+            Some(&owner.access),
+            q,
+            json!({ "p": p, "after": "garbage" }),
+        )
+        .await;
     assert_eq!(error_code(&bad), Some("BAD_USER_INPUT"));
 }
 
@@ -91,14 +124,35 @@ async fn input_is_validated_with_clear_messages() {
     let owner = app.user("owner").await;
     let org = app.create_org(&owner, "Org").await;
     let cases = [
-        (json!({ "organizationId": org, "name": "x".repeat(201) }), "at most 200 characters"),
-        (json!({ "organizationId": org, "name": "ok", "startDate": "2027-02-01", "dueDate": "2027-01-01" }), "dueDate"),
-        (json!({ "organizationId": org, "name": "ok", "description": "d".repeat(100_001) }), "at most 100000"),
+        (
+            json!({ "organizationId": org, "name": "x".repeat(201) }),
+            "at most 200 characters",
+        ),
+        (
+            json!({ "organizationId": org, "name": "ok", "startDate": "2027-02-01", "dueDate": "2027-01-01" }),
+            "dueDate",
+        ),
+        (
+            json!({ "organizationId": org, "name": "ok", "description": "d".repeat(100_001) }),
+            "at most 100000",
+        ),
     ];
     for (input, expected) in cases {
-        let b = app.gql(Some(&owner.access), "mutation($i: CreateProjectInput!) { createProject(input: $i) { project { id } } }", json!({ "i": input })).await;
+        let b = app
+            .gql(
+                Some(&owner.access),
+                "mutation($i: CreateProjectInput!) { createProject(input: $i) { project { id } } }",
+                json!({ "i": input }),
+            )
+            .await;
         assert_eq!(error_code(&b), Some("BAD_USER_INPUT"), "{b}");
-        assert!(b["errors"][0]["message"].as_str().unwrap().contains(expected), "{b}");
+        assert!(
+            b["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(expected),
+            "{b}"
+        );
     }
     // A description at the limit is stored whole, not truncated.
     let long = "d".repeat(100_000);
@@ -106,5 +160,11 @@ async fn input_is_validated_with_clear_messages() {
         .ok(&owner, "mutation($i: CreateProjectInput!) { createProject(input: $i) { project { description } } }",
             json!({ "i": { "organizationId": org, "name": "Long", "description": long } }))
         .await;
-    assert_eq!(b["createProject"]["project"]["description"].as_str().unwrap().len(), 100_000);
+    assert_eq!(
+        b["createProject"]["project"]["description"]
+            .as_str()
+            .unwrap()
+            .len(),
+        100_000
+    );
 }

@@ -19,12 +19,25 @@ async fn org_with_everything(app: &TestApp, owner: &Session, member: &Session) -
     let org = app.create_org(owner, "Tenant").await;
     app.add_org_member(owner, &org, member, "MEMBER").await;
     let workspace = app.create_workspace(owner, &org, "WS").await;
-    let project = app.create_project(owner, &org, "ORGANIZATION", "CONFIDENTIAL").await;
+    let project = app
+        .create_project(owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
     let slice = app.create_slice(owner, &project, "Plan").await;
     let box_id = app.create_box(owner, &slice, "Todo").await;
-    let task = app.create_task(owner, &project, Some(&box_id), "CONFIDENTIAL").await;
+    let task = app
+        .create_task(owner, &project, Some(&box_id), "CONFIDENTIAL")
+        .await;
     app.grant(owner, &task, member, "VIEW").await;
-    Ids { org, workspace, project, slice, box_id, task, user: member.id.clone(), user_email: member.email.clone() }
+    Ids {
+        org,
+        workspace,
+        project,
+        slice,
+        box_id,
+        task,
+        user: member.id.clone(),
+        user_email: member.email.clone(),
+    }
 }
 
 async fn setup() -> Tenants {
@@ -35,11 +48,21 @@ async fn setup() -> Tenants {
     let attacker_member = app.user("attackermember").await;
     let victim_ids = org_with_everything(&app, &victim, &victim_member).await;
     let attacker_ids = org_with_everything(&app, &attacker, &attacker_member).await;
-    Tenants { app, victim, victim_ids, attacker, attacker_ids }
+    Tenants {
+        app,
+        victim,
+        victim_ids,
+        attacker,
+        attacker_ids,
+    }
 }
 
 fn shape(body: &Value) -> (Option<String>, Value, Value) {
-    (error_code(body).map(str::to_owned), body["errors"][0]["message"].clone(), body["data"].clone())
+    (
+        error_code(body).map(str::to_owned),
+        body["errors"][0]["message"].clone(),
+        body["data"].clone(),
+    )
 }
 
 /// A fingerprint of everything in the victim's organization that the probes could touch.
@@ -64,14 +87,38 @@ async fn every_operation_on_another_tenants_ids_answers_like_a_missing_id() {
     let before = victim_state(&t).await;
     let mut probed = 0;
     for op in all().into_iter().filter(|o| o.targets_tenant) {
-        let foreign = t.app.gql(Some(&t.attacker.access), op.query, (op.vars)(&t.victim_ids)).await;
-        let missing = t.app.gql(Some(&t.attacker.access), op.query, (op.vars)(&Ids::missing())).await;
-        assert_eq!(error_code(&foreign), Some("NOT_FOUND"), "{}: {foreign}", op.field);
-        assert_eq!(shape(&foreign), shape(&missing), "{} must answer as for a missing id", op.field);
+        let foreign = t
+            .app
+            .gql(Some(&t.attacker.access), op.query, (op.vars)(&t.victim_ids))
+            .await;
+        let missing = t
+            .app
+            .gql(
+                Some(&t.attacker.access),
+                op.query,
+                (op.vars)(&Ids::missing()),
+            )
+            .await;
+        assert_eq!(
+            error_code(&foreign),
+            Some("NOT_FOUND"),
+            "{}: {foreign}",
+            op.field
+        );
+        assert_eq!(
+            shape(&foreign),
+            shape(&missing),
+            "{} must answer as for a missing id",
+            op.field
+        );
         probed += 1;
     }
     assert!(probed >= 20);
-    assert_eq!(victim_state(&t).await, before, "nothing of the victim changed");
+    assert_eq!(
+        victim_state(&t).await,
+        before,
+        "nothing of the victim changed"
+    );
 }
 
 #[tokio::test]
@@ -109,9 +156,19 @@ async fn own_objects_cannot_be_pointed_at_foreign_ones() {
 #[tokio::test]
 async fn lists_and_counts_never_include_another_tenant() {
     let t = setup().await;
-    let orgs = t.app.ok(&t.attacker, "{ organizations { totalCount nodes { id } } }", json!({})).await;
+    let orgs = t
+        .app
+        .ok(
+            &t.attacker,
+            "{ organizations { totalCount nodes { id } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(orgs["organizations"]["totalCount"], 1);
-    assert_eq!(orgs["organizations"]["nodes"][0]["id"], t.attacker_ids.org.as_str());
+    assert_eq!(
+        orgs["organizations"]["nodes"][0]["id"],
+        t.attacker_ids.org.as_str()
+    );
     // A foreign workspace id as a filter on one's own org finds nothing.
     let filtered = t
         .app

@@ -16,8 +16,10 @@ fn b64(v: &Value) -> String {
 
 fn parts(token: &str) -> (Value, Value, String) {
     let mut it = token.split('.');
-    let header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
-    let claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
+    let header =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
+    let claims =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(it.next().unwrap()).unwrap()).unwrap();
     (header, claims, it.next().unwrap().to_owned())
 }
 
@@ -26,7 +28,10 @@ fn sign(header: &Value, claims: &Value, key: &[u8]) -> String {
     let input = format!("{}.{}", b64(header), b64(claims));
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
     mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 fn now() -> i64 {
@@ -35,7 +40,11 @@ fn now() -> i64 {
 
 async fn assert_refused(app: &TestApp, token: &str, what: &str) {
     let body = app.gql(Some(token), ME, json!({})).await;
-    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{what} must be refused: {body}");
+    assert_eq!(
+        error_code(&body),
+        Some("UNAUTHENTICATED"),
+        "{what} must be refused: {body}"
+    );
     assert!(body["data"].is_null(), "{what}: no data: {body}");
 }
 
@@ -66,7 +75,12 @@ async fn an_expired_token_is_refused() {
     claims["iat"] = json!(now() - 3600);
     claims["nbf"] = json!(now() - 3600);
     claims["exp"] = json!(now() - 31); // just past the 30 s leeway
-    assert_refused(&app, &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()), "an expired token").await;
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "an expired token",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -85,7 +99,12 @@ async fn a_tampered_subject_is_refused() {
     let other = app.user("victim").await;
     let (h, _, sig) = parts(&user.access);
     claims["sub"] = json!(other.id);
-    assert_refused(&app, &format!("{}.{}.{sig}", b64(&h), b64(&claims)), "a tampered sub").await;
+    assert_refused(
+        &app,
+        &format!("{}.{}.{sig}", b64(&h), b64(&claims)),
+        "a tampered sub",
+    )
+    .await;
     // Flipping one character of the signature is enough to be refused too.
     let mut bad = user.access.clone();
     let last = bad.pop().unwrap();
@@ -97,7 +116,11 @@ async fn a_tampered_subject_is_refused() {
 async fn alg_none_is_refused() {
     let (app, _user, _header, claims) = setup().await;
     for alg in ["none", "None", "NONE"] {
-        let token = format!("{}.{}.", b64(&json!({ "alg": alg, "typ": "JWT", "kid": "k1" })), b64(&claims));
+        let token = format!(
+            "{}.{}.",
+            b64(&json!({ "alg": alg, "typ": "JWT", "kid": "k1" })),
+            b64(&claims)
+        );
         assert_refused(&app, &token, &format!("alg {alg}")).await;
     }
 }
@@ -105,21 +128,50 @@ async fn alg_none_is_refused() {
 #[tokio::test]
 async fn hs256_signed_with_another_key_is_refused() {
     let (app, _user, header, claims) = setup().await;
-    assert_refused(&app, &sign(&header, &claims, b"some-other-secret-of-sufficient-length!!"), "another key").await;
+    assert_refused(
+        &app,
+        &sign(
+            &header,
+            &claims,
+            b"some-other-secret-of-sufficient-length!!",
+        ),
+        "another key",
+    )
+    .await;
     // Same claims, right key, but an algorithm we never use.
     let hs512 = json!({ "alg": "HS512", "typ": "JWT", "kid": "k1" });
-    assert_refused(&app, &sign(&hs512, &claims, TEST_JWT_SECRET.as_bytes()), "HS512 header").await;
+    assert_refused(
+        &app,
+        &sign(&hs512, &claims, TEST_JWT_SECRET.as_bytes()),
+        "HS512 header",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn exp_never_is_refused() {
     let (app, _user, header, mut claims) = setup().await;
     claims["exp"] = json!("never");
-    assert_refused(&app, &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()), "exp: never").await;
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "exp: never",
+    )
+    .await;
     claims["exp"] = json!(format!("{}", now() + 600));
-    assert_refused(&app, &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()), "exp as a string").await;
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "exp as a string",
+    )
+    .await;
     claims.as_object_mut().unwrap().remove("exp");
-    assert_refused(&app, &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()), "no exp").await;
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "no exp",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -127,11 +179,26 @@ async fn a_kid_that_is_a_path_is_refused() {
     let (app, _user, mut header, claims) = setup().await;
     header["kid"] = json!("../../dev/null");
     // The classic attack signs with the (empty) content of /dev/null …
-    assert_refused(&app, &sign(&header, &claims, b""), "kid ../../dev/null with an empty key").await;
+    assert_refused(
+        &app,
+        &sign(&header, &claims, b""),
+        "kid ../../dev/null with an empty key",
+    )
+    .await;
     // … and even the real key does not make an unknown kid acceptable.
-    assert_refused(&app, &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()), "kid ../../dev/null with the real key").await;
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "kid ../../dev/null with the real key",
+    )
+    .await;
     header.as_object_mut().unwrap().remove("kid");
-    assert_refused(&app, &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()), "no kid").await;
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "no kid",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -139,10 +206,20 @@ async fn wrong_issuer_or_audience_is_refused() {
     let (app, _user, header, claims) = setup().await;
     let mut c = claims.clone();
     c["iss"] = json!("someone-else");
-    assert_refused(&app, &sign(&header, &c, TEST_JWT_SECRET.as_bytes()), "wrong iss").await;
+    assert_refused(
+        &app,
+        &sign(&header, &c, TEST_JWT_SECRET.as_bytes()),
+        "wrong iss",
+    )
+    .await;
     let mut c = claims.clone();
     c["aud"] = json!("another-api");
-    assert_refused(&app, &sign(&header, &c, TEST_JWT_SECRET.as_bytes()), "wrong aud").await;
+    assert_refused(
+        &app,
+        &sign(&header, &c, TEST_JWT_SECRET.as_bytes()),
+        "wrong aud",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -150,7 +227,12 @@ async fn a_forged_session_id_is_refused() {
     // Right key and claims, but a session that does not exist (or was never issued).
     let (app, _user, header, mut claims) = setup().await;
     claims["sid"] = json!(uuid::Uuid::new_v4());
-    assert_refused(&app, &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()), "unknown sid").await;
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "unknown sid",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -164,14 +246,20 @@ async fn a_previous_key_still_verifies_during_rotation() {
         c.jwt_secret = crust_e2e::secret("test-only-rotated-secret-0123456789abcdef012");
     });
     assert!(app.gql(Some(&user.access), ME, json!({})).await["errors"].is_null());
-    let (header, _, _) = parts(&app.login(&user.email, crust_e2e::TEST_PASSWORD).await["data"]["login"]["accessToken"].as_str().unwrap().to_owned());
+    let login = app.login(&user.email, crust_e2e::TEST_PASSWORD).await;
+    let (header, _, _) = parts(login["data"]["login"]["accessToken"].as_str().unwrap());
     assert_eq!(header["kid"], "k2");
 }
 
 #[tokio::test]
 async fn malformed_authorization_headers_are_refused() {
     let (app, user, _, _) = setup().await;
-    for value in [format!("Basic {}", user.access), user.access.clone(), "Bearer".into(), "Bearer not.a.jwt".into()] {
+    for value in [
+        format!("Basic {}", user.access),
+        user.access.clone(),
+        "Bearer".into(),
+        "Bearer not.a.jwt".into(),
+    ] {
         let res = app
             .http
             .post(app.url("/graphql"))
@@ -181,6 +269,10 @@ async fn malformed_authorization_headers_are_refused() {
             .await
             .unwrap();
         let body: Value = res.json().await.unwrap();
-        assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{value}: {body}");
+        assert_eq!(
+            error_code(&body),
+            Some("UNAUTHENTICATED"),
+            "{value}: {body}"
+        );
     }
 }

@@ -12,12 +12,15 @@ use diesel::sql_types::{BigInt, Text};
 /// The server tests create their databases on (`CRUST_TEST_DATABASE_URL`, default:
 /// the local PostgreSQL's `postgres` database).
 pub fn admin_url() -> String {
-    std::env::var("CRUST_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("CRUST_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn url_for(database: &str) -> String {
     let admin = admin_url();
-    let (base, _) = admin.rsplit_once('/').expect("CRUST_TEST_DATABASE_URL has a database part");
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("CRUST_TEST_DATABASE_URL has a database part");
     format!("{base}/{database}")
 }
 
@@ -34,7 +37,10 @@ struct Count {
 
 fn admin() -> PgConnection {
     PgConnection::establish(&admin_url()).unwrap_or_else(|e| {
-        panic!("tests need PostgreSQL at {} ({e}); start it or set CRUST_TEST_DATABASE_URL", admin_url())
+        panic!(
+            "tests need PostgreSQL at {} ({e}); start it or set CRUST_TEST_DATABASE_URL",
+            admin_url()
+        )
     })
 }
 
@@ -78,30 +84,44 @@ fn template() -> String {
     if database_exists(&mut conn, &name) {
         return name;
     }
-    diesel::sql_query("SELECT pg_advisory_lock(727274)").execute(&mut conn).unwrap();
+    diesel::sql_query("SELECT pg_advisory_lock(727274)")
+        .execute(&mut conn)
+        .unwrap();
     if !database_exists(&mut conn, &name) {
         let building = format!("{name}_building");
-        diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).execute(&mut conn).unwrap();
-        diesel::sql_query(format!("CREATE DATABASE {building}")).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {building}"))
+            .execute(&mut conn)
+            .unwrap();
         {
             let mut tpl = PgConnection::establish(&url_for(&building)).unwrap();
             crust_dal::migrate::run_pending(&mut tpl).unwrap();
         }
-        diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}")).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+            .execute(&mut conn)
+            .unwrap();
     }
-    diesel::sql_query("SELECT pg_advisory_unlock(727274)").execute(&mut conn).unwrap();
+    diesel::sql_query("SELECT pg_advisory_unlock(727274)")
+        .execute(&mut conn)
+        .unwrap();
     name
 }
 
 impl TestDb {
     /// A fresh database with every migration applied.
     pub async fn migrated() -> TestDb {
-        tokio::task::spawn_blocking(|| Self::create(Some(template()))).await.unwrap()
+        tokio::task::spawn_blocking(|| Self::create(Some(template())))
+            .await
+            .unwrap()
     }
 
     /// A fresh, empty database.
     pub async fn empty() -> TestDb {
-        tokio::task::spawn_blocking(|| Self::create(None)).await.unwrap()
+        tokio::task::spawn_blocking(|| Self::create(None))
+            .await
+            .unwrap()
     }
 
     fn create(template: Option<String>) -> TestDb {
@@ -137,6 +157,10 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let mut conn = admin();
-        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
+        let _ = diesel::sql_query(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn);
     }
 }

@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 use crate::{Session, TestApp};
 
 fn id(v: &Value) -> String {
-    v.as_str().unwrap_or_else(|| panic!("expected an id, got {v}")).to_owned()
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected an id, got {v}"))
+        .to_owned()
 }
 
 impl TestApp {
@@ -32,7 +34,13 @@ impl TestApp {
         id(&d["createWorkspace"]["workspace"]["id"])
     }
 
-    pub async fn create_project(&self, who: &Session, org: &str, visibility: &str, classification: &str) -> String {
+    pub async fn create_project(
+        &self,
+        who: &Session,
+        org: &str,
+        visibility: &str,
+        classification: &str,
+    ) -> String {
         let d = self
             .ok(
                 who,
@@ -43,7 +51,13 @@ impl TestApp {
         id(&d["createProject"]["project"]["id"])
     }
 
-    pub async fn add_project_member(&self, manager: &Session, project: &str, who: &Session, role: &str) {
+    pub async fn add_project_member(
+        &self,
+        manager: &Session,
+        project: &str,
+        who: &Session,
+        role: &str,
+    ) {
         self.ok(
             manager,
             "mutation($i: AddProjectMemberInput!) { addProjectMember(input: $i) { member { role } } }",
@@ -54,19 +68,33 @@ impl TestApp {
 
     pub async fn create_slice(&self, who: &Session, project: &str, name: &str) -> String {
         let d = self
-            .ok(who, "mutation($i: CreateSliceInput!) { createSlice(input: $i) { slice { id } } }", json!({ "i": { "projectId": project, "name": name } }))
+            .ok(
+                who,
+                "mutation($i: CreateSliceInput!) { createSlice(input: $i) { slice { id } } }",
+                json!({ "i": { "projectId": project, "name": name } }),
+            )
             .await;
         id(&d["createSlice"]["slice"]["id"])
     }
 
     pub async fn create_box(&self, who: &Session, slice: &str, name: &str) -> String {
         let d = self
-            .ok(who, "mutation($i: CreateBoxInput!) { createBox(input: $i) { box { id } } }", json!({ "i": { "sliceId": slice, "name": name } }))
+            .ok(
+                who,
+                "mutation($i: CreateBoxInput!) { createBox(input: $i) { box { id } } }",
+                json!({ "i": { "sliceId": slice, "name": name } }),
+            )
             .await;
         id(&d["createBox"]["box"]["id"])
     }
 
-    pub async fn create_task(&self, who: &Session, project: &str, box_id: Option<&str>, classification: &str) -> String {
+    pub async fn create_task(
+        &self,
+        who: &Session,
+        project: &str,
+        box_id: Option<&str>,
+        classification: &str,
+    ) -> String {
         let d = self
             .ok(
                 who,

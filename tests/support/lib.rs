@@ -117,7 +117,10 @@ impl TestApp {
 
     /// Sends a GraphQL request (POST, JSON) and returns the whole response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut req = self.http.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        let mut req = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -135,7 +138,11 @@ impl TestApp {
 
     /// Signs up a new user named `name` with a unique email.
     pub async fn user(&self, name: &str) -> Session {
-        let email = format!("{}-{}@example.test", name.to_lowercase(), uuid::Uuid::new_v4().simple());
+        let email = format!(
+            "{}-{}@example.test",
+            name.to_lowercase(),
+            uuid::Uuid::new_v4().simple()
+        );
         self.sign_up(&email, name, TEST_PASSWORD).await
     }
 
@@ -172,7 +179,10 @@ impl TestApp {
 pub fn session_from(payload: &Value) -> Option<Session> {
     Some(Session {
         id: payload["user"]["id"].as_str()?.to_owned(),
-        email: payload["user"]["email"].as_str().unwrap_or_default().to_owned(),
+        email: payload["user"]["email"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         access: payload["accessToken"].as_str()?.to_owned(),
         refresh: payload["refreshToken"].as_str()?.to_owned(),
     })

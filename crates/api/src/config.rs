@@ -187,7 +187,11 @@ impl Source {
             .or_else(|| from_file.clone())
     }
 
-    fn parsed<T: FromStr>(&self, key: &'static str, from_file: Option<T>) -> Result<Option<T>, ConfigError>
+    fn parsed<T: FromStr>(
+        &self,
+        key: &'static str,
+        from_file: Option<T>,
+    ) -> Result<Option<T>, ConfigError>
     where
         T::Err: fmt::Display,
     {
@@ -206,17 +210,31 @@ impl Source {
             Some(p) => p.parse()?,
             None => Profile::Dev,
         };
-        let database_url = self.text("DATABASE_URL", &f.database_url).unwrap_or_else(|| {
-            format!("postgres://postgres@127.0.0.1:5432/{}", profile.default_database_name())
-        });
-        let bind_text = self.text("CRUST_BIND", &f.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let database_url = self
+            .text("DATABASE_URL", &f.database_url)
+            .unwrap_or_else(|| {
+                format!(
+                    "postgres://postgres@127.0.0.1:5432/{}",
+                    profile.default_database_name()
+                )
+            });
+        let bind_text = self
+            .text("CRUST_BIND", &f.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind = bind_text.parse().map_err(|_| ConfigError::Invalid {
             key: "CRUST_BIND",
             problem: format!("`{bind_text}` is not an address like 127.0.0.1:8080"),
         })?;
-        let jwt_previous = parse_previous_keys(&self.text("CRUST_JWT_PREVIOUS_KEYS", &f.jwt_previous_keys))?;
+        let jwt_previous =
+            parse_previous_keys(&self.text("CRUST_JWT_PREVIOUS_KEYS", &f.jwt_previous_keys))?;
         let log_format = match self.text("CRUST_LOG_FORMAT", &f.log_format).as_deref() {
-            None => if profile == Profile::Prod { LogFormat::Json } else { LogFormat::Text },
+            None => {
+                if profile == Profile::Prod {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Text
+                }
+            }
             Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -230,24 +248,51 @@ impl Source {
             profile,
             database_url: Secret(database_url),
             bind,
-            jwt_kid: self.text("CRUST_JWT_KID", &f.jwt_kid).unwrap_or_else(|| "k1".into()),
-            jwt_secret: Secret(self.text("CRUST_JWT_SECRET", &f.jwt_secret).unwrap_or_else(|| DEV_JWT_SECRET.into())),
+            jwt_kid: self
+                .text("CRUST_JWT_KID", &f.jwt_kid)
+                .unwrap_or_else(|| "k1".into()),
+            jwt_secret: Secret(
+                self.text("CRUST_JWT_SECRET", &f.jwt_secret)
+                    .unwrap_or_else(|| DEV_JWT_SECRET.into()),
+            ),
             jwt_previous,
-            jwt_issuer: self.text("CRUST_JWT_ISSUER", &f.jwt_issuer).unwrap_or_else(|| "crust".into()),
-            jwt_audience: self.text("CRUST_JWT_AUDIENCE", &f.jwt_audience).unwrap_or_else(|| "crust-api".into()),
-            access_token_ttl_secs: self.parsed("CRUST_ACCESS_TOKEN_TTL_SECS", f.access_token_ttl_secs)?.unwrap_or(15 * 60),
-            refresh_idle_ttl_secs: self.parsed("CRUST_REFRESH_IDLE_TTL_SECS", f.refresh_idle_ttl_secs)?.unwrap_or(30 * 60),
+            jwt_issuer: self
+                .text("CRUST_JWT_ISSUER", &f.jwt_issuer)
+                .unwrap_or_else(|| "crust".into()),
+            jwt_audience: self
+                .text("CRUST_JWT_AUDIENCE", &f.jwt_audience)
+                .unwrap_or_else(|| "crust-api".into()),
+            access_token_ttl_secs: self
+                .parsed("CRUST_ACCESS_TOKEN_TTL_SECS", f.access_token_ttl_secs)?
+                .unwrap_or(15 * 60),
+            refresh_idle_ttl_secs: self
+                .parsed("CRUST_REFRESH_IDLE_TTL_SECS", f.refresh_idle_ttl_secs)?
+                .unwrap_or(30 * 60),
             refresh_absolute_ttl_secs: self
-                .parsed("CRUST_REFRESH_ABSOLUTE_TTL_SECS", f.refresh_absolute_ttl_secs)?
+                .parsed(
+                    "CRUST_REFRESH_ABSOLUTE_TTL_SECS",
+                    f.refresh_absolute_ttl_secs,
+                )?
                 .unwrap_or(12 * 3600),
             password_pepper: Secret(
-                self.text("CRUST_PASSWORD_PEPPER", &f.password_pepper).unwrap_or_else(|| DEV_PASSWORD_PEPPER.into()),
+                self.text("CRUST_PASSWORD_PEPPER", &f.password_pepper)
+                    .unwrap_or_else(|| DEV_PASSWORD_PEPPER.into()),
             ),
-            bcrypt_cost: self.parsed("CRUST_BCRYPT_COST", f.bcrypt_cost)?.unwrap_or(12),
-            signup_enabled: self.parsed("CRUST_SIGNUP_ENABLED", f.signup_enabled)?.unwrap_or(profile != Profile::Prod),
-            graphiql: self.parsed("CRUST_GRAPHIQL", f.graphiql)?.unwrap_or(profile == Profile::Dev),
-            db_pool_size: self.parsed("CRUST_DB_POOL_SIZE", f.db_pool_size)?.unwrap_or(10),
-            db_checkout_timeout_ms: self.parsed("CRUST_DB_CHECKOUT_TIMEOUT_MS", f.db_checkout_timeout_ms)?.unwrap_or(3000),
+            bcrypt_cost: self
+                .parsed("CRUST_BCRYPT_COST", f.bcrypt_cost)?
+                .unwrap_or(12),
+            signup_enabled: self
+                .parsed("CRUST_SIGNUP_ENABLED", f.signup_enabled)?
+                .unwrap_or(profile != Profile::Prod),
+            graphiql: self
+                .parsed("CRUST_GRAPHIQL", f.graphiql)?
+                .unwrap_or(profile == Profile::Dev),
+            db_pool_size: self
+                .parsed("CRUST_DB_POOL_SIZE", f.db_pool_size)?
+                .unwrap_or(10),
+            db_checkout_timeout_ms: self
+                .parsed("CRUST_DB_CHECKOUT_TIMEOUT_MS", f.db_checkout_timeout_ms)?
+                .unwrap_or(3000),
             db_statement_timeout_ms: self
                 .parsed("CRUST_DB_STATEMENT_TIMEOUT_MS", f.db_statement_timeout_ms)?
                 .unwrap_or(10_000),
@@ -260,7 +305,12 @@ impl Source {
 
 fn parse_previous_keys(text: &Option<String>) -> Result<HashMap<String, Secret>, ConfigError> {
     let mut keys = HashMap::new();
-    for pair in text.iter().flat_map(|t| t.split(',')).map(str::trim).filter(|p| !p.is_empty()) {
+    for pair in text
+        .iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let (kid, secret) = pair.split_once('=').ok_or_else(|| ConfigError::Invalid {
             key: "CRUST_JWT_PREVIOUS_KEYS",
             problem: "expected a comma-separated list of kid=secret".into(),
@@ -278,24 +328,40 @@ impl Config {
 
     /// Checks ranges everywhere and refuses insecure settings in prod.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key, problem: &str| Err(ConfigError::Invalid { key, problem: problem.into() });
+        let invalid = |key, problem: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                problem: problem.into(),
+            })
+        };
         if !(4..=31).contains(&self.bcrypt_cost) {
             return invalid("CRUST_BCRYPT_COST", "must be between 4 and 31");
         }
         if self.bcrypt_cost < 12 && self.profile != Profile::Test {
-            return invalid("CRUST_BCRYPT_COST", "below 12 is allowed only in the test profile");
+            return invalid(
+                "CRUST_BCRYPT_COST",
+                "below 12 is allowed only in the test profile",
+            );
         }
         if !(1..=24 * 3600).contains(&self.access_token_ttl_secs) {
-            return invalid("CRUST_ACCESS_TOKEN_TTL_SECS", "must be between 1 second and 24 hours");
+            return invalid(
+                "CRUST_ACCESS_TOKEN_TTL_SECS",
+                "must be between 1 second and 24 hours",
+            );
         }
-        if self.refresh_idle_ttl_secs < 1 || self.refresh_absolute_ttl_secs < self.refresh_idle_ttl_secs {
+        if self.refresh_idle_ttl_secs < 1
+            || self.refresh_absolute_ttl_secs < self.refresh_idle_ttl_secs
+        {
             return invalid(
                 "CRUST_REFRESH_ABSOLUTE_TTL_SECS",
                 "must be positive and not shorter than CRUST_REFRESH_IDLE_TTL_SECS",
             );
         }
         if self.jwt_kid.is_empty() || self.jwt_previous.contains_key(&self.jwt_kid) {
-            return invalid("CRUST_JWT_KID", "must be non-empty and not reused in CRUST_JWT_PREVIOUS_KEYS");
+            return invalid(
+                "CRUST_JWT_KID",
+                "must be non-empty and not reused in CRUST_JWT_PREVIOUS_KEYS",
+            );
         }
         if !(1..=200).contains(&self.db_pool_size) {
             return invalid("CRUST_DB_POOL_SIZE", "must be between 1 and 200");
@@ -312,7 +378,8 @@ impl Config {
     /// What the prod profile will not run with.
     pub fn prod_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let weak = |s: &Secret, dev: &str| s.expose() == dev || s.expose().len() < MIN_PROD_SECRET_BYTES;
+        let weak =
+            |s: &Secret, dev: &str| s.expose() == dev || s.expose().len() < MIN_PROD_SECRET_BYTES;
         if weak(&self.jwt_secret, DEV_JWT_SECRET) {
             problems.push(format!(
                 "CRUST_JWT_SECRET is the development default or shorter than {MIN_PROD_SECRET_BYTES} bytes"
@@ -333,5 +400,137 @@ impl Config {
             problems.push("CRUST_GRAPHIQL is on".into());
         }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Source::from_vars(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )?
+        .load()
+    }
+
+    const STRONG: &str = "a-production-secret-of-more-than-32-bytes";
+
+    #[test]
+    fn defaults() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.profile, Profile::Dev);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.bcrypt_cost, 12);
+        assert_eq!(c.access_token_ttl_secs, 900);
+        assert_eq!(c.refresh_idle_ttl_secs, 1800);
+        assert_eq!(c.refresh_absolute_ttl_secs, 12 * 3600);
+        assert_eq!(
+            c.database_url.expose(),
+            "postgres://postgres@127.0.0.1:5432/crust_dev"
+        );
+        assert!(c.graphiql);
+    }
+
+    #[test]
+    fn each_profile_has_its_own_database() {
+        let names: Vec<String> = ["dev", "test", "demo"]
+            .iter()
+            .map(|p| {
+                load(&[("CRUST_PROFILE", p)])
+                    .unwrap()
+                    .database_url
+                    .expose()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(names.len(), 3);
+        assert!(names[0] != names[1] && names[1] != names[2] && names[0] != names[2]);
+    }
+
+    #[test]
+    fn only_the_test_profile_may_lower_the_bcrypt_cost() {
+        assert!(load(&[("CRUST_PROFILE", "test"), ("CRUST_BCRYPT_COST", "4")]).is_ok());
+        for profile in ["dev", "demo"] {
+            let err = load(&[("CRUST_PROFILE", profile), ("CRUST_BCRYPT_COST", "10")]).unwrap_err();
+            assert!(err.to_string().contains("CRUST_BCRYPT_COST"), "{err}");
+        }
+    }
+
+    #[test]
+    fn prod_refuses_default_or_short_secrets_and_debug_features() {
+        let err = load(&[("CRUST_PROFILE", "prod")]).unwrap_err().to_string();
+        assert!(err.contains("CRUST_JWT_SECRET"), "{err}");
+        assert!(err.contains("CRUST_PASSWORD_PEPPER"), "{err}");
+        let err = load(&[
+            ("CRUST_PROFILE", "prod"),
+            ("CRUST_JWT_SECRET", "short"),
+            ("CRUST_PASSWORD_PEPPER", STRONG),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CRUST_JWT_SECRET"), "{err}");
+        let err = load(&[
+            ("CRUST_PROFILE", "prod"),
+            ("CRUST_JWT_SECRET", STRONG),
+            ("CRUST_PASSWORD_PEPPER", STRONG),
+            ("CRUST_GRAPHIQL", "true"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CRUST_GRAPHIQL"), "{err}");
+        let ok = load(&[
+            ("CRUST_PROFILE", "prod"),
+            ("CRUST_JWT_SECRET", STRONG),
+            ("CRUST_PASSWORD_PEPPER", STRONG),
+        ])
+        .unwrap();
+        assert!(!ok.signup_enabled, "sign-up is off by default in prod");
+        assert_eq!(ok.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (key, value) in [
+            ("CRUST_BIND", "nowhere"),
+            ("CRUST_PROFILE", "staging"),
+            ("CRUST_BCRYPT_COST", "twelve"),
+            ("CRUST_LOG_FORMAT", "xml"),
+        ] {
+            let err = load(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_config_file_is_read_and_the_environment_wins() {
+        let path = std::env::temp_dir().join(format!("crust-config-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9999\"\njwt_issuer = \"from-file\"\n",
+        )
+        .unwrap();
+        let file = path.to_string_lossy().into_owned();
+        let c = load(&[("CRUST_CONFIG", &file), ("CRUST_JWT_ISSUER", "from-env")]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:9999");
+        assert_eq!(c.jwt_issuer, "from-env");
+        std::fs::write(&path, "bnid = \"typo\"\n").unwrap();
+        assert!(
+            load(&[("CRUST_CONFIG", &file)]).is_err(),
+            "unknown keys are refused"
+        );
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = load(&[]).unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains(DEV_JWT_SECRET));
+        assert!(!printed.contains(DEV_PASSWORD_PEPPER));
+        assert!(!printed.contains("postgres://"));
     }
 }

@@ -33,7 +33,11 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse
         .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
 }
 
-async fn graphql_post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn graphql_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let is_json = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -48,25 +52,34 @@ async fn graphql_post(state: web::Data<AppState>, req: HttpRequest, body: web::B
         );
     }
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-        return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "batched requests are disabled; send one operation per request");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "batched requests are disabled; send one operation per request",
+        );
     }
-    let request: Request = match serde_json::from_slice(&body) {
-        Ok(r) => r,
-        Err(_) => {
-            return error_response(
+    let request: Request =
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(_) => return error_response(
                 StatusCode::BAD_REQUEST,
                 "BAD_USER_INPUT",
                 "the body is not a GraphQL request: expected JSON {\"query\": …, \"variables\": …}",
-            )
-        }
-    };
+            ),
+        };
     execute(&state, &req, request).await
 }
 
 async fn graphql_get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let request = match async_graphql::http::parse_query_string(req.query_string()) {
         Ok(r) => r,
-        Err(_) => return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "the query string is not a GraphQL request"),
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                "the query string is not a GraphQL request",
+            )
+        }
     };
     // GET must never change anything (it is a "simple" cross-site request).
     if is_mutation(&request) {
@@ -86,7 +99,8 @@ trait AllowPost {
 
 impl AllowPost for HttpResponse {
     fn customize_allow(mut self) -> HttpResponse {
-        self.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        self.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         self
     }
 }
@@ -110,10 +124,16 @@ async fn execute(state: &AppState, req: &HttpRequest, request: Request) -> HttpR
         Ok(ctx) => ctx,
         Err(e) => {
             let err = e.extend();
-            let code = err.extensions.as_ref().and_then(|x| x.get("code")).map(|c| c.to_string());
+            let code = err
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .map(|c| c.to_string());
             return error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
-                code.as_deref().map(|c| c.trim_matches('"')).unwrap_or("INTERNAL"),
+                code.as_deref()
+                    .map(|c| c.trim_matches('"'))
+                    .unwrap_or("INTERNAL"),
                 &err.message,
             );
         }
@@ -136,14 +156,21 @@ async fn request_ctx(state: &AppState, req: &HttpRequest) -> Result<RequestCtx, 
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    let mut ctx = RequestCtx { caller: None, auth_error: None, client };
+    let mut ctx = RequestCtx {
+        caller: None,
+        auth_error: None,
+        client,
+    };
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(ctx);
     };
     let bearer = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let Some(token) = bearer else {
         ctx.auth_error = Some("the Authorization header must be `Bearer <access token>`");
@@ -167,7 +194,8 @@ async fn healthz() -> HttpResponse {
 /// Ready when the database answers and every embedded migration is applied.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pending = state.db.run(|c| {
-        crust_dal::migrate::pending_count(c).map_err(|e| crust_dal::DalError::Invalid(e.to_string()))
+        crust_dal::migrate::pending_count(c)
+            .map_err(|e| crust_dal::DalError::Invalid(e.to_string()))
     });
     match pending.await {
         Ok(0) => HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok", "migrations": "current" })),
@@ -180,6 +208,9 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 async fn graphiql_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(async_graphql::http::GraphiQLSource::build().endpoint("/graphql").finish())
+        .body(
+            async_graphql::http::GraphiQLSource::build()
+                .endpoint("/graphql")
+                .finish(),
+        )
 }
-

@@ -53,7 +53,10 @@ impl RunningServer {
     fn shutdown(&mut self) {
         if let Some(thread) = self.thread.take() {
             let handle = self.handle.clone();
-            let _ = std::thread::spawn(move || actix_web::rt::System::new().block_on(handle.stop(true))).join();
+            let _ = std::thread::spawn(move || {
+                actix_web::rt::System::new().block_on(handle.stop(true))
+            })
+            .join();
             let _ = thread.join();
         }
     }
@@ -65,7 +68,12 @@ impl Drop for RunningServer {
     }
 }
 
-fn http_server(state: AppState, graphiql: bool, listener: TcpListener, workers: usize) -> std::io::Result<actix_web::dev::Server> {
+fn http_server(
+    state: AppState,
+    graphiql: bool,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
@@ -79,15 +87,24 @@ fn http_server(state: AppState, graphiql: bool, listener: TcpListener, workers: 
 }
 
 /// Serves until the process is told to stop (SIGINT/SIGTERM: graceful shutdown).
-pub async fn serve(config: &Config, listener: TcpListener) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn serve(
+    config: &Config,
+    listener: TcpListener,
+) -> Result<(), Box<dyn std::error::Error>> {
     let state = AppState::new(config).map_err(|e| e.message())?;
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     http_server(state, config.graphiql, listener, workers)?.await?;
     Ok(())
 }
 
 /// Starts the server on its own thread and returns once it accepts connections.
-pub fn spawn(config: &Config, listener: TcpListener, workers: usize) -> Result<RunningServer, Box<dyn std::error::Error>> {
+pub fn spawn(
+    config: &Config,
+    listener: TcpListener,
+    workers: usize,
+) -> Result<RunningServer, Box<dyn std::error::Error>> {
     let state = AppState::new(config).map_err(|e| e.message())?;
     let addr = listener.local_addr()?;
     let graphiql = config.graphiql;
@@ -100,5 +117,9 @@ pub fn spawn(config: &Config, listener: TcpListener, workers: usize) -> Result<R
         })
     });
     let handle = rx.recv().map_err(|_| "the server thread failed to start")?;
-    Ok(RunningServer { addr, handle, thread: Some(thread) })
+    Ok(RunningServer {
+        addr,
+        handle,
+        thread: Some(thread),
+    })
 }

@@ -9,7 +9,11 @@ mod postgres;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "crust", version, about = "Crust: a secure GraphQL backend for project and process management")]
+#[command(
+    name = "crust",
+    version,
+    about = "Crust: a secure GraphQL backend for project and process management"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -25,7 +25,10 @@ pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
     };
-    let scheme_end = base.find("://").ok_or_else(|| anyhow!("DATABASE_URL must look like postgres://user@host:port/database"))? + 3;
+    let scheme_end = base
+        .find("://")
+        .ok_or_else(|| anyhow!("DATABASE_URL must look like postgres://user@host:port/database"))?
+        + 3;
     let host_part = match base[scheme_end..].find('/') {
         Some(slash) => &base[..scheme_end + slash],
         None => base,
@@ -54,12 +57,19 @@ pub fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<()> {
         bail!("database name `{name}`: use letters, digits and underscores only");
     }
     let maintenance = with_database(server_url, "postgres")?;
-    let mut conn = crust_dal::establish(&maintenance).with_context(|| "cannot connect to the PostgreSQL server".to_string())?;
-    crust_dal::admin::create_database_if_missing(&mut conn, name).map_err(|e| anyhow!("cannot create database {name}: {e}"))
+    let mut conn = crust_dal::establish(&maintenance)
+        .with_context(|| "cannot connect to the PostgreSQL server".to_string())?;
+    crust_dal::admin::create_database_if_missing(&mut conn, name)
+        .map_err(|e| anyhow!("cannot create database {name}: {e}"))
 }
 
 /// Finds a server and returns a URL for it (database part to be replaced).
-pub fn find_or_provision(explicit: Option<&str>, private_only: bool, data_dir: &Path, bin_dir: Option<&Path>) -> anyhow::Result<String> {
+pub fn find_or_provision(
+    explicit: Option<&str>,
+    private_only: bool,
+    data_dir: &Path,
+    bin_dir: Option<&Path>,
+) -> anyhow::Result<String> {
     if let Some(url) = explicit {
         return Ok(url.to_owned());
     }
@@ -82,16 +92,29 @@ fn find_server_binaries() -> Option<PathBuf> {
         .map(|e| e.path().join("bin"))
         .collect();
     // Highest version first (directory names are major versions).
-    candidates.sort_by_key(|p| std::cmp::Reverse(p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok())));
+    candidates.sort_by_key(|p| {
+        std::cmp::Reverse(
+            p.parent()
+                .and_then(|v| v.file_name())
+                .and_then(|v| v.to_str())
+                .and_then(|v| v.parse::<u32>().ok()),
+        )
+    });
     candidates.push(PathBuf::from("/usr/local/pgsql/bin"));
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path));
     }
-    candidates.into_iter().find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
 }
 
 /// PostgreSQL refuses to run as root; as root we run it as the `postgres` user.
@@ -117,26 +140,50 @@ fn private_cluster(bin: &Path, dir: &Path) -> anyhow::Result<String> {
     let dir = dir.canonicalize()?;
     let data = dir.join(data.file_name().unwrap_or_default());
     if as_postgres {
-        run(Command::new("chown").args(["-R", "postgres:"]).arg(&dir), "chown the private cluster to postgres")?;
+        run(
+            Command::new("chown").args(["-R", "postgres:"]).arg(&dir),
+            "chown the private cluster to postgres",
+        )?;
     }
     if !data.join("PG_VERSION").is_file() {
-        println!("Creating a private PostgreSQL cluster in {} …", data.display());
+        println!(
+            "Creating a private PostgreSQL cluster in {} …",
+            data.display()
+        );
         run(
             pg_command(bin, "initdb", as_postgres)
-                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-instructions", "-D"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                    "-D",
+                ])
                 .arg(&data),
             "initdb",
         )?;
     }
     if let Ok(port) = std::fs::read_to_string(&port_file) {
-        let url = format!("postgres://postgres@127.0.0.1:{}/postgres?connect_timeout=3", port.trim());
+        let url = format!(
+            "postgres://postgres@127.0.0.1:{}/postgres?connect_timeout=3",
+            port.trim()
+        );
         if reachable(&url) {
-            println!("Using the private PostgreSQL cluster on port {}.", port.trim());
+            println!(
+                "Using the private PostgreSQL cluster on port {}.",
+                port.trim()
+            );
             return Ok(url);
         }
     }
     let port = free_port()?;
-    let options = format!("-p {port} -c listen_addresses=127.0.0.1 -k {}", dir.display());
+    let options = format!(
+        "-p {port} -c listen_addresses=127.0.0.1 -k {}",
+        dir.display()
+    );
     run(
         pg_command(bin, "pg_ctl", as_postgres)
             .args(["-w", "-t", "60", "-D"])
@@ -147,14 +194,22 @@ fn private_cluster(bin: &Path, dir: &Path) -> anyhow::Result<String> {
         "pg_ctl start",
     )?;
     std::fs::write(&port_file, port.to_string())?;
-    println!("Started a private PostgreSQL cluster on port {port} (log: {}).", dir.join("server.log").display());
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=3"))
+    println!(
+        "Started a private PostgreSQL cluster on port {port} (log: {}).",
+        dir.join("server.log").display()
+    );
+    Ok(format!(
+        "postgres://postgres@127.0.0.1:{port}/postgres?connect_timeout=3"
+    ))
 }
 
 fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
     let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
     if !out.status.success() {
-        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -165,11 +220,27 @@ mod tests {
 
     #[test]
     fn database_names_are_swapped_in_urls() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "crust_dev").ok().as_deref(), Some("postgres://u@h:5432/crust_dev"));
-        assert_eq!(with_database("postgres://u@h/x?sslmode=require", "y").ok().as_deref(), Some("postgres://u@h/y?sslmode=require"));
-        assert_eq!(with_database("postgres://u@h", "y").ok().as_deref(), Some("postgres://u@h/y"));
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "crust_dev")
+                .ok()
+                .as_deref(),
+            Some("postgres://u@h:5432/crust_dev")
+        );
+        assert_eq!(
+            with_database("postgres://u@h/x?sslmode=require", "y")
+                .ok()
+                .as_deref(),
+            Some("postgres://u@h/y?sslmode=require")
+        );
+        assert_eq!(
+            with_database("postgres://u@h", "y").ok().as_deref(),
+            Some("postgres://u@h/y")
+        );
         assert!(with_database("nonsense", "y").is_err());
-        assert_eq!(database_of("postgres://u@h:1/abc?x=1").as_deref(), Some("abc"));
+        assert_eq!(
+            database_of("postgres://u@h:1/abc?x=1").as_deref(),
+            Some("abc")
+        );
         assert_eq!(database_of("postgres://u@h:1/"), None);
     }
 }

@@ -41,7 +41,9 @@ impl Actor {
     }
 
     pub fn org_facts(&self, org: OrgId) -> OrgFacts {
-        OrgFacts { role: self.org_role(org) }
+        OrgFacts {
+            role: self.org_role(org),
+        }
     }
 
     /// Organizations the actor belongs to with at least `min` role.

@@ -16,11 +16,14 @@ struct Exists {
 /// (letters, digits, underscores), checked here because it cannot be a bound parameter.
 pub fn create_database_if_missing(conn: &mut PgConnection, name: &str) -> DalResult<()> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(DalError::Invalid(format!("database name `{name}` must be letters, digits and underscores")));
+        return Err(DalError::Invalid(format!(
+            "database name `{name}` must be letters, digits and underscores"
+        )));
     }
-    let found: Exists = diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-        .bind::<Text, _>(name)
-        .get_result(conn)?;
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<Text, _>(name)
+            .get_result(conn)?;
     if !found.exists {
         diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(conn)?;
     }

@@ -10,7 +10,10 @@ use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::models::{parse_org_role, OrgMember, Organization, User};
 use crate::page::{Page, Paged};
-use crate::schema::{memberships, organizations, project_members, projects, task_assignees, task_grants, tasks, users};
+use crate::schema::{
+    memberships, organizations, project_members, projects, task_assignees, task_grants, tasks,
+    users,
+};
 
 /// Organizations the actor belongs to, by name.
 pub fn list(conn: &mut PgConnection, actor: &Actor, page: Page) -> DalResult<Paged<Organization>> {
@@ -26,12 +29,19 @@ pub fn list(conn: &mut PgConnection, actor: &Actor, page: Page) -> DalResult<Pag
         .limit(page.limit)
         .select(Organization::as_select())
         .load(conn)?;
-    Ok(Paged { items, total, offset: page.offset })
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
 }
 
 /// One organization the actor belongs to; any other id is `NotFound`.
 pub fn get(conn: &mut PgConnection, actor: &Actor, id: OrgId) -> DalResult<Organization> {
-    DalError::check(decide(Action::ReadOrg, Object::Org(actor.org_facts(id))), "read this organization")?;
+    DalError::check(
+        decide(Action::ReadOrg, Object::Org(actor.org_facts(id))),
+        "read this organization",
+    )?;
     Ok(organizations::table
         .find(id.0)
         .select(Organization::as_select())
@@ -63,8 +73,18 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, name: &str) -> DalResult<O
 }
 
 /// The organization's members, by name (MEMBER and above may read the directory).
-pub fn members(conn: &mut PgConnection, actor: &Actor, org: OrgId, page: Page) -> DalResult<Paged<OrgMember>> {
-    check(actor, org, Action::ReadOrgDirectory, "list this organization's members")?;
+pub fn members(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org: OrgId,
+    page: Page,
+) -> DalResult<Paged<OrgMember>> {
+    check(
+        actor,
+        org,
+        Action::ReadOrgDirectory,
+        "list this organization's members",
+    )?;
     let total = memberships::table
         .filter(memberships::org_id.eq(org.0))
         .count()
@@ -79,13 +99,25 @@ pub fn members(conn: &mut PgConnection, actor: &Actor, org: OrgId, page: Page) -
         .load(conn)?;
     let items = rows
         .into_iter()
-        .map(|(user, role)| OrgMember { org_id: org.0, user, role: parse_org_role(&role) })
+        .map(|(user, role)| OrgMember {
+            org_id: org.0,
+            user,
+            role: parse_org_role(&role),
+        })
         .collect();
-    Ok(Paged { items, total, offset: page.offset })
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
 }
 
 /// A user's role in an organization, if they are a member.
-pub(crate) fn role_of(conn: &mut PgConnection, org: OrgId, user: Uuid) -> DalResult<Option<OrgRole>> {
+pub(crate) fn role_of(
+    conn: &mut PgConnection,
+    org: OrgId,
+    user: Uuid,
+) -> DalResult<Option<OrgRole>> {
     let role: Option<String> = memberships::table
         .find((org.0, user))
         .select(memberships::role)
@@ -101,14 +133,33 @@ fn member(conn: &mut PgConnection, org: OrgId, user: Uuid) -> DalResult<OrgMembe
         .filter(memberships::user_id.eq(user))
         .select((User::as_select(), memberships::role))
         .first(conn)?;
-    Ok(OrgMember { org_id: org.0, user, role: parse_org_role(&role) })
+    Ok(OrgMember {
+        org_id: org.0,
+        user,
+        role: parse_org_role(&role),
+    })
 }
 
 /// Whoever touches the OWNER role (giving it or changing an owner) must be an OWNER.
-fn check_role_change(actor: &Actor, org: OrgId, from: Option<OrgRole>, to: Option<OrgRole>) -> DalResult<()> {
-    check(actor, org, Action::ManageOrgMembers, "manage this organization's members")?;
+fn check_role_change(
+    actor: &Actor,
+    org: OrgId,
+    from: Option<OrgRole>,
+    to: Option<OrgRole>,
+) -> DalResult<()> {
+    check(
+        actor,
+        org,
+        Action::ManageOrgMembers,
+        "manage this organization's members",
+    )?;
     if from == Some(OrgRole::Owner) || to == Some(OrgRole::Owner) {
-        check(actor, org, Action::ManageOrgOwners, "change who owns this organization")?;
+        check(
+            actor,
+            org,
+            Action::ManageOrgOwners,
+            "change who owns this organization",
+        )?;
     }
     Ok(())
 }
@@ -130,15 +181,25 @@ fn ensure_other_owner(conn: &mut PgConnection, org: OrgId, leaving: Uuid) -> Dal
 }
 
 /// Adds an existing account (found by email) to the organization.
-pub fn add_member(conn: &mut PgConnection, actor: &Actor, org: OrgId, email: &str, role: OrgRole) -> DalResult<OrgMember> {
+pub fn add_member(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org: OrgId,
+    email: &str,
+    role: OrgRole,
+) -> DalResult<OrgMember> {
     check_role_change(actor, org, None, Some(role))?;
     let email = crust_domain::validate::email(email)?;
     conn.transaction(|conn| {
         let user = crate::users::id_by_email(conn, &email)?.ok_or_else(|| {
-            DalError::Invalid("email: no account uses this address; ask them to sign up first".into())
+            DalError::Invalid(
+                "email: no account uses this address; ask them to sign up first".into(),
+            )
         })?;
         if role_of(conn, org, user.0)?.is_some() {
-            return Err(DalError::Conflict("this user is already a member of the organization".into()));
+            return Err(DalError::Conflict(
+                "this user is already a member of the organization".into(),
+            ));
         }
         diesel::insert_into(memberships::table)
             .values((
@@ -152,8 +213,19 @@ pub fn add_member(conn: &mut PgConnection, actor: &Actor, org: OrgId, email: &st
 }
 
 /// Changes a member's role.
-pub fn update_member(conn: &mut PgConnection, actor: &Actor, org: OrgId, user: UserId, role: OrgRole) -> DalResult<OrgMember> {
-    check(actor, org, Action::ManageOrgMembers, "manage this organization's members")?;
+pub fn update_member(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org: OrgId,
+    user: UserId,
+    role: OrgRole,
+) -> DalResult<OrgMember> {
+    check(
+        actor,
+        org,
+        Action::ManageOrgMembers,
+        "manage this organization's members",
+    )?;
     conn.transaction(|conn| {
         let current = role_of(conn, org, user.0)?.ok_or(DalError::NotFound)?;
         check_role_change(actor, org, Some(current), Some(role))?;
@@ -174,7 +246,12 @@ pub fn update_member(conn: &mut PgConnection, actor: &Actor, org: OrgId, user: U
 
 /// Removes a member (any member may remove themselves) and everything that gave them
 /// access inside the organization: project memberships, task grants and assignments.
-pub fn remove_member(conn: &mut PgConnection, actor: &Actor, org: OrgId, user: UserId) -> DalResult<()> {
+pub fn remove_member(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org: OrgId,
+    user: UserId,
+) -> DalResult<()> {
     check(actor, org, Action::ReadOrg, "read this organization")?;
     conn.transaction(|conn| {
         let current = role_of(conn, org, user.0)?.ok_or(DalError::NotFound)?;
@@ -185,7 +262,9 @@ pub fn remove_member(conn: &mut PgConnection, actor: &Actor, org: OrgId, user: U
             ensure_other_owner(conn, org, user.0)?;
         }
         remove_project_memberships(conn, org, user.0)?;
-        let org_tasks = tasks::table.filter(tasks::org_id.eq(org.0)).select(tasks::id);
+        let org_tasks = tasks::table
+            .filter(tasks::org_id.eq(org.0))
+            .select(tasks::id);
         diesel::delete(
             task_grants::table
                 .filter(task_grants::user_id.eq(user.0))
@@ -204,7 +283,9 @@ pub fn remove_member(conn: &mut PgConnection, actor: &Actor, org: OrgId, user: U
 }
 
 fn remove_project_memberships(conn: &mut PgConnection, org: OrgId, user: Uuid) -> DalResult<()> {
-    let org_projects = projects::table.filter(projects::org_id.eq(org.0)).select(projects::id);
+    let org_projects = projects::table
+        .filter(projects::org_id.eq(org.0))
+        .select(projects::id);
     diesel::delete(
         project_members::table
             .filter(project_members::user_id.eq(user))
@@ -216,7 +297,12 @@ fn remove_project_memberships(conn: &mut PgConnection, org: OrgId, user: Uuid) -
 
 /// The number of OWNERs (used by tests and `crust` checks).
 pub fn owner_count(conn: &mut PgConnection, actor: &Actor, org: OrgId) -> DalResult<i64> {
-    check(actor, org, Action::ReadOrgDirectory, "list this organization's members")?;
+    check(
+        actor,
+        org,
+        Action::ReadOrgDirectory,
+        "list this organization's members",
+    )?;
     Ok(memberships::table
         .filter(memberships::org_id.eq(org.0))
         .filter(memberships::role.eq(OrgRole::Owner.as_str()))

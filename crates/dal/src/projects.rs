@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 use crust_domain::access::effective_project_role;
 use crust_domain::{
-    decide, Action, Classification, Object, OrgId, OrgRole, ProjectFacts, ProjectId,
-    ProjectRole, ProjectStatus, UserId, Visibility, WorkspaceId,
+    decide, Action, Classification, Object, OrgId, OrgRole, ProjectFacts, ProjectId, ProjectRole,
+    ProjectStatus, UserId, Visibility, WorkspaceId,
 };
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -52,10 +52,18 @@ pub fn list(
         .limit(page.limit)
         .select(Project::as_select())
         .load(conn)?;
-    Ok(Paged { items, total, offset: page.offset })
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
 }
 
-pub(crate) fn member_role(conn: &mut PgConnection, project: Uuid, user: Uuid) -> DalResult<Option<ProjectRole>> {
+pub(crate) fn member_role(
+    conn: &mut PgConnection,
+    project: Uuid,
+    user: Uuid,
+) -> DalResult<Option<ProjectRole>> {
     let role: Option<String> = project_members::table
         .find((project, user))
         .select(project_members::role)
@@ -75,12 +83,22 @@ pub fn facts(conn: &mut PgConnection, actor: &Actor, project: &Project) -> DalRe
 }
 
 /// The role the actor effectively holds on the project (`viewerRole` in the API).
-pub fn viewer_role(conn: &mut PgConnection, actor: &Actor, project: &Project) -> DalResult<Option<ProjectRole>> {
+pub fn viewer_role(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    project: &Project,
+) -> DalResult<Option<ProjectRole>> {
     Ok(effective_project_role(facts(conn, actor, project)?))
 }
 
 /// Loads a visible project and checks `action` on it.
-pub fn authorize(conn: &mut PgConnection, actor: &Actor, id: ProjectId, action: Action, what: &str) -> DalResult<Project> {
+pub fn authorize(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: ProjectId,
+    action: Action,
+    what: &str,
+) -> DalResult<Project> {
     let project = get(conn, actor, id)?;
     let facts = facts(conn, actor, &project)?;
     DalError::check(decide(action, Object::Project(facts)), what)?;
@@ -101,7 +119,9 @@ pub struct NewProject {
 
 fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> DalResult<()> {
     match (start, due) {
-        (Some(s), Some(d)) if d < s => Err(DalError::Invalid("dueDate: must not be before startDate".into())),
+        (Some(s), Some(d)) if d < s => Err(DalError::Invalid(
+            "dueDate: must not be before startDate".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -120,9 +140,17 @@ fn check_workspace(conn: &mut PgConnection, org: OrgId, ws: WorkspaceId) -> DalR
 
 /// Creates a project; its creator becomes its MANAGER (and so is on its access list).
 pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewProject) -> DalResult<Project> {
-    crate::orgs::check(actor, new.org, Action::CreateProject, "create projects in this organization")?;
+    crate::orgs::check(
+        actor,
+        new.org,
+        Action::CreateProject,
+        "create projects in this organization",
+    )?;
     let name = crust_domain::validate::name("name", &new.name)?;
-    let description = crust_domain::validate::description("description", new.description.as_deref().unwrap_or(""))?;
+    let description = crust_domain::validate::description(
+        "description",
+        new.description.as_deref().unwrap_or(""),
+    )?;
     check_dates(new.start_date, new.due_date)?;
     conn.transaction(|conn| {
         if let Some(ws) = new.workspace {
@@ -173,11 +201,26 @@ struct ProjectChanges {
     due_date: Option<Option<NaiveDate>>,
 }
 
-pub fn update(conn: &mut PgConnection, actor: &Actor, id: ProjectId, patch: ProjectPatch) -> DalResult<Project> {
+pub fn update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: ProjectId,
+    patch: ProjectPatch,
+) -> DalResult<Project> {
     conn.transaction(|conn| {
-        let project = authorize(conn, actor, id, Action::UpdateProject, "change this project")?;
+        let project = authorize(
+            conn,
+            actor,
+            id,
+            Action::UpdateProject,
+            "change this project",
+        )?;
         let changes = ProjectChanges {
-            name: patch.name.as_deref().map(|n| crust_domain::validate::name("name", n)).transpose()?,
+            name: patch
+                .name
+                .as_deref()
+                .map(|n| crust_domain::validate::name("name", n))
+                .transpose()?,
             description: patch
                 .description
                 .as_deref()
@@ -210,14 +253,25 @@ pub fn update(conn: &mut PgConnection, actor: &Actor, id: ProjectId, patch: Proj
 
 pub fn delete(conn: &mut PgConnection, actor: &Actor, id: ProjectId) -> DalResult<()> {
     conn.transaction(|conn| {
-        authorize(conn, actor, id, Action::DeleteProject, "delete this project")?;
+        authorize(
+            conn,
+            actor,
+            id,
+            Action::DeleteProject,
+            "delete this project",
+        )?;
         diesel::delete(projects::table.find(id.0)).execute(conn)?;
         Ok(())
     })
 }
 
 /// The project's members (its access list when SECRET), by name.
-pub fn members(conn: &mut PgConnection, actor: &Actor, id: ProjectId, page: Page) -> DalResult<Paged<ProjectMember>> {
+pub fn members(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: ProjectId,
+    page: Page,
+) -> DalResult<Paged<ProjectMember>> {
     let project = get(conn, actor, id)?;
     let total = project_members::table
         .filter(project_members::project_id.eq(project.id))
@@ -233,12 +287,25 @@ pub fn members(conn: &mut PgConnection, actor: &Actor, id: ProjectId, page: Page
         .load(conn)?;
     let items = rows
         .into_iter()
-        .map(|(user, role)| ProjectMember { project_id: project.id, user, role: parse_project_role(&role) })
+        .map(|(user, role)| ProjectMember {
+            project_id: project.id,
+            user,
+            role: parse_project_role(&role),
+        })
         .collect();
-    Ok(Paged { items, total, offset: page.offset })
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
 }
 
-fn upsert_member(conn: &mut PgConnection, project: Uuid, user: Uuid, role: ProjectRole) -> DalResult<()> {
+fn upsert_member(
+    conn: &mut PgConnection,
+    project: Uuid,
+    user: Uuid,
+    role: ProjectRole,
+) -> DalResult<()> {
     diesel::insert_into(project_members::table)
         .values((
             project_members::project_id.eq(project),
@@ -255,31 +322,63 @@ fn upsert_member(conn: &mut PgConnection, project: Uuid, user: Uuid, role: Proje
 /// Adds a member to the project, or changes the role of one who already is.
 /// The user must belong to the project's organization (otherwise `NotFound`), and not
 /// as a GUEST: guests work through task grants.
-pub fn add_member(conn: &mut PgConnection, actor: &Actor, id: ProjectId, user: UserId, role: ProjectRole) -> DalResult<ProjectMember> {
+pub fn add_member(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: ProjectId,
+    user: UserId,
+    role: ProjectRole,
+) -> DalResult<ProjectMember> {
     conn.transaction(|conn| {
-        let project = authorize(conn, actor, id, Action::ManageProjectMembers, "manage this project's members")?;
-        let org_role = crate::orgs::role_of(conn, OrgId(project.org_id), user.0)?.ok_or(DalError::NotFound)?;
+        let project = authorize(
+            conn,
+            actor,
+            id,
+            Action::ManageProjectMembers,
+            "manage this project's members",
+        )?;
+        let org_role =
+            crate::orgs::role_of(conn, OrgId(project.org_id), user.0)?.ok_or(DalError::NotFound)?;
         if org_role == OrgRole::Guest {
             return Err(DalError::Invalid(
-                "userId: guests cannot be project members; grant them access to single tasks".into(),
+                "userId: guests cannot be project members; grant them access to single tasks"
+                    .into(),
             ));
         }
         if role != ProjectRole::Manager {
             ensure_other_manager_if_secret(conn, &project, user.0)?;
         }
         upsert_member(conn, project.id, user.0, role)?;
-        let user: User = users::table.find(user.0).select(User::as_select()).first(conn)?;
-        Ok(ProjectMember { project_id: project.id, user, role })
+        let user: User = users::table
+            .find(user.0)
+            .select(User::as_select())
+            .first(conn)?;
+        Ok(ProjectMember {
+            project_id: project.id,
+            user,
+            role,
+        })
     })
 }
 
 /// Removes a member (a member may remove themselves).
-pub fn remove_member(conn: &mut PgConnection, actor: &Actor, id: ProjectId, user: UserId) -> DalResult<()> {
+pub fn remove_member(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: ProjectId,
+    user: UserId,
+) -> DalResult<()> {
     conn.transaction(|conn| {
         let project = if user == actor.user_id {
             get(conn, actor, id)?
         } else {
-            authorize(conn, actor, id, Action::ManageProjectMembers, "manage this project's members")?
+            authorize(
+                conn,
+                actor,
+                id,
+                Action::ManageProjectMembers,
+                "manage this project's members",
+            )?
         };
         if member_role(conn, project.id, user.0)?.is_none() {
             return Err(DalError::NotFound);
@@ -291,7 +390,11 @@ pub fn remove_member(conn: &mut PgConnection, actor: &Actor, id: ProjectId, user
 }
 
 /// A SECRET project is reachable only through its members: it must keep a MANAGER.
-fn ensure_other_manager_if_secret(conn: &mut PgConnection, project: &Project, leaving: Uuid) -> DalResult<()> {
+fn ensure_other_manager_if_secret(
+    conn: &mut PgConnection,
+    project: &Project,
+    leaving: Uuid,
+) -> DalResult<()> {
     if project.classification() != Classification::Secret {
         return Ok(());
     }

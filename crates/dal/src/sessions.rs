@@ -98,7 +98,11 @@ pub fn is_active(conn: &mut PgConnection, session: SessionId, user: UserId) -> D
         .inner_join(users::table)
         .filter(sessions::id.eq(session.0))
         .filter(sessions::user_id.eq(user.0))
-        .select((sessions::revoked_at, sessions::absolute_expires_at, users::active))
+        .select((
+            sessions::revoked_at,
+            sessions::absolute_expires_at,
+            users::active,
+        ))
         .first(conn)
         .optional()?;
     Ok(matches!(row, Some((None, expires, true)) if expires > Utc::now()))
@@ -171,7 +175,10 @@ pub fn rotate(
         diesel::update(sessions::table.find(session_id))
             .set(sessions::last_refreshed_at.eq(now))
             .execute(conn)?;
-        Ok(Refresh::Rotated { session: SessionId(session_id), user: UserId(user_id) })
+        Ok(Refresh::Rotated {
+            session: SessionId(session_id),
+            user: UserId(user_id),
+        })
     })
 }
 

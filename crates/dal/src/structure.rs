@@ -32,7 +32,12 @@ pub fn get_box(conn: &mut PgConnection, actor: &Actor, id: BoxId) -> DalResult<T
 }
 
 /// The project's slices in order.
-pub fn slices(conn: &mut PgConnection, actor: &Actor, project: ProjectId, page: Page) -> DalResult<Paged<Slice>> {
+pub fn slices(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    project: ProjectId,
+    page: Page,
+) -> DalResult<Paged<Slice>> {
     projects::get(conn, actor, project)?;
     let total = slices::table
         .filter(slices::project_id.eq(project.0))
@@ -45,11 +50,20 @@ pub fn slices(conn: &mut PgConnection, actor: &Actor, project: ProjectId, page: 
         .limit(page.limit)
         .select(Slice::as_select())
         .load(conn)?;
-    Ok(Paged { items, total, offset: page.offset })
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
 }
 
 /// A slice's boxes in order.
-pub fn boxes(conn: &mut PgConnection, actor: &Actor, slice: SliceId, page: Page) -> DalResult<Paged<TaskBox>> {
+pub fn boxes(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    slice: SliceId,
+    page: Page,
+) -> DalResult<Paged<TaskBox>> {
     get_slice(conn, actor, slice)?;
     let total = boxes::table
         .filter(boxes::slice_id.eq(slice.0))
@@ -62,16 +76,35 @@ pub fn boxes(conn: &mut PgConnection, actor: &Actor, slice: SliceId, page: Page)
         .limit(page.limit)
         .select(TaskBox::as_select())
         .load(conn)?;
-    Ok(Paged { items, total, offset: page.offset })
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
 }
 
 /// Appends a slice to the project.
-pub fn create_slice(conn: &mut PgConnection, actor: &Actor, project: ProjectId, name: &str) -> DalResult<Slice> {
+pub fn create_slice(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    project: ProjectId,
+    name: &str,
+) -> DalResult<Slice> {
     let name = crust_domain::validate::name("name", name)?;
     conn.transaction(|conn| {
-        projects::authorize(conn, actor, project, Action::EditProjectStructure, "change this project's structure")?;
+        projects::authorize(
+            conn,
+            actor,
+            project,
+            Action::EditProjectStructure,
+            "change this project's structure",
+        )?;
         // Lock the project row so concurrent appends get distinct positions.
-        projects_t::table.find(project.0).select(projects_t::id).for_update().first::<uuid::Uuid>(conn)?;
+        projects_t::table
+            .find(project.0)
+            .select(projects_t::id)
+            .for_update()
+            .first::<uuid::Uuid>(conn)?;
         let last: Option<i32> = slices::table
             .filter(slices::project_id.eq(project.0))
             .select(max(slices::position))
@@ -88,12 +121,27 @@ pub fn create_slice(conn: &mut PgConnection, actor: &Actor, project: ProjectId, 
 }
 
 /// Appends a box to a slice.
-pub fn create_box(conn: &mut PgConnection, actor: &Actor, slice: SliceId, name: &str) -> DalResult<TaskBox> {
+pub fn create_box(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    slice: SliceId,
+    name: &str,
+) -> DalResult<TaskBox> {
     let name = crust_domain::validate::name("name", name)?;
     conn.transaction(|conn| {
         let slice = get_slice(conn, actor, slice)?;
-        projects::authorize(conn, actor, ProjectId(slice.project_id), Action::EditProjectStructure, "change this project's structure")?;
-        projects_t::table.find(slice.project_id).select(projects_t::id).for_update().first::<uuid::Uuid>(conn)?;
+        projects::authorize(
+            conn,
+            actor,
+            ProjectId(slice.project_id),
+            Action::EditProjectStructure,
+            "change this project's structure",
+        )?;
+        projects_t::table
+            .find(slice.project_id)
+            .select(projects_t::id)
+            .for_update()
+            .first::<uuid::Uuid>(conn)?;
         let last: Option<i32> = boxes::table
             .filter(boxes::slice_id.eq(slice.id))
             .select(max(boxes::position))

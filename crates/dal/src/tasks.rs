@@ -51,7 +51,13 @@ pub fn facts(conn: &mut PgConnection, actor: &Actor, task: &Task) -> DalResult<T
 }
 
 /// Loads a visible task and checks `action` on it.
-pub fn authorize(conn: &mut PgConnection, actor: &Actor, id: TaskId, action: Action, what: &str) -> DalResult<(Task, TaskFacts)> {
+pub fn authorize(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: TaskId,
+    action: Action,
+    what: &str,
+) -> DalResult<(Task, TaskFacts)> {
     let task = get(conn, actor, id)?;
     let facts = facts(conn, actor, &task)?;
     DalError::check(decide(action, Object::Task(facts)), what)?;
@@ -59,7 +65,12 @@ pub fn authorize(conn: &mut PgConnection, actor: &Actor, id: TaskId, action: Act
 }
 
 /// May the actor do `action` on this (visible) task? For fields like `grants`.
-pub fn allows(conn: &mut PgConnection, actor: &Actor, task: &Task, action: Action) -> DalResult<bool> {
+pub fn allows(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    task: &Task,
+    action: Action,
+) -> DalResult<bool> {
     Ok(decide(action, Object::Task(facts(conn, actor, task)?)) == Decision::Allow)
 }
 
@@ -71,7 +82,12 @@ pub enum TaskScope {
 }
 
 /// The visible tasks of a project or box, in position order.
-pub fn list(conn: &mut PgConnection, actor: &Actor, scope: TaskScope, page: Page) -> DalResult<Paged<Task>> {
+pub fn list(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    scope: TaskScope,
+    page: Page,
+) -> DalResult<Paged<Task>> {
     match scope {
         TaskScope::Project(p) => {
             crate::projects::get(conn, actor, p)?;
@@ -94,7 +110,11 @@ pub fn list(conn: &mut PgConnection, actor: &Actor, scope: TaskScope, page: Page
         .limit(page.limit)
         .select(Task::as_select())
         .load(conn)?;
-    Ok(Paged { items, total, offset: page.offset })
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
 }
 
 #[derive(Clone, Debug)]
@@ -109,10 +129,16 @@ pub struct NewTask {
     pub duration_days: Option<i32>,
 }
 
-fn check_schedule(start: Option<NaiveDate>, due: Option<NaiveDate>, duration: Option<i32>) -> DalResult<()> {
+fn check_schedule(
+    start: Option<NaiveDate>,
+    due: Option<NaiveDate>,
+    duration: Option<i32>,
+) -> DalResult<()> {
     if let (Some(s), Some(d)) = (start, due) {
         if d < s {
-            return Err(DalError::Invalid("dueDate: must not be before startDate".into()));
+            return Err(DalError::Invalid(
+                "dueDate: must not be before startDate".into(),
+            ));
         }
     }
     if matches!(duration, Some(d) if d <= 0) {
@@ -124,10 +150,19 @@ fn check_schedule(start: Option<NaiveDate>, due: Option<NaiveDate>, duration: Op
 /// Creates a task at the end of its box (or of the project's unboxed tasks).
 pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewTask) -> DalResult<Task> {
     let title = crust_domain::validate::title("title", &new.title)?;
-    let description = crust_domain::validate::description("description", new.description.as_deref().unwrap_or(""))?;
+    let description = crust_domain::validate::description(
+        "description",
+        new.description.as_deref().unwrap_or(""),
+    )?;
     check_schedule(new.start_date, new.due_date, new.duration_days)?;
     conn.transaction(|conn| {
-        let project = crate::projects::authorize(conn, actor, new.project, Action::EditProjectStructure, "add tasks to this project")?;
+        let project = crate::projects::authorize(
+            conn,
+            actor,
+            new.project,
+            Action::EditProjectStructure,
+            "add tasks to this project",
+        )?;
         if let Some(b) = new.box_id {
             let in_project: i64 = boxes::table
                 .filter(boxes::id.eq(b.0))
@@ -138,7 +173,11 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewTask) -> DalResult
                 return Err(DalError::NotFound);
             }
         }
-        projects::table.find(project.id).select(projects::id).for_update().first::<Uuid>(conn)?;
+        projects::table
+            .find(project.id)
+            .select(projects::id)
+            .for_update()
+            .first::<Uuid>(conn)?;
         let last: Option<i32> = tasks::table
             .filter(tasks::project_id.eq(project.id))
             .filter(tasks::box_id.is_not_distinct_from(new.box_id.map(|b| b.0)))
@@ -208,26 +247,51 @@ struct TaskChanges {
     duration_days: Option<Option<i32>>,
 }
 
-pub fn update(conn: &mut PgConnection, actor: &Actor, id: TaskId, patch: TaskPatch) -> DalResult<Task> {
+pub fn update(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: TaskId,
+    patch: TaskPatch,
+) -> DalResult<Task> {
     conn.transaction(|conn| {
         let (action, what) = if patch.only_progress() {
-            (Action::UpdateTaskProgress, "change this task's status or progress")
+            (
+                Action::UpdateTaskProgress,
+                "change this task's status or progress",
+            )
         } else {
             (Action::UpdateTask, "edit this task")
         };
         let (task, _) = authorize(conn, actor, id, action, what)?;
-        if patch.classification.is_some_and(|c| c != task.classification()) {
+        if patch
+            .classification
+            .is_some_and(|c| c != task.classification())
+        {
             // Changing who may see a task is managing its access.
-            authorize(conn, actor, id, Action::ManageTaskAccess, "change this task's classification")?;
+            authorize(
+                conn,
+                actor,
+                id,
+                Action::ManageTaskAccess,
+                "change this task's classification",
+            )?;
         }
-        let (status, progress) = crust_domain::task::reconcile((task.status(), task.progress), patch.status, patch.progress)?;
+        let (status, progress) = crust_domain::task::reconcile(
+            (task.status(), task.progress),
+            patch.status,
+            patch.progress,
+        )?;
         check_schedule(
             patch.start_date.unwrap_or(task.start_date),
             patch.due_date.unwrap_or(task.due_date),
             patch.duration_days.unwrap_or(task.duration_days),
         )?;
         let changes = TaskChanges {
-            title: patch.title.as_deref().map(|t| crust_domain::validate::title("title", t)).transpose()?,
+            title: patch
+                .title
+                .as_deref()
+                .map(|t| crust_domain::validate::title("title", t))
+                .transpose()?,
             description: patch
                 .description
                 .as_deref()
@@ -260,7 +324,9 @@ fn set_assignees(conn: &mut PgConnection, task: &Task, assignees: &[UserId]) -> 
     ids.sort();
     ids.dedup();
     if ids.len() > 50 {
-        return Err(DalError::Invalid("assignees: at most 50 people per task".into()));
+        return Err(DalError::Invalid(
+            "assignees: at most 50 people per task".into(),
+        ));
     }
     let members: i64 = memberships::table
         .filter(memberships::org_id.eq(task.org_id))
@@ -270,12 +336,20 @@ fn set_assignees(conn: &mut PgConnection, task: &Task, assignees: &[UserId]) -> 
     if members != ids.len() as i64 {
         return Err(DalError::NotFound);
     }
-    diesel::delete(task_assignees::table.filter(task_assignees::task_id.eq(task.id))).execute(conn)?;
+    diesel::delete(task_assignees::table.filter(task_assignees::task_id.eq(task.id)))
+        .execute(conn)?;
     let rows: Vec<_> = ids
         .iter()
-        .map(|u| (task_assignees::task_id.eq(task.id), task_assignees::user_id.eq(*u)))
+        .map(|u| {
+            (
+                task_assignees::task_id.eq(task.id),
+                task_assignees::user_id.eq(*u),
+            )
+        })
         .collect();
-    diesel::insert_into(task_assignees::table).values(rows).execute(conn)?;
+    diesel::insert_into(task_assignees::table)
+        .values(rows)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -302,8 +376,12 @@ pub fn assignees(conn: &mut PgConnection, actor: &Actor, id: TaskId) -> DalResul
 /// for a SECRET task, to everyone on its list (the only people who can see it at all).
 pub fn grants(conn: &mut PgConnection, actor: &Actor, id: TaskId) -> DalResult<Vec<TaskGrant>> {
     let task = get(conn, actor, id)?;
-    if task.classification() != Classification::Secret && !allows(conn, actor, &task, Action::ManageTaskAccess)? {
-        return Err(DalError::forbidden("you are not allowed to see who has access to this task"));
+    if task.classification() != Classification::Secret
+        && !allows(conn, actor, &task, Action::ManageTaskAccess)?
+    {
+        return Err(DalError::forbidden(
+            "you are not allowed to see who has access to this task",
+        ));
     }
     let rows: Vec<(User, String)> = task_grants::table
         .inner_join(users::table.on(users::id.eq(task_grants::user_id)))
@@ -313,11 +391,21 @@ pub fn grants(conn: &mut PgConnection, actor: &Actor, id: TaskId) -> DalResult<V
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(user, access)| TaskGrant { task_id: id.0, user, access: parse_task_access(&access) })
+        .map(|(user, access)| TaskGrant {
+            task_id: id.0,
+            user,
+            access: parse_task_access(&access),
+        })
         .collect())
 }
 
-fn upsert_grant(conn: &mut PgConnection, task: Uuid, user: Uuid, access: TaskAccess, by: Uuid) -> DalResult<()> {
+fn upsert_grant(
+    conn: &mut PgConnection,
+    task: Uuid,
+    user: Uuid,
+    access: TaskAccess,
+    by: Uuid,
+) -> DalResult<()> {
     diesel::insert_into(task_grants::table)
         .values((
             task_grants::task_id.eq(task),
@@ -327,20 +415,42 @@ fn upsert_grant(conn: &mut PgConnection, task: Uuid, user: Uuid, access: TaskAcc
         ))
         .on_conflict((task_grants::task_id, task_grants::user_id))
         .do_update()
-        .set((task_grants::access.eq(access.as_str()), task_grants::granted_by.eq(by)))
+        .set((
+            task_grants::access.eq(access.as_str()),
+            task_grants::granted_by.eq(by),
+        ))
         .execute(conn)?;
     Ok(())
 }
 
 /// Grants (or changes) a user's access to one task. The user must belong to the
 /// task's organization (otherwise `NotFound`).
-pub fn grant(conn: &mut PgConnection, actor: &Actor, id: TaskId, user: UserId, access: TaskAccess) -> DalResult<TaskGrant> {
+pub fn grant(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: TaskId,
+    user: UserId,
+    access: TaskAccess,
+) -> DalResult<TaskGrant> {
     conn.transaction(|conn| {
-        let (task, _) = authorize(conn, actor, id, Action::ManageTaskAccess, "manage access to this task")?;
+        let (task, _) = authorize(
+            conn,
+            actor,
+            id,
+            Action::ManageTaskAccess,
+            "manage access to this task",
+        )?;
         crate::orgs::role_of(conn, OrgId(task.org_id), user.0)?.ok_or(DalError::NotFound)?;
         upsert_grant(conn, task.id, user.0, access, actor.uid())?;
-        let user: User = users::table.find(user.0).select(User::as_select()).first(conn)?;
-        Ok(TaskGrant { task_id: task.id, user, access })
+        let user: User = users::table
+            .find(user.0)
+            .select(User::as_select())
+            .first(conn)?;
+        Ok(TaskGrant {
+            task_id: task.id,
+            user,
+            access,
+        })
     })
 }
 
@@ -348,7 +458,13 @@ pub fn grant(conn: &mut PgConnection, actor: &Actor, id: TaskId, user: UserId, a
 /// who may manage it, or nobody could ever reach it again.
 pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: TaskId, user: UserId) -> DalResult<()> {
     conn.transaction(|conn| {
-        let (task, _) = authorize(conn, actor, id, Action::ManageTaskAccess, "manage access to this task")?;
+        let (task, _) = authorize(
+            conn,
+            actor,
+            id,
+            Action::ManageTaskAccess,
+            "manage access to this task",
+        )?;
         let listed: Vec<Uuid> = task_grants::table
             .filter(task_grants::task_id.eq(task.id))
             .select(task_grants::user_id)

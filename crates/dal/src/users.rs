@@ -36,7 +36,11 @@ pub fn create(
     password_hash: &str,
 ) -> DalResult<User> {
     diesel::insert_into(users::table)
-        .values(NewUserRow { email, name, password_hash })
+        .values(NewUserRow {
+            email,
+            name,
+            password_hash,
+        })
         .returning(User::as_returning())
         .get_result(conn)
         .map_err(|e| match DalError::from(e) {
@@ -48,7 +52,10 @@ pub fn create(
 }
 
 /// The credentials stored for an email address, if any (sign-in only).
-pub fn credentials_by_email(conn: &mut PgConnection, email: &str) -> DalResult<Option<Credentials>> {
+pub fn credentials_by_email(
+    conn: &mut PgConnection,
+    email: &str,
+) -> DalResult<Option<Credentials>> {
     Ok(users::table
         .filter(lower(users::email).eq(lower(email)))
         .select((users::id, users::password_hash, users::active))
@@ -72,7 +79,10 @@ pub fn me(conn: &mut PgConnection, actor: &Actor) -> DalResult<User> {
 /// Stores a new hash for the user (rehash on login after a cost change).
 pub fn set_password_hash(conn: &mut PgConnection, user_id: UserId, hash: &str) -> DalResult<()> {
     diesel::update(users::table.find(user_id.0))
-        .set((users::password_hash.eq(hash), users::updated_at.eq(diesel::dsl::now)))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
         .execute(conn)?;
     Ok(())
 }

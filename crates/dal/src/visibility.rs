@@ -31,8 +31,13 @@ macro_rules! push_project_rule {
             ))
             .bind::<SqlUuid, _>($actor.uid())
             .sql(concat!(
-                ") OR (", $p, ".classification <> 'SECRET' AND (",
-                $p, ".visibility = 'ORGANIZATION' OR ", $p, ".org_id = ANY("
+                ") OR (",
+                $p,
+                ".classification <> 'SECRET' AND (",
+                $p,
+                ".visibility = 'ORGANIZATION' OR ",
+                $p,
+                ".org_id = ANY("
             ))
             .bind::<Array<SqlUuid>, _>($actor.orgs_with(OrgRole::Admin))
             .sql(")))))")

@@ -10,8 +10,18 @@ use crate::orgs::check;
 use crate::page::{Page, Paged};
 use crate::schema::workspaces;
 
-pub fn list(conn: &mut PgConnection, actor: &Actor, org: OrgId, page: Page) -> DalResult<Paged<Workspace>> {
-    check(actor, org, Action::ReadOrgDirectory, "list this organization's workspaces")?;
+pub fn list(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org: OrgId,
+    page: Page,
+) -> DalResult<Paged<Workspace>> {
+    check(
+        actor,
+        org,
+        Action::ReadOrgDirectory,
+        "list this organization's workspaces",
+    )?;
     let total = workspaces::table
         .filter(workspaces::org_id.eq(org.0))
         .count()
@@ -23,7 +33,11 @@ pub fn list(conn: &mut PgConnection, actor: &Actor, org: OrgId, page: Page) -> D
         .limit(page.limit)
         .select(Workspace::as_select())
         .load(conn)?;
-    Ok(Paged { items, total, offset: page.offset })
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
 }
 
 /// A workspace of one of the actor's organizations (any other id is `NotFound`).
@@ -38,13 +52,25 @@ pub fn get(conn: &mut PgConnection, actor: &Actor, id: WorkspaceId) -> DalResult
 
 fn unique_name(e: DalError) -> DalError {
     match e {
-        DalError::Conflict(_) => DalError::Conflict("a workspace with this name already exists".into()),
+        DalError::Conflict(_) => {
+            DalError::Conflict("a workspace with this name already exists".into())
+        }
         other => other,
     }
 }
 
-pub fn create(conn: &mut PgConnection, actor: &Actor, org: OrgId, name: &str) -> DalResult<Workspace> {
-    check(actor, org, Action::ManageOrg, "manage this organization's workspaces")?;
+pub fn create(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org: OrgId,
+    name: &str,
+) -> DalResult<Workspace> {
+    check(
+        actor,
+        org,
+        Action::ManageOrg,
+        "manage this organization's workspaces",
+    )?;
     let name = crust_domain::validate::name("name", name)?;
     diesel::insert_into(workspaces::table)
         .values((workspaces::org_id.eq(org.0), workspaces::name.eq(&name)))
@@ -53,9 +79,19 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, org: OrgId, name: &str) ->
         .map_err(|e| unique_name(e.into()))
 }
 
-pub fn rename(conn: &mut PgConnection, actor: &Actor, id: WorkspaceId, name: &str) -> DalResult<Workspace> {
+pub fn rename(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: WorkspaceId,
+    name: &str,
+) -> DalResult<Workspace> {
     let ws = get(conn, actor, id)?;
-    check(actor, OrgId(ws.org_id), Action::ManageOrg, "manage this organization's workspaces")?;
+    check(
+        actor,
+        OrgId(ws.org_id),
+        Action::ManageOrg,
+        "manage this organization's workspaces",
+    )?;
     let name = crust_domain::validate::name("name", name)?;
     diesel::update(workspaces::table.find(id.0))
         .set(workspaces::name.eq(&name))
@@ -67,7 +103,12 @@ pub fn rename(conn: &mut PgConnection, actor: &Actor, id: WorkspaceId, name: &st
 /// Deletes a workspace; its projects stay in the organization, outside any workspace.
 pub fn delete(conn: &mut PgConnection, actor: &Actor, id: WorkspaceId) -> DalResult<()> {
     let ws = get(conn, actor, id)?;
-    check(actor, OrgId(ws.org_id), Action::ManageOrg, "manage this organization's workspaces")?;
+    check(
+        actor,
+        OrgId(ws.org_id),
+        Action::ManageOrg,
+        "manage this organization's workspaces",
+    )?;
     diesel::delete(workspaces::table.find(id.0)).execute(conn)?;
     Ok(())
 }

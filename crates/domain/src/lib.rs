@@ -12,5 +12,7 @@ pub mod task;
 pub mod validate;
 
 pub use access::{decide, Action, Decision, Object, OrgFacts, ProjectFacts, TaskFacts};
-pub use ids::{OrgId, ProjectId, SessionId, SliceId, BoxId, TaskId, UserId, WorkspaceId};
-pub use roles::{Classification, OrgRole, ProjectRole, ProjectStatus, TaskAccess, TaskStatus, Visibility};
+pub use ids::{BoxId, OrgId, ProjectId, SessionId, SliceId, TaskId, UserId, WorkspaceId};
+pub use roles::{
+    Classification, OrgRole, ProjectRole, ProjectStatus, TaskAccess, TaskStatus, Visibility,
+};

@@ -24,7 +24,13 @@ pub enum PasswordError {
 
 fn common() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| COMMON.lines().map(str::trim).filter(|l| !l.is_empty()).collect())
+    SET.get_or_init(|| {
+        COMMON
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    })
 }
 
 /// Checks a new password against the policy. Length counts characters (Unicode scalar
@@ -60,14 +66,26 @@ mod tests {
         // 8 characters of another script is fine.
         assert_eq!(check_new_password("ขอบคุณครับ"), Ok(()));
         assert_eq!(check_new_password(&"é".repeat(128)), Ok(()));
-        assert_eq!(check_new_password(&"é".repeat(129)), Err(PasswordError::TooLong));
+        assert_eq!(
+            check_new_password(&"é".repeat(129)),
+            Err(PasswordError::TooLong)
+        );
     }
 
     #[test]
     fn common_passwords_are_refused_case_insensitively() {
-        assert_eq!(check_new_password("password1"), Err(PasswordError::TooCommon));
-        assert_eq!(check_new_password("PASSWORD1"), Err(PasswordError::TooCommon));
-        assert_eq!(check_new_password("12345678"), Err(PasswordError::TooCommon));
+        assert_eq!(
+            check_new_password("password1"),
+            Err(PasswordError::TooCommon)
+        );
+        assert_eq!(
+            check_new_password("PASSWORD1"),
+            Err(PasswordError::TooCommon)
+        );
+        assert_eq!(
+            check_new_password("12345678"),
+            Err(PasswordError::TooCommon)
+        );
         assert_eq!(check_new_password("correct horse battery staple"), Ok(()));
     }
 }

@@ -14,7 +14,10 @@ pub fn reconcile(
 ) -> Result<(TaskStatus, i16), ValidationError> {
     if let Some(p) = progress {
         if !(0..=100).contains(&p) {
-            return Err(ValidationError::new("progress", "must be between 0 and 100"));
+            return Err(ValidationError::new(
+                "progress",
+                "must be between 0 and 100",
+            ));
         }
     }
     match (status, progress) {
@@ -32,7 +35,14 @@ pub fn reconcile(
         (Some(s), None) => {
             let p = current.1;
             // Reopening a DONE task keeps its progress only if it is below 100.
-            Ok((s, if current.0 == TaskStatus::Done && s == TaskStatus::InProgress { p.min(99) } else { p }))
+            Ok((
+                s,
+                if current.0 == TaskStatus::Done && s == TaskStatus::InProgress {
+                    p.min(99)
+                } else {
+                    p
+                },
+            ))
         }
         (None, Some(p)) => Ok(match current.0 {
             TaskStatus::NotNeeded => (TaskStatus::NotNeeded, p),
@@ -51,13 +61,31 @@ mod tests {
 
     #[test]
     fn status_and_progress_stay_consistent() {
-        assert_eq!(reconcile((NotStarted, 0), Some(Done), None), Ok((Done, 100)));
-        assert_eq!(reconcile((Done, 100), Some(NotStarted), None), Ok((NotStarted, 0)));
-        assert_eq!(reconcile((NotStarted, 0), None, Some(40)), Ok((InProgress, 40)));
-        assert_eq!(reconcile((InProgress, 40), None, Some(100)), Ok((Done, 100)));
+        assert_eq!(
+            reconcile((NotStarted, 0), Some(Done), None),
+            Ok((Done, 100))
+        );
+        assert_eq!(
+            reconcile((Done, 100), Some(NotStarted), None),
+            Ok((NotStarted, 0))
+        );
+        assert_eq!(
+            reconcile((NotStarted, 0), None, Some(40)),
+            Ok((InProgress, 40))
+        );
+        assert_eq!(
+            reconcile((InProgress, 40), None, Some(100)),
+            Ok((Done, 100))
+        );
         assert_eq!(reconcile((Done, 100), None, Some(60)), Ok((InProgress, 60)));
-        assert_eq!(reconcile((Done, 100), Some(InProgress), None), Ok((InProgress, 99)));
-        assert_eq!(reconcile((NotNeeded, 10), None, Some(30)), Ok((NotNeeded, 30)));
+        assert_eq!(
+            reconcile((Done, 100), Some(InProgress), None),
+            Ok((InProgress, 99))
+        );
+        assert_eq!(
+            reconcile((NotNeeded, 10), None, Some(30)),
+            Ok((NotNeeded, 30))
+        );
         assert!(reconcile((NotStarted, 0), Some(Done), Some(40)).is_err());
         assert!(reconcile((NotStarted, 0), Some(NotStarted), Some(5)).is_err());
         assert!(reconcile((NotStarted, 0), None, Some(101)).is_err());

@@ -9,7 +9,10 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
-        Self { field, problem: problem.into() }
+        Self {
+            field,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -41,7 +44,10 @@ fn bounded_line(field: &'static str, value: &str, max: usize) -> Result<String, 
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -56,7 +62,10 @@ pub fn description(field: &'static str, value: &str) -> Result<String, Validatio
         ));
     }
     if value.contains('\0') {
-        return Err(ValidationError::new(field, "must not contain NUL characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain NUL characters",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -99,13 +108,25 @@ mod tests {
         assert!(name("name", &"x".repeat(201)).is_err());
         assert!(name("name", "a\u{7}b").is_err());
         let err = name("name", &"x".repeat(250)).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("name: must be at most 200 characters (got 250)"));
+        assert_eq!(
+            err.as_deref(),
+            Some("name: must be at most 200 characters (got 250)")
+        );
     }
 
     #[test]
     fn emails() {
         assert_eq!(email(" Ann@Example.com "), Ok("Ann@Example.com".into()));
-        for bad in ["", "a", "a@b", "@b.com", "a@b..com", "a b@c.com", "a@b@c.com", "a@.com"] {
+        for bad in [
+            "",
+            "a",
+            "a@b",
+            "@b.com",
+            "a@b..com",
+            "a b@c.com",
+            "a@b@c.com",
+            "a@.com",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
     }
@@ -113,7 +134,10 @@ mod tests {
     #[test]
     fn descriptions_are_not_truncated() {
         let long = "x".repeat(MAX_DESCRIPTION_CHARS);
-        assert_eq!(description("description", &long).map(|s| s.len()), Ok(long.len()));
+        assert_eq!(
+            description("description", &long).map(|s| s.len()),
+            Ok(long.len())
+        );
         assert!(description("description", &format!("{long}y")).is_err());
     }
 }

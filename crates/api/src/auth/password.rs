@@ -27,7 +27,11 @@ pub struct HashError;
 
 impl PasswordHasher {
     pub fn new(pepper: Secret, cost: u32) -> Result<Self, HashError> {
-        let mut hasher = PasswordHasher { pepper, cost, dummy_hash: String::new() };
+        let mut hasher = PasswordHasher {
+            pepper,
+            cost,
+            dummy_hash: String::new(),
+        };
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|_| HashError)?;
         hasher.dummy_hash = hasher.hash(&STANDARD.encode(random))?;
@@ -82,7 +86,8 @@ mod tests {
     #[test]
     fn the_pepper_is_part_of_the_hash() {
         let stored = hasher(4).hash("a fine password").unwrap_or_default();
-        let other = PasswordHasher::new(Secret::new("another-pepper"), 4).unwrap_or_else(|_| panic!("hasher"));
+        let other = PasswordHasher::new(Secret::new("another-pepper"), 4)
+            .unwrap_or_else(|_| panic!("hasher"));
         assert!(!other.verify("a fine password", &stored));
         assert!(hasher(4).verify("a fine password", &stored));
     }

@@ -70,32 +70,55 @@ impl AuthService {
 
     /// Hashes a new password after checking it against the policy (off the executor).
     pub async fn hash_new_password(&self, password: String) -> Result<String, ApiError> {
-        check_new_password(&password).map_err(|e| ApiError::BadUserInput(format!("password: {e}")))?;
+        check_new_password(&password)
+            .map_err(|e| ApiError::BadUserInput(format!("password: {e}")))?;
         let hasher = self.hasher.clone();
         blocking(move || hasher.hash(&password))
             .await?
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
-    pub async fn sign_up(&self, email: &str, password: String, name: &str, client: ClientInfo) -> Result<SignedIn, ApiError> {
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: String,
+        name: &str,
+        client: ClientInfo,
+    ) -> Result<SignedIn, ApiError> {
         if !self.signup_enabled {
-            return Err(ApiError::Forbidden("sign-up is disabled on this server".into()));
+            return Err(ApiError::Forbidden(
+                "sign-up is disabled on this server".into(),
+            ));
         }
         let email = validate::email(email).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
-        let name = validate::name("name", name).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+        let name =
+            validate::name("name", name).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
         let hash = self.hash_new_password(password).await?;
-        let user = self.db.run(move |c| users::create(c, &email, &name, &hash)).await?;
+        let user = self
+            .db
+            .run(move |c| users::create(c, &email, &name, &hash))
+            .await?;
         self.open_session(UserId(user.id), client).await
     }
 
-    pub async fn login(&self, email: &str, password: String, client: ClientInfo) -> Result<SignedIn, ApiError> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        client: ClientInfo,
+    ) -> Result<SignedIn, ApiError> {
         let email = email.trim().to_owned();
-        let creds = self.db.run(move |c| users::credentials_by_email(c, &email)).await?;
+        let creds = self
+            .db
+            .run(move |c| users::credentials_by_email(c, &email))
+            .await?;
         let hasher = self.hasher.clone();
         let (ok, user_id, rehash) = blocking(move || match creds {
             Some(c) => {
                 let ok = hasher.verify(&password, &c.password_hash) && c.active;
-                let rehash = (ok && hasher.needs_rehash(&c.password_hash)).then(|| hasher.hash(&password).ok()).flatten();
+                let rehash = (ok && hasher.needs_rehash(&c.password_hash))
+                    .then(|| hasher.hash(&password).ok())
+                    .flatten();
                 (ok, Some(UserId(c.id)), rehash)
             }
             None => {
@@ -112,13 +135,19 @@ impl AuthService {
             }
         };
         if let Some(new_hash) = rehash {
-            self.db.run(move |c| users::set_password_hash(c, user_id, &new_hash)).await?;
+            self.db
+                .run(move |c| users::set_password_hash(c, user_id, &new_hash))
+                .await?;
         }
         tracing::info!(outcome = "success", user_id = %user_id, "login");
         self.open_session(user_id, client).await
     }
 
-    async fn open_session(&self, user_id: UserId, client: ClientInfo) -> Result<SignedIn, ApiError> {
+    async fn open_session(
+        &self,
+        user_id: UserId,
+        client: ClientInfo,
+    ) -> Result<SignedIn, ApiError> {
         let refresh_token = new_refresh_token().map_err(|e| ApiError::internal(e.to_string()))?;
         let refresh_hash = refresh_token_hash(&refresh_token);
         let absolute = self.absolute_ttl;
@@ -132,12 +161,22 @@ impl AuthService {
         self.signed_in(user, session, refresh_token)
     }
 
-    fn signed_in(&self, user: User, session: SessionId, refresh_token: String) -> Result<SignedIn, ApiError> {
+    fn signed_in(
+        &self,
+        user: User,
+        session: SessionId,
+        refresh_token: String,
+    ) -> Result<SignedIn, ApiError> {
         let (access_token, expires_at) = self
             .keys
             .issue(user.id, session.0, Utc::now().timestamp())
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok(SignedIn { access_token, refresh_token, expires_at, user })
+        Ok(SignedIn {
+            access_token,
+            refresh_token,
+            expires_at,
+            user,
+        })
     }
 
     /// Spends a refresh token and returns a new pair. Reuse of a spent token revokes
@@ -177,8 +216,14 @@ impl AuthService {
 
     /// Checks a bearer token and its session, and loads the acting user.
     pub async fn authenticate(&self, bearer: &str) -> Result<(Principal, Actor), ApiError> {
-        let claims = self.keys.verify(bearer).map_err(|_| ApiError::Unauthenticated(BAD_ACCESS))?;
-        let principal = Principal { user_id: UserId(claims.sub), session_id: SessionId(claims.sid) };
+        let claims = self
+            .keys
+            .verify(bearer)
+            .map_err(|_| ApiError::Unauthenticated(BAD_ACCESS))?;
+        let principal = Principal {
+            user_id: UserId(claims.sub),
+            session_id: SessionId(claims.sid),
+        };
         let actor = self
             .db
             .run(move |c| {

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -50,9 +52,15 @@ impl TokenKeys {
         // The process uses one crypto backend; installing twice is harmless.
         let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
         let mut decoding = HashMap::new();
-        decoding.insert(config.jwt_kid.clone(), DecodingKey::from_secret(config.jwt_secret.expose().as_bytes()));
+        decoding.insert(
+            config.jwt_kid.clone(),
+            DecodingKey::from_secret(config.jwt_secret.expose().as_bytes()),
+        );
         for (kid, secret) in &config.jwt_previous {
-            decoding.insert(kid.clone(), DecodingKey::from_secret(secret.expose().as_bytes()));
+            decoding.insert(
+                kid.clone(),
+                DecodingKey::from_secret(secret.expose().as_bytes()),
+            );
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];

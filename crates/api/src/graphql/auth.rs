@@ -43,7 +43,10 @@ impl From<SignedIn> for AuthPayload {
         AuthPayload {
             access_token: s.access_token,
             refresh_token: s.refresh_token,
-            expires_at: Utc.timestamp_opt(s.expires_at, 0).single().unwrap_or_else(Utc::now),
+            expires_at: Utc
+                .timestamp_opt(s.expires_at, 0)
+                .single()
+                .unwrap_or_else(Utc::now),
             user: User(s.user),
         }
     }
@@ -64,20 +67,33 @@ impl AuthMutation {
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
         let client = request(ctx).client.clone();
         let auth = auth_service(ctx)?;
-        Ok(auth.sign_up(&input.email, input.password, &input.name, client).await?.into())
+        Ok(auth
+            .sign_up(&input.email, input.password, &input.name, client)
+            .await?
+            .into())
     }
 
     /// Signs in. A wrong email or password answers the same way.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
         let client = request(ctx).client.clone();
         let auth = auth_service(ctx)?;
-        Ok(auth.login(&input.email, input.password, client).await?.into())
+        Ok(auth
+            .login(&input.email, input.password, client)
+            .await?
+            .into())
     }
 
     /// Exchanges a refresh token (single use) for a new pair. Presenting a spent
     /// token revokes the session.
-    async fn refresh_session(&self, ctx: &Context<'_>, input: RefreshSessionInput) -> Result<AuthPayload> {
-        Ok(auth_service(ctx)?.refresh(&input.refresh_token).await?.into())
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RefreshSessionInput,
+    ) -> Result<AuthPayload> {
+        Ok(auth_service(ctx)?
+            .refresh(&input.refresh_token)
+            .await?
+            .into())
     }
 
     /// Ends the caller's session at once.

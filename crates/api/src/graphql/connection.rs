@@ -29,10 +29,14 @@ pub fn page(first: Option<i32>, after: Option<String>) -> Result<Page, ApiError>
     }
     let offset = match after {
         None => 0,
-        Some(cursor) => decode_cursor(&cursor)
-            .ok_or_else(|| ApiError::BadUserInput("after: not a cursor this list returned".into()))?,
+        Some(cursor) => decode_cursor(&cursor).ok_or_else(|| {
+            ApiError::BadUserInput("after: not a cursor this list returned".into())
+        })?,
     };
-    Ok(Page { offset, limit: i64::from(limit) })
+    Ok(Page {
+        offset,
+        limit: i64::from(limit),
+    })
 }
 
 fn encode_cursor(offset: i64) -> String {
@@ -42,13 +46,22 @@ fn encode_cursor(offset: i64) -> String {
 fn decode_cursor(cursor: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = String::from_utf8(bytes).ok()?;
-    text.strip_prefix("o:")?.parse().ok().filter(|o: &i64| *o >= 0)
+    text.strip_prefix("o:")?
+        .parse()
+        .ok()
+        .filter(|o: &i64| *o >= 0)
 }
 
 pub fn connection<T, N: OutputType>(paged: Paged<T>, node: impl Fn(T) -> N) -> Conn<N> {
     let count = paged.items.len() as i64;
     let has_next = paged.offset + count < paged.total;
-    let mut conn = Connection::with_additional_fields(paged.offset > 0, has_next, Totals { total_count: paged.total });
+    let mut conn = Connection::with_additional_fields(
+        paged.offset > 0,
+        has_next,
+        Totals {
+            total_count: paged.total,
+        },
+    );
     conn.edges.extend(
         paged
             .items

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
 use async_graphql::{ErrorExtensions, ServerResult, Value};
 
 use crate::error::ApiError;

@@ -7,9 +7,12 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 pub(crate) fn parse<T: From<Uuid>>(field: &str, id: &ID) -> Result<T, ApiError> {
-    Uuid::parse_str(id.as_str())
-        .map(T::from)
-        .map_err(|_| ApiError::BadUserInput(format!("{field}: `{}` is not a valid id", truncate(id.as_str()))))
+    Uuid::parse_str(id.as_str()).map(T::from).map_err(|_| {
+        ApiError::BadUserInput(format!(
+            "{field}: `{}` is not a valid id",
+            truncate(id.as_str())
+        ))
+    })
 }
 
 fn truncate(s: &str) -> String {

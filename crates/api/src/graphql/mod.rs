@@ -73,9 +73,9 @@ pub(crate) fn actor(ctx: &Context<'_>) -> Result<Actor, ApiError> {
     req.caller
         .as_ref()
         .map(|(_, actor)| actor.clone())
-        .ok_or(ApiError::Unauthenticated(
-            req.auth_error.unwrap_or("sign in first: send Authorization: Bearer <access token>"),
-        ))
+        .ok_or(ApiError::Unauthenticated(req.auth_error.unwrap_or(
+            "sign in first: send Authorization: Bearer <access token>",
+        )))
 }
 
 pub(crate) fn principal(ctx: &Context<'_>) -> Result<Principal, ApiError> {
@@ -83,13 +83,17 @@ pub(crate) fn principal(ctx: &Context<'_>) -> Result<Principal, ApiError> {
         .caller
         .as_ref()
         .map(|(p, _)| *p)
-        .ok_or(ApiError::Unauthenticated("sign in first: send Authorization: Bearer <access token>"))
+        .ok_or(ApiError::Unauthenticated(
+            "sign in first: send Authorization: Bearer <access token>",
+        ))
 }
 
 pub(crate) fn db<'a>(ctx: &Context<'a>) -> Result<&'a Db, ApiError> {
-    ctx.data::<Db>().map_err(|_| ApiError::internal("database missing from schema data"))
+    ctx.data::<Db>()
+        .map_err(|_| ApiError::internal("database missing from schema data"))
 }
 
 pub(crate) fn auth_service<'a>(ctx: &Context<'a>) -> Result<&'a AuthService, ApiError> {
-    ctx.data::<AuthService>().map_err(|_| ApiError::internal("auth service missing from schema data"))
+    ctx.data::<AuthService>()
+        .map_err(|_| ApiError::internal("auth service missing from schema data"))
 }

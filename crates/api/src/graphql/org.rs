@@ -16,26 +16,53 @@ impl OrgQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let actor = actor(ctx)?;
-        Ok(User(db(ctx)?.run(move |c| crust_dal::users::me(c, &actor)).await?))
+        Ok(User(
+            db(ctx)?
+                .run(move |c| crust_dal::users::me(c, &actor))
+                .await?,
+        ))
     }
 
     /// Organizations the caller belongs to, by name.
-    async fn organizations(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Organization>> {
+    async fn organizations(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Organization>> {
         let (actor, page) = (actor(ctx)?, page(first, after)?);
-        let paged = db(ctx)?.run(move |c| crust_dal::orgs::list(c, &actor, page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::orgs::list(c, &actor, page))
+            .await?;
         Ok(connection(paged, Organization))
     }
 
     /// One organization the caller belongs to (NOT_FOUND otherwise).
     async fn organization(&self, ctx: &Context<'_>, id: ID) -> Result<Organization> {
         let (actor, org): (_, OrgId) = (actor(ctx)?, parse("id", &id)?);
-        Ok(Organization(db(ctx)?.run(move |c| crust_dal::orgs::get(c, &actor, org)).await?))
+        Ok(Organization(
+            db(ctx)?
+                .run(move |c| crust_dal::orgs::get(c, &actor, org))
+                .await?,
+        ))
     }
 
     /// An organization's workspaces (MEMBER and above).
-    async fn workspaces(&self, ctx: &Context<'_>, organization_id: ID, first: Option<i32>, after: Option<String>) -> Result<Conn<Workspace>> {
-        let (actor, org, page): (_, OrgId, _) = (actor(ctx)?, parse("organizationId", &organization_id)?, page(first, after)?);
-        let paged = db(ctx)?.run(move |c| crust_dal::workspaces::list(c, &actor, org, page)).await?;
+    async fn workspaces(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Workspace>> {
+        let (actor, org, page): (_, OrgId, _) = (
+            actor(ctx)?,
+            parse("organizationId", &organization_id)?,
+            page(first, after)?,
+        );
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::workspaces::list(c, &actor, org, page))
+            .await?;
         Ok(connection(paged, Workspace))
     }
 }
@@ -124,57 +151,121 @@ pub struct OrgMutation;
 #[Object]
 impl OrgMutation {
     /// Creates an organization with the caller as its OWNER.
-    async fn create_organization(&self, ctx: &Context<'_>, input: CreateOrganizationInput) -> Result<CreateOrganizationPayload> {
+    async fn create_organization(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganizationInput,
+    ) -> Result<CreateOrganizationPayload> {
         let actor = actor(ctx)?;
-        let org = db(ctx)?.run(move |c| crust_dal::orgs::create(c, &actor, &input.name)).await?;
-        Ok(CreateOrganizationPayload { organization: Organization(org) })
+        let org = db(ctx)?
+            .run(move |c| crust_dal::orgs::create(c, &actor, &input.name))
+            .await?;
+        Ok(CreateOrganizationPayload {
+            organization: Organization(org),
+        })
     }
 
     /// Adds an existing account to the organization (OWNER/ADMIN; only an OWNER may
     /// make someone OWNER).
-    async fn add_organization_member(&self, ctx: &Context<'_>, input: AddOrganizationMemberInput) -> Result<AddOrganizationMemberPayload> {
-        let (actor, org): (_, OrgId) = (actor(ctx)?, parse("organizationId", &input.organization_id)?);
+    async fn add_organization_member(
+        &self,
+        ctx: &Context<'_>,
+        input: AddOrganizationMemberInput,
+    ) -> Result<AddOrganizationMemberPayload> {
+        let (actor, org): (_, OrgId) = (
+            actor(ctx)?,
+            parse("organizationId", &input.organization_id)?,
+        );
         let role = input.role.into();
-        let member = db(ctx)?.run(move |c| crust_dal::orgs::add_member(c, &actor, org, &input.email, role)).await?;
-        Ok(AddOrganizationMemberPayload { member: OrganizationMember(member) })
+        let member = db(ctx)?
+            .run(move |c| crust_dal::orgs::add_member(c, &actor, org, &input.email, role))
+            .await?;
+        Ok(AddOrganizationMemberPayload {
+            member: OrganizationMember(member),
+        })
     }
 
     /// Changes a member's role. The last OWNER cannot be demoted.
-    async fn update_organization_member(&self, ctx: &Context<'_>, input: UpdateOrganizationMemberInput) -> Result<UpdateOrganizationMemberPayload> {
+    async fn update_organization_member(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateOrganizationMemberInput,
+    ) -> Result<UpdateOrganizationMemberPayload> {
         let actor = actor(ctx)?;
         let org: OrgId = parse("organizationId", &input.organization_id)?;
         let user: UserId = parse("userId", &input.user_id)?;
         let role = input.role.into();
-        let member = db(ctx)?.run(move |c| crust_dal::orgs::update_member(c, &actor, org, user, role)).await?;
-        Ok(UpdateOrganizationMemberPayload { member: OrganizationMember(member) })
+        let member = db(ctx)?
+            .run(move |c| crust_dal::orgs::update_member(c, &actor, org, user, role))
+            .await?;
+        Ok(UpdateOrganizationMemberPayload {
+            member: OrganizationMember(member),
+        })
     }
 
     /// Removes a member and every grant, project membership and assignment they had
     /// in the organization. Anyone may leave; the last OWNER may not.
-    async fn remove_organization_member(&self, ctx: &Context<'_>, input: RemoveOrganizationMemberInput) -> Result<RemoveOrganizationMemberPayload> {
+    async fn remove_organization_member(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveOrganizationMemberInput,
+    ) -> Result<RemoveOrganizationMemberPayload> {
         let actor = actor(ctx)?;
         let org: OrgId = parse("organizationId", &input.organization_id)?;
         let user: UserId = parse("userId", &input.user_id)?;
-        db(ctx)?.run(move |c| crust_dal::orgs::remove_member(c, &actor, org, user)).await?;
-        Ok(RemoveOrganizationMemberPayload { removed_user_id: id(user.0) })
+        db(ctx)?
+            .run(move |c| crust_dal::orgs::remove_member(c, &actor, org, user))
+            .await?;
+        Ok(RemoveOrganizationMemberPayload {
+            removed_user_id: id(user.0),
+        })
     }
 
-    async fn create_workspace(&self, ctx: &Context<'_>, input: CreateWorkspaceInput) -> Result<CreateWorkspacePayload> {
-        let (actor, org): (_, OrgId) = (actor(ctx)?, parse("organizationId", &input.organization_id)?);
-        let ws = db(ctx)?.run(move |c| crust_dal::workspaces::create(c, &actor, org, &input.name)).await?;
-        Ok(CreateWorkspacePayload { workspace: Workspace(ws) })
+    async fn create_workspace(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWorkspaceInput,
+    ) -> Result<CreateWorkspacePayload> {
+        let (actor, org): (_, OrgId) = (
+            actor(ctx)?,
+            parse("organizationId", &input.organization_id)?,
+        );
+        let ws = db(ctx)?
+            .run(move |c| crust_dal::workspaces::create(c, &actor, org, &input.name))
+            .await?;
+        Ok(CreateWorkspacePayload {
+            workspace: Workspace(ws),
+        })
     }
 
-    async fn update_workspace(&self, ctx: &Context<'_>, input: UpdateWorkspaceInput) -> Result<UpdateWorkspacePayload> {
-        let (actor, ws): (_, WorkspaceId) = (actor(ctx)?, parse("workspaceId", &input.workspace_id)?);
-        let ws = db(ctx)?.run(move |c| crust_dal::workspaces::rename(c, &actor, ws, &input.name)).await?;
-        Ok(UpdateWorkspacePayload { workspace: Workspace(ws) })
+    async fn update_workspace(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateWorkspaceInput,
+    ) -> Result<UpdateWorkspacePayload> {
+        let (actor, ws): (_, WorkspaceId) =
+            (actor(ctx)?, parse("workspaceId", &input.workspace_id)?);
+        let ws = db(ctx)?
+            .run(move |c| crust_dal::workspaces::rename(c, &actor, ws, &input.name))
+            .await?;
+        Ok(UpdateWorkspacePayload {
+            workspace: Workspace(ws),
+        })
     }
 
     /// Deletes a workspace; its projects stay, outside any workspace.
-    async fn delete_workspace(&self, ctx: &Context<'_>, input: DeleteWorkspaceInput) -> Result<DeleteWorkspacePayload> {
-        let (actor, ws): (_, WorkspaceId) = (actor(ctx)?, parse("workspaceId", &input.workspace_id)?);
-        db(ctx)?.run(move |c| crust_dal::workspaces::delete(c, &actor, ws)).await?;
-        Ok(DeleteWorkspacePayload { deleted_workspace_id: id(ws.0) })
+    async fn delete_workspace(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteWorkspaceInput,
+    ) -> Result<DeleteWorkspacePayload> {
+        let (actor, ws): (_, WorkspaceId) =
+            (actor(ctx)?, parse("workspaceId", &input.workspace_id)?);
+        db(ctx)?
+            .run(move |c| crust_dal::workspaces::delete(c, &actor, ws))
+            .await?;
+        Ok(DeleteWorkspacePayload {
+            deleted_workspace_id: id(ws.0),
+        })
     }
 }

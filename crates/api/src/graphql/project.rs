@@ -7,7 +7,9 @@ use crust_domain::{OrgId, ProjectId, SliceId, UserId, WorkspaceId};
 
 use super::connection::{connection, page, Conn};
 use super::ids::{id, parse};
-use super::types::{Classification, Project, ProjectMember, ProjectRole, ProjectStatus, Slice, TaskBox, Visibility};
+use super::types::{
+    Classification, Project, ProjectMember, ProjectRole, ProjectStatus, Slice, TaskBox, Visibility,
+};
 use super::{actor, db};
 use crate::error::ApiError;
 
@@ -29,14 +31,20 @@ impl ProjectQuery {
         let org: OrgId = parse("organizationId", &organization_id)?;
         let ws: Option<WorkspaceId> = workspace_id.map(|w| parse("workspaceId", &w)).transpose()?;
         let page = page(first, after)?;
-        let paged = db(ctx)?.run(move |c| crust_dal::projects::list(c, &actor, org, ws, page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::projects::list(c, &actor, org, ws, page))
+            .await?;
         Ok(connection(paged, Project))
     }
 
     /// One project the caller may read (NOT_FOUND otherwise).
     async fn project(&self, ctx: &Context<'_>, id: ID) -> Result<Project> {
         let (actor, pid): (_, ProjectId) = (actor(ctx)?, parse("id", &id)?);
-        Ok(Project(db(ctx)?.run(move |c| crust_dal::projects::get(c, &actor, pid)).await?))
+        Ok(Project(
+            db(ctx)?
+                .run(move |c| crust_dal::projects::get(c, &actor, pid))
+                .await?,
+        ))
     }
 }
 
@@ -136,7 +144,10 @@ pub struct CreateBoxPayload {
     pub task_box: TaskBox,
 }
 
-pub(crate) fn maybe<T, U>(value: MaybeUndefined<T>, f: impl FnOnce(T) -> Result<U, ApiError>) -> Result<Option<Option<U>>, ApiError> {
+pub(crate) fn maybe<T, U>(
+    value: MaybeUndefined<T>,
+    f: impl FnOnce(T) -> Result<U, ApiError>,
+) -> Result<Option<Option<U>>, ApiError> {
     match value {
         MaybeUndefined::Undefined => Ok(None),
         MaybeUndefined::Null => Ok(Some(None)),
@@ -150,11 +161,18 @@ pub struct ProjectMutation;
 #[Object]
 impl ProjectMutation {
     /// Creates a project (org MEMBER and above); the caller becomes its MANAGER.
-    async fn create_project(&self, ctx: &Context<'_>, input: CreateProjectInput) -> Result<CreateProjectPayload> {
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProjectInput,
+    ) -> Result<CreateProjectPayload> {
         let actor = actor(ctx)?;
         let new = NewProject {
             org: parse("organizationId", &input.organization_id)?,
-            workspace: input.workspace_id.map(|w| parse("workspaceId", &w)).transpose()?,
+            workspace: input
+                .workspace_id
+                .map(|w| parse("workspaceId", &w))
+                .transpose()?,
             name: input.name,
             description: input.description,
             visibility: input.visibility.into(),
@@ -162,12 +180,20 @@ impl ProjectMutation {
             start_date: input.start_date,
             due_date: input.due_date,
         };
-        let project = db(ctx)?.run(move |c| crust_dal::projects::create(c, &actor, new)).await?;
-        Ok(CreateProjectPayload { project: Project(project) })
+        let project = db(ctx)?
+            .run(move |c| crust_dal::projects::create(c, &actor, new))
+            .await?;
+        Ok(CreateProjectPayload {
+            project: Project(project),
+        })
     }
 
     /// Changes a project (MANAGER).
-    async fn update_project(&self, ctx: &Context<'_>, input: UpdateProjectInput) -> Result<UpdateProjectPayload> {
+    async fn update_project(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProjectInput,
+    ) -> Result<UpdateProjectPayload> {
         let actor = actor(ctx)?;
         let pid: ProjectId = parse("projectId", &input.project_id)?;
         let patch = ProjectPatch {
@@ -176,51 +202,97 @@ impl ProjectMutation {
             status: input.status.map(Into::into),
             visibility: input.visibility.map(Into::into),
             classification: input.classification.map(Into::into),
-            workspace: maybe(input.workspace_id, |w| parse::<WorkspaceId>("workspaceId", &w))?,
+            workspace: maybe(input.workspace_id, |w| {
+                parse::<WorkspaceId>("workspaceId", &w)
+            })?,
             start_date: maybe(input.start_date, Ok)?,
             due_date: maybe(input.due_date, Ok)?,
         };
-        let project = db(ctx)?.run(move |c| crust_dal::projects::update(c, &actor, pid, patch)).await?;
-        Ok(UpdateProjectPayload { project: Project(project) })
+        let project = db(ctx)?
+            .run(move |c| crust_dal::projects::update(c, &actor, pid, patch))
+            .await?;
+        Ok(UpdateProjectPayload {
+            project: Project(project),
+        })
     }
 
     /// Deletes a project with everything in it (MANAGER).
-    async fn delete_project(&self, ctx: &Context<'_>, input: DeleteProjectInput) -> Result<DeleteProjectPayload> {
+    async fn delete_project(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteProjectInput,
+    ) -> Result<DeleteProjectPayload> {
         let (actor, pid): (_, ProjectId) = (actor(ctx)?, parse("projectId", &input.project_id)?);
-        db(ctx)?.run(move |c| crust_dal::projects::delete(c, &actor, pid)).await?;
-        Ok(DeleteProjectPayload { deleted_project_id: id(pid.0) })
+        db(ctx)?
+            .run(move |c| crust_dal::projects::delete(c, &actor, pid))
+            .await?;
+        Ok(DeleteProjectPayload {
+            deleted_project_id: id(pid.0),
+        })
     }
 
     /// Adds an organization member to the project, or changes their role (MANAGER).
-    async fn add_project_member(&self, ctx: &Context<'_>, input: AddProjectMemberInput) -> Result<AddProjectMemberPayload> {
+    async fn add_project_member(
+        &self,
+        ctx: &Context<'_>,
+        input: AddProjectMemberInput,
+    ) -> Result<AddProjectMemberPayload> {
         let actor = actor(ctx)?;
         let pid: ProjectId = parse("projectId", &input.project_id)?;
         let user: UserId = parse("userId", &input.user_id)?;
         let role = input.role.into();
-        let member = db(ctx)?.run(move |c| crust_dal::projects::add_member(c, &actor, pid, user, role)).await?;
-        Ok(AddProjectMemberPayload { member: ProjectMember(member) })
+        let member = db(ctx)?
+            .run(move |c| crust_dal::projects::add_member(c, &actor, pid, user, role))
+            .await?;
+        Ok(AddProjectMemberPayload {
+            member: ProjectMember(member),
+        })
     }
 
     /// Removes a member (MANAGER; anyone may remove themselves).
-    async fn remove_project_member(&self, ctx: &Context<'_>, input: RemoveProjectMemberInput) -> Result<RemoveProjectMemberPayload> {
+    async fn remove_project_member(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveProjectMemberInput,
+    ) -> Result<RemoveProjectMemberPayload> {
         let actor = actor(ctx)?;
         let pid: ProjectId = parse("projectId", &input.project_id)?;
         let user: UserId = parse("userId", &input.user_id)?;
-        db(ctx)?.run(move |c| crust_dal::projects::remove_member(c, &actor, pid, user)).await?;
-        Ok(RemoveProjectMemberPayload { removed_user_id: id(user.0) })
+        db(ctx)?
+            .run(move |c| crust_dal::projects::remove_member(c, &actor, pid, user))
+            .await?;
+        Ok(RemoveProjectMemberPayload {
+            removed_user_id: id(user.0),
+        })
     }
 
     /// Appends a slice to a project (EDITOR).
-    async fn create_slice(&self, ctx: &Context<'_>, input: CreateSliceInput) -> Result<CreateSlicePayload> {
+    async fn create_slice(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateSliceInput,
+    ) -> Result<CreateSlicePayload> {
         let (actor, pid): (_, ProjectId) = (actor(ctx)?, parse("projectId", &input.project_id)?);
-        let slice = db(ctx)?.run(move |c| crust_dal::structure::create_slice(c, &actor, pid, &input.name)).await?;
-        Ok(CreateSlicePayload { slice: Slice(slice) })
+        let slice = db(ctx)?
+            .run(move |c| crust_dal::structure::create_slice(c, &actor, pid, &input.name))
+            .await?;
+        Ok(CreateSlicePayload {
+            slice: Slice(slice),
+        })
     }
 
     /// Appends a box to a slice (EDITOR).
-    async fn create_box(&self, ctx: &Context<'_>, input: CreateBoxInput) -> Result<CreateBoxPayload> {
+    async fn create_box(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateBoxInput,
+    ) -> Result<CreateBoxPayload> {
         let (actor, sid): (_, SliceId) = (actor(ctx)?, parse("sliceId", &input.slice_id)?);
-        let b = db(ctx)?.run(move |c| crust_dal::structure::create_box(c, &actor, sid, &input.name)).await?;
-        Ok(CreateBoxPayload { task_box: TaskBox(b) })
+        let b = db(ctx)?
+            .run(move |c| crust_dal::structure::create_box(c, &actor, sid, &input.name))
+            .await?;
+        Ok(CreateBoxPayload {
+            task_box: TaskBox(b),
+        })
     }
 }

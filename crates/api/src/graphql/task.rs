@@ -19,7 +19,11 @@ impl TaskQuery {
     /// One task the caller may see (NOT_FOUND otherwise).
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
         let (actor, tid): (_, TaskId) = (actor(ctx)?, parse("id", &id)?);
-        Ok(Task(db(ctx)?.run(move |c| crust_dal::tasks::get(c, &actor, tid)).await?))
+        Ok(Task(
+            db(ctx)?
+                .run(move |c| crust_dal::tasks::get(c, &actor, tid))
+                .await?,
+        ))
     }
 }
 
@@ -106,11 +110,18 @@ pub struct TaskMutation;
 #[Object]
 impl TaskMutation {
     /// Creates a task at the end of its box (project EDITOR).
-    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> Result<CreateTaskPayload> {
+    async fn create_task(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTaskInput,
+    ) -> Result<CreateTaskPayload> {
         let actor = actor(ctx)?;
         let new = NewTask {
             project: parse("projectId", &input.project_id)?,
-            box_id: input.box_id.map(|b| parse::<BoxId>("boxId", &b)).transpose()?,
+            box_id: input
+                .box_id
+                .map(|b| parse::<BoxId>("boxId", &b))
+                .transpose()?,
             title: input.title,
             description: input.description,
             classification: input.classification.into(),
@@ -118,18 +129,28 @@ impl TaskMutation {
             due_date: input.due_date,
             duration_days: input.duration_days,
         };
-        let task = db(ctx)?.run(move |c| crust_dal::tasks::create(c, &actor, new)).await?;
+        let task = db(ctx)?
+            .run(move |c| crust_dal::tasks::create(c, &actor, new))
+            .await?;
         Ok(CreateTaskPayload { task: Task(task) })
     }
 
     /// Changes a task.
-    async fn update_task(&self, ctx: &Context<'_>, input: UpdateTaskInput) -> Result<UpdateTaskPayload> {
+    async fn update_task(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTaskInput,
+    ) -> Result<UpdateTaskPayload> {
         let actor = actor(ctx)?;
         let tid: TaskId = parse("taskId", &input.task_id)?;
         let progress = input
             .progress
             .map(|p| i16::try_from(p).ok().filter(|p| (0..=100).contains(p)))
-            .map(|p| p.ok_or_else(|| ApiError::BadUserInput("progress: must be between 0 and 100".into())))
+            .map(|p| {
+                p.ok_or_else(|| {
+                    ApiError::BadUserInput("progress: must be between 0 and 100".into())
+                })
+            })
             .transpose()?;
         let patch = TaskPatch {
             title: input.title,
@@ -142,37 +163,67 @@ impl TaskMutation {
             duration_days: maybe(input.duration_days, Ok)?,
             assignees: input
                 .assignee_ids
-                .map(|ids| ids.iter().map(|i| parse::<UserId>("assigneeIds", i)).collect::<Result<Vec<_>, _>>())
+                .map(|ids| {
+                    ids.iter()
+                        .map(|i| parse::<UserId>("assigneeIds", i))
+                        .collect::<Result<Vec<_>, _>>()
+                })
                 .transpose()?,
         };
-        let task = db(ctx)?.run(move |c| crust_dal::tasks::update(c, &actor, tid, patch)).await?;
+        let task = db(ctx)?
+            .run(move |c| crust_dal::tasks::update(c, &actor, tid, patch))
+            .await?;
         Ok(UpdateTaskPayload { task: Task(task) })
     }
 
     /// Deletes a task (project EDITOR).
-    async fn delete_task(&self, ctx: &Context<'_>, input: DeleteTaskInput) -> Result<DeleteTaskPayload> {
+    async fn delete_task(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteTaskInput,
+    ) -> Result<DeleteTaskPayload> {
         let (actor, tid): (_, TaskId) = (actor(ctx)?, parse("taskId", &input.task_id)?);
-        db(ctx)?.run(move |c| crust_dal::tasks::delete(c, &actor, tid)).await?;
-        Ok(DeleteTaskPayload { deleted_task_id: id(tid.0) })
+        db(ctx)?
+            .run(move |c| crust_dal::tasks::delete(c, &actor, tid))
+            .await?;
+        Ok(DeleteTaskPayload {
+            deleted_task_id: id(tid.0),
+        })
     }
 
     /// Grants a member of the task's organization VIEW or EDIT on this one task
     /// (project MANAGER; for a SECRET task, a MANAGER on its list).
-    async fn grant_task_access(&self, ctx: &Context<'_>, input: GrantTaskAccessInput) -> Result<GrantTaskAccessPayload> {
+    async fn grant_task_access(
+        &self,
+        ctx: &Context<'_>,
+        input: GrantTaskAccessInput,
+    ) -> Result<GrantTaskAccessPayload> {
         let actor = actor(ctx)?;
         let tid: TaskId = parse("taskId", &input.task_id)?;
         let user: UserId = parse("userId", &input.user_id)?;
         let access = input.access.into();
-        let grant = db(ctx)?.run(move |c| crust_dal::tasks::grant(c, &actor, tid, user, access)).await?;
-        Ok(GrantTaskAccessPayload { grant: TaskGrant(grant) })
+        let grant = db(ctx)?
+            .run(move |c| crust_dal::tasks::grant(c, &actor, tid, user, access))
+            .await?;
+        Ok(GrantTaskAccessPayload {
+            grant: TaskGrant(grant),
+        })
     }
 
     /// Takes a grant away.
-    async fn revoke_task_access(&self, ctx: &Context<'_>, input: RevokeTaskAccessInput) -> Result<RevokeTaskAccessPayload> {
+    async fn revoke_task_access(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeTaskAccessInput,
+    ) -> Result<RevokeTaskAccessPayload> {
         let actor = actor(ctx)?;
         let tid: TaskId = parse("taskId", &input.task_id)?;
         let user: UserId = parse("userId", &input.user_id)?;
-        db(ctx)?.run(move |c| crust_dal::tasks::revoke(c, &actor, tid, user)).await?;
-        Ok(RevokeTaskAccessPayload { revoked_user_id: id(user.0) })
+        db(ctx)?
+            .run(move |c| crust_dal::tasks::revoke(c, &actor, tid, user))
+            .await?;
+        Ok(RevokeTaskAccessPayload {
+            revoked_user_id: id(user.0),
+        })
     }
 }

@@ -5,7 +5,7 @@ use async_graphql::{Context, Enum, Object, Result, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use crust_dal::models;
 use crust_dal::tasks::TaskScope;
-use crust_domain::{OrgId, ProjectId, SliceId, TaskId, BoxId, WorkspaceId};
+use crust_domain::{BoxId, OrgId, ProjectId, SliceId, TaskId, WorkspaceId};
 
 use super::connection::{connection, page, Conn};
 use super::ids::id;
@@ -80,15 +80,29 @@ impl Organization {
         Ok(actor(ctx)?.org_role(OrgId(self.0.id)).map(Into::into))
     }
     /// Members, by name (MEMBER and above).
-    async fn members(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<OrganizationMember>> {
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<OrganizationMember>> {
         let (actor, page, org) = (actor(ctx)?, page(first, after)?, OrgId(self.0.id));
-        let paged = db(ctx)?.run(move |c| crust_dal::orgs::members(c, &actor, org, page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::orgs::members(c, &actor, org, page))
+            .await?;
         Ok(connection(paged, OrganizationMember))
     }
     /// Workspaces, by name (MEMBER and above).
-    async fn workspaces(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Workspace>> {
+    async fn workspaces(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Workspace>> {
         let (actor, page, org) = (actor(ctx)?, page(first, after)?, OrgId(self.0.id));
-        let paged = db(ctx)?.run(move |c| crust_dal::workspaces::list(c, &actor, org, page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::workspaces::list(c, &actor, org, page))
+            .await?;
         Ok(connection(paged, Workspace))
     }
     /// Projects the caller may read, by name.
@@ -99,9 +113,13 @@ impl Organization {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Project>> {
-        let ws: Option<WorkspaceId> = workspace_id.map(|w| super::ids::parse("workspaceId", &w)).transpose()?;
+        let ws: Option<WorkspaceId> = workspace_id
+            .map(|w| super::ids::parse("workspaceId", &w))
+            .transpose()?;
         let (actor, page, org) = (actor(ctx)?, page(first, after)?, OrgId(self.0.id));
-        let paged = db(ctx)?.run(move |c| crust_dal::projects::list(c, &actor, org, ws, page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::projects::list(c, &actor, org, ws, page))
+            .await?;
         Ok(connection(paged, Project))
     }
 }
@@ -170,12 +188,20 @@ impl Project {
     }
     async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
         let (actor, org) = (actor(ctx)?, OrgId(self.0.org_id));
-        Ok(Organization(db(ctx)?.run(move |c| crust_dal::orgs::get(c, &actor, org)).await?))
+        Ok(Organization(
+            db(ctx)?
+                .run(move |c| crust_dal::orgs::get(c, &actor, org))
+                .await?,
+        ))
     }
     async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
-        let Some(ws) = self.0.workspace_id else { return Ok(None) };
+        let Some(ws) = self.0.workspace_id else {
+            return Ok(None);
+        };
         let actor = actor(ctx)?;
-        let found = db(ctx)?.run(move |c| crust_dal::workspaces::get(c, &actor, WorkspaceId(ws))).await;
+        let found = db(ctx)?
+            .run(move |c| crust_dal::workspaces::get(c, &actor, WorkspaceId(ws)))
+            .await;
         match found {
             Ok(ws) => Ok(Some(Workspace(ws))),
             Err(crate::error::ApiError::NotFound) => Ok(None),
@@ -186,25 +212,48 @@ impl Project {
     /// non-SECRET projects).
     async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<ProjectRole>> {
         let (actor, project) = (actor(ctx)?, self.0.clone());
-        let role = db(ctx)?.run(move |c| crust_dal::projects::viewer_role(c, &actor, &project)).await?;
+        let role = db(ctx)?
+            .run(move |c| crust_dal::projects::viewer_role(c, &actor, &project))
+            .await?;
         Ok(role.map(Into::into))
     }
     /// Members (for a SECRET project: its access list), by name.
-    async fn members(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<ProjectMember>> {
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<ProjectMember>> {
         let (actor, page, pid) = (actor(ctx)?, page(first, after)?, ProjectId(self.0.id));
-        let paged = db(ctx)?.run(move |c| crust_dal::projects::members(c, &actor, pid, page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::projects::members(c, &actor, pid, page))
+            .await?;
         Ok(connection(paged, ProjectMember))
     }
     /// Slices in order.
-    async fn slices(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Slice>> {
+    async fn slices(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Slice>> {
         let (actor, page, pid) = (actor(ctx)?, page(first, after)?, ProjectId(self.0.id));
-        let paged = db(ctx)?.run(move |c| crust_dal::structure::slices(c, &actor, pid, page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::structure::slices(c, &actor, pid, page))
+            .await?;
         Ok(connection(paged, Slice))
     }
     /// Every task of the project the caller may see, in position order.
-    async fn tasks(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Task>> {
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Task>> {
         let (actor, page, pid) = (actor(ctx)?, page(first, after)?, ProjectId(self.0.id));
-        let paged = db(ctx)?.run(move |c| crust_dal::tasks::list(c, &actor, TaskScope::Project(pid), page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::tasks::list(c, &actor, TaskScope::Project(pid), page))
+            .await?;
         Ok(connection(paged, Task))
     }
 }
@@ -238,9 +287,16 @@ impl Slice {
         id(self.0.project_id)
     }
     /// Boxes in order.
-    async fn boxes(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<TaskBox>> {
+    async fn boxes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<TaskBox>> {
         let (actor, page, sid) = (actor(ctx)?, page(first, after)?, SliceId(self.0.id));
-        let paged = db(ctx)?.run(move |c| crust_dal::structure::boxes(c, &actor, sid, page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::structure::boxes(c, &actor, sid, page))
+            .await?;
         Ok(connection(paged, TaskBox))
     }
 }
@@ -263,9 +319,16 @@ impl TaskBox {
         id(self.0.slice_id)
     }
     /// Tasks the caller may see, in position order.
-    async fn tasks(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<Conn<Task>> {
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Task>> {
         let (actor, page, bid) = (actor(ctx)?, page(first, after)?, BoxId(self.0.id));
-        let paged = db(ctx)?.run(move |c| crust_dal::tasks::list(c, &actor, TaskScope::Box(bid), page)).await?;
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::tasks::list(c, &actor, TaskScope::Box(bid), page))
+            .await?;
         Ok(connection(paged, Task))
     }
 }
@@ -320,7 +383,10 @@ impl Task {
     /// grant and may not read the project itself.
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
         let (actor, pid) = (actor(ctx)?, ProjectId(self.0.project_id));
-        match db(ctx)?.run(move |c| crust_dal::projects::get(c, &actor, pid)).await {
+        match db(ctx)?
+            .run(move |c| crust_dal::projects::get(c, &actor, pid))
+            .await
+        {
             Ok(p) => Ok(Some(Project(p))),
             Err(crate::error::ApiError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
@@ -329,9 +395,14 @@ impl Task {
     /// The box holding the task (null when unboxed or when the project is hidden).
     #[graphql(name = "box")]
     async fn task_box(&self, ctx: &Context<'_>) -> Result<Option<TaskBox>> {
-        let Some(bid) = self.0.box_id else { return Ok(None) };
+        let Some(bid) = self.0.box_id else {
+            return Ok(None);
+        };
         let actor = actor(ctx)?;
-        match db(ctx)?.run(move |c| crust_dal::structure::get_box(c, &actor, BoxId(bid))).await {
+        match db(ctx)?
+            .run(move |c| crust_dal::structure::get_box(c, &actor, BoxId(bid)))
+            .await
+        {
             Ok(b) => Ok(Some(TaskBox(b))),
             Err(crate::error::ApiError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
@@ -339,14 +410,18 @@ impl Task {
     }
     async fn assignees(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let (actor, tid) = (actor(ctx)?, TaskId(self.0.id));
-        let users = db(ctx)?.run(move |c| crust_dal::tasks::assignees(c, &actor, tid)).await?;
+        let users = db(ctx)?
+            .run(move |c| crust_dal::tasks::assignees(c, &actor, tid))
+            .await?;
         Ok(users.into_iter().map(User).collect())
     }
     /// Who holds a grant on this task (its access list when SECRET). Readable by
     /// those who manage the task's access and by everyone on a SECRET task's list.
     async fn grants(&self, ctx: &Context<'_>) -> Result<Vec<TaskGrant>> {
         let (actor, tid) = (actor(ctx)?, TaskId(self.0.id));
-        let grants = db(ctx)?.run(move |c| crust_dal::tasks::grants(c, &actor, tid)).await?;
+        let grants = db(ctx)?
+            .run(move |c| crust_dal::tasks::grants(c, &actor, tid))
+            .await?;
         Ok(grants.into_iter().map(TaskGrant).collect())
     }
 }
@@ -362,4 +437,3 @@ impl TaskGrant {
         self.0.access.into()
     }
 }
-

@@ -33,10 +33,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if config.profile == Profile::Prod {
         anyhow::bail!("`crust dev` refuses the prod profile; use `crust serve`");
     }
-    let explicit = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty() && !args.private_cluster);
-    let server = postgres::find_or_provision(explicit.as_deref(), args.private_cluster, &args.data_dir, args.pg_bin_dir.as_deref())?;
+    let explicit = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty() && !args.private_cluster);
+    let server = postgres::find_or_provision(
+        explicit.as_deref(),
+        args.private_cluster,
+        &args.data_dir,
+        args.pg_bin_dir.as_deref(),
+    )?;
     let database = match &explicit {
-        Some(url) => postgres::database_of(url).unwrap_or_else(|| config.profile.default_database_name().to_owned()),
+        Some(url) => postgres::database_of(url)
+            .unwrap_or_else(|| config.profile.default_database_name().to_owned()),
         None => config.profile.default_database_name().to_owned(),
     };
     postgres::ensure_database(&server, &database)?;
@@ -47,7 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let logins = super::seed::demo(&config, &mut conn)?;
     drop(conn);
 
-    let listener = TcpListener::bind(config.bind).with_context(|| format!("cannot listen on {} (set CRUST_BIND)", config.bind))?;
+    let listener = TcpListener::bind(config.bind)
+        .with_context(|| format!("cannot listen on {} (set CRUST_BIND)", config.bind))?;
     let addr = listener.local_addr()?;
     println!();
     super::seed::print_logins(&logins);

@@ -10,7 +10,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let sdl = crust_api::graphql::export_sdl();
     match args.out {
-        Some(path) => std::fs::write(&path, sdl).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display())),
+        Some(path) => std::fs::write(&path, sdl)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display())),
         None => {
             print!("{sdl}");
             Ok(())

@@ -14,14 +14,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = super::load_config()?;
     let mut conn = super::connect(&config)?;
     if args.revert_all {
-        if !args.yes && !confirm("Revert ALL migrations and drop every Crust table with its data?")? {
+        if !args.yes && !confirm("Revert ALL migrations and drop every Crust table with its data?")?
+        {
             anyhow::bail!("cancelled");
         }
-        let reverted = crust_dal::migrate::revert_all(&mut conn).map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
+        let reverted = crust_dal::migrate::revert_all(&mut conn)
+            .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
         println!("reverted {} migration(s)", reverted.len());
         return Ok(());
     }
-    let applied = crust_dal::migrate::run_pending(&mut conn).map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    let applied = crust_dal::migrate::run_pending(&mut conn)
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     if applied.is_empty() {
         println!("database is up to date");
     } else {

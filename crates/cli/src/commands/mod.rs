@@ -15,12 +15,14 @@ pub fn load_config() -> anyhow::Result<Config> {
 }
 
 pub fn connect(config: &Config) -> anyhow::Result<PgConnection> {
-    crust_dal::establish(config.database_url.expose()).context("cannot connect to the database (check DATABASE_URL)")
+    crust_dal::establish(config.database_url.expose())
+        .context("cannot connect to the database (check DATABASE_URL)")
 }
 
 /// Applies pending migrations and reports what it did.
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<()> {
-    let applied = crust_dal::migrate::run_pending(conn).map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+    let applied = crust_dal::migrate::run_pending(conn)
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     for version in &applied {
         tracing::info!(version, "migration applied");
     }

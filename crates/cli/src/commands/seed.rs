@@ -10,7 +10,10 @@ use crust_api::{Config, Profile};
 use crust_dal::projects::NewProject;
 use crust_dal::tasks::{NewTask, TaskPatch};
 use crust_dal::{orgs, projects, structure, tasks, users, workspaces, Actor, Page, PgConnection};
-use crust_domain::{Classification, OrgId, OrgRole, ProjectId, ProjectRole, TaskAccess, TaskStatus, UserId, Visibility};
+use crust_domain::{
+    Classification, OrgId, OrgRole, ProjectId, ProjectRole, TaskAccess, TaskStatus, UserId,
+    Visibility,
+};
 
 use super::user::generate_password;
 
@@ -24,10 +27,22 @@ pub const DEMO_ORG: &str = "Acme (demo)";
 
 /// (email, name, org role)
 const DEMO_USERS: &[(&str, &str, OrgRole)] = &[
-    ("olivia.owner@demo.crust.test", "Olivia Owner", OrgRole::Owner),
+    (
+        "olivia.owner@demo.crust.test",
+        "Olivia Owner",
+        OrgRole::Owner,
+    ),
     ("adam.admin@demo.crust.test", "Adam Admin", OrgRole::Admin),
-    ("maya.member@demo.crust.test", "Maya Member", OrgRole::Member),
-    ("victor.viewer@demo.crust.test", "Victor Viewer", OrgRole::Member),
+    (
+        "maya.member@demo.crust.test",
+        "Maya Member",
+        OrgRole::Member,
+    ),
+    (
+        "victor.viewer@demo.crust.test",
+        "Victor Viewer",
+        OrgRole::Member,
+    ),
     ("gina.guest@demo.crust.test", "Gina Guest", OrgRole::Guest),
 ];
 
@@ -62,7 +77,8 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
     if config.profile == Profile::Prod {
         anyhow::bail!("refusing to load demo data with the prod profile");
     }
-    let hasher = PasswordHasher::new(config.password_pepper.clone(), config.bcrypt_cost).map_err(|e| anyhow!("{e}"))?;
+    let hasher = PasswordHasher::new(config.password_pepper.clone(), config.bcrypt_cost)
+        .map_err(|e| anyhow!("{e}"))?;
     let mut logins = Vec::new();
     let mut ids = Vec::new();
     for (email, name, role) in DEMO_USERS {
@@ -76,7 +92,11 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
             None => UserId(dal(users::create(conn, email, name, &hash), "create user")?.id),
         };
         ids.push(id);
-        logins.push(Login { email, role: *role, password });
+        logins.push(Login {
+            email,
+            role: *role,
+            password,
+        });
     }
     let owner = dal(Actor::load(conn, ids[0]), "load owner")?;
     let existing = dal(orgs::list(conn, &owner, Page::first(100)), "list orgs")?;
@@ -91,26 +111,80 @@ fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::R
     let org = OrgId(dal(orgs::create(conn, &owner, DEMO_ORG), "create org")?.id);
     let owner = dal(Actor::load(conn, owner.user_id), "reload owner")?;
     for ((email, _, role), _) in DEMO_USERS.iter().zip(ids).skip(1) {
-        dal(orgs::add_member(conn, &owner, org, email, *role), "add member")?;
+        dal(
+            orgs::add_member(conn, &owner, org, email, *role),
+            "add member",
+        )?;
     }
-    let marketing = dal(workspaces::create(conn, &owner, org, "Marketing"), "workspace")?;
-    let engineering = dal(workspaces::create(conn, &owner, org, "Engineering"), "workspace")?;
+    let marketing = dal(
+        workspaces::create(conn, &owner, org, "Marketing"),
+        "workspace",
+    )?;
+    let engineering = dal(
+        workspaces::create(conn, &owner, org, "Engineering"),
+        "workspace",
+    )?;
     let (maya, victor, gina) = (ids[2], ids[3], ids[4]);
 
-    let website = project(conn, &owner, org, Some(marketing.id), "Website relaunch", Visibility::Organization, Classification::Confidential)?;
-    dal(projects::add_member(conn, &owner, website, maya, ProjectRole::Editor), "project member")?;
+    let website = project(
+        conn,
+        &owner,
+        org,
+        Some(marketing.id),
+        "Website relaunch",
+        Visibility::Organization,
+        Classification::Confidential,
+    )?;
+    dal(
+        projects::add_member(conn, &owner, website, maya, ProjectRole::Editor),
+        "project member",
+    )?;
     let plan = [
-        ("Plan", vec![("Research", vec!["Interview five customers", "Audit current analytics"]), ("Scope", vec!["Write the brief", "Agree on budget"])]),
-        ("Build", vec![("Design", vec!["Wireframes", "Visual design"]), ("Content", vec!["Review homepage copy", "Translate to German"])]),
-        ("Close", vec![("Launch", vec!["Go-live checklist", "Announce the relaunch"])]),
+        (
+            "Plan",
+            vec![
+                (
+                    "Research",
+                    vec!["Interview five customers", "Audit current analytics"],
+                ),
+                ("Scope", vec!["Write the brief", "Agree on budget"]),
+            ],
+        ),
+        (
+            "Build",
+            vec![
+                ("Design", vec!["Wireframes", "Visual design"]),
+                (
+                    "Content",
+                    vec!["Review homepage copy", "Translate to German"],
+                ),
+            ],
+        ),
+        (
+            "Close",
+            vec![("Launch", vec!["Go-live checklist", "Announce the relaunch"])],
+        ),
     ];
     let mut granted = None;
     for (si, (slice_name, boxes)) in plan.iter().enumerate() {
-        let slice = dal(structure::create_slice(conn, &owner, website, slice_name), "slice")?;
+        let slice = dal(
+            structure::create_slice(conn, &owner, website, slice_name),
+            "slice",
+        )?;
         for (box_name, titles) in boxes {
-            let b = dal(structure::create_box(conn, &owner, crust_domain::SliceId(slice.id), box_name), "box")?;
+            let b = dal(
+                structure::create_box(conn, &owner, crust_domain::SliceId(slice.id), box_name),
+                "box",
+            )?;
             for (ti, title) in titles.iter().enumerate() {
-                let t = task(conn, &owner, website, Some(b.id), title, Classification::Confidential)?;
+                let t = task(
+                    conn,
+                    &owner,
+                    website,
+                    Some(b.id),
+                    title,
+                    Classification::Confidential,
+                )?;
                 let status = match (si, ti) {
                     (0, _) => Some(TaskStatus::Done),
                     (1, 0) => Some(TaskStatus::InProgress),
@@ -123,7 +197,10 @@ fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::R
                     duration_days: Some(Some(2 + ti as i32)),
                     ..TaskPatch::default()
                 };
-                dal(tasks::update(conn, &owner, crust_domain::TaskId(t), patch), "task update")?;
+                dal(
+                    tasks::update(conn, &owner, crust_domain::TaskId(t), patch),
+                    "task update",
+                )?;
                 if *title == "Review homepage copy" {
                     granted = Some(t);
                 }
@@ -131,27 +208,91 @@ fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::R
         }
     }
     if let Some(t) = granted {
-        dal(tasks::grant(conn, &owner, crust_domain::TaskId(t), gina, TaskAccess::Edit), "grant guest")?;
+        dal(
+            tasks::grant(
+                conn,
+                &owner,
+                crust_domain::TaskId(t),
+                gina,
+                TaskAccess::Edit,
+            ),
+            "grant guest",
+        )?;
     }
-    task(conn, &owner, website, None, "Salary bands for the web team", Classification::Secret)?;
+    task(
+        conn,
+        &owner,
+        website,
+        None,
+        "Salary bands for the web team",
+        Classification::Secret,
+    )?;
 
-    let app = project(conn, &owner, org, Some(engineering.id), "Mobile app", Visibility::Members, Classification::Confidential)?;
-    dal(projects::add_member(conn, &owner, app, maya, ProjectRole::Manager), "project member")?;
-    dal(projects::add_member(conn, &owner, app, victor, ProjectRole::Viewer), "project member")?;
-    let sprint = dal(structure::create_slice(conn, &owner, app, "Sprint board"), "slice")?;
+    let app = project(
+        conn,
+        &owner,
+        org,
+        Some(engineering.id),
+        "Mobile app",
+        Visibility::Members,
+        Classification::Confidential,
+    )?;
+    dal(
+        projects::add_member(conn, &owner, app, maya, ProjectRole::Manager),
+        "project member",
+    )?;
+    dal(
+        projects::add_member(conn, &owner, app, victor, ProjectRole::Viewer),
+        "project member",
+    )?;
+    let sprint = dal(
+        structure::create_slice(conn, &owner, app, "Sprint board"),
+        "slice",
+    )?;
     for column in ["To do", "Doing", "Done"] {
-        let b = dal(structure::create_box(conn, &owner, crust_domain::SliceId(sprint.id), column), "box")?;
+        let b = dal(
+            structure::create_box(conn, &owner, crust_domain::SliceId(sprint.id), column),
+            "box",
+        )?;
         if column == "To do" {
             for title in ["Login screen", "Offline mode", "Push notifications"] {
-                task(conn, &owner, app, Some(b.id), title, Classification::Confidential)?;
+                task(
+                    conn,
+                    &owner,
+                    app,
+                    Some(b.id),
+                    title,
+                    Classification::Confidential,
+                )?;
             }
         }
     }
 
-    let secret = project(conn, &owner, org, None, "Acquisition Falcon", Visibility::Members, Classification::Secret)?;
-    let s = dal(structure::create_slice(conn, &owner, secret, "Due diligence"), "slice")?;
-    let b = dal(structure::create_box(conn, &owner, crust_domain::SliceId(s.id), "Legal"), "box")?;
-    task(conn, &owner, secret, Some(b.id), "Review target's contracts", Classification::Confidential)?;
+    let secret = project(
+        conn,
+        &owner,
+        org,
+        None,
+        "Acquisition Falcon",
+        Visibility::Members,
+        Classification::Secret,
+    )?;
+    let s = dal(
+        structure::create_slice(conn, &owner, secret, "Due diligence"),
+        "slice",
+    )?;
+    let b = dal(
+        structure::create_box(conn, &owner, crust_domain::SliceId(s.id), "Legal"),
+        "box",
+    )?;
+    task(
+        conn,
+        &owner,
+        secret,
+        Some(b.id),
+        "Review target's contracts",
+        Classification::Confidential,
+    )?;
     Ok(())
 }
 
@@ -174,7 +315,9 @@ fn project(
         start_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 2),
         due_date: chrono::NaiveDate::from_ymd_opt(2027, 2, 26),
     };
-    Ok(ProjectId(dal(projects::create(conn, owner, new), "create project")?.id))
+    Ok(ProjectId(
+        dal(projects::create(conn, owner, new), "create project")?.id,
+    ))
 }
 
 fn task(

@@ -15,7 +15,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.no_migrate {
         super::migrate(&mut super::connect(&config)?)?;
     }
-    let listener = TcpListener::bind(config.bind).with_context(|| format!("cannot listen on {}", config.bind))?;
+    let listener = TcpListener::bind(config.bind)
+        .with_context(|| format!("cannot listen on {}", config.bind))?;
     tracing::info!(addr = %config.bind, profile = config.profile.as_str(), "serving");
     actix_web::rt::System::new()
         .block_on(crust_api::server::serve(&config, listener))

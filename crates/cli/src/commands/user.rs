@@ -19,23 +19,35 @@ pub enum UserCommand {
 }
 
 pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
-    let UserCommand::Create { email, name, password_stdin } = cmd;
+    let UserCommand::Create {
+        email,
+        name,
+        password_stdin,
+    } = cmd;
     let config = super::load_config()?;
     let email = validate::email(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = validate::name("name", &name).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (password, generated) = if password_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
         (line.trim_end_matches(['\r', '\n']).to_owned(), false)
     } else {
         (generate_password()?, true)
     };
     check_new_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-    let hasher = PasswordHasher::new(config.password_pepper.clone(), config.bcrypt_cost).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hasher = PasswordHasher::new(config.password_pepper.clone(), config.bcrypt_cost)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = hasher.hash(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut conn = super::connect(&config)?;
-    let user = crust_dal::users::create(&mut conn, &email, &name, &hash).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("created user {} <{}> with id {}", user.name, user.email, user.id);
+    let user = crust_dal::users::create(&mut conn, &email, &name, &hash)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "created user {} <{}> with id {}",
+        user.name, user.email, user.id
+    );
     if generated {
         println!("password (shown once): {password}");
     }

@@ -148,7 +148,9 @@ fn project_facts(org: &str, member: &str, vis: &str, class: &str) -> ProjectFact
         org_role: opt::<OrgRole>(org),
         member_role: opt::<ProjectRole>(member),
         visibility: vis.parse::<Visibility>().unwrap_or(Visibility::Members),
-        classification: class.parse::<Classification>().unwrap_or(Classification::Secret),
+        classification: class
+            .parse::<Classification>()
+            .unwrap_or(Classification::Secret),
     }
 }
 
@@ -228,7 +230,10 @@ fn task_table_is_complete_and_holds() {
             .iter()
             .map(|a| letter(decide(*a, Object::Task(facts))))
             .collect();
-        assert_eq!(&got, expected, "{class} task, grant {grant}, project role {role}");
+        assert_eq!(
+            &got, expected,
+            "{class} task, grant {grant}, project role {role}"
+        );
     }
 }
 
@@ -240,16 +245,32 @@ fn org_owner_does_not_see_secret_task_without_grant() {
         visibility: Visibility::Organization,
         classification: Classification::Confidential,
     };
-    let secret = TaskFacts { project, grant: None, classification: Classification::Secret };
-    assert_eq!(decide(Action::ReadTask, Object::Task(secret)), Decision::NotFound);
-    let listed = TaskFacts { grant: Some(TaskAccess::View), ..secret };
+    let secret = TaskFacts {
+        project,
+        grant: None,
+        classification: Classification::Secret,
+    };
+    assert_eq!(
+        decide(Action::ReadTask, Object::Task(secret)),
+        Decision::NotFound
+    );
+    let listed = TaskFacts {
+        grant: Some(TaskAccess::View),
+        ..secret
+    };
     // Listed and org owner (so project MANAGER): may manage the task's list.
-    assert_eq!(decide(Action::ManageTaskAccess, Object::Task(listed)), Decision::Allow);
+    assert_eq!(
+        decide(Action::ManageTaskAccess, Object::Task(listed)),
+        Decision::Allow
+    );
 }
 
 #[test]
 fn a_grant_never_reaches_across_tenants() {
-    let project = ProjectFacts { org_role: None, ..member_with(Some(ProjectRole::Manager)) };
+    let project = ProjectFacts {
+        org_role: None,
+        ..member_with(Some(ProjectRole::Manager))
+    };
     let facts = TaskFacts {
         project,
         grant: Some(TaskAccess::Edit),
@@ -268,20 +289,37 @@ fn guest_works_only_through_grants() {
         visibility: Visibility::Organization,
         classification: Classification::Confidential,
     };
-    assert_eq!(decide(Action::ReadProject, Object::Project(project)), Decision::NotFound);
+    assert_eq!(
+        decide(Action::ReadProject, Object::Project(project)),
+        Decision::NotFound
+    );
     let granted = TaskFacts {
         project,
         grant: Some(TaskAccess::Edit),
         classification: Classification::Confidential,
     };
-    assert_eq!(decide(Action::UpdateTaskProgress, Object::Task(granted)), Decision::Allow);
-    assert_eq!(decide(Action::UpdateTask, Object::Task(granted)), Decision::Forbidden);
+    assert_eq!(
+        decide(Action::UpdateTaskProgress, Object::Task(granted)),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(Action::UpdateTask, Object::Task(granted)),
+        Decision::Forbidden
+    );
 }
 
 #[test]
 fn actions_of_another_layer_are_forbidden() {
-    let org = OrgFacts { role: Some(OrgRole::Owner) };
-    assert_eq!(decide(Action::ReadTask, Object::Org(org)), Decision::Forbidden);
+    let org = OrgFacts {
+        role: Some(OrgRole::Owner),
+    };
+    assert_eq!(
+        decide(Action::ReadTask, Object::Org(org)),
+        Decision::Forbidden
+    );
     let project = member_with(Some(ProjectRole::Manager));
-    assert_eq!(decide(Action::ManageOrg, Object::Project(project)), Decision::Forbidden);
+    assert_eq!(
+        decide(Action::ManageOrg, Object::Project(project)),
+        Decision::Forbidden
+    );
 }
