@@ -1,7 +1,7 @@
 //! The end-to-end test harness: a fresh PostgreSQL database per test (cloned from a
 //! migrated template), the real server on a free port, and a real HTTP client.
 //!
-//! ```ignore
+//! ```text
 //! let app = TestApp::start().await;
 //! let alice = app.user("alice").await;
 //! let org = app.create_org(&alice, "Acme").await;

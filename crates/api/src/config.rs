@@ -534,3 +534,29 @@ mod tests {
         assert!(!printed.contains("postgres://"));
     }
 }
+
+#[cfg(test)]
+mod readme {
+    /// The README documents every setting this module reads.
+    #[test]
+    fn every_setting_is_documented() {
+        let source = include_str!("config.rs");
+        let readme = include_str!("../../../README.md");
+        let mut keys: Vec<&str> = source
+            .split('"')
+            .filter(|s| {
+                (s.starts_with("CRUST_") || *s == "DATABASE_URL")
+                    && s.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert!(keys.len() >= 15, "{keys:?}");
+        for key in keys {
+            assert!(
+                readme.contains(&format!("`{key}`")),
+                "README.md does not document {key}"
+            );
+        }
+    }
+}
