@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod acl;
+mod architecture;
 mod auth;
 mod http;
 mod migrations;
