@@ -242,3 +242,65 @@ async fn errors_carry_codes_and_no_internals() {
         assert!(!text.contains(leak), "error leaks {leak}: {body}");
     }
 }
+
+#[tokio::test]
+async fn one_request_carries_one_sign_in_attempt() {
+    let app = TestApp::start().await;
+    let user = app.user("target").await;
+    // Guesses packed as aliases: only the first is even tried.
+    let mut query = String::from("mutation {");
+    for i in 0..20 {
+        query.push_str(&format!(" a{i}: login(input: {{email: \"{}\", password: \"guess-{i}-xxxx\"}}) {{ accessToken }}", user.email));
+    }
+    query.push_str(" }");
+    let body = app.gql(None, &query, json!({})).await;
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 20);
+    let refused = errors
+        .iter()
+        .filter(|e| e["message"] == "send one sign-in operation per request")
+        .count();
+    assert_eq!(refused, 19, "{body}");
+    assert!(errors
+        .iter()
+        .all(|e| e["extensions"]["code"] == "BAD_USER_INPUT"
+            || e["extensions"]["code"] == "UNAUTHENTICATED"));
+    // One honest login per request still works.
+    assert!(app.login(&user.email, crust_e2e::TEST_PASSWORD).await["data"]["login"].is_object());
+}
+
+#[tokio::test]
+async fn database_failures_answer_internal_without_details() {
+    let app = TestApp::start().await;
+    let user = app.user("victim").await;
+    let org = app.create_org(&user, "Org").await;
+    let p = app
+        .create_project(&user, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    let t = app.create_task(&user, &p, None, "CONFIDENTIAL").await;
+    // Break the database under the server's feet.
+    use diesel::RunQueryDsl;
+    diesel::sql_query("DROP TABLE task_assignees")
+        .execute(&mut app.db.connect())
+        .unwrap();
+    let body = app
+        .gql(
+            Some(&user.access),
+            "query($t: ID!) { task(id: $t) { title assignees { id } } }",
+            json!({ "t": t }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("INTERNAL"), "{body}");
+    assert_eq!(body["errors"][0]["message"], "internal error");
+    let text = body.to_string().to_lowercase();
+    for leak in [
+        "task_assignees",
+        "relation",
+        "sql",
+        "diesel",
+        "does not exist",
+        ".rs",
+    ] {
+        assert!(!text.contains(leak), "error leaks {leak}: {body}");
+    }
+}

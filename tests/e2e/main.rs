@@ -7,6 +7,7 @@ mod architecture;
 mod auth;
 mod http;
 mod migrations;
+mod need_to_know;
 mod operations;
 mod owners;
 mod schema;

@@ -92,7 +92,7 @@ async fn structure_keeps_its_order_and_lists_paginate() {
         ids.push(app.create_task(&owner, &p, Some(&b), "CONFIDENTIAL").await);
     }
     let q = "query($p: ID!, $after: String) { project(id: $p) { slices { nodes { boxes { nodes { tasks(first: 3, after: $after) {
-               totalCount pageInfo { hasNextPage hasPreviousPage endCursor } nodes { id position } } } } } } } }";
+               totalCount pageInfo { hasNextPage hasPreviousPage endCursor } nodes { id } } } } } } } }";
     let mut seen = Vec::new();
     let mut after = serde_json::Value::Null;
     loop {

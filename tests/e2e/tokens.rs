@@ -276,3 +276,39 @@ async fn malformed_authorization_headers_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_token_not_yet_valid_is_refused() {
+    let (app, _user, header, mut claims) = setup().await;
+    claims["nbf"] = json!(now() + 120);
+    claims["iat"] = json!(now() + 120);
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "nbf in the future",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn clock_leeway_is_at_most_thirty_seconds() {
+    let (app, _user, header, mut claims) = setup().await;
+    // Ten seconds past expiry is within the leeway: accepted (clocks drift) …
+    claims["exp"] = json!(now() - 10);
+    let body = app
+        .gql(
+            Some(&sign(&header, &claims, TEST_JWT_SECRET.as_bytes())),
+            ME,
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // … forty seconds past is not.
+    claims["exp"] = json!(now() - 40);
+    assert_refused(
+        &app,
+        &sign(&header, &claims, TEST_JWT_SECRET.as_bytes()),
+        "40 s past exp",
+    )
+    .await;
+}

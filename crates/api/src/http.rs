@@ -157,9 +157,8 @@ async fn request_ctx(state: &AppState, req: &HttpRequest) -> Result<RequestCtx, 
             .map(str::to_owned),
     };
     let mut ctx = RequestCtx {
-        caller: None,
-        auth_error: None,
         client,
+        ..RequestCtx::default()
     };
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(ctx);

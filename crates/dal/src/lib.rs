@@ -14,6 +14,7 @@ pub mod admin;
 pub mod error;
 pub mod migrate;
 pub mod models;
+mod need_to_know;
 pub mod orgs;
 pub mod page;
 pub mod pool;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::models::{parse_org_role, OrgMember, Organization, User};
+use crate::need_to_know;
 use crate::page::{Page, Paged};
 use crate::schema::{
     memberships, organizations, project_members, projects, task_assignees, task_grants, tasks,
@@ -227,6 +228,7 @@ pub fn update_member(
         "manage this organization's members",
     )?;
     conn.transaction(|conn| {
+        need_to_know::lock_org(conn, org)?;
         let current = role_of(conn, org, user.0)?.ok_or(DalError::NotFound)?;
         check_role_change(actor, org, Some(current), Some(role))?;
         if current == OrgRole::Owner && role != OrgRole::Owner {
@@ -240,6 +242,7 @@ pub fn update_member(
             // that silently came back if they were promoted again.
             remove_project_memberships(conn, org, user.0)?;
         }
+        need_to_know::ensure_managed(conn, org)?;
         member(conn, org, user.0)
     })
 }
@@ -254,6 +257,7 @@ pub fn remove_member(
 ) -> DalResult<()> {
     check(actor, org, Action::ReadOrg, "read this organization")?;
     conn.transaction(|conn| {
+        need_to_know::lock_org(conn, org)?;
         let current = role_of(conn, org, user.0)?.ok_or(DalError::NotFound)?;
         if user != actor.user_id {
             check_role_change(actor, org, Some(current), None)?;
@@ -278,7 +282,7 @@ pub fn remove_member(
         )
         .execute(conn)?;
         diesel::delete(memberships::table.find((org.0, user.0))).execute(conn)?;
-        Ok(())
+        need_to_know::ensure_managed(conn, org)
     })
 }
 

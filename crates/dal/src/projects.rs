@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::models::{parse_project_role, Project, ProjectMember, User};
+use crate::need_to_know;
 use crate::page::{Page, Paged};
 use crate::schema::{project_members, projects, users, workspaces};
 use crate::visibility::project_visible;
@@ -215,6 +216,7 @@ pub fn update(
             Action::UpdateProject,
             "change this project",
         )?;
+        need_to_know::lock_org(conn, OrgId(project.org_id))?;
         let changes = ProjectChanges {
             name: patch
                 .name
@@ -244,10 +246,13 @@ pub fn update(
             // Whoever marks a project SECRET stays on its access list.
             upsert_member(conn, project.id, actor.uid(), ProjectRole::Manager)?;
         }
-        Ok(diesel::update(projects::table.find(id.0))
+        let updated = diesel::update(projects::table.find(id.0))
             .set((changes, projects::updated_at.eq(diesel::dsl::now)))
             .returning(Project::as_returning())
-            .get_result(conn)?)
+            .get_result(conn)?;
+        // Making a project SECRET takes org admins' implied rights over its SECRET tasks.
+        need_to_know::ensure_managed(conn, OrgId(project.org_id))?;
+        Ok(updated)
     })
 }
 
@@ -345,10 +350,9 @@ pub fn add_member(
                     .into(),
             ));
         }
-        if role != ProjectRole::Manager {
-            ensure_other_manager_if_secret(conn, &project, user.0)?;
-        }
+        need_to_know::lock_org(conn, OrgId(project.org_id))?;
         upsert_member(conn, project.id, user.0, role)?;
+        need_to_know::ensure_managed(conn, OrgId(project.org_id))?;
         let user: User = users::table
             .find(user.0)
             .select(User::as_select())
@@ -383,31 +387,8 @@ pub fn remove_member(
         if member_role(conn, project.id, user.0)?.is_none() {
             return Err(DalError::NotFound);
         }
-        ensure_other_manager_if_secret(conn, &project, user.0)?;
+        need_to_know::lock_org(conn, OrgId(project.org_id))?;
         diesel::delete(project_members::table.find((project.id, user.0))).execute(conn)?;
-        Ok(())
+        need_to_know::ensure_managed(conn, OrgId(project.org_id))
     })
-}
-
-/// A SECRET project is reachable only through its members: it must keep a MANAGER.
-fn ensure_other_manager_if_secret(
-    conn: &mut PgConnection,
-    project: &Project,
-    leaving: Uuid,
-) -> DalResult<()> {
-    if project.classification() != Classification::Secret {
-        return Ok(());
-    }
-    let managers: Vec<Uuid> = project_members::table
-        .filter(project_members::project_id.eq(project.id))
-        .filter(project_members::role.eq(ProjectRole::Manager.as_str()))
-        .select(project_members::user_id)
-        .for_update()
-        .load(conn)?;
-    if managers.iter().all(|m| *m == leaving) {
-        return Err(DalError::Conflict(
-            "a SECRET project must keep at least one MANAGER on its access list".into(),
-        ));
-    }
-    Ok(())
 }

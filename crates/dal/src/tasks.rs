@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::models::{parse_task_access, Project, Task, TaskGrant, User};
+use crate::need_to_know;
 use crate::page::{Page, Paged};
 use crate::schema::{boxes, memberships, projects, task_assignees, task_grants, tasks, users};
 use crate::visibility::task_visible;
@@ -163,6 +164,14 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewTask) -> DalResult
             Action::EditProjectStructure,
             "add tasks to this project",
         )?;
+        if new.classification == Classification::Secret {
+            // Its creator goes on its list and must be able to manage that list.
+            let facts = crate::projects::facts(conn, actor, &project)?;
+            DalError::check(
+                decide(Action::CreateSecretTask, Object::Project(facts)),
+                "create SECRET tasks in this project (project MANAGERs only)",
+            )?;
+        }
         if let Some(b) = new.box_id {
             let in_project: i64 = boxes::table
                 .filter(boxes::id.eq(b.0))
@@ -263,10 +272,8 @@ pub fn update(
             (Action::UpdateTask, "edit this task")
         };
         let (task, _) = authorize(conn, actor, id, action, what)?;
-        if patch
-            .classification
-            .is_some_and(|c| c != task.classification())
-        {
+        let reclassified = patch.classification.filter(|c| *c != task.classification());
+        if reclassified.is_some() {
             // Changing who may see a task is managing its access.
             authorize(
                 conn,
@@ -275,6 +282,7 @@ pub fn update(
                 Action::ManageTaskAccess,
                 "change this task's classification",
             )?;
+            need_to_know::lock_org(conn, OrgId(task.org_id))?;
         }
         let (status, progress) = crust_domain::task::reconcile(
             (task.status(), task.progress),
@@ -304,28 +312,34 @@ pub fn update(
             due_date: patch.due_date,
             duration_days: patch.duration_days,
         };
-        if patch.classification == Some(Classification::Secret) {
+        if reclassified == Some(Classification::Secret) {
+            // Whoever marks a task SECRET is on its list.
             upsert_grant(conn, task.id, actor.uid(), TaskAccess::Edit, actor.uid())?;
         }
-        if let Some(assignees) = &patch.assignees {
-            set_assignees(conn, &task, assignees)?;
-        }
-        Ok(diesel::update(tasks::table.find(id.0))
+        let updated: Task = diesel::update(tasks::table.find(id.0))
             .set((changes, tasks::updated_at.eq(diesel::dsl::now)))
             .returning(Task::as_returning())
-            .get_result(conn)?)
+            .get_result(conn)?;
+        if reclassified.is_some() {
+            need_to_know::ensure_managed(conn, OrgId(task.org_id))?;
+        }
+        if let Some(assignees) = &patch.assignees {
+            set_assignees(conn, &updated, assignees)?;
+        }
+        Ok(updated)
     })
 }
 
-/// Replaces the assignees. Each must be a member of the task's organization; anyone
-/// else is `NotFound`, like any id from another tenant.
+/// Replaces the assignees. Each must be a member of the task's organization (anyone
+/// else is `NotFound`, like any id from another tenant) who may see the task: an
+/// assignment must never point someone at a task hidden from them.
 fn set_assignees(conn: &mut PgConnection, task: &Task, assignees: &[UserId]) -> DalResult<()> {
     let mut ids: Vec<Uuid> = assignees.iter().map(|u| u.0).collect();
     ids.sort();
     ids.dedup();
     if ids.len() > 50 {
         return Err(DalError::Invalid(
-            "assignees: at most 50 people per task".into(),
+            "assigneeIds: at most 50 people per task".into(),
         ));
     }
     let members: i64 = memberships::table
@@ -335,6 +349,18 @@ fn set_assignees(conn: &mut PgConnection, task: &Task, assignees: &[UserId]) -> 
         .get_result(conn)?;
     if members != ids.len() as i64 {
         return Err(DalError::NotFound);
+    }
+    for id in &ids {
+        let sees = match Actor::load(conn, UserId(*id)) {
+            Ok(assignee) => get(conn, &assignee, TaskId(task.id)).is_ok(),
+            Err(DalError::NotFound) => false,
+            Err(e) => return Err(e),
+        };
+        if !sees {
+            return Err(DalError::Invalid(format!(
+                "assigneeIds: {id} cannot see this task; give them access first"
+            )));
+        }
     }
     diesel::delete(task_assignees::table.filter(task_assignees::task_id.eq(task.id)))
         .execute(conn)?;
@@ -454,8 +480,8 @@ pub fn grant(
     })
 }
 
-/// Takes a user's grant away. A SECRET task keeps at least one person on its list
-/// who may manage it, or nobody could ever reach it again.
+/// Takes a user's grant away. A SECRET task keeps someone on its list who may manage
+/// it (see `need_to_know`).
 pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: TaskId, user: UserId) -> DalResult<()> {
     conn.transaction(|conn| {
         let (task, _) = authorize(
@@ -465,32 +491,11 @@ pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: TaskId, user: UserId) 
             Action::ManageTaskAccess,
             "manage access to this task",
         )?;
-        let listed: Vec<Uuid> = task_grants::table
-            .filter(task_grants::task_id.eq(task.id))
-            .select(task_grants::user_id)
-            .for_update()
-            .load(conn)?;
-        if !listed.contains(&user.0) {
+        need_to_know::lock_org(conn, OrgId(task.org_id))?;
+        if grant_of(conn, task.id, user.0)?.is_none() {
             return Err(DalError::NotFound);
         }
-        if task.classification() == Classification::Secret {
-            let mut manager_remains = false;
-            for other in listed.iter().filter(|u| **u != user.0) {
-                let other_actor = Actor::load(conn, UserId(*other));
-                if let Ok(other_actor) = other_actor {
-                    if allows(conn, &other_actor, &task, Action::ManageTaskAccess)? {
-                        manager_remains = true;
-                        break;
-                    }
-                }
-            }
-            if !manager_remains {
-                return Err(DalError::Conflict(
-                    "a SECRET task must keep someone on its access list who can manage it".into(),
-                ));
-            }
-        }
         diesel::delete(task_grants::table.find((task.id, user.0))).execute(conn)?;
-        Ok(())
+        need_to_know::ensure_managed(conn, OrgId(task.org_id))
     })
 }

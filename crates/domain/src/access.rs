@@ -68,6 +68,8 @@ pub enum Action {
     UpdateProject,
     ManageProjectMembers,
     DeleteProject,
+    /// Create a task that starts SECRET: its creator must be able to manage its list.
+    CreateSecretTask,
     ReadTask,
     /// Change a task's status and progress (what an EDIT grant allows).
     UpdateTaskProgress,
@@ -148,9 +150,10 @@ fn decide_project(action: Action, p: ProjectFacts) -> Decision {
     let needed = match action {
         Action::ReadProject => ProjectRole::Viewer,
         Action::EditProjectStructure => ProjectRole::Editor,
-        Action::UpdateProject | Action::ManageProjectMembers | Action::DeleteProject => {
-            ProjectRole::Manager
-        }
+        Action::UpdateProject
+        | Action::ManageProjectMembers
+        | Action::DeleteProject
+        | Action::CreateSecretTask => ProjectRole::Manager,
         _ => return Decision::Forbidden,
     };
     allow_if(role >= needed)

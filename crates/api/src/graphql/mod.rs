@@ -44,6 +44,8 @@ pub struct RequestCtx {
     /// Why a presented bearer token was refused (the caller is then anonymous).
     pub auth_error: Option<&'static str>,
     pub client: ClientInfo,
+    /// Sign-in fields resolved so far in this request (see `gate`).
+    pub sign_ins: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Builds the schema with its shared data. `None` data builds a schema for SDL export.

@@ -367,9 +367,8 @@ impl Task {
     async fn duration_days(&self) -> Option<i32> {
         self.0.duration_days
     }
-    async fn position(&self) -> i32 {
-        self.0.position
-    }
+    // No `position`: its gaps would count the SECRET tasks hidden from the caller.
+    // Lists come in position order.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

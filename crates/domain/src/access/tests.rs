@@ -309,6 +309,22 @@ fn guest_works_only_through_grants() {
 }
 
 #[test]
+fn only_managers_create_secret_tasks() {
+    for (role, expected) in [
+        (ProjectRole::Viewer, Decision::Forbidden),
+        (ProjectRole::Editor, Decision::Forbidden),
+        (ProjectRole::Manager, Decision::Allow),
+    ] {
+        let facts = member_with(Some(role));
+        assert_eq!(
+            decide(Action::CreateSecretTask, Object::Project(facts)),
+            expected,
+            "{role}"
+        );
+    }
+}
+
+#[test]
 fn actions_of_another_layer_are_forbidden() {
     let org = OrgFacts {
         role: Some(OrgRole::Owner),
