@@ -298,18 +298,3 @@ fn remove_project_memberships(conn: &mut PgConnection, org: OrgId, user: Uuid) -
     .execute(conn)?;
     Ok(())
 }
-
-/// The number of OWNERs (used by tests and `crust` checks).
-pub fn owner_count(conn: &mut PgConnection, actor: &Actor, org: OrgId) -> DalResult<i64> {
-    check(
-        actor,
-        org,
-        Action::ReadOrgDirectory,
-        "list this organization's members",
-    )?;
-    Ok(memberships::table
-        .filter(memberships::org_id.eq(org.0))
-        .filter(memberships::role.eq(OrgRole::Owner.as_str()))
-        .count()
-        .get_result(conn)?)
-}

@@ -353,10 +353,7 @@ pub fn add_member(
         need_to_know::lock_org(conn, OrgId(project.org_id))?;
         upsert_member(conn, project.id, user.0, role)?;
         need_to_know::ensure_managed(conn, OrgId(project.org_id))?;
-        let user: User = users::table
-            .find(user.0)
-            .select(User::as_select())
-            .first(conn)?;
+        let user = crate::users::get_self(conn, user)?;
         Ok(ProjectMember {
             project_id: project.id,
             user,

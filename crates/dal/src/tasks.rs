@@ -468,10 +468,7 @@ pub fn grant(
         )?;
         crate::orgs::role_of(conn, OrgId(task.org_id), user.0)?.ok_or(DalError::NotFound)?;
         upsert_grant(conn, task.id, user.0, access, actor.uid())?;
-        let user: User = users::table
-            .find(user.0)
-            .select(User::as_select())
-            .first(conn)?;
+        let user = crate::users::get_self(conn, user)?;
         Ok(TaskGrant {
             task_id: task.id,
             user,
