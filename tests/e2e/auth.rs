@@ -282,3 +282,49 @@ async fn a_deactivated_user_is_refused_at_once() {
         Some("UNAUTHENTICATED")
     );
 }
+
+#[tokio::test]
+async fn refresh_tokens_are_stored_only_as_hashes() {
+    use sha2::{Digest, Sha256};
+    let app = TestApp::start().await;
+    let user = app.user("stored").await;
+    let mut conn = app.db.connect();
+    let stored: Vec<Vec<u8>> = crust_dal::schema::refresh_tokens::table
+        .select(crust_dal::schema::refresh_tokens::token_hash)
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        stored,
+        vec![Sha256::digest(user.refresh.as_bytes()).to_vec()]
+    );
+    // 256 bits of randomness, URL-safe base64 without padding.
+    assert_eq!(user.refresh.len(), 43);
+}
+
+#[tokio::test]
+async fn password_hashing_does_not_block_the_server() {
+    // One worker thread: if bcrypt ran on it, nothing else could be answered meanwhile.
+    let app = TestApp::start_with(|c| c.bcrypt_cost = 14).await;
+    let slow_login = app.login("nobody@example.test", "a wrong password"); // ≈1 s of bcrypt
+    let health = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let t = Instant::now();
+        let status = app
+            .http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        (status, t.elapsed())
+    };
+    let started = Instant::now();
+    let (login, (status, health_took)) = tokio::join!(slow_login, health);
+    let login_took = started.elapsed();
+    assert_eq!(error_code(&login), Some("UNAUTHENTICATED"));
+    assert_eq!(status, 200);
+    assert!(
+        health_took * 3 < login_took,
+        "health answered in {health_took:?} while a {login_took:?} login was hashing"
+    );
+}
