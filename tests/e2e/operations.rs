@@ -14,6 +14,11 @@ pub struct Ids {
     pub slice: String,
     pub box_id: String,
     pub task: String,
+    /// A second task, for dependencies.
+    pub task2: String,
+    pub recipe: String,
+    /// A comment on `task`.
+    pub comment: String,
     /// A member of `org` (not the caller).
     pub user: String,
     pub user_email: String,
@@ -30,6 +35,9 @@ impl Ids {
             slice: r(),
             box_id: r(),
             task: r(),
+            task2: r(),
+            recipe: r(),
+            comment: r(),
             user: r(),
             user_email: "nobody@example.test".into(),
         }
@@ -65,6 +73,9 @@ pub fn all() -> Vec<Op> {
         op!("projects", true, "query($o: ID!) { projects(organizationId: $o) { totalCount nodes { id } } }", |i| json!({ "o": i.org })),
         op!("project", true, "query($id: ID!) { project(id: $id) { id name } }", |i| json!({ "id": i.project })),
         op!("task", true, "query($id: ID!) { task(id: $id) { id title } }", |i| json!({ "id": i.task })),
+        op!("tasks", false, "{ tasks(filter: {text: \"probe\"}) { totalCount } }", |_i| json!({})),
+        op!("recipes", true, "query($o: ID!) { recipes(organizationId: $o) { totalCount } }", |i| json!({ "o": i.org })),
+        op!("recipe", true, "query($id: ID!) { recipe(id: $id) { id slices { name } } }", |i| json!({ "id": i.recipe })),
         // Sign-in
         op!("signUp", false, "mutation { signUp(input: {email: \"x@example.test\", password: \"short\", name: \"X\"}) { accessToken } }", |_i| json!({})),
         op!("login", false, "mutation { login(input: {email: \"x@example.test\", password: \"whatever\"}) { accessToken } }", |_i| json!({})),
@@ -110,6 +121,40 @@ pub fn all() -> Vec<Op> {
             |i| json!({ "i": { "taskId": i.task, "userId": i.user, "access": "VIEW" } })),
         op!("revokeTaskAccess", true, "mutation($i: RevokeTaskAccessInput!) { revokeTaskAccess(input: $i) { revokedUserId } }",
             |i| json!({ "i": { "taskId": i.task, "userId": i.user } })),
+        // Recipes
+        op!("createRecipe", true, "mutation($i: CreateRecipeInput!) { createRecipe(input: $i) { recipe { id } } }",
+            |i| json!({ "i": { "organizationId": i.org, "name": "Probe" } })),
+        op!("createProjectFromRecipe", true, "mutation($i: CreateProjectFromRecipeInput!) { createProjectFromRecipe(input: $i) { project { id } } }",
+            |i| json!({ "i": { "recipeId": i.recipe, "name": "Probe", "startDate": "2027-01-04" } })),
+        op!("saveProjectAsRecipe", true, "mutation($i: SaveProjectAsRecipeInput!) { saveProjectAsRecipe(input: $i) { recipe { id } } }",
+            |i| json!({ "i": { "projectId": i.project, "name": "Probe" } })),
+        // Structure and boards
+        op!("moveTask", true, "mutation($i: MoveTaskInput!) { moveTask(input: $i) { task { id } } }",
+            |i| json!({ "i": { "taskId": i.task, "boxId": i.box_id, "position": 0 } })),
+        op!("moveBox", true, "mutation($i: MoveBoxInput!) { moveBox(input: $i) { box { id } } }",
+            |i| json!({ "i": { "boxId": i.box_id, "sliceId": i.slice, "position": 0 } })),
+        op!("moveSlice", true, "mutation($i: MoveSliceInput!) { moveSlice(input: $i) { slice { id } } }",
+            |i| json!({ "i": { "sliceId": i.slice, "position": 0 } })),
+        op!("updateBox", true, "mutation($i: UpdateBoxInput!) { updateBox(input: $i) { box { id } } }",
+            |i| json!({ "i": { "boxId": i.box_id, "doneColumn": true } })),
+        op!("finishSprint", true, "mutation($i: FinishSprintInput!) { finishSprint(input: $i) { movedTaskCount } }",
+            |i| json!({ "i": { "boxId": i.box_id } })),
+        // Dependencies
+        op!("addTaskDependency", true, "mutation($i: AddTaskDependencyInput!) { addTaskDependency(input: $i) { task { id } } }",
+            |i| json!({ "i": { "taskId": i.task2, "dependsOnTaskId": i.task } })),
+        op!("removeTaskDependency", true, "mutation($i: RemoveTaskDependencyInput!) { removeTaskDependency(input: $i) { task { id } } }",
+            |i| json!({ "i": { "taskId": i.task2, "dependsOnTaskId": i.task } })),
+        op!("shiftDates", true, "mutation($i: ShiftDatesInput!) { shiftDates(input: $i) { tasks { id } } }",
+            |i| json!({ "i": { "taskId": i.task, "days": 3 } })),
+        op!("sequenceBox", true, "mutation($i: SequenceBoxInput!) { sequenceBox(input: $i) { linkCount } }",
+            |i| json!({ "i": { "boxId": i.box_id } })),
+        // Comments
+        op!("addComment", true, "mutation($i: AddCommentInput!) { addComment(input: $i) { comment { id } } }",
+            |i| json!({ "i": { "taskId": i.task, "body": "probe" } })),
+        op!("editComment", true, "mutation($i: EditCommentInput!) { editComment(input: $i) { comment { id } } }",
+            |i| json!({ "i": { "commentId": i.comment, "body": "probe" } })),
+        op!("deleteComment", true, "mutation($i: DeleteCommentInput!) { deleteComment(input: $i) { deletedCommentId } }",
+            |i| json!({ "i": { "commentId": i.comment } })),
     ]
 }
 

@@ -27,7 +27,22 @@ async fn org_with_everything(app: &TestApp, owner: &Session, member: &Session) -
     let task = app
         .create_task(owner, &project, Some(&box_id), "CONFIDENTIAL")
         .await;
+    let task2 = app
+        .create_task(owner, &project, Some(&box_id), "CONFIDENTIAL")
+        .await;
     app.grant(owner, &task, member, "VIEW").await;
+    let recipe = app
+        .ok(owner, "mutation($p: ID!) { saveProjectAsRecipe(input: {projectId: $p, name: \"R\"}) { recipe { id } } }", json!({ "p": project }))
+        .await["saveProjectAsRecipe"]["recipe"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let comment = app
+        .ok(owner, "mutation($t: ID!) { addComment(input: {taskId: $t, body: \"secret plans\"}) { comment { id } } }", json!({ "t": task }))
+        .await["addComment"]["comment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Ids {
         org,
         workspace,
@@ -35,6 +50,9 @@ async fn org_with_everything(app: &TestApp, owner: &Session, member: &Session) -
         slice,
         box_id,
         task,
+        task2,
+        recipe,
+        comment,
         user: member.id.clone(),
         user_email: member.email.clone(),
     }
@@ -74,7 +92,9 @@ async fn victim_state(t: &Tenants) -> Value {
                organization(id: $o) { name members { totalCount nodes { role user { id } } } workspaces { nodes { id name } }
                  projects { totalCount nodes { id name members { nodes { role user { id } } }
                    slices { nodes { id name boxes { nodes { id name tasks { nodes { id title progress } } } } } } } } }
-               task(id: $t) { title progress status assignees { id } grants { access user { id } } }
+               task(id: $t) { title progress status startDate assignees { id } grants { access user { id } }
+                 dependsOn { task { id } } dependents { task { id } } comments { nodes { body } } }
+               recipes(organizationId: $o) { totalCount }
              }",
             json!({ "o": t.victim_ids.org, "t": t.victim_ids.task }),
         )
@@ -156,6 +176,25 @@ async fn own_objects_cannot_be_pointed_at_foreign_ones() {
 #[tokio::test]
 async fn lists_and_counts_never_include_another_tenant() {
     let t = setup().await;
+    let search = t
+        .app
+        .ok(
+            &t.attacker,
+            "query($o: ID!) { inOrg: tasks(filter: {organizationId: $o}) { totalCount }
+                              words: tasks(filter: {text: \"task\"}) { totalCount }
+                              all: tasks { totalCount } }",
+            json!({ "o": t.victim_ids.org }),
+        )
+        .await;
+    assert_eq!(
+        search["inOrg"]["totalCount"], 0,
+        "search never reaches another tenant"
+    );
+    assert_eq!(
+        search["all"]["totalCount"], 2,
+        "only the attacker's own two tasks"
+    );
+    assert_eq!(search["words"]["totalCount"], 2);
     let orgs = t
         .app
         .ok(

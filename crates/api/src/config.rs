@@ -116,6 +116,7 @@ pub struct Config {
     pub db_checkout_timeout_ms: u64,
     pub db_statement_timeout_ms: u64,
     pub log_format: LogFormat,
+    pub report_sql_statements: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,6 +149,7 @@ struct FileConfig {
     db_checkout_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
     log_format: Option<String>,
+    report_sql_statements: Option<bool>,
 }
 
 /// Reads settings from a map of variables (the process environment in production,
@@ -297,6 +299,9 @@ impl Source {
                 .parsed("CRUST_DB_STATEMENT_TIMEOUT_MS", f.db_statement_timeout_ms)?
                 .unwrap_or(10_000),
             log_format,
+            report_sql_statements: self
+                .parsed("CRUST_REPORT_SQL_STATEMENTS", f.report_sql_statements)?
+                .unwrap_or(false),
         };
         config.validate()?;
         Ok(config)
@@ -398,6 +403,9 @@ impl Config {
         }
         if self.graphiql {
             problems.push("CRUST_GRAPHIQL is on".into());
+        }
+        if self.report_sql_statements {
+            problems.push("CRUST_REPORT_SQL_STATEMENTS is on".into());
         }
         problems
     }

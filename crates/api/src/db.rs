@@ -1,5 +1,8 @@
 //! Runs blocking diesel work off the async executor, on a pooled connection.
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
 use crust_dal::{DalResult, PgConnection, PgPool};
 
 use crate::error::ApiError;
@@ -7,11 +10,28 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+    /// When set, every statement run through this handle is counted here.
+    statements: Option<Arc<AtomicUsize>>,
 }
 
 impl Db {
     pub fn new(pool: PgPool) -> Self {
-        Db { pool }
+        Db {
+            pool,
+            statements: None,
+        }
+    }
+
+    /// A handle for one request that counts the SQL statements the request runs.
+    pub fn counting(&self) -> (Db, Arc<AtomicUsize>) {
+        let counter = Arc::new(AtomicUsize::new(0));
+        (
+            Db {
+                pool: self.pool.clone(),
+                statements: Some(counter.clone()),
+            },
+            counter,
+        )
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -25,8 +45,15 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let counter = self.statements.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
+            if let Some(counter) = counter {
+                crust_dal::count_statements(&mut conn, counter);
+                let result = f(&mut conn);
+                crust_dal::stop_counting(&mut conn);
+                return result;
+            }
             f(&mut conn)
         })
         .await

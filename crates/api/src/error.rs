@@ -8,7 +8,7 @@ use crust_dal::DalError;
 /// Deliberately not `Display`: async-graphql converts any `Display` error into a
 /// code-less GraphQL error through `?`, which would drop `extensions.code`. Without it,
 /// the only conversion is ours below.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum ApiError {
     Unauthenticated(&'static str),
     Forbidden(String),

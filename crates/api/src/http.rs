@@ -138,7 +138,21 @@ async fn execute(state: &AppState, req: &HttpRequest, request: Request) -> HttpR
             );
         }
     };
-    let response = state.schema.execute(request.data(ctx)).await;
+    // Per request: a database handle that counts statements, and the DataLoaders.
+    let (db, statements) = state.db.counting();
+    let mut request = request.data(db.clone());
+    if let Some((_, actor)) = &ctx.caller {
+        request = request.data(crate::graphql::loaders(db, actor.clone()));
+    }
+    let mut response = state.schema.execute(request.data(ctx)).await;
+    let statements = statements.load(std::sync::atomic::Ordering::Relaxed);
+    tracing::debug!(sql_statements = statements, "graphql request");
+    if state.report_sql_statements {
+        response.extensions.insert(
+            "sqlStatements".into(),
+            async_graphql::Value::from(statements),
+        );
+    }
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(response)

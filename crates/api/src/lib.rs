@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod logging;
+pub mod markdown;
 pub mod server;
 
 pub use config::{Config, Profile};

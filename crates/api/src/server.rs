@@ -18,6 +18,8 @@ pub struct AppState {
     pub db: Db,
     pub auth: AuthService,
     pub schema: CrustSchema,
+    /// Put the number of SQL statements in each GraphQL response (tests, benchmarks).
+    pub report_sql_statements: bool,
 }
 
 impl AppState {
@@ -33,7 +35,12 @@ impl AppState {
         let db = Db::new(pool);
         let auth = AuthService::new(db.clone(), config)?;
         let schema = build_schema(Some((db.clone(), auth.clone())));
-        Ok(AppState { db, auth, schema })
+        Ok(AppState {
+            db,
+            auth,
+            schema,
+            report_sql_statements: config.report_sql_statements,
+        })
     }
 }
 

@@ -11,6 +11,10 @@
 
 pub mod actor;
 pub mod admin;
+pub mod batch;
+pub mod board;
+pub mod comments;
+pub mod dependencies;
 pub mod error;
 pub mod migrate;
 pub mod models;
@@ -19,7 +23,10 @@ pub mod orgs;
 pub mod page;
 pub mod pool;
 pub mod projects;
+mod raw;
+pub mod recipes;
 pub mod schema;
+pub mod search;
 pub mod sessions;
 pub mod structure;
 pub mod tasks;
@@ -31,4 +38,4 @@ pub use actor::Actor;
 pub use diesel::PgConnection;
 pub use error::{DalError, DalResult};
 pub use page::{Page, Paged};
-pub use pool::{build_pool, establish, PgPool, PoolSettings};
+pub use pool::{build_pool, count_statements, establish, stop_counting, PgPool, PoolSettings};

@@ -19,7 +19,7 @@ fn parse<T: std::str::FromStr>(s: &str, fallback: T) -> T {
 }
 
 /// A user as others may see them. The password hash is never part of it.
-#[derive(Queryable, Selectable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
     pub id: Uuid,
@@ -89,7 +89,7 @@ pub struct ProjectMember {
     pub role: ProjectRole,
 }
 
-#[derive(Queryable, Selectable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
 #[diesel(table_name = slices, check_for_backend(diesel::pg::Pg))]
 pub struct Slice {
     pub id: Uuid,
@@ -99,7 +99,7 @@ pub struct Slice {
 }
 
 /// A box of tasks (`Box` would clash with the standard library).
-#[derive(Queryable, Selectable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
 #[diesel(table_name = boxes, check_for_backend(diesel::pg::Pg))]
 pub struct TaskBox {
     pub id: Uuid,
@@ -107,9 +107,11 @@ pub struct TaskBox {
     pub project_id: Uuid,
     pub name: String,
     pub position: i32,
+    pub board_column: bool,
+    pub done_column: bool,
 }
 
-#[derive(Queryable, Selectable, Clone, Debug)]
+#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
 pub struct Task {
     pub id: Uuid,
@@ -127,6 +129,7 @@ pub struct Task {
     pub position: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub recipe_role: Option<String>,
 }
 
 impl Task {
@@ -155,4 +158,38 @@ pub(crate) fn parse_project_role(s: &str) -> ProjectRole {
 
 pub(crate) fn parse_task_access(s: &str) -> TaskAccess {
     parse(s, TaskAccess::View)
+}
+
+#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
+#[diesel(table_name = comments, check_for_backend(diesel::pg::Pg))]
+pub struct Comment {
+    pub id: Uuid,
+    pub task_id: Uuid,
+    pub org_id: Uuid,
+    pub author_id: Option<Uuid>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = recipes, check_for_backend(diesel::pg::Pg))]
+pub struct Recipe {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub workspace_id: Option<Uuid>,
+    pub name: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A dependency seen from one task: the other task and how they are linked.
+#[derive(Clone, Debug)]
+pub struct Dependency {
+    pub task: Task,
+    pub kind: crust_domain::roles::DependencyKind,
+}
+
+pub(crate) fn parse_dependency_kind(s: &str) -> crust_domain::roles::DependencyKind {
+    parse(s, crust_domain::roles::DependencyKind::FinishToStart)
 }

@@ -1,7 +1,7 @@
 //! Offset pagination for lists; the API turns it into Relay connections.
 
 /// A window of a list: skip `offset` rows, return at most `limit`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Page {
     pub offset: i64,
     pub limit: i64,

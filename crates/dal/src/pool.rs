@@ -61,3 +61,23 @@ pub fn establish(database_url: &str) -> Result<PgConnection, diesel::ConnectionE
     use diesel::Connection;
     PgConnection::establish(database_url)
 }
+
+/// Counts every SQL statement run on `conn` into `counter`, until [`stop_counting`].
+/// The API uses it to report statements per request (tests and benchmarks).
+pub fn count_statements(
+    conn: &mut PgConnection,
+    counter: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+}
+
+/// Ends [`count_statements`] (before a connection returns to the pool).
+pub fn stop_counting(conn: &mut PgConnection) {
+    use diesel::connection::Connection;
+    conn.set_instrumentation(|_: diesel::connection::InstrumentationEvent<'_>| {});
+}

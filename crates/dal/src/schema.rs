@@ -108,6 +108,8 @@ diesel::table! {
         name -> Text,
         position -> Int4,
         created_at -> Timestamptz,
+        board_column -> Bool,
+        done_column -> Bool,
     }
 }
 
@@ -129,6 +131,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        recipe_role -> Nullable<Text>,
     }
 }
 
@@ -147,6 +150,82 @@ diesel::table! {
         access -> Text,
         granted_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    task_dependencies (task_id, depends_on_task_id) {
+        task_id -> Uuid,
+        depends_on_task_id -> Uuid,
+        org_id -> Uuid,
+        kind -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> Uuid,
+        task_id -> Uuid,
+        org_id -> Uuid,
+        author_id -> Nullable<Uuid>,
+        body -> Text,
+        created_at -> Timestamptz,
+        edited_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    recipes (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        workspace_id -> Nullable<Uuid>,
+        name -> Text,
+        description -> Text,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    recipe_slices (id) {
+        id -> Uuid,
+        recipe_id -> Uuid,
+        name -> Text,
+        position -> Int4,
+    }
+}
+
+diesel::table! {
+    recipe_boxes (id) {
+        id -> Uuid,
+        slice_id -> Uuid,
+        name -> Text,
+        position -> Int4,
+        board_column -> Bool,
+        done_column -> Bool,
+    }
+}
+
+diesel::table! {
+    recipe_tasks (id) {
+        id -> Uuid,
+        box_id -> Uuid,
+        title -> Text,
+        description -> Text,
+        position -> Int4,
+        start_offset_days -> Nullable<Int4>,
+        due_offset_days -> Nullable<Int4>,
+        duration_days -> Nullable<Int4>,
+        role -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    recipe_task_dependencies (task_id, depends_on_task_id) {
+        task_id -> Uuid,
+        depends_on_task_id -> Uuid,
+        kind -> Text,
     }
 }
 
@@ -172,4 +251,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     task_assignees,
     task_grants,
+    task_dependencies,
+    comments,
+    recipes,
+    recipe_slices,
+    recipe_boxes,
+    recipe_tasks,
+    recipe_task_dependencies,
 );

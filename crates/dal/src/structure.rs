@@ -8,10 +8,18 @@ use diesel::prelude::*;
 use crate::actor::Actor;
 use crate::error::DalResult;
 use crate::models::{Slice, TaskBox};
-use crate::page::{Page, Paged};
 use crate::projects;
 use crate::schema::{boxes, projects as projects_t, slices};
 use crate::visibility::{box_visible, slice_visible};
+
+/// What a new box is: a plain group of tasks, a board column, or the board's done column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BoxKind {
+    #[default]
+    Group,
+    Column,
+    DoneColumn,
+}
 
 /// A slice of a project the actor may read.
 pub fn get_slice(conn: &mut PgConnection, actor: &Actor, id: SliceId) -> DalResult<Slice> {
@@ -29,58 +37,6 @@ pub fn get_box(conn: &mut PgConnection, actor: &Actor, id: BoxId) -> DalResult<T
         .filter(box_visible(actor))
         .select(TaskBox::as_select())
         .first(conn)?)
-}
-
-/// The project's slices in order.
-pub fn slices(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    project: ProjectId,
-    page: Page,
-) -> DalResult<Paged<Slice>> {
-    projects::get(conn, actor, project)?;
-    let total = slices::table
-        .filter(slices::project_id.eq(project.0))
-        .count()
-        .get_result(conn)?;
-    let items = slices::table
-        .filter(slices::project_id.eq(project.0))
-        .order((slices::position, slices::id))
-        .offset(page.offset)
-        .limit(page.limit)
-        .select(Slice::as_select())
-        .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
-}
-
-/// A slice's boxes in order.
-pub fn boxes(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    slice: SliceId,
-    page: Page,
-) -> DalResult<Paged<TaskBox>> {
-    get_slice(conn, actor, slice)?;
-    let total = boxes::table
-        .filter(boxes::slice_id.eq(slice.0))
-        .count()
-        .get_result(conn)?;
-    let items = boxes::table
-        .filter(boxes::slice_id.eq(slice.0))
-        .order((boxes::position, boxes::id))
-        .offset(page.offset)
-        .limit(page.limit)
-        .select(TaskBox::as_select())
-        .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
 }
 
 /// Appends a slice to the project.
@@ -126,6 +82,7 @@ pub fn create_box(
     actor: &Actor,
     slice: SliceId,
     name: &str,
+    kind: BoxKind,
 ) -> DalResult<TaskBox> {
     let name = crust_domain::validate::name("name", name)?;
     conn.transaction(|conn| {
@@ -146,12 +103,24 @@ pub fn create_box(
             .filter(boxes::slice_id.eq(slice.id))
             .select(max(boxes::position))
             .first(conn)?;
+        if kind == BoxKind::DoneColumn {
+            // One done column per board: the new one takes over.
+            diesel::update(
+                boxes::table
+                    .filter(boxes::slice_id.eq(slice.id))
+                    .filter(boxes::done_column.eq(true)),
+            )
+            .set(boxes::done_column.eq(false))
+            .execute(conn)?;
+        }
         Ok(diesel::insert_into(boxes::table)
             .values((
                 boxes::slice_id.eq(slice.id),
                 boxes::project_id.eq(slice.project_id),
                 boxes::name.eq(&name),
                 boxes::position.eq(last.map_or(0, |p| p + 1)),
+                boxes::board_column.eq(kind != BoxKind::Group),
+                boxes::done_column.eq(kind == BoxKind::DoneColumn),
             ))
             .returning(TaskBox::as_returning())
             .get_result(conn)?)

@@ -387,17 +387,6 @@ pub fn delete(conn: &mut PgConnection, actor: &Actor, id: TaskId) -> DalResult<(
     })
 }
 
-/// The task's assignees, by name.
-pub fn assignees(conn: &mut PgConnection, actor: &Actor, id: TaskId) -> DalResult<Vec<User>> {
-    get(conn, actor, id)?;
-    Ok(task_assignees::table
-        .inner_join(users::table)
-        .filter(task_assignees::task_id.eq(id.0))
-        .order((users::name, users::id))
-        .select(User::as_select())
-        .load(conn)?)
-}
-
 /// Who holds a grant on the task. Visible to those who manage the task's access and,
 /// for a SECRET task, to everyone on its list (the only people who can see it at all).
 pub fn grants(conn: &mut PgConnection, actor: &Actor, id: TaskId) -> DalResult<Vec<TaskGrant>> {

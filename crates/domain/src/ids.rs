@@ -62,4 +62,8 @@ id_type!(
     TaskId,
     /// A login session (refresh-token family).
     SessionId,
+    /// A comment on a task.
+    CommentId,
+    /// A recipe (project template).
+    RecipeId,
 );

@@ -108,6 +108,16 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// How a task depends on another: it may start once the other finished (the
+    /// default), once the other started, or finish once the other finished.
+    DependencyKind, "dependency type" {
+        FinishToStart => "FINISH_TO_START",
+        StartToStart => "START_TO_START",
+        FinishToFinish => "FINISH_TO_FINISH",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

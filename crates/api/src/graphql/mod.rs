@@ -6,11 +6,17 @@
 //! enforces that for all of them at once, so no resolver can forget.
 
 mod auth;
+mod board;
+mod comments;
 mod connection;
+mod deps;
 mod gate;
 mod ids;
+mod loaders;
 mod org;
 mod project;
+mod recipes;
+mod search;
 mod task;
 mod types;
 
@@ -23,9 +29,16 @@ use crate::db::Db;
 use crate::error::ApiError;
 
 pub use gate::PUBLIC_FIELDS;
+pub use loaders::loaders;
 
 #[derive(MergedObject, Default)]
-pub struct Query(org::OrgQuery, project::ProjectQuery, task::TaskQuery);
+pub struct Query(
+    org::OrgQuery,
+    project::ProjectQuery,
+    task::TaskQuery,
+    recipes::RecipeQuery,
+    search::SearchQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
@@ -33,6 +46,10 @@ pub struct Mutation(
     org::OrgMutation,
     project::ProjectMutation,
     task::TaskMutation,
+    board::BoardMutation,
+    deps::DependencyMutation,
+    comments::CommentMutation,
+    recipes::RecipeMutation,
 );
 
 pub type CrustSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -5,7 +5,7 @@ use crust_domain::{OrgId, UserId, WorkspaceId};
 
 use super::connection::{connection, page, Conn};
 use super::ids::{id, parse};
-use super::types::{OrgRole, Organization, OrganizationMember, User, Workspace};
+use super::types::{OrgRole, Organization, OrganizationMember, Workspace};
 use super::{actor, db};
 
 #[derive(Default)]
@@ -13,16 +13,6 @@ pub struct OrgQuery;
 
 #[Object]
 impl OrgQuery {
-    /// The signed-in user.
-    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
-        let actor = actor(ctx)?;
-        Ok(User(
-            db(ctx)?
-                .run(move |c| crust_dal::users::me(c, &actor))
-                .await?,
-        ))
-    }
-
     /// Organizations the caller belongs to, by name.
     async fn organizations(
         &self,

@@ -3,6 +3,7 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, SimpleObject, ID};
 use chrono::NaiveDate;
 use crust_dal::projects::{NewProject, ProjectPatch};
+use crust_dal::structure::BoxKind;
 use crust_domain::{OrgId, ProjectId, SliceId, UserId, WorkspaceId};
 
 use super::connection::{connection, page, Conn};
@@ -136,6 +137,12 @@ pub struct CreateSlicePayload {
 pub struct CreateBoxInput {
     pub slice_id: ID,
     pub name: String,
+    /// Make the box a column of its slice's board.
+    #[graphql(default)]
+    pub board_column: bool,
+    /// Make it the board's done column (a task dropped here becomes DONE).
+    #[graphql(default)]
+    pub done_column: bool,
 }
 
 #[derive(SimpleObject)]
@@ -289,7 +296,14 @@ impl ProjectMutation {
     ) -> Result<CreateBoxPayload> {
         let (actor, sid): (_, SliceId) = (actor(ctx)?, parse("sliceId", &input.slice_id)?);
         let b = db(ctx)?
-            .run(move |c| crust_dal::structure::create_box(c, &actor, sid, &input.name))
+            .run(move |c| {
+                let kind = match (input.board_column, input.done_column) {
+                    (_, true) => BoxKind::DoneColumn,
+                    (true, false) => BoxKind::Column,
+                    _ => BoxKind::Group,
+                };
+                crust_dal::structure::create_box(c, &actor, sid, &input.name, kind)
+            })
             .await?;
         Ok(CreateBoxPayload {
             task_box: TaskBox(b),

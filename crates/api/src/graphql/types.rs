@@ -4,12 +4,32 @@
 use async_graphql::{Context, Enum, Object, Result, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use crust_dal::models;
-use crust_dal::tasks::TaskScope;
-use crust_domain::{BoxId, OrgId, ProjectId, SliceId, TaskId, WorkspaceId};
+use crust_domain::{BoxId, OrgId, ProjectId, TaskId, WorkspaceId};
 
 use super::connection::{connection, page, Conn};
 use super::ids::id;
+use super::loaders::{
+    AssigneesOf, BoxesOf, CommentsOf, DependenciesOf, Loaders, ProgressOf, ProjectNameOf, SlicesOf,
+    TasksOf, UserById,
+};
 use super::{actor, db};
+use crate::error::ApiError;
+use crate::markdown::to_safe_html;
+use crust_dal::batch::{Direction, RollupOf, TaskParent};
+
+fn loaders<'a>(ctx: &Context<'a>) -> Result<&'a Loaders, ApiError> {
+    ctx.data::<Loaders>().map_err(|_| {
+        ApiError::Unauthenticated("sign in first: send Authorization: Bearer <access token>")
+    })
+}
+
+fn empty<T>(page: crust_dal::Page) -> crust_dal::Paged<T> {
+    crust_dal::Paged {
+        items: Vec::new(),
+        total: 0,
+        offset: page.offset,
+    }
+}
 
 macro_rules! remote_enum {
     ($(#[$doc:meta])* $name:ident => $remote:literal { $($variant:ident),+ $(,)? }) => {
@@ -45,6 +65,11 @@ remote_enum!(
 );
 remote_enum!(
     TaskStatus => "crust_domain::TaskStatus" { NotStarted, InProgress, Done, NotNeeded }
+);
+remote_enum!(
+    /// FINISH_TO_START (default): start after the other finishes; START_TO_START: start
+    /// after the other starts; FINISH_TO_FINISH: finish after the other finishes.
+    DependencyType => "crust_domain::roles::DependencyKind" { FinishToStart, StartToStart, FinishToFinish }
 );
 
 pub struct User(pub models::User);
@@ -165,6 +190,18 @@ impl Project {
     async fn description(&self) -> &str {
         &self.0.description
     }
+    /// The description rendered to sanitized HTML.
+    async fn description_html(&self) -> String {
+        to_safe_html(&self.0.description)
+    }
+    /// Duration-weighted progress (0–100) of the tasks the caller may see; null when
+    /// none counts.
+    async fn progress(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        Ok(loaders(ctx)?
+            .load_one(ProgressOf(RollupOf::Project, self.0.id))
+            .await?
+            .flatten())
+    }
     async fn status(&self) -> ProjectStatus {
         self.0.status().into()
     }
@@ -237,11 +274,9 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Slice>> {
-        let (actor, page, pid) = (actor(ctx)?, page(first, after)?, ProjectId(self.0.id));
-        let paged = db(ctx)?
-            .run(move |c| crust_dal::structure::slices(c, &actor, pid, page))
-            .await?;
-        Ok(connection(paged, Slice))
+        let page = page(first, after)?;
+        let paged = loaders(ctx)?.load_one(SlicesOf(self.0.id, page)).await?;
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), Slice))
     }
     /// Every task of the project the caller may see, in position order.
     async fn tasks(
@@ -250,11 +285,11 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Task>> {
-        let (actor, page, pid) = (actor(ctx)?, page(first, after)?, ProjectId(self.0.id));
-        let paged = db(ctx)?
-            .run(move |c| crust_dal::tasks::list(c, &actor, TaskScope::Project(pid), page))
+        let page = page(first, after)?;
+        let paged = loaders(ctx)?
+            .load_one(TasksOf(TaskParent::Project, self.0.id, page))
             .await?;
-        Ok(connection(paged, Task))
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), Task))
     }
 }
 
@@ -286,6 +321,14 @@ impl Slice {
     async fn project_id(&self) -> ID {
         id(self.0.project_id)
     }
+    /// Duration-weighted progress (0–100) of the tasks the caller may see; null when
+    /// none counts.
+    async fn progress(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        Ok(loaders(ctx)?
+            .load_one(ProgressOf(RollupOf::Slice, self.0.id))
+            .await?
+            .flatten())
+    }
     /// Boxes in order.
     async fn boxes(
         &self,
@@ -293,11 +336,9 @@ impl Slice {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<TaskBox>> {
-        let (actor, page, sid) = (actor(ctx)?, page(first, after)?, SliceId(self.0.id));
-        let paged = db(ctx)?
-            .run(move |c| crust_dal::structure::boxes(c, &actor, sid, page))
-            .await?;
-        Ok(connection(paged, TaskBox))
+        let page = page(first, after)?;
+        let paged = loaders(ctx)?.load_one(BoxesOf(self.0.id, page)).await?;
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), TaskBox))
     }
 }
 
@@ -318,6 +359,22 @@ impl TaskBox {
     async fn slice_id(&self) -> ID {
         id(self.0.slice_id)
     }
+    /// Whether the box is a column of its slice's board.
+    async fn board_column(&self) -> bool {
+        self.0.board_column
+    }
+    /// Whether it is the board's done column (a task dropped here becomes DONE).
+    async fn done_column(&self) -> bool {
+        self.0.done_column
+    }
+    /// Duration-weighted progress (0–100) of the tasks the caller may see; null when
+    /// none counts.
+    async fn progress(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        Ok(loaders(ctx)?
+            .load_one(ProgressOf(RollupOf::Box, self.0.id))
+            .await?
+            .flatten())
+    }
     /// Tasks the caller may see, in position order.
     async fn tasks(
         &self,
@@ -325,11 +382,11 @@ impl TaskBox {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Task>> {
-        let (actor, page, bid) = (actor(ctx)?, page(first, after)?, BoxId(self.0.id));
-        let paged = db(ctx)?
-            .run(move |c| crust_dal::tasks::list(c, &actor, TaskScope::Box(bid), page))
+        let page = page(first, after)?;
+        let paged = loaders(ctx)?
+            .load_one(TasksOf(TaskParent::Box, self.0.id, page))
             .await?;
-        Ok(connection(paged, Task))
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), Task))
     }
 }
 
@@ -346,6 +403,14 @@ impl Task {
     /// Markdown.
     async fn description(&self) -> &str {
         &self.0.description
+    }
+    /// The description rendered to sanitized HTML.
+    async fn description_html(&self) -> String {
+        to_safe_html(&self.0.description)
+    }
+    /// The role placeholder this task was made for, when it came from a recipe.
+    async fn recipe_role(&self) -> Option<&str> {
+        self.0.recipe_role.as_deref()
     }
     async fn status(&self) -> TaskStatus {
         self.0.status().into()
@@ -378,6 +443,16 @@ impl Task {
     async fn project_id(&self) -> ID {
         id(self.0.project_id)
     }
+    /// The project's id and name: all that a guest working on this task learns of it.
+    async fn project_summary(&self, ctx: &Context<'_>) -> Result<ProjectSummary> {
+        let name = loaders(ctx)?
+            .load_one(ProjectNameOf(self.0.project_id))
+            .await?;
+        Ok(ProjectSummary {
+            id: id(self.0.project_id),
+            name: name.unwrap_or_default(),
+        })
+    }
     /// The task's project, or null when the caller sees this task only through a
     /// grant and may not read the project itself.
     async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
@@ -408,11 +483,51 @@ impl Task {
         }
     }
     async fn assignees(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let (actor, tid) = (actor(ctx)?, TaskId(self.0.id));
-        let users = db(ctx)?
-            .run(move |c| crust_dal::tasks::assignees(c, &actor, tid))
+        let users = loaders(ctx)?.load_one(AssigneesOf(self.0.id)).await?;
+        Ok(users.unwrap_or_default().into_iter().map(User).collect())
+    }
+    /// The tasks this one depends on (only those the caller may see).
+    async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<TaskDependency>> {
+        let deps = loaders(ctx)?
+            .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
             .await?;
-        Ok(users.into_iter().map(User).collect())
+        Ok(deps
+            .unwrap_or_default()
+            .into_iter()
+            .map(TaskDependency)
+            .collect())
+    }
+    /// The tasks that depend on this one (only those the caller may see).
+    async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<TaskDependency>> {
+        let deps = loaders(ctx)?
+            .load_one(DependenciesOf(Direction::Dependents, self.0.id))
+            .await?;
+        Ok(deps
+            .unwrap_or_default()
+            .into_iter()
+            .map(TaskDependency)
+            .collect())
+    }
+    /// True while a predecessor the caller can see holds this task back.
+    async fn is_blocked(&self, ctx: &Context<'_>) -> Result<bool> {
+        let deps = loaders(ctx)?
+            .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
+            .await?;
+        Ok(deps
+            .unwrap_or_default()
+            .iter()
+            .any(|d| crust_domain::dependency::blocks(d.kind, d.task.status())))
+    }
+    /// Comments, oldest first.
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Comment>> {
+        let page = page(first, after)?;
+        let paged = loaders(ctx)?.load_one(CommentsOf(self.0.id, page)).await?;
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), Comment))
     }
     /// Who holds a grant on this task (its access list when SECRET). Readable by
     /// those who manage the task's access and by everyone on a SECRET task's list.
@@ -434,5 +549,59 @@ impl TaskGrant {
     }
     async fn access(&self) -> TaskAccess {
         self.0.access.into()
+    }
+}
+
+/// The least a task shows of its project.
+#[derive(async_graphql::SimpleObject)]
+pub struct ProjectSummary {
+    pub id: ID,
+    pub name: String,
+}
+
+/// A dependency as seen from one task: the task at the other end, and the type.
+pub struct TaskDependency(pub models::Dependency);
+
+#[Object]
+impl TaskDependency {
+    async fn task(&self) -> Task {
+        Task(self.0.task.clone())
+    }
+    #[graphql(name = "type")]
+    async fn kind(&self) -> DependencyType {
+        self.0.kind.into()
+    }
+}
+
+pub struct Comment(pub models::Comment);
+
+#[Object]
+impl Comment {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn task_id(&self) -> ID {
+        id(self.0.task_id)
+    }
+    /// Markdown.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    /// The body rendered to sanitized HTML.
+    async fn body_html(&self) -> String {
+        to_safe_html(&self.0.body)
+    }
+    /// The author; null once their account is gone ("deleted user").
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(author) = self.0.author_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?.load_one(UserById(author)).await?.map(User))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.edited_at
     }
 }

@@ -173,7 +173,13 @@ fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::R
         )?;
         for (box_name, titles) in boxes {
             let b = dal(
-                structure::create_box(conn, &owner, crust_domain::SliceId(slice.id), box_name),
+                structure::create_box(
+                    conn,
+                    &owner,
+                    crust_domain::SliceId(slice.id),
+                    box_name,
+                    Default::default(),
+                ),
                 "box",
             )?;
             for (ti, title) in titles.iter().enumerate() {
@@ -251,7 +257,17 @@ fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::R
     )?;
     for column in ["To do", "Doing", "Done"] {
         let b = dal(
-            structure::create_box(conn, &owner, crust_domain::SliceId(sprint.id), column),
+            structure::create_box(
+                conn,
+                &owner,
+                crust_domain::SliceId(sprint.id),
+                column,
+                if column == "Done" {
+                    structure::BoxKind::DoneColumn
+                } else {
+                    structure::BoxKind::Column
+                },
+            ),
             "box",
         )?;
         if column == "To do" {
@@ -282,7 +298,13 @@ fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::R
         "slice",
     )?;
     let b = dal(
-        structure::create_box(conn, &owner, crust_domain::SliceId(s.id), "Legal"),
+        structure::create_box(
+            conn,
+            &owner,
+            crust_domain::SliceId(s.id),
+            "Legal",
+            Default::default(),
+        ),
         "box",
     )?;
     task(

@@ -1,0 +1,90 @@
+//! Comments on tasks.
+
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
+use crust_domain::{CommentId, TaskId};
+
+use super::ids::{id, parse};
+use super::types::Comment;
+use super::{actor, db};
+
+#[derive(InputObject)]
+pub struct AddCommentInput {
+    pub task_id: ID,
+    /// Markdown, up to 20,000 characters.
+    pub body: String,
+}
+
+#[derive(SimpleObject)]
+pub struct CommentPayload {
+    pub comment: Comment,
+}
+
+#[derive(InputObject)]
+pub struct EditCommentInput {
+    pub comment_id: ID,
+    pub body: String,
+}
+
+#[derive(InputObject)]
+pub struct DeleteCommentInput {
+    pub comment_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteCommentPayload {
+    pub deleted_comment_id: ID,
+}
+
+#[derive(Default)]
+pub struct CommentMutation;
+
+#[Object]
+impl CommentMutation {
+    /// Comments on a task you may see (guests on their granted tasks too).
+    async fn add_comment(
+        &self,
+        ctx: &Context<'_>,
+        input: AddCommentInput,
+    ) -> Result<CommentPayload> {
+        let actor = actor(ctx)?;
+        let tid: TaskId = parse("taskId", &input.task_id)?;
+        let c = db(ctx)?
+            .run(move |c| crust_dal::comments::add(c, &actor, tid, &input.body))
+            .await?;
+        Ok(CommentPayload {
+            comment: Comment(c),
+        })
+    }
+
+    /// Changes your own comment.
+    async fn edit_comment(
+        &self,
+        ctx: &Context<'_>,
+        input: EditCommentInput,
+    ) -> Result<CommentPayload> {
+        let actor = actor(ctx)?;
+        let cid: CommentId = parse("commentId", &input.comment_id)?;
+        let c = db(ctx)?
+            .run(move |c| crust_dal::comments::edit(c, &actor, cid, &input.body))
+            .await?;
+        Ok(CommentPayload {
+            comment: Comment(c),
+        })
+    }
+
+    /// Deletes a comment (its author, or a MANAGER of the task's project).
+    async fn delete_comment(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteCommentInput,
+    ) -> Result<DeleteCommentPayload> {
+        let actor = actor(ctx)?;
+        let cid: CommentId = parse("commentId", &input.comment_id)?;
+        db(ctx)?
+            .run(move |c| crust_dal::comments::delete(c, &actor, cid))
+            .await?;
+        Ok(DeleteCommentPayload {
+            deleted_comment_id: id(cid.0),
+        })
+    }
+}

@@ -1,0 +1,143 @@
+//! Per-request DataLoaders: nested lists are fetched one level at a time, one SQL
+//! statement per level, whatever the number of parents (see `crust_dal::batch`).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use crust_dal::batch::{self, Direction, RollupOf, TaskParent};
+use crust_dal::models::{Comment, Dependency, Slice, Task, TaskBox, User};
+use crust_dal::{Actor, Page, Paged};
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// Loads for one actor through one (statement-counting) database handle.
+pub struct Batch {
+    db: Db,
+    actor: Actor,
+}
+
+/// The request's loader; lives in the request data next to the caller.
+pub type Loaders = DataLoader<Batch>;
+
+pub fn loaders(db: Db, actor: Actor) -> Loaders {
+    // Large batches: a level of the tree is one statement even for big boards.
+    DataLoader::new(Batch { db, actor }, tokio::spawn).max_batch_size(20_000)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SlicesOf(pub Uuid, pub Page);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BoxesOf(pub Uuid, pub Page);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TasksOf(pub TaskParent, pub Uuid, pub Page);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommentsOf(pub Uuid, pub Page);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AssigneesOf(pub Uuid);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DependenciesOf(pub Direction, pub Uuid);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProgressOf(pub RollupOf, pub Uuid);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProjectNameOf(pub Uuid);
+
+/// Splits keys into groups that one statement can answer (same page, same kind).
+fn groups<K, G: Hash + Eq>(keys: &[K], split: impl Fn(&K) -> (G, Uuid)) -> HashMap<G, Vec<Uuid>> {
+    let mut out: HashMap<G, Vec<Uuid>> = HashMap::new();
+    for k in keys {
+        let (g, id) = split(k);
+        out.entry(g).or_default().push(id);
+    }
+    out
+}
+
+macro_rules! grouped_loader {
+    ($key:ident, $value:ty, |$k:ident| $split:expr, |$c:ident, $actor:ident, $group:ident, $ids:ident| $fetch:expr, |$g:ident, $id:ident| $rebuild:expr) => {
+        impl Loader<$key> for Batch {
+            type Value = $value;
+            type Error = ApiError;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, ApiError> {
+                let mut out = HashMap::new();
+                for ($group, $ids) in groups(keys, |$k: &$key| $split) {
+                    let $actor = self.actor.clone();
+                    let found = self.db.run(move |$c| $fetch).await?;
+                    for ($id, value) in found {
+                        let $g = $group;
+                        out.insert($rebuild, value);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+
+grouped_loader!(
+    SlicesOf,
+    Paged<Slice>,
+    |k| (k.1, k.0),
+    |c, actor, page, ids| batch::slices_of_projects(c, &actor, &ids, page),
+    |page, id| SlicesOf(id, page)
+);
+grouped_loader!(
+    BoxesOf,
+    Paged<TaskBox>,
+    |k| (k.1, k.0),
+    |c, actor, page, ids| batch::boxes_of_slices(c, &actor, &ids, page),
+    |page, id| BoxesOf(id, page)
+);
+grouped_loader!(
+    TasksOf,
+    Paged<Task>,
+    |k| ((k.0, k.2), k.1),
+    |c, actor, g, ids| batch::tasks_of(c, &actor, g.0, &ids, g.1),
+    |g, id| TasksOf(g.0, id, g.1)
+);
+grouped_loader!(
+    CommentsOf,
+    Paged<Comment>,
+    |k| (k.1, k.0),
+    |c, actor, page, ids| batch::comments_of_tasks(c, &actor, &ids, page),
+    |page, id| CommentsOf(id, page)
+);
+grouped_loader!(
+    AssigneesOf,
+    Vec<User>,
+    |k| ((), k.0),
+    |c, actor, _g, ids| batch::assignees_of_tasks(c, &actor, &ids),
+    |_g, id| AssigneesOf(id)
+);
+grouped_loader!(
+    DependenciesOf,
+    Vec<Dependency>,
+    |k| (k.0, k.1),
+    |c, actor, dir, ids| batch::dependencies_of_tasks(c, &actor, &ids, dir),
+    |dir, id| DependenciesOf(dir, id)
+);
+grouped_loader!(
+    ProgressOf,
+    Option<f64>,
+    |k| (k.0, k.1),
+    |c, actor, of, ids| batch::progress_of(c, &actor, of, &ids),
+    |of, id| ProgressOf(of, id)
+);
+grouped_loader!(
+    UserById,
+    User,
+    |k| ((), k.0),
+    |c, actor, _g, ids| batch::users_by_id(c, &actor, &ids),
+    |_g, id| UserById(id)
+);
+grouped_loader!(
+    ProjectNameOf,
+    String,
+    |k| ((), k.0),
+    |c, actor, _g, ids| batch::project_names(c, &actor, &ids),
+    |_g, id| ProjectNameOf(id)
+);

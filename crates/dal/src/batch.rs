@@ -1,0 +1,393 @@
+//! Batched reads for nested GraphQL fields (the API's DataLoaders): one statement
+//! answers a whole level of the tree — all boxes of these slices, all tasks of these
+//! boxes, … — however many parents there are. Every query applies the same visibility
+//! rules as the single-object reads, so a nested list never shows more than a
+//! top-level one would.
+
+use std::collections::HashMap;
+
+use crust_domain::dependency::blocks;
+use crust_domain::progress::{rollup, Weighed};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Int2, Integer, Nullable, Text, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::error::DalResult;
+use crate::models::{parse_dependency_kind, Comment, Dependency, Slice, Task, TaskBox, User};
+use crate::page::{Page, Paged};
+use crate::raw::Raw;
+
+macro_rules! ranked {
+    ($name:ident, $item:ty) => {
+        #[derive(QueryableByName)]
+        struct $name {
+            #[diesel(embed)]
+            item: $item,
+            #[diesel(sql_type = SqlUuid)]
+            parent: Uuid,
+            #[diesel(sql_type = BigInt)]
+            total: i64,
+            #[diesel(sql_type = BigInt)]
+            rn: i64,
+        }
+    };
+}
+
+ranked!(RankedSlice, Slice);
+ranked!(RankedBox, TaskBox);
+ranked!(RankedTask, Task);
+ranked!(RankedComment, Comment);
+
+/// Wraps `inner` (which must select the item's columns plus `parent`, `total` and
+/// `rn`) so that only each parent's page comes back, plus its first row as a carrier
+/// of the total when the page itself is empty.
+fn page_of(inner: Raw, page: Page) -> Raw {
+    let mut q = Raw::new("SELECT * FROM (");
+    q.append(inner);
+    q.sql(") ranked WHERE (rn > ")
+        .bigint(page.offset)
+        .sql(" AND rn <= ")
+        .bigint(page.offset + page.limit);
+    q.sql(") OR rn = 1 ORDER BY parent, rn");
+    q
+}
+
+fn group<T>(
+    rows: impl IntoIterator<Item = (T, Uuid, i64, i64)>,
+    parents: &[Uuid],
+    page: Page,
+) -> HashMap<Uuid, Paged<T>> {
+    let mut out: HashMap<Uuid, Paged<T>> = parents
+        .iter()
+        .map(|p| {
+            (
+                *p,
+                Paged {
+                    items: Vec::new(),
+                    total: 0,
+                    offset: page.offset,
+                },
+            )
+        })
+        .collect();
+    for (item, parent, total, rn) in rows {
+        let entry = out.entry(parent).or_insert_with(|| Paged {
+            items: Vec::new(),
+            total,
+            offset: page.offset,
+        });
+        entry.total = total;
+        if rn > page.offset && rn <= page.offset + page.limit {
+            entry.items.push(item);
+        }
+    }
+    out
+}
+
+const TASK_COLUMNS: &str = "t.id, t.org_id, t.project_id, t.box_id, t.title, t.description, t.status, t.progress, \
+     t.classification, t.start_date, t.due_date, t.duration_days, t.position, t.created_at, t.updated_at, t.recipe_role";
+
+/// The slices of these projects, in order (projects the actor may not read have none).
+pub fn slices_of_projects(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    projects: &[Uuid],
+    page: Page,
+) -> DalResult<HashMap<Uuid, Paged<Slice>>> {
+    let mut inner = Raw::new(
+        "SELECT s.id, s.project_id, s.name, s.position, s.project_id AS parent, \
+                count(*) OVER (PARTITION BY s.project_id) AS total, \
+                row_number() OVER (PARTITION BY s.project_id ORDER BY s.position, s.id) AS rn \
+           FROM slices s JOIN projects p ON p.id = s.project_id WHERE s.project_id = ANY(",
+    );
+    inner
+        .uuids(projects.to_vec())
+        .sql(") AND ")
+        .project_rule(actor, "p");
+    let rows: Vec<RankedSlice> = page_of(inner, page).load(conn)?;
+    Ok(group(
+        rows.into_iter().map(|r| (r.item, r.parent, r.total, r.rn)),
+        projects,
+        page,
+    ))
+}
+
+/// The boxes of these slices, in order.
+pub fn boxes_of_slices(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    slices: &[Uuid],
+    page: Page,
+) -> DalResult<HashMap<Uuid, Paged<TaskBox>>> {
+    let mut inner = Raw::new(
+        "SELECT b.id, b.slice_id, b.project_id, b.name, b.position, b.board_column, b.done_column, b.slice_id AS parent, \
+                count(*) OVER (PARTITION BY b.slice_id) AS total, \
+                row_number() OVER (PARTITION BY b.slice_id ORDER BY b.position, b.id) AS rn \
+           FROM boxes b JOIN projects p ON p.id = b.project_id WHERE b.slice_id = ANY(",
+    );
+    inner
+        .uuids(slices.to_vec())
+        .sql(") AND ")
+        .project_rule(actor, "p");
+    let rows: Vec<RankedBox> = page_of(inner, page).load(conn)?;
+    Ok(group(
+        rows.into_iter().map(|r| (r.item, r.parent, r.total, r.rn)),
+        slices,
+        page,
+    ))
+}
+
+/// Which column groups tasks for [`tasks_of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskParent {
+    Box,
+    Project,
+}
+
+/// The tasks the actor may see in these boxes (or projects), in position order.
+pub fn tasks_of(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    by: TaskParent,
+    parents: &[Uuid],
+    page: Page,
+) -> DalResult<HashMap<Uuid, Paged<Task>>> {
+    let column = match by {
+        TaskParent::Box => "t.box_id",
+        TaskParent::Project => "t.project_id",
+    };
+    let mut inner = Raw::new(&format!(
+        "SELECT {TASK_COLUMNS}, {column} AS parent, \
+                count(*) OVER (PARTITION BY {column}) AS total, \
+                row_number() OVER (PARTITION BY {column} ORDER BY t.position, t.id) AS rn \
+           FROM tasks t WHERE {column} = ANY("
+    ));
+    inner
+        .uuids(parents.to_vec())
+        .sql(") AND ")
+        .task_rule(actor, "t");
+    let rows: Vec<RankedTask> = page_of(inner, page).load(conn)?;
+    Ok(group(
+        rows.into_iter().map(|r| (r.item, r.parent, r.total, r.rn)),
+        parents,
+        page,
+    ))
+}
+
+/// The comments on these tasks, oldest first.
+pub fn comments_of_tasks(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    tasks: &[Uuid],
+    page: Page,
+) -> DalResult<HashMap<Uuid, Paged<Comment>>> {
+    let mut inner = Raw::new(
+        "SELECT c.id, c.task_id, c.org_id, c.author_id, c.body, c.created_at, c.edited_at, c.task_id AS parent, \
+                count(*) OVER (PARTITION BY c.task_id) AS total, \
+                row_number() OVER (PARTITION BY c.task_id ORDER BY c.created_at, c.id) AS rn \
+           FROM comments c JOIN tasks t ON t.id = c.task_id WHERE c.task_id = ANY(",
+    );
+    inner
+        .uuids(tasks.to_vec())
+        .sql(") AND ")
+        .task_rule(actor, "t");
+    let rows: Vec<RankedComment> = page_of(inner, page).load(conn)?;
+    Ok(group(
+        rows.into_iter().map(|r| (r.item, r.parent, r.total, r.rn)),
+        tasks,
+        page,
+    ))
+}
+
+#[derive(QueryableByName)]
+struct ParentUser {
+    #[diesel(sql_type = SqlUuid)]
+    parent: Uuid,
+    #[diesel(embed)]
+    user: User,
+}
+
+/// The assignees of these (visible) tasks, by name.
+pub fn assignees_of_tasks(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    tasks: &[Uuid],
+) -> DalResult<HashMap<Uuid, Vec<User>>> {
+    let mut q = Raw::new(
+        "SELECT a.task_id AS parent, u.id, u.email, u.name, u.active, u.created_at \
+           FROM task_assignees a JOIN users u ON u.id = a.user_id JOIN tasks t ON t.id = a.task_id \
+          WHERE a.task_id = ANY(",
+    );
+    q.uuids(tasks.to_vec())
+        .sql(") AND ")
+        .task_rule(actor, "t")
+        .sql(" ORDER BY u.name, u.id");
+    let mut out: HashMap<Uuid, Vec<User>> = tasks.iter().map(|t| (*t, Vec::new())).collect();
+    for row in q.load::<ParentUser>(conn)? {
+        out.entry(row.parent).or_default().push(row.user);
+    }
+    Ok(out)
+}
+
+/// Which side of a dependency to list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// The tasks these tasks depend on (predecessors).
+    DependsOn,
+    /// The tasks that depend on these tasks (successors).
+    Dependents,
+}
+
+#[derive(QueryableByName)]
+struct ParentDependency {
+    #[diesel(sql_type = SqlUuid)]
+    parent: Uuid,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(embed)]
+    task: Task,
+}
+
+/// Dependencies of these tasks, where both ends are visible to the actor: a task the
+/// actor may not see is never listed, nor hinted at.
+pub fn dependencies_of_tasks(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    tasks: &[Uuid],
+    direction: Direction,
+) -> DalResult<HashMap<Uuid, Vec<Dependency>>> {
+    let (mine, other) = match direction {
+        Direction::DependsOn => ("task_id", "depends_on_task_id"),
+        Direction::Dependents => ("depends_on_task_id", "task_id"),
+    };
+    let mut q = Raw::new(&format!(
+        "SELECT d.{mine} AS parent, d.kind, {TASK_COLUMNS} \
+           FROM task_dependencies d JOIN tasks t ON t.id = d.{other} JOIN tasks s ON s.id = d.{mine} \
+          WHERE d.{mine} = ANY("
+    ));
+    q.uuids(tasks.to_vec())
+        .sql(") AND ")
+        .task_rule(actor, "s")
+        .sql(" AND ")
+        .task_rule(actor, "t")
+        .sql(" ORDER BY t.title, t.id");
+    let mut out: HashMap<Uuid, Vec<Dependency>> = tasks.iter().map(|t| (*t, Vec::new())).collect();
+    for row in q.load::<ParentDependency>(conn)? {
+        out.entry(row.parent).or_default().push(Dependency {
+            task: row.task,
+            kind: parse_dependency_kind(&row.kind),
+        });
+    }
+    Ok(out)
+}
+
+/// Whether each task is held back by an unmet visible predecessor.
+pub fn blocked(deps: &HashMap<Uuid, Vec<Dependency>>) -> HashMap<Uuid, bool> {
+    deps.iter()
+        .map(|(task, preds)| (*task, preds.iter().any(|d| blocks(d.kind, d.task.status()))))
+        .collect()
+}
+
+/// What a rollup is computed for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RollupOf {
+    Box,
+    Slice,
+    Project,
+}
+
+#[derive(QueryableByName)]
+struct RollupRow {
+    #[diesel(sql_type = SqlUuid)]
+    parent: Uuid,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Int2)]
+    progress: i16,
+    #[diesel(sql_type = Nullable<Integer>)]
+    duration_days: Option<i32>,
+}
+
+/// Progress of boxes, slices or projects over the tasks the actor may see
+/// (`crust_domain::progress::rollup`); `None` where no task counts.
+pub fn progress_of(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    of: RollupOf,
+    parents: &[Uuid],
+) -> DalResult<HashMap<Uuid, Option<f64>>> {
+    let (from, parent) = match of {
+        RollupOf::Box => ("tasks t", "t.box_id"),
+        RollupOf::Slice => ("tasks t JOIN boxes b ON b.id = t.box_id", "b.slice_id"),
+        RollupOf::Project => ("tasks t", "t.project_id"),
+    };
+    let mut q = Raw::new(&format!(
+        "SELECT {parent} AS parent, t.status, t.progress, t.duration_days FROM {from} WHERE {parent} = ANY("
+    ));
+    q.uuids(parents.to_vec())
+        .sql(") AND ")
+        .task_rule(actor, "t");
+    let mut by_parent: HashMap<Uuid, Vec<Weighed>> = HashMap::new();
+    for row in q.load::<RollupRow>(conn)? {
+        by_parent.entry(row.parent).or_default().push(Weighed {
+            status: row
+                .status
+                .parse()
+                .unwrap_or(crust_domain::TaskStatus::NotStarted),
+            progress: row.progress,
+            duration_days: row.duration_days,
+        });
+    }
+    Ok(parents
+        .iter()
+        .map(|p| (*p, by_parent.remove(p).and_then(rollup)))
+        .collect())
+}
+
+/// Users sharing an organization with the actor (comment authors and the like).
+pub fn users_by_id(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> DalResult<HashMap<Uuid, User>> {
+    use crate::schema::{memberships, users};
+    let rows: Vec<User> = users::table
+        .filter(users::id.eq_any(ids))
+        .filter(diesel::dsl::exists(
+            memberships::table
+                .filter(memberships::user_id.eq(users::id))
+                .filter(memberships::org_id.eq_any(actor.orgs_with(crust_domain::OrgRole::Guest))),
+        ))
+        .select(User::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+}
+
+#[derive(QueryableByName)]
+struct IdName {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// The names of projects the actor may read or holds a visible task in: the minimum a
+/// task's guest needs to render it.
+pub fn project_names(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    ids: &[Uuid],
+) -> DalResult<HashMap<Uuid, String>> {
+    let mut q = Raw::new("SELECT p.id, p.name FROM projects p WHERE p.id = ANY(");
+    q.uuids(ids.to_vec())
+        .sql(") AND (")
+        .project_rule(actor, "p")
+        .sql(" OR EXISTS (SELECT 1 FROM tasks t WHERE t.project_id = p.id AND ")
+        .task_rule(actor, "t")
+        .sql("))");
+    Ok(q.load::<IdName>(conn)?
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect())
+}

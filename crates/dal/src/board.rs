@@ -1,0 +1,338 @@
+//! Moving slices, boxes and tasks; board columns; finishing a sprint.
+//!
+//! Every move locks the project row, so concurrent moves in one project apply one after
+//! the other, and renumbers the affected list densely: positions never collide.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use crust_domain::ordering::place;
+use crust_domain::sprint::{sprint_box_name, DONE_SPRINTS_SLICE};
+use crust_domain::{Action, BoxId, ProjectId, SliceId, TaskId, TaskStatus};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::error::{DalError, DalResult};
+use crate::models::{Slice, Task, TaskBox};
+use crate::schema::{boxes, projects, slices, tasks};
+use crate::visibility::task_visible;
+
+fn lock_project(conn: &mut PgConnection, project: Uuid) -> DalResult<()> {
+    projects::table
+        .find(project)
+        .select(projects::id)
+        .for_update()
+        .first::<Uuid>(conn)?;
+    Ok(())
+}
+
+fn check_position(position: i32) -> DalResult<usize> {
+    usize::try_from(position).map_err(|_| DalError::Invalid("position: must be 0 or more".into()))
+}
+
+/// Moves a task into `box_id` (of the same project) at `position` among the tasks the
+/// actor sees there. Dropping it into a board's done column marks it DONE.
+pub fn move_task(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: TaskId,
+    box_id: BoxId,
+    position: i32,
+) -> DalResult<Task> {
+    let position = check_position(position)?;
+    conn.transaction(|conn| {
+        let (task, _) =
+            crate::tasks::authorize(conn, actor, id, Action::UpdateTask, "move this task")?;
+        let target = crate::structure::get_box(conn, actor, box_id)?;
+        if target.project_id != task.project_id {
+            return Err(DalError::Invalid(
+                "boxId: a task cannot move to another project".into(),
+            ));
+        }
+        lock_project(conn, task.project_id)?;
+        let order: Vec<Uuid> = tasks::table
+            .filter(tasks::box_id.eq(target.id))
+            .order((tasks::position, tasks::id))
+            .select(tasks::id)
+            .load(conn)?;
+        let visible: HashSet<Uuid> = tasks::table
+            .filter(tasks::box_id.eq(target.id))
+            .filter(task_visible(actor))
+            .select(tasks::id)
+            .load::<Uuid>(conn)?
+            .into_iter()
+            .collect();
+        let new_order = place(&order, &visible, task.id, position);
+        renumber_tasks(conn, &new_order)?;
+        diesel::update(tasks::table.find(task.id))
+            .set((
+                tasks::box_id.eq(target.id),
+                tasks::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        if target.done_column && task.status() != TaskStatus::Done {
+            diesel::update(tasks::table.find(task.id))
+                .set((
+                    tasks::status.eq(TaskStatus::Done.as_str()),
+                    tasks::progress.eq(100i16),
+                ))
+                .execute(conn)?;
+        }
+        Ok(tasks::table
+            .find(task.id)
+            .select(Task::as_select())
+            .first(conn)?)
+    })
+}
+
+fn renumber_tasks(conn: &mut PgConnection, order: &[Uuid]) -> DalResult<()> {
+    for (i, id) in order.iter().enumerate() {
+        diesel::update(tasks::table.find(id))
+            .set(tasks::position.eq(i as i32))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Moves a box into `slice` (of the same project) at `position`.
+pub fn move_box(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: BoxId,
+    slice: SliceId,
+    position: i32,
+) -> DalResult<TaskBox> {
+    let position = check_position(position)?;
+    conn.transaction(|conn| {
+        let b = crate::structure::get_box(conn, actor, id)?;
+        crate::projects::authorize(
+            conn,
+            actor,
+            ProjectId(b.project_id),
+            Action::EditProjectStructure,
+            "change this project's structure",
+        )?;
+        let target = crate::structure::get_slice(conn, actor, slice)?;
+        if target.project_id != b.project_id {
+            return Err(DalError::Invalid(
+                "sliceId: a box cannot move to another project".into(),
+            ));
+        }
+        lock_project(conn, b.project_id)?;
+        if b.done_column && target.id != b.slice_id {
+            // A slice has one done column: the moved box stops being one.
+            diesel::update(boxes::table.find(b.id))
+                .set(boxes::done_column.eq(false))
+                .execute(conn)?;
+        }
+        let order: Vec<Uuid> = boxes::table
+            .filter(boxes::slice_id.eq(target.id))
+            .order((boxes::position, boxes::id))
+            .select(boxes::id)
+            .load(conn)?;
+        let all: HashSet<Uuid> = order.iter().copied().chain([b.id]).collect();
+        for (i, bid) in place(&order, &all, b.id, position).iter().enumerate() {
+            diesel::update(boxes::table.find(bid))
+                .set((boxes::position.eq(i as i32), boxes::slice_id.eq(target.id)))
+                .execute(conn)?;
+        }
+        Ok(boxes::table
+            .find(b.id)
+            .select(TaskBox::as_select())
+            .first(conn)?)
+    })
+}
+
+/// Moves a slice to `position` in its project.
+pub fn move_slice(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: SliceId,
+    position: i32,
+) -> DalResult<Slice> {
+    let position = check_position(position)?;
+    conn.transaction(|conn| {
+        let s = crate::structure::get_slice(conn, actor, id)?;
+        crate::projects::authorize(
+            conn,
+            actor,
+            ProjectId(s.project_id),
+            Action::EditProjectStructure,
+            "change this project's structure",
+        )?;
+        lock_project(conn, s.project_id)?;
+        let order: Vec<Uuid> = slices::table
+            .filter(slices::project_id.eq(s.project_id))
+            .order((slices::position, slices::id))
+            .select(slices::id)
+            .load(conn)?;
+        let all: HashSet<Uuid> = order.iter().copied().collect();
+        renumber_slices(conn, &place(&order, &all, s.id, position))?;
+        Ok(slices::table
+            .find(s.id)
+            .select(Slice::as_select())
+            .first(conn)?)
+    })
+}
+
+fn renumber_slices(conn: &mut PgConnection, order: &[Uuid]) -> DalResult<()> {
+    for (i, id) in order.iter().enumerate() {
+        diesel::update(slices::table.find(id))
+            .set(slices::position.eq(i as i32))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Renames a box and sets whether it is a board column and its board's done column
+/// (making a box the done column takes the role from the slice's previous one).
+pub fn update_box(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: BoxId,
+    name: Option<&str>,
+    board_column: Option<bool>,
+    done_column: Option<bool>,
+) -> DalResult<TaskBox> {
+    let name = name
+        .map(|n| crust_domain::validate::name("name", n))
+        .transpose()?;
+    conn.transaction(|conn| {
+        let b = crate::structure::get_box(conn, actor, id)?;
+        crate::projects::authorize(
+            conn,
+            actor,
+            ProjectId(b.project_id),
+            Action::EditProjectStructure,
+            "change this project's structure",
+        )?;
+        lock_project(conn, b.project_id)?;
+        let done = done_column.unwrap_or(b.done_column);
+        let column = board_column.unwrap_or(b.board_column) || done;
+        if board_column == Some(false) && done {
+            return Err(DalError::Invalid(
+                "boardColumn: the done column is a board column".into(),
+            ));
+        }
+        if done && !b.done_column {
+            diesel::update(
+                boxes::table
+                    .filter(boxes::slice_id.eq(b.slice_id))
+                    .filter(boxes::done_column.eq(true)),
+            )
+            .set(boxes::done_column.eq(false))
+            .execute(conn)?;
+        }
+        diesel::update(boxes::table.find(b.id))
+            .set((
+                boxes::name.eq(name.unwrap_or(b.name)),
+                boxes::board_column.eq(column),
+                boxes::done_column.eq(done),
+            ))
+            .execute(conn)?;
+        Ok(boxes::table
+            .find(b.id)
+            .select(TaskBox::as_select())
+            .first(conn)?)
+    })
+}
+
+/// What finishing a sprint did.
+#[derive(Clone, Debug)]
+pub struct FinishedSprint {
+    pub sprint_box: TaskBox,
+    pub moved: usize,
+}
+
+/// Moves every task of the board's done column (the board of `board_box`'s slice)
+/// into a new box named with today's date in the project's "Done Sprints" slice
+/// (created after the board's slice when missing). One transaction.
+pub fn finish_sprint(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    board_box: BoxId,
+) -> DalResult<FinishedSprint> {
+    conn.transaction(|conn| {
+        let b = crate::structure::get_box(conn, actor, board_box)?;
+        crate::projects::authorize(
+            conn,
+            actor,
+            ProjectId(b.project_id),
+            Action::EditProjectStructure,
+            "finish this sprint",
+        )?;
+        lock_project(conn, b.project_id)?;
+        let done: TaskBox = boxes::table
+            .filter(boxes::slice_id.eq(b.slice_id))
+            .filter(boxes::done_column.eq(true))
+            .select(TaskBox::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or_else(|| {
+                DalError::Invalid("boxId: this board has no done column; mark one first".into())
+            })?;
+        let board_slice: Slice = slices::table
+            .find(b.slice_id)
+            .select(Slice::as_select())
+            .first(conn)?;
+        let existing: Option<Slice> = slices::table
+            .filter(slices::project_id.eq(b.project_id))
+            .filter(slices::name.eq(DONE_SPRINTS_SLICE))
+            .select(Slice::as_select())
+            .first(conn)
+            .optional()?;
+        let archive = match existing {
+            Some(s) => s,
+            None => {
+                let order: Vec<Uuid> = slices::table
+                    .filter(slices::project_id.eq(b.project_id))
+                    .order((slices::position, slices::id))
+                    .select(slices::id)
+                    .load(conn)?;
+                let created: Slice = diesel::insert_into(slices::table)
+                    .values((
+                        slices::project_id.eq(b.project_id),
+                        slices::name.eq(DONE_SPRINTS_SLICE),
+                        slices::position.eq(0),
+                    ))
+                    .returning(Slice::as_returning())
+                    .get_result(conn)?;
+                let after = order
+                    .iter()
+                    .position(|s| *s == board_slice.id)
+                    .map_or(order.len(), |i| i + 1);
+                let mut new_order = order;
+                new_order.insert(after, created.id);
+                renumber_slices(conn, &new_order)?;
+                created
+            }
+        };
+        let names: Vec<String> = boxes::table
+            .filter(boxes::slice_id.eq(archive.id))
+            .select(boxes::name)
+            .load(conn)?;
+        let last: Option<i32> = boxes::table
+            .filter(boxes::slice_id.eq(archive.id))
+            .select(diesel::dsl::max(boxes::position))
+            .first(conn)?;
+        let sprint_box: TaskBox = diesel::insert_into(boxes::table)
+            .values((
+                boxes::slice_id.eq(archive.id),
+                boxes::project_id.eq(b.project_id),
+                boxes::name.eq(sprint_box_name(Utc::now().date_naive(), &names)),
+                boxes::position.eq(last.map_or(0, |p| p + 1)),
+            ))
+            .returning(TaskBox::as_returning())
+            .get_result(conn)?;
+        // All of the column's tasks move, including any the actor cannot see: the
+        // done column must end up empty, and moving reveals nothing.
+        let moved = diesel::update(tasks::table.filter(tasks::box_id.eq(done.id)))
+            .set((
+                tasks::box_id.eq(sprint_box.id),
+                tasks::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        Ok(FinishedSprint { sprint_box, moved })
+    })
+}

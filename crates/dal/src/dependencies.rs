@@ -1,0 +1,198 @@
+//! Dependencies between tasks of one organization (across projects too), never a
+//! cycle. Linking needs edit rights on both tasks; a cycle is refused with its path.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use chrono::Duration;
+use crust_domain::dependency::cycle_if_added;
+use crust_domain::roles::DependencyKind;
+use crust_domain::{Action, BoxId, OrgId, TaskId};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::error::{DalError, DalResult};
+use crate::models::Task;
+use crate::need_to_know;
+use crate::schema::{task_dependencies, tasks};
+
+fn edges(conn: &mut PgConnection, org: Uuid) -> DalResult<Vec<(Uuid, Uuid)>> {
+    Ok(task_dependencies::table
+        .filter(task_dependencies::org_id.eq(org))
+        .select((
+            task_dependencies::task_id,
+            task_dependencies::depends_on_task_id,
+        ))
+        .load(conn)?)
+}
+
+/// Makes `task` depend on `on`. Both must be visible and editable by the actor and in
+/// the same organization (another org's task is `NotFound`).
+pub fn add(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    task: TaskId,
+    on: TaskId,
+    kind: DependencyKind,
+) -> DalResult<()> {
+    conn.transaction(|conn| {
+        let (t, _) =
+            crate::tasks::authorize(conn, actor, task, Action::UpdateTask, "link this task")?;
+        let (o, _) =
+            crate::tasks::authorize(conn, actor, on, Action::UpdateTask, "link to this task")?;
+        if t.org_id != o.org_id {
+            return Err(DalError::NotFound);
+        }
+        // Serialize graph changes in the org so two concurrent links cannot close a cycle.
+        need_to_know::lock_org(conn, OrgId(t.org_id))?;
+        if let Some(path) = cycle_if_added(&edges(conn, t.org_id)?, t.id, o.id) {
+            return Err(DalError::Invalid(format!(
+                "dependsOnTaskId: this would create a cycle: {}",
+                describe_path(conn, actor, &path)?
+            )));
+        }
+        diesel::insert_into(task_dependencies::table)
+            .values((
+                task_dependencies::task_id.eq(t.id),
+                task_dependencies::depends_on_task_id.eq(o.id),
+                task_dependencies::org_id.eq(t.org_id),
+                task_dependencies::kind.eq(kind.as_str()),
+            ))
+            .on_conflict((
+                task_dependencies::task_id,
+                task_dependencies::depends_on_task_id,
+            ))
+            .do_update()
+            .set(task_dependencies::kind.eq(kind.as_str()))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// "A → B → C → A" with titles; a task the actor may not see appears as "a task you
+/// cannot see", never by name.
+fn describe_path(conn: &mut PgConnection, actor: &Actor, path: &[Uuid]) -> DalResult<String> {
+    let mut names = Vec::with_capacity(path.len());
+    for id in path {
+        names.push(match crate::tasks::get(conn, actor, TaskId(*id)) {
+            Ok(t) => format!("\"{}\"", t.title),
+            Err(DalError::NotFound) => "a task you cannot see".to_owned(),
+            Err(e) => return Err(e),
+        });
+    }
+    Ok(names.join(" → "))
+}
+
+pub fn remove(conn: &mut PgConnection, actor: &Actor, task: TaskId, on: TaskId) -> DalResult<()> {
+    conn.transaction(|conn| {
+        crate::tasks::authorize(conn, actor, task, Action::UpdateTask, "unlink this task")?;
+        crate::tasks::authorize(conn, actor, on, Action::UpdateTask, "unlink this task")?;
+        let n = diesel::delete(task_dependencies::table.find((task.0, on.0))).execute(conn)?;
+        if n == 0 {
+            return Err(DalError::NotFound);
+        }
+        Ok(())
+    })
+}
+
+/// Moves a task's dates by `days`; with `propagate`, also every successor (through any
+/// chain of dependencies) that the actor may edit. Returns the tasks moved.
+pub fn shift_dates(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    task: TaskId,
+    days: i32,
+    propagate: bool,
+) -> DalResult<Vec<Task>> {
+    if days.abs() > 3650 {
+        return Err(DalError::Invalid("days: must be within ±3650".into()));
+    }
+    conn.transaction(|conn| {
+        let (first, _) = crate::tasks::authorize(
+            conn,
+            actor,
+            task,
+            Action::UpdateTask,
+            "change this task's dates",
+        )?;
+        let mut order = vec![first.id];
+        if propagate {
+            let edges = edges(conn, first.org_id)?;
+            let mut successors: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+            for (t, on) in edges {
+                successors.entry(on).or_default().push(t);
+            }
+            let mut seen: HashSet<Uuid> = HashSet::from([first.id]);
+            let mut queue = VecDeque::from([first.id]);
+            while let Some(at) = queue.pop_front() {
+                for next in successors.get(&at).cloned().unwrap_or_default() {
+                    if seen.insert(next) {
+                        order.push(next);
+                        queue.push_back(next);
+                    }
+                }
+            }
+        }
+        let delta = Duration::days(i64::from(days));
+        let mut moved = Vec::new();
+        for id in order {
+            // Successors the actor may not edit (or see) keep their dates.
+            if id != first.id
+                && crate::tasks::authorize(conn, actor, TaskId(id), Action::UpdateTask, "").is_err()
+            {
+                continue;
+            }
+            let t: Task = tasks::table
+                .find(id)
+                .select(Task::as_select())
+                .first(conn)?;
+            moved.push(
+                diesel::update(tasks::table.find(id))
+                    .set((
+                        tasks::start_date.eq(t.start_date.map(|d| d + delta)),
+                        tasks::due_date.eq(t.due_date.map(|d| d + delta)),
+                        tasks::updated_at.eq(diesel::dsl::now),
+                    ))
+                    .returning(Task::as_returning())
+                    .get_result(conn)?,
+            );
+        }
+        Ok(moved)
+    })
+}
+
+/// Chains the box's tasks (those the actor sees) in order: each depends
+/// FINISH_TO_START on the one before it. Returns how many links were made.
+pub fn sequence_box(conn: &mut PgConnection, actor: &Actor, b: BoxId) -> DalResult<usize> {
+    conn.transaction(|conn| {
+        let bx = crate::structure::get_box(conn, actor, b)?;
+        crate::projects::authorize(
+            conn,
+            actor,
+            crust_domain::ProjectId(bx.project_id),
+            Action::EditProjectStructure,
+            "sequence this box",
+        )?;
+        let list = crate::tasks::list(
+            conn,
+            actor,
+            crate::tasks::TaskScope::Box(b),
+            crate::page::Page {
+                offset: 0,
+                limit: 10_000,
+            },
+        )?;
+        let mut made = 0;
+        for pair in list.items.windows(2) {
+            add(
+                conn,
+                actor,
+                TaskId(pair[1].id),
+                TaskId(pair[0].id),
+                DependencyKind::FinishToStart,
+            )?;
+            made += 1;
+        }
+        Ok(made)
+    })
+}

@@ -1,0 +1,13 @@
+DROP TABLE recipe_task_dependencies;
+DROP TABLE recipe_tasks;
+DROP TABLE recipe_boxes;
+DROP TABLE recipe_slices;
+DROP TABLE recipes;
+DROP TABLE comments;
+DROP TABLE task_dependencies;
+ALTER TABLE tasks DROP CONSTRAINT tasks_id_org_id_key;
+DROP INDEX tasks_org_id_due_date_idx;
+DROP INDEX tasks_search_idx;
+ALTER TABLE tasks DROP COLUMN search, DROP COLUMN recipe_role;
+DROP INDEX boxes_one_done_column_per_slice;
+ALTER TABLE boxes DROP CONSTRAINT boxes_done_is_a_column, DROP COLUMN done_column, DROP COLUMN board_column;
