@@ -177,6 +177,33 @@ pub fn tree(conn: &mut PgConnection, actor: &Actor, id: RecipeId) -> DalResult<R
             recipe_task_dependencies::kind,
         ))
         .load(conn)?;
+    // Dependencies in tree order of the tasks they point at, so that equal structures
+    // read back equal whatever their ids.
+    let slice_rank: HashMap<Uuid, usize> =
+        slice_ids.iter().enumerate().map(|(i, s)| (*s, i)).collect();
+    let box_rank: HashMap<Uuid, (usize, usize)> = box_rows
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            (
+                b.0,
+                (slice_rank.get(&b.1).copied().unwrap_or(usize::MAX), i),
+            )
+        })
+        .collect();
+    let task_rank: HashMap<Uuid, (usize, usize, usize)> = task_rows
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let (s, b) = box_rank
+                .get(&t.1)
+                .copied()
+                .unwrap_or((usize::MAX, usize::MAX));
+            (t.0, (s, b, i))
+        })
+        .collect();
+    let mut deps = deps;
+    deps.sort_by_key(|(_, on, _)| task_rank.get(on).copied());
     let mut deps_of: HashMap<Uuid, Vec<(String, DependencyKind)>> = HashMap::new();
     for (t, on, kind) in deps {
         deps_of

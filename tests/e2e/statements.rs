@@ -1,0 +1,138 @@
+//! The nested board query costs the same number of SQL statements whatever the size
+//! of the project (DataLoaders batch each level of the tree into one statement).
+
+use crust_dal::tasks::{NewTask, TaskPatch};
+use crust_dal::Actor;
+use crust_domain::roles::DependencyKind;
+use crust_domain::{BoxId, Classification, ProjectId, SliceId, TaskId, UserId};
+use crust_e2e::{Session, TestApp};
+use serde_json::json;
+
+const NESTED: &str = "query($p: ID!) { project(id: $p) { name slices(first: 100) { nodes { name boxes(first: 100) { nodes { name
+    tasks(first: 100) { totalCount nodes { title isBlocked assignees { name } dependsOn { type task { title } } dependents { task { title } }
+      comments(first: 3) { totalCount nodes { body bodyHtml author { name } } } } } } } } } } }";
+
+/// A project of `slices` × `boxes` × `tasks` tasks, each assigned, commented four
+/// times and depending on the task before it — seeded through the DAL directly.
+fn seed(
+    app: &TestApp,
+    owner: &Session,
+    org: &str,
+    slices: usize,
+    boxes: usize,
+    tasks: usize,
+) -> String {
+    let mut conn = app.db.connect();
+    let actor = Actor::load(&mut conn, UserId(owner.id.parse().unwrap())).unwrap();
+    let project = crust_dal::projects::create(
+        &mut conn,
+        &actor,
+        crust_dal::projects::NewProject {
+            org: org.parse().unwrap(),
+            workspace: None,
+            name: format!("{slices}x{boxes}x{tasks}"),
+            description: None,
+            visibility: crust_domain::Visibility::Organization,
+            classification: Classification::Confidential,
+            start_date: None,
+            due_date: None,
+        },
+    )
+    .unwrap();
+    for s in 0..slices {
+        let slice = crust_dal::structure::create_slice(
+            &mut conn,
+            &actor,
+            ProjectId(project.id),
+            &format!("S{s}"),
+        )
+        .unwrap();
+        for b in 0..boxes {
+            let bx = crust_dal::structure::create_box(
+                &mut conn,
+                &actor,
+                SliceId(slice.id),
+                &format!("B{b}"),
+                Default::default(),
+            )
+            .unwrap();
+            let mut previous: Option<TaskId> = None;
+            for t in 0..tasks {
+                let task = crust_dal::tasks::create(
+                    &mut conn,
+                    &actor,
+                    NewTask {
+                        project: ProjectId(project.id),
+                        box_id: Some(BoxId(bx.id)),
+                        title: format!("T{s}.{b}.{t}"),
+                        description: None,
+                        classification: Classification::Confidential,
+                        start_date: None,
+                        due_date: None,
+                        duration_days: None,
+                    },
+                )
+                .unwrap();
+                let id = TaskId(task.id);
+                let patch = TaskPatch {
+                    assignees: Some(vec![actor.user_id]),
+                    ..TaskPatch::default()
+                };
+                crust_dal::tasks::update(&mut conn, &actor, id, patch).unwrap();
+                for c in 0..4 {
+                    crust_dal::comments::add(&mut conn, &actor, id, &format!("comment **{c}**"))
+                        .unwrap();
+                }
+                if let Some(prev) = previous {
+                    crust_dal::dependencies::add(
+                        &mut conn,
+                        &actor,
+                        id,
+                        prev,
+                        DependencyKind::FinishToStart,
+                    )
+                    .unwrap();
+                }
+                previous = Some(id);
+            }
+        }
+    }
+    project.id.to_string()
+}
+
+#[tokio::test]
+async fn nested_queries_cost_a_fixed_number_of_statements() {
+    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let owner = app.user("owner").await;
+    let org = app.create_org(&owner, "Org").await;
+    let small = seed(&app, &owner, &org, 2, 2, 3); // 12 tasks
+    let large = seed(&app, &owner, &org, 5, 4, 6); // 120 tasks
+    let count = |p: String| {
+        let (app, owner) = (&app, &owner);
+        async move {
+            let body = app
+                .gql(Some(&owner.access), NESTED, json!({ "p": p }))
+                .await;
+            assert!(body["errors"].is_null(), "{body}");
+            let tasks: usize = body["data"]["project"]["slices"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|s| s["boxes"]["nodes"].as_array().unwrap().clone())
+                .map(|b| b["tasks"]["nodes"].as_array().unwrap().len())
+                .sum();
+            (body["extensions"]["sqlStatements"].as_u64().unwrap(), tasks)
+        }
+    };
+    let (small_statements, small_tasks) = count(small).await;
+    let (large_statements, large_tasks) = count(large).await;
+    assert_eq!((small_tasks, large_tasks), (12, 120));
+    assert_eq!(
+        small_statements, large_statements,
+        "statements must not grow with the project"
+    );
+    assert!(
+        small_statements <= 12,
+        "one statement per level: {small_statements}"
+    );
+}
