@@ -398,3 +398,80 @@ async fn grants_lists_are_visible_only_to_those_who_manage_them() {
         assert_eq!(error_code(&body), Some("FORBIDDEN"), "{role}");
     }
 }
+
+/// Per role, on an ORGANIZATION project with a board whose task T the guest holds an
+/// EDIT grant on: save as recipe, project from recipe, move T, update a box, finish
+/// the sprint, link T2 → T, shift T's dates, sequence the box, comment on T, delete
+/// someone else's comment on T.
+#[rustfmt::skip]
+const PIE_TABLE: &[(&str, &str)] = &[
+    ("owner",   "AAAAAAAAAA"),
+    ("admin",   "AAAAAAAAAA"),
+    ("member",  "AAFFFFFFAF"),
+    ("viewer",  "AAFFFFFFAF"),
+    ("editor",  "AAAAAAAAAF"),
+    ("manager", "AAAAAAAAAA"),
+    ("guest",   "NNFNNNFNAF"),
+    ("outsider","NNNNNNNNNN"),
+];
+
+#[tokio::test]
+async fn pie_role_action_table() {
+    let w = world().await;
+    let owner = w.user("owner").clone();
+    let p = project(&w, "ORG").await;
+    let board = w.app.create_slice(&owner, &p, "Board").await;
+    let todo = w.app.create_box(&owner, &board, "To do").await;
+    w.app
+        .ok(&owner, "mutation($s: ID!) { createBox(input: {sliceId: $s, name: \"Done\", doneColumn: true}) { box { id } } }", json!({ "s": board }))
+        .await;
+    let t = w
+        .app
+        .create_task(&owner, &p, Some(&todo), "CONFIDENTIAL")
+        .await;
+    let t2 = w
+        .app
+        .create_task(&owner, &p, Some(&todo), "CONFIDENTIAL")
+        .await;
+    w.app.grant(&owner, &t, w.user("guest"), "EDIT").await;
+    let recipe = w
+        .app
+        .ok(&owner, "mutation($o: ID!) { createRecipe(input: {organizationId: $o, name: \"R\"}) { recipe { id } } }", json!({ "o": w.org }))
+        .await["createRecipe"]["recipe"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut failures = Vec::new();
+    for (role, expected) in PIE_TABLE {
+        let who = w.user(role);
+        // Someone else's comment for this row's delete attempt.
+        let comment = w
+            .app
+            .ok(&w.bystander, "mutation($t: ID!) { addComment(input: {taskId: $t, body: \"x\"}) { comment { id } } }", json!({ "t": t }))
+            .await;
+        let comment = comment["addComment"]["comment"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let v = json!({ "p": p, "t": t, "t2": t2, "b": todo, "r": recipe, "c": comment });
+        let mut got = String::new();
+        for q in [
+            "mutation($p: ID!) { saveProjectAsRecipe(input: {projectId: $p, name: \"Copy\"}) { recipe { id } } }",
+            "mutation($r: ID!) { createProjectFromRecipe(input: {recipeId: $r, name: \"New\", startDate: \"2027-01-04\"}) { project { id } } }",
+            "mutation($t: ID!, $b: ID!) { moveTask(input: {taskId: $t, boxId: $b, position: 0}) { task { id } } }",
+            "mutation($b: ID!) { updateBox(input: {boxId: $b, name: \"To do\"}) { box { id } } }",
+            "mutation($b: ID!) { finishSprint(input: {boxId: $b}) { movedTaskCount } }",
+            "mutation($t: ID!, $t2: ID!) { addTaskDependency(input: {taskId: $t2, dependsOnTaskId: $t}) { task { id } } }",
+            "mutation($t: ID!) { shiftDates(input: {taskId: $t, days: 1}) { tasks { id } } }",
+            "mutation($b: ID!) { sequenceBox(input: {boxId: $b}) { linkCount } }",
+            "mutation($t: ID!) { addComment(input: {taskId: $t, body: \"hello\"}) { comment { id } } }",
+            "mutation($c: ID!) { deleteComment(input: {commentId: $c}) { deletedCommentId } }",
+        ] {
+            got.push(run(&w, who, q, v.clone()).await);
+        }
+        if got != *expected {
+            failures.push(format!("{role}: expected {expected}, got {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -42,21 +42,69 @@ const PAYLOADS: &[&str] = &[
 /// only harmless elements, no event handlers, no style, no script-capable URLs.
 fn assert_safe(html: &str, payload: &str) {
     const ALLOWED: &[&str] = &[
-        "p", "a", "strong", "em", "code", "pre", "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
-        "del", "table", "thead", "tbody", "tr", "th", "td", "hr", "br", "img", "input",
+        "p",
+        "a",
+        "strong",
+        "em",
+        "code",
+        "pre",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "del",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "hr",
+        "br",
+        "img",
+        "input",
     ];
     let mut rest = html;
     while let Some(open) = rest.find('<') {
-        let close = rest[open..].find('>').map(|c| open + c).unwrap_or(rest.len());
+        let close = rest[open..]
+            .find('>')
+            .map(|c| open + c)
+            .unwrap_or(rest.len());
         let tag = rest[open + 1..close].to_lowercase();
-        let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
-        assert!(ALLOWED.contains(&name.as_str()), "<{name}> survived in {html:?} from {payload:?}");
-        for bad in [" on", "style=", "javascript:", "vbscript:", "data:", "srcdoc"] {
-            assert!(!tag.contains(bad), "`{bad}` survived in <{tag}> from {payload:?}");
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        assert!(
+            ALLOWED.contains(&name.as_str()),
+            "<{name}> survived in {html:?} from {payload:?}"
+        );
+        for bad in [
+            " on",
+            "style=",
+            "javascript:",
+            "vbscript:",
+            "data:",
+            "srcdoc",
+        ] {
+            assert!(
+                !tag.contains(bad),
+                "`{bad}` survived in <{tag}> from {payload:?}"
+            );
         }
         if name == "input" {
             // Only markdown task-list checkboxes, which cannot be focused into action.
-            assert!(tag.contains("type=\"checkbox\"") && tag.contains("disabled"), "{tag}");
+            assert!(
+                tag.contains("type=\"checkbox\"") && tag.contains("disabled"),
+                "{tag}"
+            );
         }
         rest = &rest[close.min(rest.len())..];
     }

@@ -35,6 +35,8 @@ enum Command {
     User(commands::user::UserCommand),
     /// Print the GraphQL schema (SDL), or write it to a file.
     ExportSchema(commands::export_schema::Args),
+    /// Benchmark the nested board query over HTTP on a scratch database.
+    Bench(commands::bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -46,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Seed(cmd) => commands::seed::run(cmd),
         Command::User(cmd) => commands::user::run(cmd),
         Command::ExportSchema(args) => commands::export_schema::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

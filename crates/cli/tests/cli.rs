@@ -344,3 +344,38 @@ fn serve_refuses_prod_with_default_secrets() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bench_prints_its_report() {
+    let out = crust()
+        .args([
+            "bench",
+            "--seconds",
+            "1",
+            "--clients",
+            "2",
+            "--scale",
+            "0.02",
+        ])
+        .env("DATABASE_URL", crust_e2e::db::admin_url())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for column in ["req/s", "p50 ms", "p99 ms", "SQL/request"] {
+        assert!(stdout.contains(column), "{stdout}");
+    }
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("project:") || l.starts_with("board:"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    for row in rows {
+        let statements: u64 = row.split_whitespace().last().unwrap().parse().unwrap();
+        assert!(statements > 0 && statements <= 12, "{row}");
+    }
+}

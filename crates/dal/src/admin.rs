@@ -29,3 +29,14 @@ pub fn create_database_if_missing(conn: &mut PgConnection, name: &str) -> DalRes
     }
     Ok(())
 }
+
+/// `DROP DATABASE name WITH (FORCE)` if it exists (the benchmark's scratch database).
+pub fn drop_database_if_exists(conn: &mut PgConnection, name: &str) -> DalResult<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(DalError::Invalid(format!(
+            "database name `{name}` must be letters, digits and underscores"
+        )));
+    }
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(conn)?;
+    Ok(())
+}

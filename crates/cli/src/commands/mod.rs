@@ -1,3 +1,4 @@
+pub mod bench;
 pub mod dev;
 pub mod export_schema;
 pub mod migrate;

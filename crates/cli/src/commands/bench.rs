@@ -1,0 +1,360 @@
+//! `crust bench`: seeds a scratch database with a project of 6 slices, 30 boxes and
+//! 600 tasks and a board whose one column holds 3,000 cards, serves it in-process,
+//! drives the nested board query with concurrent HTTP clients for a fixed time, and
+//! prints requests/s, latency percentiles and SQL statements per request.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use crust_api::config::Source;
+use crust_dal::structure::BoxKind;
+use crust_dal::tasks::{NewTask, TaskPatch};
+use crust_dal::{Actor, PgConnection};
+use crust_domain::roles::DependencyKind;
+use crust_domain::{BoxId, Classification, ProjectId, SliceId, TaskId, UserId, Visibility};
+use serde_json::{json, Value};
+
+use crate::postgres;
+
+const BENCH_DB: &str = "crust_bench";
+const PASSWORD: &str = "bench-only-password-7f3a";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Seconds each scenario runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Seed this fraction of the standard sizes (1 = 600 tasks and 3,000 cards); for
+    /// quick smoke runs.
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+}
+
+const TREE_QUERY: &str = "query($p: ID!) { project(id: $p) { name progress slices(first: 100) { nodes { name progress
+    boxes(first: 100) { nodes { name progress tasks(first: 50) { totalCount nodes { title status progress isBlocked
+      assignees { name } dependsOn { task { title } } comments(first: 3) { nodes { bodyHtml } } } } } } } } } }";
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.clients == 0 || args.seconds == 0 {
+        anyhow::bail!("--clients and --seconds must be at least 1");
+    }
+    if !(args.scale > 0.0 && args.scale <= 1.0) {
+        anyhow::bail!("--scale must be above 0 and at most 1");
+    }
+    let base = super::load_config()?;
+    let server = base.database_url.expose().to_owned();
+    let mut admin = crust_dal::establish(&postgres::with_database(&server, "postgres")?)
+        .context("cannot reach PostgreSQL")?;
+    crust_dal::admin::drop_database_if_exists(&mut admin, BENCH_DB).map_err(|e| anyhow!("{e}"))?;
+    crust_dal::admin::create_database_if_missing(&mut admin, BENCH_DB)
+        .map_err(|e| anyhow!("{e}"))?;
+    let url = postgres::with_database(&server, BENCH_DB)?;
+    let config = bench_config(&url)?;
+    let mut conn = crust_dal::establish(&url)?;
+    super::migrate(&mut conn)?;
+    println!("Seeding {BENCH_DB} …");
+    let started = Instant::now();
+    let sizes = Sizes::scaled(args.scale);
+    let (project, board) = seed(&mut conn, &config, &sizes)?;
+    println!(
+        "Seeded {} tasks in {:.1} s.",
+        sizes.tasks_per_box * 30 + sizes.cards,
+        started.elapsed().as_secs_f64()
+    );
+    drop(conn);
+
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let running =
+        crust_api::server::spawn(&config, listener, workers).map_err(|e| anyhow!("{e}"))?;
+    let base_url = format!("http://{}", running.addr);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let scenarios = [
+        (
+            format!(
+                "project: 6 slices, 30 boxes, {} tasks",
+                sizes.tasks_per_box * 30
+            ),
+            project,
+        ),
+        (format!("board: one column of {} cards", sizes.cards), board),
+    ];
+    let result = rt.block_on(drive(&base_url, &args, &scenarios));
+    running.stop();
+    let mut admin = crust_dal::establish(&postgres::with_database(&server, "postgres")?)?;
+    crust_dal::admin::drop_database_if_exists(&mut admin, BENCH_DB).map_err(|e| anyhow!("{e}"))?;
+    result
+}
+
+fn bench_config(url: &str) -> anyhow::Result<crust_api::Config> {
+    let secret = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let vars = [
+        ("CRUST_PROFILE", "test"),
+        ("DATABASE_URL", url),
+        ("CRUST_JWT_SECRET", secret.as_str()),
+        ("CRUST_PASSWORD_PEPPER", secret.as_str()),
+        ("CRUST_BCRYPT_COST", "4"),
+        ("CRUST_REPORT_SQL_STATEMENTS", "true"),
+        ("CRUST_DB_POOL_SIZE", "16"),
+    ];
+    Source::from_vars(
+        vars.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+    .and_then(|s| s.load())
+    .map_err(|e| anyhow!("{e}"))
+}
+
+fn dal<T>(r: crust_dal::DalResult<T>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow!("{e}"))
+}
+
+struct Sizes {
+    tasks_per_box: usize,
+    cards: usize,
+}
+
+impl Sizes {
+    fn scaled(scale: f64) -> Sizes {
+        let at_least_one = |n: f64| (n * scale).round().max(1.0) as usize;
+        Sizes {
+            tasks_per_box: at_least_one(20.0),
+            cards: at_least_one(3000.0),
+        }
+    }
+}
+
+/// Returns (project id, board project id).
+fn seed(
+    conn: &mut PgConnection,
+    config: &crust_api::Config,
+    sizes: &Sizes,
+) -> anyhow::Result<(String, String)> {
+    let hasher = crust_api::auth::password::PasswordHasher::new(
+        config.password_pepper.clone(),
+        config.bcrypt_cost,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    let hash = hasher.hash(PASSWORD).map_err(|e| anyhow!("{e}"))?;
+    let user = dal(crust_dal::users::create(
+        conn,
+        "bench@example.test",
+        "Bench",
+        &hash,
+    ))?;
+    let actor = dal(Actor::load(conn, UserId(user.id)))?;
+    let org = dal(crust_dal::orgs::create(conn, &actor, "Bench"))?;
+    let actor = dal(Actor::load(conn, UserId(user.id)))?;
+    let new_project = |name: &str| crust_dal::projects::NewProject {
+        org: crust_domain::OrgId(org.id),
+        workspace: None,
+        name: name.into(),
+        description: None,
+        visibility: Visibility::Organization,
+        classification: Classification::Confidential,
+        start_date: None,
+        due_date: None,
+    };
+    let project = dal(crust_dal::projects::create(
+        conn,
+        &actor,
+        new_project("Big project"),
+    ))?;
+    for s in 0..6 {
+        let slice = dal(crust_dal::structure::create_slice(
+            conn,
+            &actor,
+            ProjectId(project.id),
+            &format!("Slice {s}"),
+        ))?;
+        for b in 0..5 {
+            let bx = dal(crust_dal::structure::create_box(
+                conn,
+                &actor,
+                SliceId(slice.id),
+                &format!("Box {s}.{b}"),
+                BoxKind::Group,
+            ))?;
+            tasks(conn, &actor, project.id, bx.id, sizes.tasks_per_box, true)?;
+        }
+    }
+    let board = dal(crust_dal::projects::create(
+        conn,
+        &actor,
+        new_project("Big board"),
+    ))?;
+    let slice = dal(crust_dal::structure::create_slice(
+        conn,
+        &actor,
+        ProjectId(board.id),
+        "Board",
+    ))?;
+    let todo = dal(crust_dal::structure::create_box(
+        conn,
+        &actor,
+        SliceId(slice.id),
+        "To do",
+        BoxKind::Column,
+    ))?;
+    dal(crust_dal::structure::create_box(
+        conn,
+        &actor,
+        SliceId(slice.id),
+        "Doing",
+        BoxKind::Column,
+    ))?;
+    dal(crust_dal::structure::create_box(
+        conn,
+        &actor,
+        SliceId(slice.id),
+        "Done",
+        BoxKind::DoneColumn,
+    ))?;
+    tasks(conn, &actor, board.id, todo.id, sizes.cards, false)?;
+    Ok((project.id.to_string(), board.id.to_string()))
+}
+
+fn tasks(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    project: uuid::Uuid,
+    bx: uuid::Uuid,
+    n: usize,
+    chain: bool,
+) -> anyhow::Result<()> {
+    let mut previous: Option<TaskId> = None;
+    for t in 0..n {
+        let task = dal(crust_dal::tasks::create(
+            conn,
+            actor,
+            NewTask {
+                project: ProjectId(project),
+                box_id: Some(BoxId(bx)),
+                title: format!("Task {t}"),
+                description: Some("Some *markdown* description.".into()),
+                classification: Classification::Confidential,
+                start_date: None,
+                due_date: None,
+                duration_days: Some(1 + (t % 5) as i32),
+            },
+        ))?;
+        let id = TaskId(task.id);
+        let patch = TaskPatch {
+            assignees: Some(vec![actor.user_id]),
+            progress: Some((t % 101) as i16),
+            ..TaskPatch::default()
+        };
+        dal(crust_dal::tasks::update(conn, actor, id, patch))?;
+        if t % 4 == 0 {
+            dal(crust_dal::comments::add(conn, actor, id, "A **comment**."))?;
+        }
+        if chain {
+            if let Some(prev) = previous {
+                dal(crust_dal::dependencies::add(
+                    conn,
+                    actor,
+                    id,
+                    prev,
+                    DependencyKind::FinishToStart,
+                ))?;
+            }
+            previous = Some(id);
+        }
+    }
+    Ok(())
+}
+
+async fn drive(base: &str, args: &Args, scenarios: &[(String, String)]) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let login: Value = http
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": "mutation($p: String!) { login(input: {email: \"bench@example.test\", password: $p}) { accessToken } }", "variables": { "p": PASSWORD } }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["data"]["login"]["accessToken"]
+        .as_str()
+        .ok_or_else(|| anyhow!("login failed: {login}"))?
+        .to_owned();
+    println!();
+    println!(
+        "{} clients, {} s per scenario, {} server workers",
+        args.clients,
+        args.seconds,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    );
+    println!(
+        "{:<42} {:>9} {:>9} {:>9} {:>9} {:>14}",
+        "scenario", "requests", "req/s", "p50 ms", "p99 ms", "SQL/request"
+    );
+    for (name, project) in scenarios {
+        let deadline = Instant::now() + Duration::from_secs(args.seconds);
+        let mut clients = Vec::new();
+        for _ in 0..args.clients {
+            let (http, token, project, url) = (
+                http.clone(),
+                token.clone(),
+                project.clone(),
+                format!("{base}/graphql"),
+            );
+            clients.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut statements = None;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let body: Value = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({ "query": TREE_QUERY, "variables": { "p": project } }))
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    latencies.push(t.elapsed());
+                    if body.get("errors").is_some() {
+                        return Err(anyhow!("query failed: {body}"));
+                    }
+                    statements = body["extensions"]["sqlStatements"].as_u64().or(statements);
+                }
+                Ok::<_, anyhow::Error>((latencies, statements))
+            }));
+        }
+        let started = Instant::now();
+        let mut all = Vec::new();
+        let mut statements = None;
+        for c in clients {
+            let (lat, st) = c.await??;
+            all.extend(lat);
+            statements = st.or(statements);
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort();
+        let pct = |p: f64| {
+            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        println!(
+            "{:<42} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>14}",
+            name,
+            all.len(),
+            all.len() as f64 / elapsed,
+            pct(0.50),
+            pct(0.99),
+            statements.map_or("?".into(), |s| s.to_string())
+        );
+    }
+    Ok(())
+}
