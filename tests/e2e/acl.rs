@@ -402,17 +402,18 @@ async fn grants_lists_are_visible_only_to_those_who_manage_them() {
 /// Per role, on an ORGANIZATION project with a board whose task T the guest holds an
 /// EDIT grant on: save as recipe, project from recipe, move T, update a box, finish
 /// the sprint, link T2 → T, shift T's dates, sequence the box, comment on T, delete
-/// someone else's comment on T.
+/// someone else's comment on T, create a recipe, move a box, move a slice, unlink
+/// T2 → T.
 #[rustfmt::skip]
 const PIE_TABLE: &[(&str, &str)] = &[
-    ("owner",   "AAAAAAAAAA"),
-    ("admin",   "AAAAAAAAAA"),
-    ("member",  "AAFFFFFFAF"),
-    ("viewer",  "AAFFFFFFAF"),
-    ("editor",  "AAAAAAAAAF"),
-    ("manager", "AAAAAAAAAA"),
-    ("guest",   "NNFNNNFNAF"),
-    ("outsider","NNNNNNNNNN"),
+    ("owner",   "AAAAAAAAAAAAAA"),
+    ("admin",   "AAAAAAAAAAAAAA"),
+    ("member",  "AAFFFFFFAFAFFF"),
+    ("viewer",  "AAFFFFFFAFAFFF"),
+    ("editor",  "AAAAAAAAAFAAAA"),
+    ("manager", "AAAAAAAAAAAAAA"),
+    ("guest",   "NNFNNNFNAFFNNN"),
+    ("outsider","NNNNNNNNNNNNNN"),
 ];
 
 #[tokio::test]
@@ -453,7 +454,7 @@ async fn pie_role_action_table() {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let v = json!({ "p": p, "t": t, "t2": t2, "b": todo, "r": recipe, "c": comment });
+        let v = json!({ "p": p, "t": t, "t2": t2, "b": todo, "s": board, "o": w.org, "r": recipe, "c": comment });
         let mut got = String::new();
         for q in [
             "mutation($p: ID!) { saveProjectAsRecipe(input: {projectId: $p, name: \"Copy\"}) { recipe { id } } }",
@@ -466,6 +467,10 @@ async fn pie_role_action_table() {
             "mutation($b: ID!) { sequenceBox(input: {boxId: $b}) { linkCount } }",
             "mutation($t: ID!) { addComment(input: {taskId: $t, body: \"hello\"}) { comment { id } } }",
             "mutation($c: ID!) { deleteComment(input: {commentId: $c}) { deletedCommentId } }",
+            "mutation($o: ID!) { createRecipe(input: {organizationId: $o, name: \"Mine\"}) { recipe { id } } }",
+            "mutation($b: ID!, $s: ID!) { moveBox(input: {boxId: $b, sliceId: $s, position: 0}) { box { id } } }",
+            "mutation($s: ID!) { moveSlice(input: {sliceId: $s, position: 0}) { slice { id } } }",
+            "mutation($t: ID!, $t2: ID!) { removeTaskDependency(input: {taskId: $t2, dependsOnTaskId: $t}) { task { id } } }",
         ] {
             got.push(run(&w, who, q, v.clone()).await);
         }
