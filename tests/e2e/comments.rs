@@ -67,7 +67,6 @@ fn assert_safe(html: &str, payload: &str) {
         "td",
         "hr",
         "br",
-        "img",
         "input",
     ];
     let mut rest = html;
@@ -155,6 +154,19 @@ async fn the_sanitizer_defeats_known_xss_payloads() {
     let html = d["addComment"]["comment"]["bodyHtml"].as_str().unwrap();
     assert!(
         html.contains("&lt;b&gt;bold&lt;/b&gt;") && html.contains("<strong>strong</strong>"),
+        "{html}"
+    );
+    // No images (tracking pixels), no relative URLs.
+    let d = app
+        .ok(
+            &owner,
+            ADD,
+            json!({ "t": t, "b": "![pixel](https://tracker.example/p.gif) [rel](/admin)" }),
+        )
+        .await;
+    let html = d["addComment"]["comment"]["bodyHtml"].as_str().unwrap();
+    assert!(
+        !html.contains("<img") && !html.contains("tracker.example") && !html.contains("/admin"),
         "{html}"
     );
     // Ordinary links stay, made safe for new tabs.

@@ -338,3 +338,89 @@ async fn shifting_dates_moves_successors_and_sequencing_chains_a_box() {
         json!([{ "type": "FINISH_TO_START", "task": { "title": "two" } }])
     );
 }
+
+#[tokio::test]
+async fn hidden_tasks_are_neither_described_nor_walked_through() {
+    let w = world().await;
+    let editor = w.app.user("editor").await;
+    w.app
+        .add_org_member(&w.owner, &w.org, &editor, "MEMBER")
+        .await;
+    w.app
+        .add_project_member(&w.owner, &w.project, &editor, "EDITOR")
+        .await;
+    let dates = json!({ "startDate": "2027-01-04", "dueDate": "2027-01-05" });
+    let v1 = task(
+        &w,
+        &w.owner,
+        &w.project,
+        "Visible one",
+        "CONFIDENTIAL",
+        dates.clone(),
+    )
+    .await;
+    let hidden = task(
+        &w,
+        &w.owner,
+        &w.project,
+        "Hidden middle",
+        "SECRET",
+        dates.clone(),
+    )
+    .await;
+    let v2 = task(
+        &w,
+        &w.owner,
+        &w.project,
+        "Visible two",
+        "CONFIDENTIAL",
+        dates.clone(),
+    )
+    .await;
+    // v2 → hidden → v1, linked by the owner, who sees all three.
+    w.app
+        .ok(
+            &w.owner,
+            DEP,
+            json!({ "t": hidden, "o": v1, "k": "FINISH_TO_START" }),
+        )
+        .await;
+    w.app
+        .ok(
+            &w.owner,
+            DEP,
+            json!({ "t": v2, "o": hidden, "k": "FINISH_TO_START" }),
+        )
+        .await;
+    // The editor closes the loop: refused, and the message says nothing about the hop.
+    let cyc = w
+        .app
+        .gql(
+            Some(&editor.access),
+            DEP,
+            json!({ "t": v1, "o": v2, "k": "FINISH_TO_START" }),
+        )
+        .await;
+    assert_eq!(error_code(&cyc), Some("BAD_USER_INPUT"));
+    let message = cyc["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        "dependsOnTaskId: this would create a cycle through tasks you cannot see"
+    );
+    // Shifting v1 does not reach v2 through the task the editor cannot see.
+    let shift =
+        "mutation($t: ID!) { shiftDates(input: {taskId: $t, days: 2}) { tasks { title } } }";
+    let d = w.app.ok(&editor, shift, json!({ "t": v1 })).await;
+    assert_eq!(
+        d["shiftDates"]["tasks"],
+        json!([{ "title": "Visible one" }])
+    );
+    assert_eq!(
+        w.app.ok(&w.owner, SHOW, json!({ "t": v2 })).await["task"]["startDate"],
+        "2027-01-04"
+    );
+    assert_eq!(
+        w.app.ok(&w.owner, SHOW, json!({ "t": hidden })).await["task"]["startDate"],
+        "2027-01-04"
+    );
+}

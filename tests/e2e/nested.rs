@@ -6,7 +6,7 @@ use crust_e2e::{error_code, TestApp};
 use serde_json::json;
 
 const TREE: &str = "query($p: ID!) { project(id: $p) { progress tasks { totalCount }
-    slices { nodes { progress boxes { nodes { progress tasks { totalCount nodes { title
+    slices(first: 10) { nodes { progress boxes(first: 10) { nodes { progress tasks(first: 20) { totalCount nodes { title
       assignees { id } dependsOn { task { title } } dependents { task { title } } comments(first: 3) { totalCount nodes { body } } } } } } } } } }";
 
 #[tokio::test]

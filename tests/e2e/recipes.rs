@@ -5,8 +5,8 @@ use crust_e2e::{error_code, Session, TestApp};
 use serde_json::{json, Value};
 
 const PROJECT_TREE: &str = "query($p: ID!) { project(id: $p) { name startDate
-    slices { nodes { name boxes { nodes { name boardColumn doneColumn
-      tasks { nodes { id title startDate dueDate durationDays recipeRole assignees { id }
+    slices(first: 10) { nodes { name boxes(first: 10) { nodes { name boardColumn doneColumn
+      tasks(first: 20) { nodes { id title startDate dueDate durationDays recipeRole assignees { id }
         dependsOn { type task { title } } comments { totalCount } } } } } } } } }";
 
 const RECIPE_TREE: &str = "query($r: ID!) { recipe(id: $r) { name slices { name boxes { name boardColumn doneColumn
@@ -269,9 +269,31 @@ async fn recipe_mistakes_are_explained() {
             "{body}"
         );
     }
+    let mut far = recipe_input(&org);
+    far["slices"][0]["boxes"][0]["tasks"][0]["dueOffsetDays"] = json!(2_000_000_000);
+    let body = app
+        .gql(
+            Some(&owner.access),
+            "mutation($i: CreateRecipeInput!) { createRecipe(input: $i) { recipe { id } } }",
+            json!({ "i": far }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
     let secret = app.create_project(&owner, &org, "MEMBERS", "SECRET").await;
     let body = app
         .gql(Some(&owner.access), "mutation($p: ID!) { saveProjectAsRecipe(input: {projectId: $p, name: \"X\"}) { recipe { id } } }", json!({ "p": secret }))
+        .await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
+    // A project VIEWER may not publish the project as a recipe.
+    let viewer = app.user("viewer").await;
+    app.add_org_member(&owner, &org, &viewer, "MEMBER").await;
+    let members_only = app
+        .create_project(&owner, &org, "MEMBERS", "CONFIDENTIAL")
+        .await;
+    app.add_project_member(&owner, &members_only, &viewer, "VIEWER")
+        .await;
+    let body = app
+        .gql(Some(&viewer.access), "mutation($p: ID!) { saveProjectAsRecipe(input: {projectId: $p, name: \"Leak\"}) { recipe { id } } }", json!({ "p": members_only }))
         .await;
     assert_eq!(error_code(&body), Some("FORBIDDEN"), "{body}");
     // Guests neither list nor read recipes.

@@ -8,8 +8,8 @@ use crust_domain::{BoxId, Classification, ProjectId, SliceId, TaskId, UserId};
 use crust_e2e::{Session, TestApp};
 use serde_json::json;
 
-const NESTED: &str = "query($p: ID!) { project(id: $p) { name slices(first: 100) { nodes { name boxes(first: 100) { nodes { name
-    tasks(first: 100) { totalCount nodes { title isBlocked assignees { name } dependsOn { type task { title } } dependents { task { title } }
+const NESTED: &str = "query($p: ID!) { project(id: $p) { name slices(first: 10) { nodes { name boxes(first: 10) { nodes { name
+    tasks(first: 10) { totalCount nodes { title isBlocked assignees { name } dependsOn { type task { title } } dependents { task { title } }
       comments(first: 3) { totalCount nodes { body bodyHtml author { name } } } } } } } } } } }";
 
 /// A project of `slices` × `boxes` × `tasks` tasks, each assigned, commented four

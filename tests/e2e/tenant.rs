@@ -91,7 +91,7 @@ async fn victim_state(t: &Tenants) -> Value {
             "query($o: ID!, $t: ID!) {
                organization(id: $o) { name members { totalCount nodes { role user { id } } } workspaces { nodes { id name } }
                  projects { totalCount nodes { id name members { nodes { role user { id } } }
-                   slices { nodes { id name boxes { nodes { id name tasks { nodes { id title progress } } } } } } } } }
+                   slices(first: 5) { nodes { id name boxes(first: 5) { nodes { id name tasks(first: 10) { nodes { id title progress } } } } } } } } }
                task(id: $t) { title progress status startDate assignees { id } grants { access user { id } }
                  dependsOn { task { id } } dependents { task { id } } comments { nodes { body } } }
                recipes(organizationId: $o) { totalCount }

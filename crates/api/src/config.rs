@@ -117,6 +117,35 @@ pub struct Config {
     pub db_statement_timeout_ms: u64,
     pub log_format: LogFormat,
     pub report_sql_statements: bool,
+    pub graphql: GraphqlLimits,
+    /// Longest a GraphQL request may run before it is stopped (503).
+    pub request_timeout_ms: u64,
+    /// Longest a client may take to send its request head (slow clients are dropped).
+    pub client_timeout_ms: u64,
+    /// A proxy in front terminates TLS: send HSTS.
+    pub behind_tls_proxy: bool,
+    /// Test profile only: lets tests trigger a resolver panic (`crustTestPanic` alias).
+    pub test_hooks: bool,
+}
+
+/// What a single GraphQL request may ask for. async-graphql enforces none of these by
+/// default; each is checked before any resolver runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphqlLimits {
+    /// Deepest nesting of selections.
+    pub max_depth: usize,
+    /// Cost ceiling; a list costs its page size times its children (see README).
+    pub max_complexity: usize,
+    /// Aliased fields per operation (graphql-armor's default: 15).
+    pub max_aliases: usize,
+    /// Directives on one field.
+    pub max_directives: usize,
+    /// Characters of query text.
+    pub max_query_chars: usize,
+    /// Operations per request: 1 means batching is off.
+    pub max_batch: usize,
+    /// Schema introspection (`__schema`, `__type`); refused in prod.
+    pub introspection: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +179,17 @@ struct FileConfig {
     db_statement_timeout_ms: Option<u64>,
     log_format: Option<String>,
     report_sql_statements: Option<bool>,
+    graphql_max_depth: Option<usize>,
+    graphql_max_complexity: Option<usize>,
+    graphql_max_aliases: Option<usize>,
+    graphql_max_directives: Option<usize>,
+    graphql_max_query_chars: Option<usize>,
+    graphql_max_batch: Option<usize>,
+    introspection: Option<bool>,
+    test_hooks: Option<bool>,
+    request_timeout_ms: Option<u64>,
+    client_timeout_ms: Option<u64>,
+    behind_tls_proxy: Option<bool>,
 }
 
 /// Reads settings from a map of variables (the process environment in production,
@@ -302,6 +342,41 @@ impl Source {
             report_sql_statements: self
                 .parsed("CRUST_REPORT_SQL_STATEMENTS", f.report_sql_statements)?
                 .unwrap_or(false),
+            graphql: GraphqlLimits {
+                max_depth: self
+                    .parsed("CRUST_GRAPHQL_MAX_DEPTH", f.graphql_max_depth)?
+                    .unwrap_or(15),
+                max_complexity: self
+                    .parsed("CRUST_GRAPHQL_MAX_COMPLEXITY", f.graphql_max_complexity)?
+                    .unwrap_or(2_000_000),
+                max_aliases: self
+                    .parsed("CRUST_GRAPHQL_MAX_ALIASES", f.graphql_max_aliases)?
+                    .unwrap_or(15),
+                max_directives: self
+                    .parsed("CRUST_GRAPHQL_MAX_DIRECTIVES", f.graphql_max_directives)?
+                    .unwrap_or(3),
+                max_query_chars: self
+                    .parsed("CRUST_GRAPHQL_MAX_QUERY_CHARS", f.graphql_max_query_chars)?
+                    .unwrap_or(15_000),
+                max_batch: self
+                    .parsed("CRUST_GRAPHQL_MAX_BATCH", f.graphql_max_batch)?
+                    .unwrap_or(1),
+                introspection: self
+                    .parsed("CRUST_INTROSPECTION", f.introspection)?
+                    .unwrap_or(profile != Profile::Prod),
+            },
+            test_hooks: self
+                .parsed("CRUST_TEST_HOOKS", f.test_hooks)?
+                .unwrap_or(false),
+            request_timeout_ms: self
+                .parsed("CRUST_REQUEST_TIMEOUT_MS", f.request_timeout_ms)?
+                .unwrap_or(30_000),
+            client_timeout_ms: self
+                .parsed("CRUST_CLIENT_TIMEOUT_MS", f.client_timeout_ms)?
+                .unwrap_or(5_000),
+            behind_tls_proxy: self
+                .parsed("CRUST_BEHIND_TLS_PROXY", f.behind_tls_proxy)?
+                .unwrap_or(false),
         };
         config.validate()?;
         Ok(config)
@@ -371,6 +446,46 @@ impl Config {
         if !(1..=200).contains(&self.db_pool_size) {
             return invalid("CRUST_DB_POOL_SIZE", "must be between 1 and 200");
         }
+        let g = &self.graphql;
+        if !(2..=64).contains(&g.max_depth) {
+            return invalid("CRUST_GRAPHQL_MAX_DEPTH", "must be between 2 and 64");
+        }
+        if !(100..=100_000_000).contains(&g.max_complexity) {
+            return invalid(
+                "CRUST_GRAPHQL_MAX_COMPLEXITY",
+                "must be between 100 and 100000000",
+            );
+        }
+        if g.max_aliases > 1000 {
+            return invalid("CRUST_GRAPHQL_MAX_ALIASES", "must be at most 1000");
+        }
+        if !(1..=50).contains(&g.max_directives) {
+            return invalid("CRUST_GRAPHQL_MAX_DIRECTIVES", "must be between 1 and 50");
+        }
+        if !(100..=1_000_000).contains(&g.max_query_chars) {
+            return invalid(
+                "CRUST_GRAPHQL_MAX_QUERY_CHARS",
+                "must be between 100 and 1000000",
+            );
+        }
+        if !(1..=10).contains(&g.max_batch) {
+            return invalid(
+                "CRUST_GRAPHQL_MAX_BATCH",
+                "must be between 1 (batching off) and 10",
+            );
+        }
+        if !(100..=600_000).contains(&self.request_timeout_ms) {
+            return invalid("CRUST_REQUEST_TIMEOUT_MS", "must be between 100 and 600000");
+        }
+        if !(100..=60_000).contains(&self.client_timeout_ms) {
+            return invalid("CRUST_CLIENT_TIMEOUT_MS", "must be between 100 and 60000");
+        }
+        if self.test_hooks && self.profile != Profile::Test {
+            return invalid(
+                "CRUST_TEST_HOOKS",
+                "only the test profile may turn test hooks on",
+            );
+        }
         if self.profile == Profile::Prod {
             let problems = self.prod_problems();
             if !problems.is_empty() {
@@ -406,6 +521,9 @@ impl Config {
         }
         if self.report_sql_statements {
             problems.push("CRUST_REPORT_SQL_STATEMENTS is on".into());
+        }
+        if self.graphql.introspection {
+            problems.push("CRUST_INTROSPECTION is on".into());
         }
         problems
     }

@@ -70,7 +70,13 @@ impl ErrorExtensions for ApiError {
             tracing::error!(cause = %cause, "internal error");
         }
         let code = self.code();
-        async_graphql::Error::new(self.message()).extend_with(|_, ext| ext.set("code", code))
+        let retryable = matches!(self, ApiError::Unavailable);
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if retryable {
+                ext.set("retryable", true);
+            }
+        })
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Two walls: raw HTML in the markdown is never passed through (it is shown as text),
 //! and the rendered HTML then goes through ammonia's allow-list sanitizer, which drops
-//! scripts, event handlers, styles and any URL scheme but http, https and mailto.
+//! scripts, event handlers, styles, images and any URL but absolute http, https and
+//! mailto ones.
 
 use std::sync::OnceLock;
 
@@ -13,6 +14,9 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     BUILDER.get_or_init(|| {
         let mut b = ammonia::Builder::default();
         b.url_schemes(["http", "https", "mailto"].into_iter().collect())
+            // No images: a remote image is a tracking pixel on everyone who reads it.
+            .rm_tags(["img"])
+            .url_relative(ammonia::UrlRelative::Deny)
             .link_rel(Some("noopener noreferrer nofollow"))
             .strip_comments(true);
         b

@@ -7,7 +7,7 @@ use actix_web::{web, App, HttpServer};
 use crust_dal::{build_pool, PoolSettings};
 
 use crate::auth::AuthService;
-use crate::config::Config;
+use crate::config::{Config, GraphqlLimits};
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::graphql::{build_schema, CrustSchema};
@@ -20,6 +20,8 @@ pub struct AppState {
     pub schema: CrustSchema,
     /// Put the number of SQL statements in each GraphQL response (tests, benchmarks).
     pub report_sql_statements: bool,
+    pub limits: GraphqlLimits,
+    pub request_deadline: Duration,
 }
 
 impl AppState {
@@ -34,12 +36,14 @@ impl AppState {
         );
         let db = Db::new(pool);
         let auth = AuthService::new(db.clone(), config)?;
-        let schema = build_schema(Some((db.clone(), auth.clone())));
+        let schema = build_schema(Some((db.clone(), auth.clone())), config);
         Ok(AppState {
             db,
             auth,
             schema,
             report_sql_statements: config.report_sql_statements,
+            limits: config.graphql.clone(),
+            request_deadline: Duration::from_millis(config.request_timeout_ms),
         })
     }
 }
@@ -75,18 +79,41 @@ impl Drop for RunningServer {
     }
 }
 
+/// The parts of the configuration the HTTP layer itself needs.
+#[derive(Clone, Copy)]
+struct HttpOptions {
+    graphiql: bool,
+    hsts: bool,
+    client_timeout: Duration,
+}
+
+impl HttpOptions {
+    fn from(config: &Config) -> Self {
+        HttpOptions {
+            graphiql: config.graphiql,
+            hsts: config.behind_tls_proxy,
+            client_timeout: Duration::from_millis(config.client_timeout_ms),
+        }
+    }
+}
+
 fn http_server(
     state: AppState,
-    graphiql: bool,
+    options: HttpOptions,
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
-            .configure(|cfg| crate::http::routes(cfg, graphiql))
+            .wrap(crate::http::security_headers(options.hsts))
+            .wrap(actix_web::middleware::from_fn(crate::http::request_id))
+            .configure(|cfg| crate::http::routes(cfg, options.graphiql))
     })
     .workers(workers)
+    // A client that has not sent its request head in time is dropped (slowloris).
+    .client_request_timeout(options.client_timeout)
+    .client_disconnect_timeout(Duration::from_secs(2))
     .shutdown_timeout(10)
     .listen(listener)?
     .run();
@@ -102,7 +129,7 @@ pub async fn serve(
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    http_server(state, config.graphiql, listener, workers)?.await?;
+    http_server(state, HttpOptions::from(config), listener, workers)?.await?;
     Ok(())
 }
 
@@ -114,11 +141,11 @@ pub fn spawn(
 ) -> Result<RunningServer, Box<dyn std::error::Error>> {
     let state = AppState::new(config).map_err(|e| e.message())?;
     let addr = listener.local_addr()?;
-    let graphiql = config.graphiql;
+    let options = HttpOptions::from(config);
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = http_server(state, graphiql, listener, workers)?;
+            let server = http_server(state, options, listener, workers)?;
             let _ = tx.send(server.handle());
             server.await
         })

@@ -245,7 +245,7 @@ pub struct FinishedSprint {
     pub moved: usize,
 }
 
-/// Moves every task of the board's done column (the board of `board_box`'s slice)
+/// Moves every task of the board's done column (the board of the column `board_box`)
 /// into a new box named with today's date in the project's "Done Sprints" slice
 /// (created after the board's slice when missing). One transaction.
 pub fn finish_sprint(
@@ -263,6 +263,11 @@ pub fn finish_sprint(
             "finish this sprint",
         )?;
         lock_project(conn, b.project_id)?;
+        if !b.board_column {
+            return Err(DalError::Invalid(
+                "boxId: this box is not a board column".into(),
+            ));
+        }
         let done: TaskBox = boxes::table
             .filter(boxes::slice_id.eq(b.slice_id))
             .filter(boxes::done_column.eq(true))

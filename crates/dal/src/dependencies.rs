@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use crust_domain::dependency::cycle_if_added;
 use crust_domain::roles::DependencyKind;
 use crust_domain::{Action, BoxId, OrgId, TaskId};
@@ -16,6 +16,9 @@ use crate::models::Task;
 use crate::need_to_know;
 use crate::schema::{task_dependencies, tasks};
 
+/// The most days one shift may move a task.
+pub const MAX_SHIFT_DAYS: i32 = 3650;
+
 fn edges(conn: &mut PgConnection, org: Uuid) -> DalResult<Vec<(Uuid, Uuid)>> {
     Ok(task_dependencies::table
         .filter(task_dependencies::org_id.eq(org))
@@ -26,15 +29,16 @@ fn edges(conn: &mut PgConnection, org: Uuid) -> DalResult<Vec<(Uuid, Uuid)>> {
         .load(conn)?)
 }
 
-/// Makes `task` depend on `on`. Both must be visible and editable by the actor and in
-/// the same organization (another org's task is `NotFound`).
+/// Makes `task` depend on `on` (or changes the type of an existing link). Both must be
+/// visible and editable by the actor and in the same organization (another org's task
+/// is `NotFound`). Returns whether the link is new.
 pub fn add(
     conn: &mut PgConnection,
     actor: &Actor,
     task: TaskId,
     on: TaskId,
     kind: DependencyKind,
-) -> DalResult<()> {
+) -> DalResult<bool> {
     conn.transaction(|conn| {
         let (t, _) =
             crate::tasks::authorize(conn, actor, task, Action::UpdateTask, "link this task")?;
@@ -47,10 +51,15 @@ pub fn add(
         need_to_know::lock_org(conn, OrgId(t.org_id))?;
         if let Some(path) = cycle_if_added(&edges(conn, t.org_id)?, t.id, o.id) {
             return Err(DalError::Invalid(format!(
-                "dependsOnTaskId: this would create a cycle: {}",
+                "dependsOnTaskId: this would create a cycle{}",
                 describe_path(conn, actor, &path)?
             )));
         }
+        let existed = task_dependencies::table
+            .find((t.id, o.id))
+            .count()
+            .get_result::<i64>(conn)?
+            > 0;
         diesel::insert_into(task_dependencies::table)
             .values((
                 task_dependencies::task_id.eq(t.id),
@@ -65,22 +74,22 @@ pub fn add(
             .do_update()
             .set(task_dependencies::kind.eq(kind.as_str()))
             .execute(conn)?;
-        Ok(())
+        Ok(!existed)
     })
 }
 
-/// "A → B → C → A" with titles; a task the actor may not see appears as "a task you
-/// cannot see", never by name.
+/// ": "A" → "B" → "A"" when the actor sees every task of the cycle; when some are
+/// hidden, nothing about them (not even how many): " through tasks you cannot see".
 fn describe_path(conn: &mut PgConnection, actor: &Actor, path: &[Uuid]) -> DalResult<String> {
     let mut names = Vec::with_capacity(path.len());
     for id in path {
-        names.push(match crate::tasks::get(conn, actor, TaskId(*id)) {
-            Ok(t) => format!("\"{}\"", t.title),
-            Err(DalError::NotFound) => "a task you cannot see".to_owned(),
+        match crate::tasks::get(conn, actor, TaskId(*id)) {
+            Ok(t) => names.push(format!("\"{}\"", t.title)),
+            Err(DalError::NotFound) => return Ok(" through tasks you cannot see".to_owned()),
             Err(e) => return Err(e),
-        });
+        }
     }
-    Ok(names.join(" → "))
+    Ok(format!(": {}", names.join(" → ")))
 }
 
 pub fn remove(conn: &mut PgConnection, actor: &Actor, task: TaskId, on: TaskId) -> DalResult<()> {
@@ -95,8 +104,17 @@ pub fn remove(conn: &mut PgConnection, actor: &Actor, task: TaskId, on: TaskId) 
     })
 }
 
-/// Moves a task's dates by `days`; with `propagate`, also every successor (through any
-/// chain of dependencies) that the actor may edit. Returns the tasks moved.
+fn shifted(date: Option<NaiveDate>, delta: Duration) -> DalResult<Option<NaiveDate>> {
+    date.map(|d| {
+        d.checked_add_signed(delta)
+            .ok_or_else(|| DalError::Invalid("days: the date would leave the calendar".into()))
+    })
+    .transpose()
+}
+
+/// Moves a task's dates by `days`; with `propagate`, also its successors, following
+/// only links to tasks the actor may edit (the walk stops at any other task, so it never
+/// reaches through a hidden one). Returns the tasks moved.
 pub fn shift_dates(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -104,8 +122,10 @@ pub fn shift_dates(
     days: i32,
     propagate: bool,
 ) -> DalResult<Vec<Task>> {
-    if days.abs() > 3650 {
-        return Err(DalError::Invalid("days: must be within ±3650".into()));
+    if days.abs() > MAX_SHIFT_DAYS {
+        return Err(DalError::Invalid(format!(
+            "days: must be within ±{MAX_SHIFT_DAYS}"
+        )));
     }
     conn.transaction(|conn| {
         let (first, _) = crate::tasks::authorize(
@@ -117,16 +137,20 @@ pub fn shift_dates(
         )?;
         let mut order = vec![first.id];
         if propagate {
-            let edges = edges(conn, first.org_id)?;
             let mut successors: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-            for (t, on) in edges {
+            for (t, on) in edges(conn, first.org_id)? {
                 successors.entry(on).or_default().push(t);
             }
             let mut seen: HashSet<Uuid> = HashSet::from([first.id]);
             let mut queue = VecDeque::from([first.id]);
             while let Some(at) = queue.pop_front() {
                 for next in successors.get(&at).cloned().unwrap_or_default() {
-                    if seen.insert(next) {
+                    if !seen.insert(next) {
+                        continue;
+                    }
+                    if crate::tasks::authorize(conn, actor, TaskId(next), Action::UpdateTask, "")
+                        .is_ok()
+                    {
                         order.push(next);
                         queue.push_back(next);
                     }
@@ -134,14 +158,8 @@ pub fn shift_dates(
             }
         }
         let delta = Duration::days(i64::from(days));
-        let mut moved = Vec::new();
+        let mut moved = Vec::with_capacity(order.len());
         for id in order {
-            // Successors the actor may not edit (or see) keep their dates.
-            if id != first.id
-                && crate::tasks::authorize(conn, actor, TaskId(id), Action::UpdateTask, "").is_err()
-            {
-                continue;
-            }
             let t: Task = tasks::table
                 .find(id)
                 .select(Task::as_select())
@@ -149,8 +167,8 @@ pub fn shift_dates(
             moved.push(
                 diesel::update(tasks::table.find(id))
                     .set((
-                        tasks::start_date.eq(t.start_date.map(|d| d + delta)),
-                        tasks::due_date.eq(t.due_date.map(|d| d + delta)),
+                        tasks::start_date.eq(shifted(t.start_date, delta)?),
+                        tasks::due_date.eq(shifted(t.due_date, delta)?),
                         tasks::updated_at.eq(diesel::dsl::now),
                     ))
                     .returning(Task::as_returning())
@@ -161,8 +179,8 @@ pub fn shift_dates(
     })
 }
 
-/// Chains the box's tasks (those the actor sees) in order: each depends
-/// FINISH_TO_START on the one before it. Returns how many links were made.
+/// Chains the box's tasks that the actor may edit, in order: each depends
+/// FINISH_TO_START on the one before it. Returns how many new links were made.
 pub fn sequence_box(conn: &mut PgConnection, actor: &Actor, b: BoxId) -> DalResult<usize> {
     conn.transaction(|conn| {
         let bx = crate::structure::get_box(conn, actor, b)?;
@@ -182,16 +200,23 @@ pub fn sequence_box(conn: &mut PgConnection, actor: &Actor, b: BoxId) -> DalResu
                 limit: 10_000,
             },
         )?;
+        let mut editable = Vec::with_capacity(list.items.len());
+        for t in list.items {
+            if crate::tasks::allows(conn, actor, &t, Action::UpdateTask)? {
+                editable.push(t);
+            }
+        }
         let mut made = 0;
-        for pair in list.items.windows(2) {
-            add(
+        for pair in editable.windows(2) {
+            if add(
                 conn,
                 actor,
                 TaskId(pair[1].id),
                 TaskId(pair[0].id),
                 DependencyKind::FinishToStart,
-            )?;
-            made += 1;
+            )? {
+                made += 1;
+            }
         }
         Ok(made)
     })

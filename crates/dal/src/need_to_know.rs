@@ -4,7 +4,7 @@
 //! an org owner — could ever reach the item again.
 //!
 //! Every change that can take such rights away (membership and role changes, grant
-//! revocation, classification changes) locks the organization row first, so such
+//! revocation, classification changes) takes the organization's lock first, so such
 //! changes in one organization are serialized, and calls [`ensure_managed`] before
 //! committing, which refuses the change when any SECRET item would be orphaned.
 
@@ -13,15 +13,18 @@ use diesel::prelude::*;
 use diesel::sql_types::Uuid as SqlUuid;
 
 use crate::error::{DalError, DalResult};
-use crate::schema::organizations;
 
-/// Serializes access-list changes within one organization (held until commit).
+/// Serializes access-list and dependency-graph changes within one organization, until
+/// the transaction ends. A transaction-scoped advisory lock, not a row lock: a row lock
+/// on the organization would also block every insert that references it.
 pub(crate) fn lock_org(conn: &mut PgConnection, org: OrgId) -> DalResult<()> {
-    organizations::table
-        .find(org.0)
-        .select(organizations::id)
-        .for_update()
-        .first::<uuid::Uuid>(conn)?;
+    let bytes = org.0.as_bytes();
+    let key = i64::from_be_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ]);
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .execute(conn)?;
     Ok(())
 }
 

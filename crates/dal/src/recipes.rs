@@ -28,6 +28,8 @@ use crate::schema::{
 
 /// The most tasks one recipe may hold.
 pub const MAX_RECIPE_TASKS: usize = 5_000;
+/// The furthest a recipe task may be placed from the project's start (100 years).
+pub const MAX_OFFSET_DAYS: i32 = 36_500;
 
 #[derive(Clone, Debug, Default)]
 pub struct RecipeTask {
@@ -274,6 +276,16 @@ fn check_structure(slices: &[RecipeSlice]) -> DalResult<()> {
                         return Err(DalError::Invalid("tasks.role: 1 to 100 characters".into()));
                     }
                 }
+                for offset in [t.start_offset_days, t.due_offset_days]
+                    .into_iter()
+                    .flatten()
+                {
+                    if offset.abs() > MAX_OFFSET_DAYS {
+                        return Err(DalError::Invalid(format!(
+                            "tasks.startOffsetDays/dueOffsetDays: must be within ±{MAX_OFFSET_DAYS} days"
+                        )));
+                    }
+                }
                 if let (Some(s), Some(d)) = (t.start_offset_days, t.due_offset_days) {
                     if d < s {
                         return Err(DalError::Invalid(format!(
@@ -497,8 +509,20 @@ pub fn create_project(
                 .on_conflict_do_nothing()
                 .execute(conn)?;
         }
-        let day =
-            |offset: Option<i32>| offset.map(|o| input.start_date + Duration::days(i64::from(o)));
+        let day = |offset: Option<i32>| -> DalResult<Option<NaiveDate>> {
+            offset
+                .map(|o| {
+                    input
+                        .start_date
+                        .checked_add_signed(Duration::days(i64::from(o)))
+                        .ok_or_else(|| {
+                            DalError::Invalid(
+                                "startDate: the recipe's dates would leave the calendar".into(),
+                            )
+                        })
+                })
+                .transpose()
+        };
         let mut new_ids: HashMap<String, Uuid> = HashMap::new();
         let mut links: Vec<(Uuid, String, DependencyKind)> = Vec::new();
         for (si, s) in tree.slices.iter().enumerate() {
@@ -530,8 +554,8 @@ pub fn create_project(
                             tasks::box_id.eq(box_id),
                             tasks::title.eq(&t.title),
                             tasks::description.eq(&t.description),
-                            tasks::start_date.eq(day(t.start_offset_days)),
-                            tasks::due_date.eq(day(t.due_offset_days)),
+                            tasks::start_date.eq(day(t.start_offset_days)?),
+                            tasks::due_date.eq(day(t.due_offset_days)?),
                             tasks::duration_days.eq(t.duration_days),
                             tasks::position.eq(ti as i32),
                             tasks::recipe_role.eq(&t.role),
@@ -572,9 +596,9 @@ pub fn create_project(
     })
 }
 
-/// Saves a project's structure as a new recipe (lessons learned). Only what the actor
-/// sees is copied, and never a SECRET task; a SECRET project cannot become an
-/// organization-wide recipe. Dates become offsets from the project's start (or its
+/// Saves a project's structure as a new recipe (lessons learned): project EDITORs and
+/// up, MANAGERs for a members-only project. Only what the actor sees is copied, never a
+/// SECRET task, and a SECRET project cannot become an organization-wide recipe. Dates become offsets from the project's start (or its
 /// earliest task date); tasks without a box go to a final "Unsorted" slice.
 pub fn save_project(
     conn: &mut PgConnection,
@@ -583,12 +607,14 @@ pub fn save_project(
     name: &str,
 ) -> DalResult<Recipe> {
     conn.transaction(|conn| {
+        // Shaping the organization's templates is editing work, and a recipe is seen by
+        // the whole organization: a members-only project needs its MANAGER to publish it.
         let project = crate::projects::authorize(
             conn,
             actor,
             project,
-            Action::ReadProject,
-            "read this project",
+            Action::EditProjectStructure,
+            "save this project as a recipe",
         )?;
         let org = OrgId(project.org_id);
         crate::orgs::check(
@@ -601,6 +627,15 @@ pub fn save_project(
             return Err(DalError::forbidden(
                 "save a SECRET project as a recipe (recipes are visible to the whole organization)",
             ));
+        }
+        if project.visibility() == Visibility::Members {
+            crate::projects::authorize(
+                conn,
+                actor,
+                ProjectId(project.id),
+                Action::UpdateProject,
+                "publish a members-only project as an organization-wide recipe",
+            )?;
         }
         let slice_rows: Vec<Slice> = slices::table
             .filter(slices::project_id.eq(project.id))

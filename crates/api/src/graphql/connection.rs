@@ -11,6 +11,8 @@ use crate::error::ApiError;
 
 pub const DEFAULT_PAGE: i32 = 50;
 pub const MAX_PAGE: i32 = 100;
+/// The deepest a cursor may point into a list.
+pub const MAX_OFFSET: i64 = 1_000_000_000;
 
 #[derive(SimpleObject)]
 pub struct Totals {
@@ -46,10 +48,11 @@ fn encode_cursor(offset: i64) -> String {
 fn decode_cursor(cursor: &str) -> Option<i64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = String::from_utf8(bytes).ok()?;
+    // Bounded so that offset + page size can never overflow.
     text.strip_prefix("o:")?
         .parse()
         .ok()
-        .filter(|o: &i64| *o >= 0)
+        .filter(|o: &i64| (0..=MAX_OFFSET).contains(o))
 }
 
 pub fn connection<T, N: OutputType>(paged: Paged<T>, node: impl Fn(T) -> N) -> Conn<N> {
@@ -80,8 +83,22 @@ mod tests {
     fn cursors_round_trip_and_bad_ones_are_refused() {
         assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
         assert_eq!(decode_cursor("not-a-cursor"), None);
+        assert_eq!(decode_cursor(&encode_cursor(i64::MAX)), None, "no overflow");
         assert!(page(Some(0), None).is_err());
         assert!(page(Some(101), None).is_err());
         assert_eq!(page(None, None).map(|p| p.limit).ok(), Some(50));
     }
 }
+
+/// What a list costs in the complexity limit: its page size times what each item asks
+/// for (plus one for the list itself). `first` is validated separately (1–100); here an
+/// out-of-range value is clamped so the estimate never undercounts.
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let page = usize::try_from(first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)).unwrap_or(1);
+    page.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// The assumed size of an unpaginated list (assignees, dependencies, grants).
+pub const LIST_COST: usize = 10;
+/// The assumed size of a recipe's whole structure.
+pub const TREE_COST: usize = 100;

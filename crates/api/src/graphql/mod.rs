@@ -12,12 +12,14 @@ mod connection;
 mod deps;
 mod gate;
 mod ids;
+mod limits;
 mod loaders;
 mod org;
 mod project;
 mod recipes;
 mod search;
 mod task;
+mod test_hooks;
 mod types;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
@@ -25,6 +27,7 @@ use crust_dal::sessions::ClientInfo;
 use crust_dal::Actor;
 
 use crate::auth::{AuthService, Principal};
+use crate::config::{Config, Profile};
 use crate::db::Db;
 use crate::error::ApiError;
 
@@ -65,10 +68,26 @@ pub struct RequestCtx {
     pub sign_ins: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-/// Builds the schema with its shared data. `None` data builds a schema for SDL export.
-pub fn build_schema(services: Option<(Db, AuthService)>) -> CrustSchema {
+/// Builds the schema with its shared data and limits. `None` data builds a schema
+/// for SDL export.
+pub fn build_schema(services: Option<(Db, AuthService)>, config: &Config) -> CrustSchema {
+    let limits = &config.graphql;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(gate::AuthGate);
+        .extension(gate::AuthGate)
+        .extension(limits::AliasLimit(limits.max_aliases))
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_directives(limits.max_directives);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    if config.profile == Profile::Prod {
+        // No "did you mean …?": it maps the schema for whoever probes it.
+        builder = builder.disable_suggestions();
+    }
+    if config.test_hooks {
+        builder = builder.extension(test_hooks::PanicProbe);
+    }
     if let Some((db, auth)) = services {
         builder = builder.data(db).data(auth);
     }
@@ -77,7 +96,10 @@ pub fn build_schema(services: Option<(Db, AuthService)>) -> CrustSchema {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn export_sdl() -> String {
-    build_schema(None).sdl()
+    let defaults = crate::config::Source::from_vars(Default::default())
+        .and_then(|s| s.load())
+        .unwrap_or_else(|e| unreachable!("the default configuration is valid: {e}"));
+    build_schema(None, &defaults).sdl()
 }
 
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> &'a RequestCtx {

@@ -14,6 +14,7 @@ pub struct OrgQuery;
 #[Object]
 impl OrgQuery {
     /// Organizations the caller belongs to, by name.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn organizations(
         &self,
         ctx: &Context<'_>,
@@ -38,6 +39,7 @@ impl OrgQuery {
     }
 
     /// An organization's workspaces (MEMBER and above).
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn workspaces(
         &self,
         ctx: &Context<'_>,

@@ -20,6 +20,7 @@ pub struct ProjectQuery;
 #[Object]
 impl ProjectQuery {
     /// Projects of an organization the caller may read, by name.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn projects(
         &self,
         ctx: &Context<'_>,

@@ -35,6 +35,7 @@ impl Recipe {
         self.0.created_at
     }
     /// The whole structure, in order.
+    #[graphql(complexity = "super::connection::TREE_COST * child_complexity")]
     async fn slices(&self, ctx: &Context<'_>) -> Result<Vec<RecipeSlice>> {
         let (actor, rid) = (actor(ctx)?, RecipeId(self.0.id));
         let tree = db(ctx)?.run(move |c| dal::tree(c, &actor, rid)).await?;
@@ -101,6 +102,7 @@ impl RecipeTask {
         self.0.role.as_deref()
     }
     /// Ids of the recipe tasks this one depends on.
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn depends_on(&self) -> Vec<RecipeDependency> {
         self.0
             .depends_on
@@ -126,6 +128,7 @@ pub struct RecipeQuery;
 #[Object]
 impl RecipeQuery {
     /// An organization's recipes (optionally one workspace's), by name.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn recipes(
         &self,
         ctx: &Context<'_>,

@@ -95,6 +95,7 @@ impl Me {
         &self.0.name
     }
     /// Tasks assigned to you that you may see (`filter.assigneeId` is ignored).
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn assigned_tasks(
         &self,
         ctx: &Context<'_>,
@@ -123,6 +124,7 @@ impl SearchQuery {
     }
 
     /// Tasks matching the filter among all you may see.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,

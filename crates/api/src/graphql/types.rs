@@ -105,6 +105,7 @@ impl Organization {
         Ok(actor(ctx)?.org_role(OrgId(self.0.id)).map(Into::into))
     }
     /// Members, by name (MEMBER and above).
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -118,6 +119,7 @@ impl Organization {
         Ok(connection(paged, OrganizationMember))
     }
     /// Workspaces, by name (MEMBER and above).
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn workspaces(
         &self,
         ctx: &Context<'_>,
@@ -131,6 +133,7 @@ impl Organization {
         Ok(connection(paged, Workspace))
     }
     /// Projects the caller may read, by name.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn projects(
         &self,
         ctx: &Context<'_>,
@@ -255,6 +258,7 @@ impl Project {
         Ok(role.map(Into::into))
     }
     /// Members (for a SECRET project: its access list), by name.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -268,6 +272,7 @@ impl Project {
         Ok(connection(paged, ProjectMember))
     }
     /// Slices in order.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn slices(
         &self,
         ctx: &Context<'_>,
@@ -279,6 +284,7 @@ impl Project {
         Ok(connection(paged.unwrap_or_else(|| empty(page)), Slice))
     }
     /// Every task of the project the caller may see, in position order.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -330,6 +336,7 @@ impl Slice {
             .flatten())
     }
     /// Boxes in order.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn boxes(
         &self,
         ctx: &Context<'_>,
@@ -376,6 +383,7 @@ impl TaskBox {
             .flatten())
     }
     /// Tasks the caller may see, in position order.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -482,11 +490,13 @@ impl Task {
             Err(e) => Err(e.into()),
         }
     }
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn assignees(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         let users = loaders(ctx)?.load_one(AssigneesOf(self.0.id)).await?;
         Ok(users.unwrap_or_default().into_iter().map(User).collect())
     }
     /// The tasks this one depends on (only those the caller may see).
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<TaskDependency>> {
         let deps = loaders(ctx)?
             .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
@@ -498,6 +508,7 @@ impl Task {
             .collect())
     }
     /// The tasks that depend on this one (only those the caller may see).
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<TaskDependency>> {
         let deps = loaders(ctx)?
             .load_one(DependenciesOf(Direction::Dependents, self.0.id))
@@ -519,6 +530,7 @@ impl Task {
             .any(|d| crust_domain::dependency::blocks(d.kind, d.task.status())))
     }
     /// Comments, oldest first.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,
@@ -531,6 +543,7 @@ impl Task {
     }
     /// Who holds a grant on this task (its access list when SECRET). Readable by
     /// those who manage the task's access and by everyone on a SECRET task's list.
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn grants(&self, ctx: &Context<'_>) -> Result<Vec<TaskGrant>> {
         let (actor, tid) = (actor(ctx)?, TaskId(self.0.id));
         let grants = db(ctx)?

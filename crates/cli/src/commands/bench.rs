@@ -34,8 +34,8 @@ pub struct Args {
     scale: f64,
 }
 
-const TREE_QUERY: &str = "query($p: ID!) { project(id: $p) { name progress slices(first: 100) { nodes { name progress
-    boxes(first: 100) { nodes { name progress tasks(first: 50) { totalCount nodes { title status progress isBlocked
+const TREE_QUERY: &str = "query($p: ID!) { project(id: $p) { name progress slices(first: 10) { nodes { name progress
+    boxes(first: 10) { nodes { name progress tasks(first: 50) { totalCount nodes { title status progress isBlocked
       assignees { name } dependsOn { task { title } } comments(first: 3) { nodes { bodyHtml } } } } } } } } } }";
 
 pub fn run(args: Args) -> anyhow::Result<()> {

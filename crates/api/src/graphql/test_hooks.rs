@@ -1,0 +1,32 @@
+//! Test profile only (`CRUST_TEST_HOOKS`): a root field aliased `crustTestPanic`
+//! panics inside its resolver, so the tests can show what a panic becomes.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{ServerResult, Value};
+
+pub struct PanicProbe;
+
+impl ExtensionFactory for PanicProbe {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PanicProbe)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PanicProbe {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.alias == Some("crustTestPanic") {
+            panic!("test hook: a resolver panicked at /srv/crust/src/secret_path.rs:42");
+        }
+        next.run(ctx, info).await
+    }
+}

@@ -1,0 +1,295 @@
+//! The GraphQL endpoint over HTTP.
+//!
+//! Before anything runs: JSON only (415 otherwise), one operation unless batching is
+//! configured, query text within its size limit, no mutation over GET. Then the caller
+//! is authenticated, the operations execute under a deadline with a panic caught as
+//! INTERNAL (with the request id), and a pool that cannot give a connection in time
+//! answers 503 with Retry-After.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Response, ServerError};
+use crust_dal::sessions::ClientInfo;
+use futures_util::FutureExt;
+use serde_json::json;
+
+use super::request_id::RequestId;
+use crate::error::ApiError;
+use crate::graphql::RequestCtx;
+use crate::server::AppState;
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+}
+
+fn bad_input(status: StatusCode, message: &str) -> HttpResponse {
+    error_response(status, "BAD_USER_INPUT", message)
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+}
+
+pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if !is_json(&req) {
+        return bad_input(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send GraphQL requests as Content-Type: application/json",
+        );
+    }
+    let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+    let max_batch = state.limits.max_batch;
+    let requests: Vec<Request> = if batch {
+        if max_batch == 1 {
+            return bad_input(
+                StatusCode::BAD_REQUEST,
+                "batched requests are disabled; send one operation per request",
+            );
+        }
+        match serde_json::from_slice::<Vec<Request>>(&body) {
+            Ok(list) if list.len() > max_batch => {
+                return bad_input(
+                    StatusCode::BAD_REQUEST,
+                    &format!("a batch holds at most {max_batch} operations"),
+                );
+            }
+            Ok(list) => list,
+            Err(_) => {
+                return bad_input(
+                    StatusCode::BAD_REQUEST,
+                    "the body is not a batch of GraphQL requests",
+                )
+            }
+        }
+    } else {
+        match serde_json::from_slice::<Request>(&body) {
+            Ok(r) => vec![r],
+            Err(_) => return bad_input(
+                StatusCode::BAD_REQUEST,
+                "the body is not a GraphQL request: expected JSON {\"query\": …, \"variables\": …}",
+            ),
+        }
+    };
+    if let Some(refusal) = requests.iter().find_map(|r| too_long(&state, r)) {
+        return refusal;
+    }
+    execute(&state, &req, requests, batch).await
+}
+
+pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let request = match async_graphql::http::parse_query_string(req.query_string()) {
+        Ok(r) => r,
+        Err(_) => {
+            return bad_input(
+                StatusCode::BAD_REQUEST,
+                "the query string is not a GraphQL request",
+            )
+        }
+    };
+    if let Some(refusal) = too_long(&state, &request) {
+        return refusal;
+    }
+    // GET must never change anything (it is a "simple" cross-site request).
+    if is_mutation(&request) {
+        let mut res = bad_input(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST and Content-Type: application/json",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return res;
+    }
+    execute(&state, &req, vec![request], false).await
+}
+
+fn too_long(state: &AppState, request: &Request) -> Option<HttpResponse> {
+    let max = state.limits.max_query_chars;
+    let chars = request.query.chars().count();
+    (chars > max).then(|| {
+        bad_input(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the query is {chars} characters long; at most {max} are accepted"),
+        )
+    })
+}
+
+fn is_mutation(request: &Request) -> bool {
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return false; // execution will report the syntax error
+    };
+    doc.operations.iter().any(|(name, op)| {
+        let selected = match (&request.operation_name, name) {
+            (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
+            (Some(_), None) => false,
+            (None, _) => true,
+        };
+        selected && op.node.ty != OperationType::Query
+    })
+}
+
+fn retry_later(message: &str) -> HttpResponse {
+    let mut res = error_response(StatusCode::SERVICE_UNAVAILABLE, "INTERNAL", message);
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res
+}
+
+async fn execute(
+    state: &AppState,
+    req: &HttpRequest,
+    requests: Vec<Request>,
+    batch: bool,
+) -> HttpResponse {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let ctx = match request_ctx(state, req).await {
+        Ok(ctx) => ctx,
+        Err(e) => return retry_later(&e.message()),
+    };
+    // Per request: a database handle that counts statements, and the DataLoaders.
+    let (db, statements) = state.db.counting();
+    let mut responses = Vec::with_capacity(requests.len());
+    for request in requests {
+        let mut request = request.data(db.clone()).data(ctx.clone());
+        if let Some((_, actor)) = &ctx.caller {
+            request = request.data(crate::graphql::loaders(db.clone(), actor.clone()));
+        }
+        let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
+        match tokio::time::timeout(state.request_deadline, run).await {
+            Err(_) => {
+                tracing::warn!("request deadline passed");
+                return retry_later(
+                    "the request took too long and was stopped; retry or ask for less",
+                );
+            }
+            Ok(Err(panic)) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(request_id = %request_id, panic = %what, "resolver panicked");
+                return HttpResponse::InternalServerError().json(json!({ "errors": [{
+                    "message": "internal error",
+                    "extensions": { "code": "INTERNAL", "requestId": request_id },
+                }] }));
+            }
+            Ok(Ok(response)) => responses.push(response),
+        }
+    }
+    let statements = statements.load(Ordering::Relaxed);
+    tracing::debug!(sql_statements = statements, "graphql request");
+    let mut retryable = false;
+    for response in &mut responses {
+        retryable |= finish(
+            response,
+            &request_id,
+            state.report_sql_statements.then_some(statements),
+        );
+    }
+    let mut res = if retryable {
+        HttpResponse::ServiceUnavailable()
+    } else {
+        HttpResponse::Ok()
+    };
+    if retryable {
+        res.insert_header((header::RETRY_AFTER, "1"));
+    }
+    if batch {
+        res.json(responses)
+    } else {
+        res.json(responses.pop())
+    }
+}
+
+/// Marks INTERNAL errors with the request id; says whether any error is worth a retry.
+fn finish(response: &mut Response, request_id: &str, statements: Option<usize>) -> bool {
+    let mut retryable = false;
+    for error in &mut response.errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .cloned();
+        if code.is_none() {
+            // Errors raised by async-graphql itself (syntax, validation, limits).
+            set(error, "code", "BAD_USER_INPUT".into());
+        }
+        if code.as_ref().map(|c| c.to_string()) == Some("\"INTERNAL\"".into()) {
+            set(error, "requestId", request_id.into());
+        }
+        retryable |= error
+            .extensions
+            .as_ref()
+            .and_then(|x| x.get("retryable"))
+            .is_some();
+    }
+    if let Some(n) = statements {
+        response
+            .extensions
+            .insert("sqlStatements".into(), async_graphql::Value::from(n));
+    }
+    retryable
+}
+
+fn set(error: &mut ServerError, key: &str, value: async_graphql::Value) {
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set(key, value);
+}
+
+/// Who is calling. A missing or refused bearer token leaves the caller anonymous
+/// (the gate then answers UNAUTHENTICATED for anything but sign-in); only a database
+/// outage is an error here.
+async fn request_ctx(state: &AppState, req: &HttpRequest) -> Result<RequestCtx, ApiError> {
+    let client = ClientInfo {
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let mut ctx = RequestCtx {
+        client,
+        ..RequestCtx::default()
+    };
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(ctx);
+    };
+    let bearer = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(token) = bearer else {
+        ctx.auth_error = Some("the Authorization header must be `Bearer <access token>`");
+        return Ok(ctx);
+    };
+    match state.auth.authenticate(token).await {
+        Ok(caller) => ctx.caller = Some(caller),
+        Err(ApiError::Unauthenticated(reason)) => {
+            tracing::info!(reason, "bearer token refused");
+            ctx.auth_error = Some(reason);
+        }
+        Err(other) => return Err(other),
+    }
+    Ok(ctx)
+}

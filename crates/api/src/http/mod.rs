@@ -1,0 +1,28 @@
+//! HTTP: routes, request ids, security headers.
+//!
+//! Routes: `POST /graphql` (JSON only), `GET /graphql` (queries only), `GET /healthz`,
+//! `GET /readyz`, and GraphiQL at `/graphiql` where enabled (dev).
+
+mod graphql;
+mod headers;
+mod health;
+mod request_id;
+
+use actix_web::web;
+
+pub use headers::security_headers;
+pub use request_id::{request_id, RequestId};
+
+/// The request body limit for GraphQL (JSON) requests.
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
+    cfg.app_data(web::PayloadConfig::new(JSON_BODY_LIMIT))
+        .route("/graphql", web::post().to(graphql::post))
+        .route("/graphql", web::get().to(graphql::get))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz));
+    if graphiql {
+        cfg.route("/graphiql", web::get().to(health::graphiql_page));
+    }
+}
