@@ -75,6 +75,20 @@ pub fn connection<T, N: OutputType>(paged: Paged<T>, node: impl Fn(T) -> N) -> C
     conn
 }
 
+
+/// What a list costs in the complexity limit: its page size times what each item asks
+/// for (plus one for the list itself). `first` is validated separately (1–100); here an
+/// out-of-range value is clamped so the estimate never undercounts.
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let page = usize::try_from(first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)).unwrap_or(1);
+    page.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// The assumed size of an unpaginated list (assignees, dependencies, grants).
+pub const LIST_COST: usize = 10;
+/// The assumed size of a recipe's whole structure.
+pub const TREE_COST: usize = 100;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,16 +103,3 @@ mod tests {
         assert_eq!(page(None, None).map(|p| p.limit).ok(), Some(50));
     }
 }
-
-/// What a list costs in the complexity limit: its page size times what each item asks
-/// for (plus one for the list itself). `first` is validated separately (1–100); here an
-/// out-of-range value is clamped so the estimate never undercounts.
-pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
-    let page = usize::try_from(first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)).unwrap_or(1);
-    page.saturating_mul(child_complexity).saturating_add(1)
-}
-
-/// The assumed size of an unpaginated list (assignees, dependencies, grants).
-pub const LIST_COST: usize = 10;
-/// The assumed size of a recipe's whole structure.
-pub const TREE_COST: usize = 100;
