@@ -8,6 +8,7 @@ mod auth;
 mod comments;
 mod dependencies;
 mod http;
+mod limits;
 mod migrations;
 mod need_to_know;
 mod nested;

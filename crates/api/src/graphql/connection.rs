@@ -75,7 +75,6 @@ pub fn connection<T, N: OutputType>(paged: Paged<T>, node: impl Fn(T) -> N) -> C
     conn
 }
 
-
 /// What a list costs in the complexity limit: its page size times what each item asks
 /// for (plus one for the list itself). `first` is validated separately (1–100); here an
 /// out-of-range value is clamped so the estimate never undercounts.

@@ -21,15 +21,22 @@ const SIGN_IN_FIELDS: &[&str] = &["signUp", "login", "refreshSession"];
 
 const SIGN_IN_FIRST: &str = "sign in first: send Authorization: Bearer <access token>";
 
-pub struct AuthGate;
+/// `introspection: false` refuses `__schema` and `__type` to everyone (prod).
+pub struct AuthGate {
+    pub introspection: bool,
+}
 
 impl ExtensionFactory for AuthGate {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AuthGateExtension)
+        Arc::new(AuthGateExtension {
+            introspection: self.introspection,
+        })
     }
 }
 
-struct AuthGateExtension;
+struct AuthGateExtension {
+    introspection: bool,
+}
 
 fn refuse(info: &ResolveInfo<'_>, error: ApiError) -> ServerError {
     error
@@ -56,6 +63,9 @@ impl Extension for AuthGateExtension {
                     let e = ApiError::BadUserInput("send one sign-in operation per request".into());
                     return Err(refuse(&info, e));
                 }
+            } else if !self.introspection && matches!(info.name, "__schema" | "__type") {
+                let e = ApiError::Forbidden("introspection is disabled on this server".into());
+                return Err(refuse(&info, e));
             } else if !PUBLIC_FIELDS.contains(&info.name)
                 && req.and_then(|r| r.caller.as_ref()).is_none()
             {

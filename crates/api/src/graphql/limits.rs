@@ -1,6 +1,8 @@
-//! The alias limit (async-graphql has depth, complexity and directive limits built in,
-//! configured in `build_schema`, but nothing for aliases): an operation may alias at
-//! most `max` fields, counted through fragments, before anything runs.
+//! Document limits async-graphql lacks (it has depth, complexity and directive limits,
+//! configured in `build_schema`): an operation may alias at most `max` fields, counted
+//! through fragments, and a selection set may not repeat one field more than
+//! [`MAX_FIELD_REPEATS`] times (the "500 duplicated fields" attack). Checked right after
+//! parsing, before anything runs.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -10,6 +12,10 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensions, ServerError, ServerResult, Variables};
 
 use crate::error::ApiError;
+
+/// How often one response key may appear in a selection set (merging through a few
+/// fragments is normal; hundreds is an attack).
+pub const MAX_FIELD_REPEATS: usize = 10;
 
 pub struct AliasLimit(pub usize);
 
@@ -47,6 +53,34 @@ fn count(doc: &ExecutableDocument, set: &SelectionSet, visiting: &mut HashSet<St
     n
 }
 
+/// The most times any selection set of the document repeats one field.
+pub fn repeats(doc: &ExecutableDocument) -> usize {
+    fn walk(set: &SelectionSet, worst: &mut usize) {
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    let key = f.node.alias.as_ref().unwrap_or(&f.node.name).node.as_str();
+                    let n = seen.entry(key).or_default();
+                    *n += 1;
+                    *worst = (*worst).max(*n);
+                    walk(&f.node.selection_set.node, worst);
+                }
+                Selection::InlineFragment(f) => walk(&f.node.selection_set.node, worst),
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut worst = 0;
+    for (_, op) in doc.operations.iter() {
+        walk(&op.node.selection_set.node, &mut worst);
+    }
+    for fragment in doc.fragments.values() {
+        walk(&fragment.node.selection_set.node, &mut worst);
+    }
+    worst
+}
+
 /// The most aliases any one operation of the document uses.
 pub fn aliases(doc: &ExecutableDocument) -> usize {
     doc.operations
@@ -71,6 +105,13 @@ impl Extension for AliasLimitExtension {
             let e = ApiError::BadUserInput(format!(
                 "the query uses {used} aliases; at most {} are allowed",
                 self.0
+            ));
+            return Err(ServerError::new(e.message(), None).with_extensions(e));
+        }
+        let repeated = repeats(&doc);
+        if repeated > MAX_FIELD_REPEATS {
+            let e = ApiError::BadUserInput(format!(
+                "a field is repeated {repeated} times in one selection; at most {MAX_FIELD_REPEATS} are allowed"
             ));
             return Err(ServerError::new(e.message(), None).with_extensions(e));
         }

@@ -73,14 +73,13 @@ pub struct RequestCtx {
 pub fn build_schema(services: Option<(Db, AuthService)>, config: &Config) -> CrustSchema {
     let limits = &config.graphql;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .extension(gate::AuthGate)
+        .extension(gate::AuthGate {
+            introspection: limits.introspection,
+        })
         .extension(limits::AliasLimit(limits.max_aliases))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives);
-    if !limits.introspection {
-        builder = builder.disable_introspection();
-    }
     if config.profile == Profile::Prod {
         // No "did you mean …?": it maps the schema for whoever probes it.
         builder = builder.disable_suggestions();

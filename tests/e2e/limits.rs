@@ -1,0 +1,492 @@
+//! Limits in front of the resolvers, each shown with the hostile request (graphql-cop's
+//! checks among them) and with honest traffic still passing.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crust_api::Profile;
+use crust_e2e::{error_code, Session, TestApp};
+use serde_json::{json, Value};
+
+async fn counted() -> (TestApp, Session) {
+    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let user = app.user("limits").await;
+    (app, user)
+}
+
+/// Sends a query and returns the body; asserts nothing ran in the database.
+async fn refused_before_resolvers(app: &TestApp, user: &Session, query: &str) -> Value {
+    let body = app.gql(Some(&user.access), query, json!({})).await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(
+        body["extensions"]["sqlStatements"], 0,
+        "no resolver ran: {body}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn aliases_are_limited() {
+    let (app, user) = counted().await;
+    let many: String = (0..101).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    let body = refused_before_resolvers(&app, &user, &format!("{{ {many} }}")).await;
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("101 aliases"));
+    // Hidden in a fragment, they count all the same.
+    let body = refused_before_resolvers(
+        &app,
+        &user,
+        &format!("query {{ ...F }} fragment F on Query {{ {many} }}"),
+    )
+    .await;
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("aliases"));
+    // Fifteen are fine.
+    let fine: String = (0..15).map(|i| format!("a{i}: me {{ id }} ")).collect();
+    assert!(app
+        .gql(Some(&user.access), &format!("{{ {fine} }}"), json!({}))
+        .await["errors"]
+        .is_null());
+}
+
+#[tokio::test]
+async fn duplicated_fields_and_directives_are_limited() {
+    let (app, user) = counted().await;
+    let dup = format!("{{ me {{ {} }} }}", "id ".repeat(500));
+    let body = refused_before_resolvers(&app, &user, &dup).await;
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("repeated 500 times"));
+    let directives = format!("{{ me {{ id {} }} }}", "@skip(if: false) ".repeat(10));
+    refused_before_resolvers(&app, &user, &directives).await;
+}
+
+#[tokio::test]
+async fn deep_wide_and_circular_queries_are_refused() {
+    let (app, user) = counted().await;
+    // Deep: projects → organization → projects → … past the depth limit.
+    let mut deep = String::from("id");
+    for _ in 0..10 {
+        deep = format!("organization {{ projects {{ nodes {{ {deep} }} }} }}");
+    }
+    refused_before_resolvers(
+        &app,
+        &user,
+        &format!("{{ organizations {{ nodes {{ projects {{ nodes {{ {deep} }} }} }} }} }}"),
+    )
+    .await;
+    // Wide: within the depth limit but far over the complexity ceiling.
+    let wide = "{ organizations(first: 100) { nodes { projects(first: 100) { nodes { slices(first: 100) { nodes { boxes(first: 100) { nodes { tasks(first: 100) { nodes { id title } } } } } } } } } } }";
+    let body = refused_before_resolvers(&app, &user, wide).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too complex"),
+        "{body}"
+    );
+    // Circular introspection past the depth limit (in prod introspection is off
+    // altogether: see `production_hides_the_schema`).
+    let mut circular = String::from("name");
+    for _ in 0..8 {
+        circular = format!("fields {{ type {{ {circular} }} }}");
+    }
+    refused_before_resolvers(
+        &app,
+        &user,
+        &format!("{{ __schema {{ types {{ {circular} }} }} }}"),
+    )
+    .await;
+    // An honest board query passes.
+    let org = app.create_org(&user, "Org").await;
+    let p = app
+        .create_project(&user, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    let board = "query($p: ID!) { project(id: $p) { slices(first: 20) { nodes { boxes(first: 20) { nodes {
+        tasks(first: 50) { nodes { id title status progress assignees { name } dependsOn { task { title } } } } } } } } } }";
+    let body = app.gql(Some(&user.access), board, json!({ "p": p })).await;
+    assert!(body["errors"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn batching_is_off_and_query_text_is_bounded() {
+    let (app, user) = counted().await;
+    let batch: Vec<Value> = (0..10)
+        .map(|_| json!({ "query": "{ me { id } }" }))
+        .collect();
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let long = format!("{{ me {{ id }} }} #{}", "x".repeat(15_000));
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&json!({ "query": long }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let res = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", long.as_str())])
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    // A body over 1 MiB never reaches the parser.
+    let huge =
+        json!({ "query": "{ me { id } }", "variables": { "x": "y".repeat(2 * 1024 * 1024) } });
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
+
+#[tokio::test]
+async fn a_configured_batch_is_bounded_and_counts_sign_ins_together() {
+    let app = TestApp::start_with(|c| c.graphql.max_batch = 3).await;
+    let user = app.user("batcher").await;
+    let ok: Vec<Value> = (0..3)
+        .map(|_| json!({ "query": "{ me { id } }" }))
+        .collect();
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&ok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body.as_array().unwrap().len(), 3);
+    let too_many: Vec<Value> = (0..4)
+        .map(|_| json!({ "query": "{ me { id } }" }))
+        .collect();
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&too_many)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    // Three password guesses in one batch: only the first is tried.
+    let guesses: Vec<Value> = (0..3)
+        .map(|i| json!({ "query": "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }",
+                          "variables": { "e": user.email, "p": format!("guess-number-{i}") } }))
+        .collect();
+    let body: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&guesses)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refused = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["errors"][0]["message"] == "send one sign-in operation per request")
+        .count();
+    assert_eq!(refused, 2, "{body}");
+}
+
+#[tokio::test]
+async fn production_hides_the_schema() {
+    let app = TestApp::start_with(|c| {
+        c.profile = Profile::Prod;
+        c.bcrypt_cost = 12;
+        c.graphql.introspection = false;
+    })
+    .await;
+    let user = app.user("prod").await;
+    for q in [
+        "{ __schema { types { name } } }",
+        "{ __type(name: \"User\") { name } }",
+    ] {
+        let body = app.gql(Some(&user.access), q, json!({})).await;
+        assert!(
+            body["errors"].is_array() && body["data"].is_null(),
+            "{q}: {body}"
+        );
+    }
+    // No "did you mean …?" that would map the schema.
+    let body = app
+        .gql(Some(&user.access), "{ me { nmae } }", json!({}))
+        .await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        !message.to_lowercase().contains("did you mean"),
+        "{message}"
+    );
+    // While the dev/test profiles do help.
+    let dev = TestApp::start().await;
+    let u = dev.user("dev").await;
+    let body = dev.gql(Some(&u.access), "{ me { nam } }", json!({})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_panic_becomes_internal_with_a_request_id() {
+    let app = TestApp::start_with(|c| c.test_hooks = true).await;
+    let user = app.user("panicky").await;
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&json!({ "query": "{ crustTestPanic: me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let header = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(error_code(&body), Some("INTERNAL"));
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"],
+        header.as_str()
+    );
+    assert_eq!(body["errors"][0]["message"], "internal error");
+    assert!(
+        !body.to_string().contains("secret_path") && !body.to_string().contains("panicked"),
+        "{body}"
+    );
+    // The server lives on.
+    assert!(app
+        .gql(Some(&user.access), "{ me { id } }", json!({}))
+        .await["errors"]
+        .is_null());
+}
+
+fn assert_security_headers(res: &reqwest::Response, what: &str) {
+    let h = res.headers();
+    assert_eq!(
+        h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+        "{what}"
+    );
+    assert_eq!(h["x-frame-options"], "DENY", "{what}");
+    assert_eq!(h["x-content-type-options"], "nosniff", "{what}");
+    assert_eq!(h["referrer-policy"], "no-referrer", "{what}");
+    assert_eq!(h["cache-control"], "no-store", "{what}");
+    assert!(h.contains_key("x-request-id"), "{what}");
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::start().await;
+    let user = app.user("headers").await;
+    let ok = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_security_headers(&ok, "a GraphQL response");
+    let err = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(err.status(), 415);
+    assert_security_headers(&err, "an error response");
+    let missing = app.http.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_security_headers(&missing, "a 404");
+    assert!(
+        !ok.headers().contains_key("strict-transport-security"),
+        "no HSTS over plain HTTP"
+    );
+    let behind_proxy = TestApp::start_with(|c| c.behind_tls_proxy = true).await;
+    let res = behind_proxy
+        .http
+        .get(behind_proxy.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_client_is_dropped() {
+    let app = TestApp::start_with(|c| c.client_timeout_ms = 1000).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    let closed = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: crust\r\n")
+            .unwrap();
+        // Slowloris: one more header line every 300 ms, never finishing the head.
+        for i in 0..30 {
+            let mut buf = [0u8; 256];
+            match stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => return true, // the server answered (408) and is closing
+                Err(_) => {}
+            }
+            if stream
+                .write_all(format!("X-Slow-{i}: y\r\n").as_bytes())
+                .is_err()
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    })
+    .await
+    .unwrap();
+    assert!(closed, "the slow client was never dropped");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "dropped after {:?}",
+        started.elapsed()
+    );
+    // Honest clients are served meanwhile and after.
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+/// Holds a lock on `table` in another connection for `hold`, from a thread.
+fn lock_table(app: &TestApp, table: &'static str, hold: Duration) -> std::thread::JoinHandle<()> {
+    use diesel::connection::SimpleConnection;
+    let mut conn = app.db.connect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        conn.batch_execute(&format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;"
+        ))
+        .unwrap();
+        tx.send(()).unwrap();
+        std::thread::sleep(hold);
+        conn.batch_execute("ROLLBACK").unwrap();
+    });
+    rx.recv().unwrap();
+    handle
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_answers_503_quickly() {
+    let app = TestApp::start_with(|c| {
+        c.db_pool_size = 1;
+        c.db_checkout_timeout_ms = 500;
+        c.db_statement_timeout_ms = 4000;
+    })
+    .await;
+    let user = app.user("pool").await;
+    let held = lock_table(&app, "sessions", Duration::from_secs(3));
+    // The first request takes the only connection and waits on the lock …
+    let first = app.gql(Some(&user.access), "{ me { id } }", json!({}));
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        let res = app
+            .http
+            .post(app.url("/graphql"))
+            .bearer_auth(&user.access)
+            .json(&json!({ "query": "{ me { id } }" }))
+            .send()
+            .await
+            .unwrap();
+        (
+            res.status(),
+            res.headers().get("retry-after").cloned(),
+            started.elapsed(),
+            res.json::<Value>().await.unwrap(),
+        )
+    };
+    // … so the second finds none within the checkout timeout: 503, not a hang.
+    let (_, (status, retry_after, took, body)) = tokio::join!(first, second);
+    assert_eq!(status, 503, "{body}");
+    assert!(retry_after.is_some());
+    assert!(
+        took < Duration::from_millis(2500),
+        "answered after {took:?}"
+    );
+    assert!(!body.to_string().to_lowercase().contains("pool"), "{body}");
+    held.join().unwrap();
+    assert!(
+        app.gql(Some(&user.access), "{ me { id } }", json!({}))
+            .await["errors"]
+            .is_null(),
+        "recovered"
+    );
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_stopped() {
+    let app = TestApp::start_with(|c| {
+        c.request_timeout_ms = 700;
+        c.db_statement_timeout_ms = 10_000;
+    })
+    .await;
+    let user = app.user("slow").await;
+    let org = app.create_org(&user, "Org").await;
+    let held = lock_table(&app, "projects", Duration::from_secs(3));
+    let started = Instant::now();
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&json!({ "query": "query($o: ID!) { projects(organizationId: $o) { totalCount } }", "variables": { "o": org } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    held.join().unwrap();
+}
