@@ -36,6 +36,11 @@ pub fn test_config(database_url: &str) -> Config {
         ("CRUST_PASSWORD_PEPPER", TEST_PEPPER),
         ("CRUST_BCRYPT_COST", "4"),
         ("CRUST_DB_POOL_SIZE", "4"),
+        // Tests sign many users in from one address; the abuse tests set their own limits.
+        ("CRUST_RATE_LIMIT_USER_PER_HOUR", "10000000"),
+        ("CRUST_RATE_LIMIT_ANONYMOUS_PER_HOUR", "10000000"),
+        ("CRUST_RATE_LIMIT_SIGN_IN_PER_HOUR", "10000000"),
+        ("CRUST_LOGIN_MAX_FAILURES", "1000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

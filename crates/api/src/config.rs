@@ -124,6 +124,14 @@ pub struct Config {
     pub client_timeout_ms: u64,
     /// A proxy in front terminates TLS: send HSTS.
     pub behind_tls_proxy: bool,
+    /// Proxies whose `X-Forwarded-For` is believed; everyone else's is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub rate_limits: RateLimits,
+    /// Failed logins for one email within the window that lock it …
+    pub login_max_failures: usize,
+    pub login_failure_window_secs: u64,
+    /// … for this long.
+    pub login_lockout_secs: u64,
     /// Test profile only: lets tests trigger a resolver panic (`crustTestPanic` alias).
     pub test_hooks: bool,
 }
@@ -146,6 +154,17 @@ pub struct GraphqlLimits {
     pub max_batch: usize,
     /// Schema introspection (`__schema`, `__type`); refused in prod.
     pub introspection: bool,
+}
+
+/// Requests per hour (per process), each with a burst allowance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Per signed-in user (anchor: Linear's 5,000 requests/hour/user).
+    pub user_per_hour: u32,
+    /// Per client IP, for requests without a valid token.
+    pub anonymous_per_hour: u32,
+    /// Per client IP, for sign-in operations (login, signUp, refreshSession).
+    pub sign_in_per_hour: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +209,13 @@ struct FileConfig {
     request_timeout_ms: Option<u64>,
     client_timeout_ms: Option<u64>,
     behind_tls_proxy: Option<bool>,
+    trusted_proxies: Option<String>,
+    rate_limit_user_per_hour: Option<u32>,
+    rate_limit_anonymous_per_hour: Option<u32>,
+    rate_limit_sign_in_per_hour: Option<u32>,
+    login_max_failures: Option<usize>,
+    login_failure_window_secs: Option<u64>,
+    login_lockout_secs: Option<u64>,
 }
 
 /// Reads settings from a map of variables (the process environment in production,
@@ -377,10 +403,54 @@ impl Source {
             behind_tls_proxy: self
                 .parsed("CRUST_BEHIND_TLS_PROXY", f.behind_tls_proxy)?
                 .unwrap_or(false),
+            trusted_proxies: parse_ips(&self.text("CRUST_TRUSTED_PROXIES", &f.trusted_proxies))?,
+            rate_limits: RateLimits {
+                user_per_hour: self
+                    .parsed("CRUST_RATE_LIMIT_USER_PER_HOUR", f.rate_limit_user_per_hour)?
+                    .unwrap_or(5_000),
+                anonymous_per_hour: self
+                    .parsed(
+                        "CRUST_RATE_LIMIT_ANONYMOUS_PER_HOUR",
+                        f.rate_limit_anonymous_per_hour,
+                    )?
+                    .unwrap_or(1_000),
+                sign_in_per_hour: self
+                    .parsed(
+                        "CRUST_RATE_LIMIT_SIGN_IN_PER_HOUR",
+                        f.rate_limit_sign_in_per_hour,
+                    )?
+                    .unwrap_or(60),
+            },
+            login_max_failures: self
+                .parsed("CRUST_LOGIN_MAX_FAILURES", f.login_max_failures)?
+                .unwrap_or(5),
+            login_failure_window_secs: self
+                .parsed(
+                    "CRUST_LOGIN_FAILURE_WINDOW_SECS",
+                    f.login_failure_window_secs,
+                )?
+                .unwrap_or(900),
+            login_lockout_secs: self
+                .parsed("CRUST_LOGIN_LOCKOUT_SECS", f.login_lockout_secs)?
+                .unwrap_or(900),
         };
         config.validate()?;
         Ok(config)
     }
+}
+
+fn parse_ips(text: &Option<String>) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    text.iter()
+        .flat_map(|t| t.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse().map_err(|_| ConfigError::Invalid {
+                key: "CRUST_TRUSTED_PROXIES",
+                problem: format!("`{p}` is not an IP address"),
+            })
+        })
+        .collect()
 }
 
 fn parse_previous_keys(text: &Option<String>) -> Result<HashMap<String, Secret>, ConfigError> {
@@ -479,6 +549,19 @@ impl Config {
         }
         if !(100..=60_000).contains(&self.client_timeout_ms) {
             return invalid("CRUST_CLIENT_TIMEOUT_MS", "must be between 100 and 60000");
+        }
+        let r = &self.rate_limits;
+        if [r.user_per_hour, r.anonymous_per_hour, r.sign_in_per_hour].contains(&0) {
+            return invalid(
+                "CRUST_RATE_LIMIT_USER_PER_HOUR",
+                "every rate limit must be at least 1 per hour",
+            );
+        }
+        if self.login_max_failures == 0 || self.login_failure_window_secs == 0 {
+            return invalid(
+                "CRUST_LOGIN_MAX_FAILURES",
+                "the failed-login limit and window must be at least 1",
+            );
         }
         if self.test_hooks && self.profile != Profile::Test {
             return invalid(

@@ -22,6 +22,8 @@ pub struct AppState {
     pub report_sql_statements: bool,
     pub limits: GraphqlLimits,
     pub request_deadline: Duration,
+    pub rate_limits: std::sync::Arc<crate::http::rate_limit::Limiters>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl AppState {
@@ -44,6 +46,10 @@ impl AppState {
             report_sql_statements: config.report_sql_statements,
             limits: config.graphql.clone(),
             request_deadline: Duration::from_millis(config.request_timeout_ms),
+            rate_limits: std::sync::Arc::new(crate::http::rate_limit::Limiters::new(
+                config.rate_limits,
+            )),
+            trusted_proxies: config.trusted_proxies.clone(),
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod password;
 pub mod service;
+pub mod throttle;
 pub mod tokens;
 
 pub use service::{AuthError, AuthService, Principal, SignedIn};

@@ -13,6 +13,7 @@ use crust_dal::{users, Actor, DalError};
 use crust_domain::{password::check_new_password, validate, SessionId, UserId};
 
 use crate::auth::password::PasswordHasher;
+use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::{new_refresh_token, refresh_token_hash, TokenKeys};
 use crate::config::Config;
 use crate::db::{blocking, Db};
@@ -46,6 +47,7 @@ pub struct AuthService {
     hasher: Arc<PasswordHasher>,
     keys: Arc<TokenKeys>,
     signup_enabled: bool,
+    throttle: Arc<LoginThrottle>,
     idle_ttl: Duration,
     absolute_ttl: Duration,
 }
@@ -59,6 +61,11 @@ impl AuthService {
             hasher: Arc::new(hasher),
             keys: Arc::new(TokenKeys::from_config(config)),
             signup_enabled: config.signup_enabled,
+            throttle: Arc::new(LoginThrottle::new(
+                config.login_max_failures,
+                std::time::Duration::from_secs(config.login_failure_window_secs),
+                std::time::Duration::from_secs(config.login_lockout_secs),
+            )),
             idle_ttl: Duration::seconds(config.refresh_idle_ttl_secs),
             absolute_ttl: Duration::seconds(config.refresh_absolute_ttl_secs),
         })
@@ -108,9 +115,13 @@ impl AuthService {
         client: ClientInfo,
     ) -> Result<SignedIn, ApiError> {
         let email = email.trim().to_owned();
+        // A cooling-off account goes through the same lookup and hashing as any other
+        // attempt, and fails the same way: neither message nor timing tells.
+        let locked = self.throttle.is_locked(&email);
+        let lookup = email.clone();
         let creds = self
             .db
-            .run(move |c| users::credentials_by_email(c, &email))
+            .run(move |c| users::credentials_by_email(c, &lookup))
             .await?;
         let hasher = self.hasher.clone();
         let (ok, user_id, rehash) = blocking(move || match creds {
@@ -127,13 +138,15 @@ impl AuthService {
             }
         })
         .await?;
-        let user_id = match (ok, user_id) {
+        let user_id = match (ok && !locked, user_id) {
             (true, Some(id)) => id,
             _ => {
-                tracing::info!(outcome = "failure", "login refused");
+                let now_locked = self.throttle.failed(&email);
+                tracing::info!(outcome = "failure", locked = now_locked, "login refused");
                 return Err(ApiError::Unauthenticated(BAD_LOGIN));
             }
         };
+        self.throttle.succeeded(&email);
         if let Some(new_hash) = rehash {
             self.db
                 .run(move |c| users::set_password_hash(c, user_id, &new_hash))

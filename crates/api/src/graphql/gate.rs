@@ -17,7 +17,7 @@ pub const PUBLIC_FIELDS: &[&str] = &["signUp", "login", "refreshSession", "__typ
 
 /// The sign-in fields. One request may carry at most one of them, so password guesses
 /// cannot be packed into a single request as aliases.
-const SIGN_IN_FIELDS: &[&str] = &["signUp", "login", "refreshSession"];
+pub const SIGN_IN_FIELDS: &[&str] = &["signUp", "login", "refreshSession"];
 
 const SIGN_IN_FIRST: &str = "sign in first: send Authorization: Bearer <access token>";
 

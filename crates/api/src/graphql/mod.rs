@@ -31,7 +31,7 @@ use crate::config::{Config, Profile};
 use crate::db::Db;
 use crate::error::ApiError;
 
-pub use gate::PUBLIC_FIELDS;
+pub use gate::{PUBLIC_FIELDS, SIGN_IN_FIELDS};
 pub use loaders::loaders;
 
 #[derive(MergedObject, Default)]

@@ -18,6 +18,7 @@ use crust_dal::sessions::ClientInfo;
 use futures_util::FutureExt;
 use serde_json::json;
 
+use super::rate_limit::{Bucket, Verdict};
 use super::request_id::RequestId;
 use crate::error::ApiError;
 use crate::graphql::RequestCtx;
@@ -159,6 +160,10 @@ async fn execute(
         Ok(ctx) => ctx,
         Err(e) => return retry_later(&e.message()),
     };
+    let allowance = match rate_limit(state, &ctx, &requests) {
+        Ok(allowance) => allowance,
+        Err(refusal) => return refusal,
+    };
     // Per request: a database handle that counts statements, and the DataLoaders.
     let (db, statements) = state.db.counting();
     let mut responses = Vec::with_capacity(requests.len());
@@ -208,6 +213,10 @@ async fn execute(
     if retryable {
         res.insert_header((header::RETRY_AFTER, "1"));
     }
+    if let Verdict::Allowed { limit, remaining } = allowance {
+        res.insert_header(("RateLimit-Limit", limit.to_string()));
+        res.insert_header(("RateLimit-Remaining", remaining.to_string()));
+    }
     if batch {
         res.json(responses)
     } else {
@@ -252,12 +261,72 @@ fn set(error: &mut ServerError, key: &str, value: async_graphql::Value) {
         .set(key, value);
 }
 
+/// Does any operation of the request use a sign-in field?
+fn signs_in(requests: &[Request]) -> bool {
+    requests.iter().any(|r| {
+        async_graphql::parser::parse_query(&r.query).is_ok_and(|doc| {
+            doc.operations.iter().any(|(_, op)| {
+                op.node.selection_set.node.items.iter().any(|item| {
+                    matches!(&item.node, async_graphql::parser::types::Selection::Field(f)
+                        if crate::graphql::SIGN_IN_FIELDS.contains(&f.node.name.node.as_str()))
+                })
+            })
+        })
+    })
+}
+
+/// Draws from the caller's bucket (their user id, or their IP when anonymous) and, for
+/// sign-in operations, from the stricter sign-in bucket of their IP.
+fn rate_limit(
+    state: &AppState,
+    ctx: &RequestCtx,
+    requests: &[Request],
+) -> Result<Verdict, HttpResponse> {
+    let ip = ctx.client.ip.clone().unwrap_or_default();
+    let mut checks = vec![match &ctx.caller {
+        Some((principal, _)) => (Bucket::User, principal.user_id.to_string()),
+        None => (Bucket::Anonymous, ip.clone()),
+    }];
+    if signs_in(requests) {
+        checks.push((Bucket::SignIn, ip));
+    }
+    let mut verdict = Verdict::Allowed {
+        limit: 0,
+        remaining: 0,
+    };
+    for (bucket, key) in checks {
+        verdict = state.rate_limits.check(bucket, &key);
+        if let Verdict::Limited { limit, retry_after } = verdict {
+            let secs = retry_after.as_secs().max(1);
+            tracing::info!(?bucket, retry_after = secs, "rate limited");
+            let mut res = error_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                &format!("too many requests; retry in {secs} s"),
+            );
+            let h = res.headers_mut();
+            for (name, value) in [
+                ("retry-after", secs.to_string()),
+                ("ratelimit-limit", limit.to_string()),
+                ("ratelimit-remaining", "0".to_owned()),
+                ("ratelimit-reset", secs.to_string()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    h.insert(header::HeaderName::from_static(name), v);
+                }
+            }
+            return Err(res);
+        }
+    }
+    Ok(verdict)
+}
+
 /// Who is calling. A missing or refused bearer token leaves the caller anonymous
 /// (the gate then answers UNAUTHENTICATED for anything but sign-in); only a database
 /// outage is an error here.
 async fn request_ctx(state: &AppState, req: &HttpRequest) -> Result<RequestCtx, ApiError> {
     let client = ClientInfo {
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: super::client_ip(req, &state.trusted_proxies).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

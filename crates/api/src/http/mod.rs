@@ -3,13 +3,16 @@
 //! Routes: `POST /graphql` (JSON only), `GET /graphql` (queries only), `GET /healthz`,
 //! `GET /readyz`, and GraphiQL at `/graphiql` where enabled (dev).
 
+mod client_ip;
 mod graphql;
 mod headers;
 mod health;
+pub mod rate_limit;
 mod request_id;
 
 use actix_web::web;
 
+pub use client_ip::client_ip;
 pub use headers::security_headers;
 pub use request_id::{request_id, RequestId};
 

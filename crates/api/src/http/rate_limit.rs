@@ -1,0 +1,88 @@
+//! Rate limits (governor, in this process's memory): per signed-in user, per client IP
+//! for anonymous traffic, and a stricter per-IP bucket for sign-in operations. Over a
+//! limit: HTTP 429 with `Retry-After`, `RateLimit-*` headers and code RATE_LIMITED.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::config::RateLimits;
+
+type Keyed =
+    RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+/// Which bucket a request draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bucket {
+    User,
+    Anonymous,
+    SignIn,
+}
+
+pub struct Limiters {
+    user: Keyed,
+    anonymous: Keyed,
+    sign_in: Keyed,
+    limits: RateLimits,
+    clock: DefaultClock,
+}
+
+/// What a check says.
+#[derive(Clone, Copy, Debug)]
+pub enum Verdict {
+    Allowed { limit: u32, remaining: u32 },
+    Limited { limit: u32, retry_after: Duration },
+}
+
+/// The burst a bucket allows: a twentieth of the hourly amount, between 5 and 500.
+pub fn burst(per_hour: u32) -> u32 {
+    (per_hour / 20).clamp(5, 500).min(per_hour)
+}
+
+fn limiter(per_hour: u32) -> Keyed {
+    let hour = NonZeroU32::new(per_hour).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(burst(per_hour)).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(Quota::per_hour(hour).allow_burst(burst))
+        .with_middleware::<StateInformationMiddleware>()
+}
+
+/// Keys kept before idle ones are forgotten.
+const RETAIN_AT: usize = 50_000;
+
+impl Limiters {
+    pub fn new(limits: RateLimits) -> Self {
+        Limiters {
+            user: limiter(limits.user_per_hour),
+            anonymous: limiter(limits.anonymous_per_hour),
+            sign_in: limiter(limits.sign_in_per_hour),
+            limits,
+            clock: DefaultClock::default(),
+        }
+    }
+
+    pub fn check(&self, bucket: Bucket, key: &str) -> Verdict {
+        let (limiter, per_hour) = match bucket {
+            Bucket::User => (&self.user, self.limits.user_per_hour),
+            Bucket::Anonymous => (&self.anonymous, self.limits.anonymous_per_hour),
+            Bucket::SignIn => (&self.sign_in, self.limits.sign_in_per_hour),
+        };
+        if limiter.len() > RETAIN_AT {
+            limiter.retain_recent();
+        }
+        let limit = burst(per_hour);
+        match limiter.check_key(&key.to_owned()) {
+            Ok(state) => Verdict::Allowed {
+                limit,
+                remaining: state.remaining_burst_capacity(),
+            },
+            Err(not_until) => Verdict::Limited {
+                limit,
+                retry_after: not_until.wait_time_from(self.clock.now()),
+            },
+        }
+    }
+}
