@@ -222,6 +222,7 @@ async fn production_hides_the_schema() {
         c.profile = Profile::Prod;
         c.bcrypt_cost = 12;
         c.graphql.introspection = false;
+        c.behind_tls_proxy = true;
     })
     .await;
     let user = app.user("prod").await;
@@ -489,4 +490,60 @@ async fn a_request_past_its_deadline_is_stopped() {
         started.elapsed()
     );
     held.join().unwrap();
+}
+
+#[tokio::test]
+async fn cors_only_for_configured_origins() {
+    let app =
+        TestApp::start_with(|c| c.cors_origins = vec!["https://app.example.com".into()]).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.example.com").await.unwrap();
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    for hostile in [
+        "https://evil.example.net",
+        "null",
+        "https://app.example.com.evil.net",
+    ] {
+        let res = preflight(hostile).await.unwrap();
+        assert!(
+            !res.headers().contains_key("access-control-allow-origin"),
+            "{hostile} was allowed"
+        );
+    }
+    // A simple cross-origin POST from elsewhere gets no CORS grant either.
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .header("origin", "https://evil.example.net")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    // No origins configured: nobody.
+    let closed = TestApp::start().await;
+    let res = closed
+        .http
+        .request(reqwest::Method::OPTIONS, closed.url("/graphql"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
 }

@@ -124,6 +124,9 @@ pub struct Config {
     pub client_timeout_ms: u64,
     /// A proxy in front terminates TLS: send HSTS.
     pub behind_tls_proxy: bool,
+    /// Browser origins allowed to call the API (CORS), e.g. `https://app.example.com`;
+    /// `*` (any origin, never with credentials) only outside prod.
+    pub cors_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` is believed; everyone else's is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub rate_limits: RateLimits,
@@ -175,7 +178,7 @@ pub enum LogFormat {
 
 /// The optional file: the same settings, named like the variables without `CRUST_`
 /// and in lower case (`bind = "0.0.0.0:8080"`, `bcrypt_cost = 12` …).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     profile: Option<String>,
@@ -210,12 +213,20 @@ struct FileConfig {
     client_timeout_ms: Option<u64>,
     behind_tls_proxy: Option<bool>,
     trusted_proxies: Option<String>,
+    cors_origins: Option<String>,
     rate_limit_user_per_hour: Option<u32>,
     rate_limit_anonymous_per_hour: Option<u32>,
     rate_limit_sign_in_per_hour: Option<u32>,
     login_max_failures: Option<usize>,
     login_failure_window_secs: Option<u64>,
     login_lockout_secs: Option<u64>,
+}
+
+/// One finding of `crust check --deploy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub serious: bool,
+    pub message: String,
 }
 
 /// Reads settings from a map of variables (the process environment in production,
@@ -273,6 +284,12 @@ impl Source {
     }
 
     pub fn load(&self) -> Result<Config, ConfigError> {
+        let config = self.build()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn build(&self) -> Result<Config, ConfigError> {
         let f = &self.file;
         let profile: Profile = match self.text("CRUST_PROFILE", &f.profile) {
             Some(p) => p.parse()?,
@@ -404,6 +421,15 @@ impl Source {
                 .parsed("CRUST_BEHIND_TLS_PROXY", f.behind_tls_proxy)?
                 .unwrap_or(false),
             trusted_proxies: parse_ips(&self.text("CRUST_TRUSTED_PROXIES", &f.trusted_proxies))?,
+            cors_origins: self
+                .text("CRUST_CORS_ORIGINS", &f.cors_origins)
+                .map(|t| {
+                    t.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             rate_limits: RateLimits {
                 user_per_hour: self
                     .parsed("CRUST_RATE_LIMIT_USER_PER_HOUR", f.rate_limit_user_per_hour)?
@@ -434,7 +460,14 @@ impl Source {
                 .parsed("CRUST_LOGIN_LOCKOUT_SECS", f.login_lockout_secs)?
                 .unwrap_or(900),
         };
-        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads and checks every value, but does not refuse what prod refuses: for
+    /// `crust check --deploy`, which reports those findings instead.
+    pub fn load_for_check(&self) -> Result<Config, ConfigError> {
+        let config = self.build()?;
+        config.validate_values()?;
         Ok(config)
     }
 }
@@ -478,6 +511,24 @@ impl Config {
 
     /// Checks ranges everywhere and refuses insecure settings in prod.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_values()?;
+        if self.bcrypt_cost < 12 && self.profile != Profile::Test {
+            return Err(ConfigError::Invalid {
+                key: "CRUST_BCRYPT_COST",
+                problem: "below 12 is allowed only in the test profile".into(),
+            });
+        }
+        if self.profile == Profile::Prod {
+            let problems = self.prod_problems();
+            if !problems.is_empty() {
+                return Err(ConfigError::RefusedInProd(problems));
+            }
+        }
+        Ok(())
+    }
+
+    /// Ranges and formats, whatever the profile.
+    fn validate_values(&self) -> Result<(), ConfigError> {
         let invalid = |key, problem: &str| {
             Err(ConfigError::Invalid {
                 key,
@@ -486,12 +537,6 @@ impl Config {
         };
         if !(4..=31).contains(&self.bcrypt_cost) {
             return invalid("CRUST_BCRYPT_COST", "must be between 4 and 31");
-        }
-        if self.bcrypt_cost < 12 && self.profile != Profile::Test {
-            return invalid(
-                "CRUST_BCRYPT_COST",
-                "below 12 is allowed only in the test profile",
-            );
         }
         if !(1..=24 * 3600).contains(&self.access_token_ttl_secs) {
             return invalid(
@@ -550,6 +595,17 @@ impl Config {
         if !(100..=60_000).contains(&self.client_timeout_ms) {
             return invalid("CRUST_CLIENT_TIMEOUT_MS", "must be between 100 and 60000");
         }
+        for origin in &self.cors_origins {
+            let well_formed = origin == "*"
+                || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin[origin.find("://").map_or(0, |i| i + 3)..].contains('/'));
+            if origin.eq_ignore_ascii_case("null") || !well_formed {
+                return invalid(
+                    "CRUST_CORS_ORIGINS",
+                    "each origin must look like https://host[:port] (never `null`)",
+                );
+            }
+        }
         let r = &self.rate_limits;
         if [r.user_per_hour, r.anonymous_per_hour, r.sign_in_per_hour].contains(&0) {
             return invalid(
@@ -569,13 +625,46 @@ impl Config {
                 "only the test profile may turn test hooks on",
             );
         }
-        if self.profile == Profile::Prod {
-            let problems = self.prod_problems();
-            if !problems.is_empty() {
-                return Err(ConfigError::RefusedInProd(problems));
-            }
-        }
         Ok(())
+    }
+
+    /// Every finding of `crust check --deploy`: what prod refuses (serious) and what
+    /// deserves a second look (warnings).
+    pub fn deploy_findings(&self) -> Vec<Finding> {
+        let mut findings: Vec<Finding> = self
+            .prod_problems()
+            .into_iter()
+            .map(|m| Finding {
+                serious: true,
+                message: m,
+            })
+            .collect();
+        let mut warn = |m: &str| {
+            findings.push(Finding {
+                serious: false,
+                message: m.to_owned(),
+            })
+        };
+        if self.profile != Profile::Prod {
+            warn(&format!(
+                "CRUST_PROFILE is {}, not prod",
+                self.profile.as_str()
+            ));
+        }
+        if self.signup_enabled {
+            warn("CRUST_SIGNUP_ENABLED: anyone can create an account");
+        }
+        let url = self.database_url.expose();
+        if !url.contains("sslmode=require") && !url.contains("sslmode=verify") {
+            warn("DATABASE_URL does not require TLS (add sslmode=require or verify-full when the database is remote)");
+        }
+        if self.cors_origins.is_empty() {
+            warn("CRUST_CORS_ORIGINS is empty: no browser app on another origin can call the API");
+        }
+        if self.trusted_proxies.is_empty() && self.behind_tls_proxy {
+            warn("CRUST_TRUSTED_PROXIES is empty behind a proxy: every client will share the proxy's IP in rate limits");
+        }
+        findings
     }
 
     /// What the prod profile will not run with.
@@ -607,6 +696,14 @@ impl Config {
         }
         if self.graphql.introspection {
             problems.push("CRUST_INTROSPECTION is on".into());
+        }
+        if self.cors_origins.iter().any(|o| o == "*") {
+            problems.push("CRUST_CORS_ORIGINS allows any origin (*)".into());
+        }
+        if !self.behind_tls_proxy {
+            problems.push(
+                "no TLS: the API serves plain HTTP, so set CRUST_BEHIND_TLS_PROXY=true behind a TLS-terminating proxy".into(),
+            );
         }
         problems
     }
@@ -695,8 +792,30 @@ mod tests {
             ("CRUST_PROFILE", "prod"),
             ("CRUST_JWT_SECRET", STRONG),
             ("CRUST_PASSWORD_PEPPER", STRONG),
+            ("CRUST_BEHIND_TLS_PROXY", "true"),
         ])
         .unwrap();
+        let err = load(&[
+            ("CRUST_PROFILE", "prod"),
+            ("CRUST_JWT_SECRET", STRONG),
+            ("CRUST_PASSWORD_PEPPER", STRONG),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("no TLS"), "{err}");
+        let err = load(&[
+            ("CRUST_PROFILE", "prod"),
+            ("CRUST_JWT_SECRET", STRONG),
+            ("CRUST_PASSWORD_PEPPER", STRONG),
+            ("CRUST_BEHIND_TLS_PROXY", "true"),
+            ("CRUST_CORS_ORIGINS", "*"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("any origin"), "{err}");
+        for bad in ["null", "https://app.example.com/path", "app.example.com"] {
+            assert!(load(&[("CRUST_CORS_ORIGINS", bad)]).is_err(), "{bad}");
+        }
         assert!(!ok.signup_enabled, "sign-up is off by default in prod");
         assert_eq!(ok.log_format, LogFormat::Json);
     }

@@ -86,11 +86,12 @@ impl Drop for RunningServer {
 }
 
 /// The parts of the configuration the HTTP layer itself needs.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct HttpOptions {
     graphiql: bool,
     hsts: bool,
     client_timeout: Duration,
+    cors_origins: Vec<String>,
 }
 
 impl HttpOptions {
@@ -99,6 +100,7 @@ impl HttpOptions {
             graphiql: config.graphiql,
             hsts: config.behind_tls_proxy,
             client_timeout: Duration::from_millis(config.client_timeout_ms),
+            cors_origins: config.cors_origins.clone(),
         }
     }
 }
@@ -109,16 +111,18 @@ fn http_server(
     listener: TcpListener,
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let client_timeout = options.client_timeout;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
+            .wrap(crate::http::cors(&options.cors_origins))
             .wrap(crate::http::security_headers(options.hsts))
             .wrap(actix_web::middleware::from_fn(crate::http::request_id))
             .configure(|cfg| crate::http::routes(cfg, options.graphiql))
     })
     .workers(workers)
     // A client that has not sent its request head in time is dropped (slowloris).
-    .client_request_timeout(options.client_timeout)
+    .client_request_timeout(client_timeout)
     .client_disconnect_timeout(Duration::from_secs(2))
     .shutdown_timeout(10)
     .listen(listener)?

@@ -37,6 +37,8 @@ enum Command {
     ExportSchema(commands::export_schema::Args),
     /// Benchmark the nested board query over HTTP on a scratch database.
     Bench(commands::bench::Args),
+    /// Check the configuration (`--deploy`: for production), print every finding.
+    Check(commands::check::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Command::User(cmd) => commands::user::run(cmd),
         Command::ExportSchema(args) => commands::export_schema::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Check(args) => commands::check::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

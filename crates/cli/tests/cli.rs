@@ -379,3 +379,43 @@ fn bench_prints_its_report() {
         assert!(statements > 0 && statements <= 12, "{row}");
     }
 }
+
+#[test]
+fn check_deploy_reports_every_finding() {
+    let out = crust()
+        .args(["check", "--deploy"])
+        .env("CRUST_PROFILE", "prod")
+        .env("CRUST_CORS_ORIGINS", "*")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for finding in [
+        "CRUST_JWT_SECRET",
+        "CRUST_PASSWORD_PEPPER",
+        "any origin",
+        "no TLS",
+        "sslmode",
+    ] {
+        assert!(
+            stdout.contains(finding),
+            "{finding} missing from:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("SERIOUS") && stdout.contains("WARNING"));
+    let strong = "a-production-secret-of-more-than-32-bytes";
+    let out = crust()
+        .args(["check", "--deploy"])
+        .env("CRUST_PROFILE", "prod")
+        .env("CRUST_JWT_SECRET", strong)
+        .env("CRUST_PASSWORD_PEPPER", strong)
+        .env("CRUST_BEHIND_TLS_PROXY", "true")
+        .env("CRUST_CORS_ORIGINS", "https://app.example.com")
+        .env("CRUST_TRUSTED_PROXIES", "10.0.0.1")
+        .env("DATABASE_URL", "postgres://crust@db/crust?sslmode=require")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("0 serious"), "{stdout}");
+}

@@ -4,6 +4,7 @@
 //! `GET /readyz`, and GraphiQL at `/graphiql` where enabled (dev).
 
 mod client_ip;
+mod cors;
 mod graphql;
 mod headers;
 mod health;
@@ -13,6 +14,7 @@ mod request_id;
 use actix_web::web;
 
 pub use client_ip::client_ip;
+pub use cors::cors;
 pub use headers::security_headers;
 pub use request_id::{request_id, RequestId};
 

@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod check;
 pub mod dev;
 pub mod export_schema;
 pub mod migrate;
