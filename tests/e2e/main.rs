@@ -10,6 +10,7 @@ mod comments;
 mod dependencies;
 mod http;
 mod limits;
+mod logs;
 mod migrations;
 mod need_to_know;
 mod nested;

@@ -27,6 +27,21 @@ pub const TEST_PASSWORD: &str = "tangerine-orbit-lantern-42";
 pub const TEST_JWT_SECRET: &str = "test-only-jwt-secret-0123456789abcdef0123456789";
 pub const TEST_PEPPER: &str = "test-only-pepper-0123456789abcdef";
 
+/// Where this test process's server logs go (one file per process; `.ci/run` searches
+/// them all for secrets after the suite).
+pub fn log_file() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-logs")
+        .join(format!("{}.log", std::process::id()))
+}
+
+fn log_to_file() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = crust_api::logging::init_to_file(&log_file());
+    });
+}
+
 /// The test profile's configuration for a database.
 pub fn test_config(database_url: &str) -> Config {
     let vars: HashMap<String, String> = [
@@ -85,6 +100,7 @@ impl TestApp {
     }
 
     fn on_db(db: TestDb, change: impl FnOnce(&mut Config)) -> TestApp {
+        log_to_file();
         let mut config = test_config(&db.url);
         change(&mut config);
         config.validate().unwrap();

@@ -19,3 +19,23 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+/// Installs a subscriber that writes every line, at debug level, to `path` (appending).
+/// The tests use it so that everything the server logged can be searched for secrets.
+pub fn init_to_file(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(
+            "debug,actix_server=info,h2=info,hyper=info,reqwest=info",
+        ))
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
+}

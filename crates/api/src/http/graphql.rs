@@ -162,7 +162,7 @@ async fn execute(
     };
     let allowance = match rate_limit(state, &ctx, &requests) {
         Ok(allowance) => allowance,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     // Per request: a database handle that counts statements, and the DataLoaders.
     let (db, statements) = state.db.counting();
@@ -281,7 +281,7 @@ fn rate_limit(
     state: &AppState,
     ctx: &RequestCtx,
     requests: &[Request],
-) -> Result<Verdict, HttpResponse> {
+) -> Result<Verdict, Box<HttpResponse>> {
     let ip = ctx.client.ip.clone().unwrap_or_default();
     let mut checks = vec![match &ctx.caller {
         Some((principal, _)) => (Bucket::User, principal.user_id.to_string()),
@@ -315,7 +315,7 @@ fn rate_limit(
                     h.insert(header::HeaderName::from_static(name), v);
                 }
             }
-            return Err(res);
+            return Err(Box::new(res));
         }
     }
     Ok(verdict)
