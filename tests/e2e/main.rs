@@ -6,6 +6,7 @@ mod abuse;
 mod acl;
 mod architecture;
 mod auth;
+mod browser;
 mod comments;
 mod dependencies;
 mod http;

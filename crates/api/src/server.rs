@@ -24,6 +24,8 @@ pub struct AppState {
     pub request_deadline: Duration,
     pub rate_limits: std::sync::Arc<crate::http::rate_limit::Limiters>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long the browser keeps the refresh cookie (the session's absolute lifetime).
+    pub refresh_cookie_max_age: i64,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
                 config.rate_limits,
             )),
             trusted_proxies: config.trusted_proxies.clone(),
+            refresh_cookie_max_age: config.refresh_absolute_ttl_secs,
         })
     }
 }

@@ -214,3 +214,17 @@ pub fn revoke_all_for_user(
     ))
     .execute(conn)?)
 }
+
+/// The session a refresh token belongs to (spent or not), for checks made before
+/// using the token (the browser flow's CSRF token is bound to the session).
+pub fn session_of_refresh_token(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+) -> DalResult<Option<SessionId>> {
+    Ok(refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(refresh_tokens::session_id)
+        .first::<Uuid>(conn)
+        .optional()?
+        .map(SessionId))
+}

@@ -36,6 +36,7 @@ pub struct SignedIn {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_at: i64,
+    pub session: SessionId,
     pub user: User,
 }
 
@@ -47,6 +48,7 @@ pub struct AuthService {
     hasher: Arc<PasswordHasher>,
     keys: Arc<TokenKeys>,
     signup_enabled: bool,
+    csrf_key: crate::config::Secret,
     throttle: Arc<LoginThrottle>,
     idle_ttl: Duration,
     absolute_ttl: Duration,
@@ -61,6 +63,7 @@ impl AuthService {
             hasher: Arc::new(hasher),
             keys: Arc::new(TokenKeys::from_config(config)),
             signup_enabled: config.signup_enabled,
+            csrf_key: config.jwt_secret.clone(),
             throttle: Arc::new(LoginThrottle::new(
                 config.login_max_failures,
                 std::time::Duration::from_secs(config.login_failure_window_secs),
@@ -188,6 +191,7 @@ impl AuthService {
             access_token,
             refresh_token,
             expires_at,
+            session,
             user,
         })
     }
@@ -218,6 +222,50 @@ impl AuthService {
             }
             _ => Err(ApiError::Unauthenticated(BAD_REFRESH)),
         }
+    }
+
+    /// The CSRF token of a session for the browser (cookie) flow: an HMAC of the session
+    /// id under the server's key, so it cannot be guessed or made by another site, and
+    /// needs no storage.
+    pub fn csrf_token(&self, session: SessionId) -> String {
+        use base64::Engine;
+        use hmac::Mac;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(self.csrf_mac(session).finalize().into_bytes())
+    }
+
+    fn csrf_mac(&self, session: SessionId) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.csrf_key.expose().as_bytes())
+                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"crust-csrf:");
+        mac.update(session.0.as_bytes());
+        mac
+    }
+
+    /// Checks a presented CSRF token in constant time.
+    pub fn csrf_matches(&self, session: SessionId, presented: &str) -> bool {
+        use base64::Engine;
+        use hmac::Mac;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(presented)
+            .is_ok_and(|bytes| self.csrf_mac(session).verify_slice(&bytes).is_ok())
+    }
+
+    /// The session a refresh token belongs to, if any.
+    pub async fn session_of(&self, refresh_token: &str) -> Result<Option<SessionId>, ApiError> {
+        let hash = refresh_token_hash(refresh_token);
+        self.db
+            .run(move |c| sessions::session_of_refresh_token(c, &hash))
+            .await
+    }
+
+    /// Revokes a session (the browser flow's logout).
+    pub async fn revoke(&self, session: SessionId) -> Result<(), ApiError> {
+        self.db
+            .run(move |c| sessions::revoke(c, session, RevokeReason::Logout))
+            .await
     }
 
     /// Revokes the caller's session: its access and refresh tokens stop working now.

@@ -33,7 +33,7 @@ fn bad_input(status: StatusCode, message: &str) -> HttpResponse {
     error_response(status, "BAD_USER_INPUT", message)
 }
 
-fn is_json(req: &HttpRequest) -> bool {
+pub(super) fn is_json(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1,8 +1,10 @@
 //! HTTP: routes, request ids, security headers.
 //!
-//! Routes: `POST /graphql` (JSON only), `GET /graphql` (queries only), `GET /healthz`,
+//! Routes: `POST /graphql` (JSON only), `GET /graphql` (queries only), browser
+//! sessions under `/auth`, `GET /healthz`,
 //! `GET /readyz`, and GraphiQL at `/graphiql` where enabled (dev).
 
+mod browser;
 mod client_ip;
 mod cors;
 mod graphql;
@@ -25,6 +27,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
     cfg.app_data(web::PayloadConfig::new(JSON_BODY_LIMIT))
         .route("/graphql", web::post().to(graphql::post))
         .route("/graphql", web::get().to(graphql::get))
+        .route("/auth/login", web::post().to(browser::login))
+        .route("/auth/refresh", web::post().to(browser::refresh))
+        .route("/auth/logout", web::post().to(browser::logout))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz));
     if graphiql {

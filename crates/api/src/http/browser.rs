@@ -1,0 +1,208 @@
+//! Browser sessions: `POST /auth/login`, `/auth/refresh`, `/auth/logout` for the SPA.
+//!
+//! The refresh token travels only in a cookie the page's scripts cannot read
+//! (`HttpOnly; Secure; SameSite=Strict; Path=/auth`); the access token in the JSON
+//! body. Calls authenticated by the cookie (refresh, logout) must carry the session's
+//! CSRF token in `X-CSRF-Token`: an HMAC of the session id that another site can
+//! neither read nor make. Every route takes JSON only, so no "simple" cross-site form
+//! can reach it.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::rate_limit::{Bucket, Verdict};
+use crate::auth::SignedIn;
+use crate::error::ApiError;
+use crate::server::AppState;
+
+pub const REFRESH_COOKIE: &str = "crust_refresh";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A response that ends the request early (boxed: responses are large).
+type Refusal = Box<HttpResponse>;
+
+fn problem(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
+}
+
+fn refusal(status: StatusCode, code: &str, message: &str) -> Refusal {
+    Box::new(problem(status, code, message))
+}
+
+fn api_error(e: ApiError) -> HttpResponse {
+    let status = match e {
+        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::BadUserInput(_) => StatusCode::BAD_REQUEST,
+        ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    problem(status, e.code(), &e.message())
+}
+
+fn refresh_cookie(token: &str, max_age_secs: i64) -> Cookie<'static> {
+    Cookie::build(REFRESH_COOKIE, token.to_owned())
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Strict)
+        .path("/auth")
+        .max_age(CookieDuration::seconds(max_age_secs))
+        .finish()
+}
+
+fn signed_in(state: &AppState, s: SignedIn) -> HttpResponse {
+    let csrf = state.auth.csrf_token(s.session);
+    let expires_at = Utc
+        .timestamp_opt(s.expires_at, 0)
+        .single()
+        .map(|t| t.to_rfc3339());
+    HttpResponse::Ok()
+        .cookie(refresh_cookie(
+            &s.refresh_token,
+            state.refresh_cookie_max_age,
+        ))
+        .json(json!({
+            "accessToken": s.access_token,
+            "expiresAt": expires_at,
+            "csrfToken": csrf,
+            "user": { "id": s.user.id, "email": s.user.email, "name": s.user.name },
+        }))
+}
+
+/// JSON only, and within the sign-in rate limit of the client's IP.
+fn admit(state: &AppState, req: &HttpRequest) -> Result<(), Refusal> {
+    if !super::graphql::is_json(req) {
+        return Err(Box::new(problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "send Content-Type: application/json",
+        )));
+    }
+    let ip = super::client_ip(req, &state.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    if let Verdict::Limited { retry_after, .. } = state.rate_limits.check(Bucket::SignIn, &ip) {
+        let secs = retry_after.as_secs().max(1).to_string();
+        let mut res = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many sign-in requests; retry later",
+        );
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs) {
+            res.headers_mut()
+                .insert(actix_web::http::header::RETRY_AFTER, v);
+        }
+        return Err(Box::new(res));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    email: String,
+    password: String,
+}
+
+pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if let Err(refusal) = admit(&state, &req) {
+        return *refusal;
+    }
+    let Ok(input) = serde_json::from_slice::<LoginBody>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "expected JSON {\"email\": …, \"password\": …}",
+        );
+    };
+    let client = crust_dal::sessions::ClientInfo {
+        ip: super::client_ip(&req, &state.trusted_proxies).map(|ip| ip.to_string()),
+        user_agent: req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    match state.auth.login(&input.email, input.password, client).await {
+        Ok(s) => signed_in(&state, s),
+        Err(e) => api_error(e),
+    }
+}
+
+/// The session behind the request's refresh cookie, once its CSRF token checks out.
+async fn cookie_session(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<(String, crust_domain::SessionId), Refusal> {
+    let Some(cookie) = req.cookie(REFRESH_COOKIE) else {
+        return Err(refusal(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "no session cookie; sign in again",
+        ));
+    };
+    let token = cookie.value().to_owned();
+    let session = match state.auth.session_of(&token).await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return Err(refusal(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "the session is over; sign in again",
+            ))
+        }
+        Err(e) => return Err(Box::new(api_error(e))),
+    };
+    let presented = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !state.auth.csrf_matches(session, presented) {
+        tracing::warn!("cookie request without a valid CSRF token refused");
+        return Err(Box::new(problem(
+            StatusCode::FORBIDDEN,
+            "FORBIDDEN",
+            "missing or wrong X-CSRF-Token",
+        )));
+    }
+    Ok((token, session))
+}
+
+pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if let Err(refusal) = admit(&state, &req) {
+        return *refusal;
+    }
+    let (token, _) = match cookie_session(&state, &req).await {
+        Ok(found) => found,
+        Err(refusal) => return *refusal,
+    };
+    match state.auth.refresh(&token).await {
+        Ok(s) => signed_in(&state, s),
+        Err(e) => api_error(e),
+    }
+}
+
+pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if !super::graphql::is_json(&req) {
+        return problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "send Content-Type: application/json",
+        );
+    }
+    let (_, session) = match cookie_session(&state, &req).await {
+        Ok(found) => found,
+        Err(refusal) => return *refusal,
+    };
+    if let Err(e) = state.auth.revoke(session).await {
+        return api_error(e);
+    }
+    HttpResponse::Ok()
+        .cookie(refresh_cookie("", 0))
+        .json(json!({ "revoked": true }))
+}
