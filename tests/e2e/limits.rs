@@ -283,6 +283,13 @@ async fn a_panic_becomes_internal_with_a_request_id() {
         !body.to_string().contains("secret_path") && !body.to_string().contains("panicked"),
         "{body}"
     );
+    // The same request id is in the server log, next to the panic.
+    let log = std::fs::read_to_string(crust_e2e::log_file()).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&header) && l.contains("resolver panicked")),
+        "request id {header} not logged with the panic"
+    );
     // The server lives on.
     assert!(app
         .gql(Some(&user.access), "{ me { id } }", json!({}))
