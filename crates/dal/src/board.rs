@@ -64,7 +64,7 @@ pub fn move_task(
             .into_iter()
             .collect();
         let new_order = place(&order, &visible, task.id, position);
-        renumber_tasks(conn, &new_order)?;
+        renumber(conn, Ordered::Tasks, &new_order)?;
         diesel::update(tasks::table.find(task.id))
             .set((
                 tasks::box_id.eq(target.id),
@@ -86,12 +86,26 @@ pub fn move_task(
     })
 }
 
-fn renumber_tasks(conn: &mut PgConnection, order: &[Uuid]) -> DalResult<()> {
-    for (i, id) in order.iter().enumerate() {
-        diesel::update(tasks::table.find(id))
-            .set(tasks::position.eq(i as i32))
-            .execute(conn)?;
-    }
+/// The ordered tables.
+#[derive(Clone, Copy)]
+enum Ordered {
+    Tasks,
+    Boxes,
+    Slices,
+}
+
+/// Gives the listed rows positions 0, 1, 2 … in list order, in one statement.
+fn renumber(conn: &mut PgConnection, table: Ordered, order: &[Uuid]) -> DalResult<()> {
+    let table = match table {
+        Ordered::Tasks => "tasks",
+        Ordered::Boxes => "boxes",
+        Ordered::Slices => "slices",
+    };
+    diesel::sql_query(format!(
+        "UPDATE {table} SET position = o.ord - 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) WHERE {table}.id = o.id"
+    ))
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(order)
+    .execute(conn)?;
     Ok(())
 }
 
@@ -132,11 +146,10 @@ pub fn move_box(
             .select(boxes::id)
             .load(conn)?;
         let all: HashSet<Uuid> = order.iter().copied().chain([b.id]).collect();
-        for (i, bid) in place(&order, &all, b.id, position).iter().enumerate() {
-            diesel::update(boxes::table.find(bid))
-                .set((boxes::position.eq(i as i32), boxes::slice_id.eq(target.id)))
-                .execute(conn)?;
-        }
+        diesel::update(boxes::table.find(b.id))
+            .set(boxes::slice_id.eq(target.id))
+            .execute(conn)?;
+        renumber(conn, Ordered::Boxes, &place(&order, &all, b.id, position))?;
         Ok(boxes::table
             .find(b.id)
             .select(TaskBox::as_select())
@@ -168,21 +181,12 @@ pub fn move_slice(
             .select(slices::id)
             .load(conn)?;
         let all: HashSet<Uuid> = order.iter().copied().collect();
-        renumber_slices(conn, &place(&order, &all, s.id, position))?;
+        renumber(conn, Ordered::Slices, &place(&order, &all, s.id, position))?;
         Ok(slices::table
             .find(s.id)
             .select(Slice::as_select())
             .first(conn)?)
     })
-}
-
-fn renumber_slices(conn: &mut PgConnection, order: &[Uuid]) -> DalResult<()> {
-    for (i, id) in order.iter().enumerate() {
-        diesel::update(slices::table.find(id))
-            .set(slices::position.eq(i as i32))
-            .execute(conn)?;
-    }
-    Ok(())
 }
 
 /// Renames a box and sets whether it is a board column and its board's done column
@@ -309,7 +313,7 @@ pub fn finish_sprint(
                     .map_or(order.len(), |i| i + 1);
                 let mut new_order = order;
                 new_order.insert(after, created.id);
-                renumber_slices(conn, &new_order)?;
+                renumber(conn, Ordered::Slices, &new_order)?;
                 created
             }
         };
