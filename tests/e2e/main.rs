@@ -24,4 +24,5 @@ mod statements;
 mod structure;
 mod tasks;
 mod tenant;
+mod tls;
 mod tokens;

@@ -124,6 +124,11 @@ pub struct Config {
     pub client_timeout_ms: u64,
     /// A proxy in front terminates TLS: send HSTS.
     pub behind_tls_proxy: bool,
+    /// Serve HTTPS with this certificate chain and private key (PEM files).
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
+    /// With TLS: also listen for plain HTTP here, only to redirect to HTTPS.
+    pub http_redirect_bind: Option<SocketAddr>,
     /// Browser origins allowed to call the API (CORS), e.g. `https://app.example.com`;
     /// `*` (any origin, never with credentials) only outside prod.
     pub cors_origins: Vec<String>,
@@ -213,6 +218,9 @@ struct FileConfig {
     client_timeout_ms: Option<u64>,
     behind_tls_proxy: Option<bool>,
     trusted_proxies: Option<String>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    http_redirect_bind: Option<String>,
     cors_origins: Option<String>,
     rate_limit_user_per_hour: Option<u32>,
     rate_limit_anonymous_per_hour: Option<u32>,
@@ -421,6 +429,17 @@ impl Source {
                 .parsed("CRUST_BEHIND_TLS_PROXY", f.behind_tls_proxy)?
                 .unwrap_or(false),
             trusted_proxies: parse_ips(&self.text("CRUST_TRUSTED_PROXIES", &f.trusted_proxies))?,
+            tls_cert: self.text("CRUST_TLS_CERT", &f.tls_cert).map(Into::into),
+            tls_key: self.text("CRUST_TLS_KEY", &f.tls_key).map(Into::into),
+            http_redirect_bind: self
+                .text("CRUST_HTTP_REDIRECT_BIND", &f.http_redirect_bind)
+                .map(|a| {
+                    a.parse().map_err(|_| ConfigError::Invalid {
+                        key: "CRUST_HTTP_REDIRECT_BIND",
+                        problem: format!("`{a}` is not an address like 0.0.0.0:80"),
+                    })
+                })
+                .transpose()?,
             cors_origins: self
                 .text("CRUST_CORS_ORIGINS", &f.cors_origins)
                 .map(|t| {
@@ -606,6 +625,18 @@ impl Config {
                 );
             }
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return invalid(
+                "CRUST_TLS_CERT",
+                "set both CRUST_TLS_CERT and CRUST_TLS_KEY, or neither",
+            );
+        }
+        if self.http_redirect_bind.is_some() && self.tls_cert.is_none() {
+            return invalid(
+                "CRUST_HTTP_REDIRECT_BIND",
+                "redirects to HTTPS need TLS (CRUST_TLS_CERT and CRUST_TLS_KEY)",
+            );
+        }
         let r = &self.rate_limits;
         if [r.user_per_hour, r.anonymous_per_hour, r.sign_in_per_hour].contains(&0) {
             return invalid(
@@ -626,6 +657,11 @@ impl Config {
             );
         }
         Ok(())
+    }
+
+    /// HTTPS is in front of clients (served here, or by the proxy): send HSTS.
+    pub fn hsts(&self) -> bool {
+        self.behind_tls_proxy || self.tls_cert.is_some()
     }
 
     /// Every finding of `crust check --deploy`: what prod refuses (serious) and what
@@ -700,9 +736,10 @@ impl Config {
         if self.cors_origins.iter().any(|o| o == "*") {
             problems.push("CRUST_CORS_ORIGINS allows any origin (*)".into());
         }
-        if !self.behind_tls_proxy {
+        if !self.behind_tls_proxy && self.tls_cert.is_none() {
             problems.push(
-                "no TLS: the API serves plain HTTP, so set CRUST_BEHIND_TLS_PROXY=true behind a TLS-terminating proxy".into(),
+                "no TLS: set CRUST_TLS_CERT and CRUST_TLS_KEY, or CRUST_BEHIND_TLS_PROXY=true behind a TLS-terminating proxy"
+                    .into(),
             );
         }
         problems

@@ -13,6 +13,7 @@ pub mod http;
 pub mod logging;
 pub mod markdown;
 pub mod server;
+pub mod tls;
 
 pub use config::{Config, Profile};
 pub use server::{AppState, RunningServer};

@@ -95,15 +95,17 @@ struct HttpOptions {
     hsts: bool,
     client_timeout: Duration,
     cors_origins: Vec<String>,
+    tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl HttpOptions {
     fn from(config: &Config) -> Self {
         HttpOptions {
             graphiql: config.graphiql,
-            hsts: config.behind_tls_proxy,
+            hsts: config.hsts(),
             client_timeout: Duration::from_millis(config.client_timeout_ms),
             cors_origins: config.cors_origins.clone(),
+            tls: config.tls_cert.clone().zip(config.tls_key.clone()),
         }
     }
 }
@@ -115,6 +117,10 @@ fn http_server(
     workers: usize,
 ) -> std::io::Result<actix_web::dev::Server> {
     let client_timeout = options.client_timeout;
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+        None => None,
+    };
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
@@ -127,10 +133,53 @@ fn http_server(
     // A client that has not sent its request head in time is dropped (slowloris).
     .client_request_timeout(client_timeout)
     .client_disconnect_timeout(Duration::from_secs(2))
-    .shutdown_timeout(10)
+    .shutdown_timeout(10);
+    let server = match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
+}
+
+/// The plain-HTTP listener that only redirects to HTTPS on `https_port`.
+fn redirect_server(
+    listener: TcpListener,
+    https_port: u16,
+) -> std::io::Result<actix_web::dev::Server> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(https_port))
+            .wrap(crate::http::security_headers(false))
+            .default_service(web::to(crate::tls::redirect))
+    })
+    .workers(1)
+    .client_request_timeout(Duration::from_secs(5))
     .listen(listener)?
-    .run();
-    Ok(server)
+    .run())
+}
+
+/// Starts the redirect listener on its own thread (tests, `crust serve`).
+pub fn spawn_redirect(
+    listener: TcpListener,
+    https_port: u16,
+) -> Result<RunningServer, Box<dyn std::error::Error>> {
+    let addr = listener.local_addr()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = redirect_server(listener, https_port)?;
+            let _ = tx.send(server.handle());
+            server.await
+        })
+    });
+    let handle = rx
+        .recv()
+        .map_err(|_| "the redirect thread failed to start")?;
+    Ok(RunningServer {
+        addr,
+        handle,
+        thread: Some(thread),
+    })
 }
 
 /// Serves until the process is told to stop (SIGINT/SIGTERM: graceful shutdown).
@@ -142,6 +191,11 @@ pub async fn serve(
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
+    let https_port = listener.local_addr()?.port();
+    let _redirect = match config.http_redirect_bind {
+        Some(addr) => Some(spawn_redirect(TcpListener::bind(addr)?, https_port)?),
+        None => None,
+    };
     http_server(state, HttpOptions::from(config), listener, workers)?.await?;
     Ok(())
 }
