@@ -554,3 +554,39 @@ async fn cors_only_for_configured_origins() {
         .unwrap();
     assert!(!res.headers().contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn every_pooled_connection_cuts_slow_statements() {
+    let db = crust_e2e::TestDb::migrated().await;
+    let url = db.url.clone();
+    let (setting, took, failed) = tokio::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        let pool = crust_dal::build_pool(
+            &url,
+            &crust_dal::PoolSettings {
+                max_size: 1,
+                checkout_timeout: Duration::from_secs(2),
+                statement_timeout: Duration::from_millis(700),
+            },
+        );
+        let mut conn = pool.get().unwrap();
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            statement_timeout: String,
+        }
+        let setting: Setting = diesel::sql_query("SHOW statement_timeout")
+            .get_result(&mut conn)
+            .unwrap();
+        let started = Instant::now();
+        let failed = diesel::sql_query("SELECT pg_sleep(5)")
+            .execute(&mut conn)
+            .is_err();
+        (setting.statement_timeout, started.elapsed(), failed)
+    })
+    .await
+    .unwrap();
+    assert_eq!(setting, "700ms");
+    assert!(failed, "the slow statement was cancelled");
+    assert!(took < Duration::from_secs(3), "cancelled after {took:?}");
+}
