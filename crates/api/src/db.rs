@@ -34,10 +34,6 @@ impl Db {
         )
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Checks out a connection (bounded wait) and runs `f` on a blocking thread.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where

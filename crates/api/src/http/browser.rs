@@ -14,6 +14,7 @@ use chrono::{TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::error_response as problem;
 use super::rate_limit::{Bucket, Verdict};
 use crate::auth::SignedIn;
 use crate::error::ApiError;
@@ -24,11 +25,6 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// A response that ends the request early (boxed: responses are large).
 type Refusal = Box<HttpResponse>;
-
-fn problem(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
-}
 
 fn refusal(status: StatusCode, code: &str, message: &str) -> Refusal {
     Box::new(problem(status, code, message))
@@ -86,18 +82,11 @@ fn admit(state: &AppState, req: &HttpRequest) -> Result<(), Refusal> {
     let ip = super::client_ip(req, &state.trusted_proxies)
         .map(|ip| ip.to_string())
         .unwrap_or_default();
-    if let Verdict::Limited { retry_after, .. } = state.rate_limits.check(Bucket::SignIn, &ip) {
-        let secs = retry_after.as_secs().max(1).to_string();
-        let mut res = problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
-            "too many sign-in requests; retry later",
-        );
-        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs) {
-            res.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, v);
-        }
-        return Err(Box::new(res));
+    if let Verdict::Limited { limit, retry_after } = state.rate_limits.check(Bucket::SignIn, &ip) {
+        return Err(Box::new(super::rate_limit::too_many_requests(
+            limit,
+            retry_after,
+        )));
     }
     Ok(())
 }
@@ -119,14 +108,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
             "expected JSON {\"email\": …, \"password\": …}",
         );
     };
-    let client = crust_dal::sessions::ClientInfo {
-        ip: super::client_ip(&req, &state.trusted_proxies).map(|ip| ip.to_string()),
-        user_agent: req
-            .headers()
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
+    let client = super::client_info(&req, &state.trusted_proxies);
     match state.auth.login(&input.email, input.password, client).await {
         Ok(s) => signed_in(&state, s),
         Err(e) => api_error(e),

@@ -14,20 +14,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError};
-use crust_dal::sessions::ClientInfo;
 use futures_util::FutureExt;
 use serde_json::json;
 
-use super::rate_limit::{Bucket, Verdict};
+use super::error_response;
+use super::rate_limit::{too_many_requests, Bucket, Verdict};
 use super::request_id::RequestId;
 use crate::error::ApiError;
 use crate::graphql::RequestCtx;
 use crate::server::AppState;
-
-fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))
-}
 
 fn bad_input(status: StatusCode, message: &str) -> HttpResponse {
     error_response(status, "BAD_USER_INPUT", message)
@@ -297,25 +292,8 @@ fn rate_limit(
     for (bucket, key) in checks {
         verdict = state.rate_limits.check(bucket, &key);
         if let Verdict::Limited { limit, retry_after } = verdict {
-            let secs = retry_after.as_secs().max(1);
-            tracing::info!(?bucket, retry_after = secs, "rate limited");
-            let mut res = error_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                "RATE_LIMITED",
-                &format!("too many requests; retry in {secs} s"),
-            );
-            let h = res.headers_mut();
-            for (name, value) in [
-                ("retry-after", secs.to_string()),
-                ("ratelimit-limit", limit.to_string()),
-                ("ratelimit-remaining", "0".to_owned()),
-                ("ratelimit-reset", secs.to_string()),
-            ] {
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    h.insert(header::HeaderName::from_static(name), v);
-                }
-            }
-            return Err(Box::new(res));
+            tracing::info!(?bucket, retry_after = retry_after.as_secs(), "rate limited");
+            return Err(Box::new(too_many_requests(limit, retry_after)));
         }
     }
     Ok(verdict)
@@ -325,14 +303,7 @@ fn rate_limit(
 /// (the gate then answers UNAUTHENTICATED for anything but sign-in); only a database
 /// outage is an error here.
 async fn request_ctx(state: &AppState, req: &HttpRequest) -> Result<RequestCtx, ApiError> {
-    let client = ClientInfo {
-        ip: super::client_ip(req, &state.trusted_proxies).map(|ip| ip.to_string()),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    };
+    let client = super::client_info(req, &state.trusted_proxies);
     let mut ctx = RequestCtx {
         client,
         ..RequestCtx::default()

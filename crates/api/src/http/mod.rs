@@ -20,6 +20,33 @@ pub use cors::cors;
 pub use headers::security_headers;
 pub use request_id::{request_id, RequestId};
 
+/// An error answer outside GraphQL execution: the same `errors[].extensions.code`
+/// shape a GraphQL error has.
+pub(crate) fn error_response(
+    status: actix_web::http::StatusCode,
+    code: &str,
+    message: &str,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status).json(
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }),
+    )
+}
+
+/// Where a request comes from: the client IP (see [`client_ip`]) and its user agent.
+pub(crate) fn client_info(
+    req: &actix_web::HttpRequest,
+    trusted: &[std::net::IpAddr],
+) -> crust_dal::sessions::ClientInfo {
+    crust_dal::sessions::ClientInfo {
+        ip: client_ip(req, trusted).map(|ip| ip.to_string()),
+        user_agent: req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
 /// The request body limit for GraphQL (JSON) requests.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 

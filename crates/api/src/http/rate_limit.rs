@@ -10,6 +10,10 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+
 use crate::config::RateLimits;
 
 type Keyed =
@@ -85,4 +89,27 @@ impl Limiters {
             },
         }
     }
+}
+
+/// The answer over a limit: 429, `Retry-After`, the `RateLimit-*` headers and the
+/// GraphQL-shaped error with code RATE_LIMITED.
+pub fn too_many_requests(limit: u32, retry_after: Duration) -> HttpResponse {
+    let secs = retry_after.as_secs().max(1);
+    let mut res = super::error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+        &format!("too many requests; retry in {secs} s"),
+    );
+    let headers = res.headers_mut();
+    for (name, value) in [
+        ("retry-after", secs.to_string()),
+        ("ratelimit-limit", limit.to_string()),
+        ("ratelimit-remaining", "0".to_owned()),
+        ("ratelimit-reset", secs.to_string()),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
+    res
 }
