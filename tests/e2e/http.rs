@@ -205,6 +205,15 @@ async fn graphiql_only_where_enabled() {
     let dev = TestApp::start_with(|c| c.graphiql = true).await;
     let res = dev.http.get(dev.url("/graphiql")).send().await.unwrap();
     assert_eq!(res.status(), 200);
+    // GraphiQL gets the CSP it needs, and still cannot be framed.
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert!(res.text().await.unwrap().contains("graphiql"));
 }
 

@@ -220,13 +220,7 @@ pub fn update_box(
             ));
         }
         if done && !b.done_column {
-            diesel::update(
-                boxes::table
-                    .filter(boxes::slice_id.eq(b.slice_id))
-                    .filter(boxes::done_column.eq(true)),
-            )
-            .set(boxes::done_column.eq(false))
-            .execute(conn)?;
+            crate::structure::clear_done_column(conn, b.slice_id)?;
         }
         diesel::update(boxes::table.find(b.id))
             .set((

@@ -21,6 +21,19 @@ pub enum BoxKind {
     DoneColumn,
 }
 
+/// A board (slice) has one done column: before a box becomes it, the previous one
+/// stops being it.
+pub(crate) fn clear_done_column(conn: &mut PgConnection, slice: uuid::Uuid) -> DalResult<()> {
+    diesel::update(
+        boxes::table
+            .filter(boxes::slice_id.eq(slice))
+            .filter(boxes::done_column.eq(true)),
+    )
+    .set(boxes::done_column.eq(false))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// A slice of a project the actor may read.
 pub fn get_slice(conn: &mut PgConnection, actor: &Actor, id: SliceId) -> DalResult<Slice> {
     Ok(slices::table
@@ -104,14 +117,7 @@ pub fn create_box(
             .select(max(boxes::position))
             .first(conn)?;
         if kind == BoxKind::DoneColumn {
-            // One done column per board: the new one takes over.
-            diesel::update(
-                boxes::table
-                    .filter(boxes::slice_id.eq(slice.id))
-                    .filter(boxes::done_column.eq(true)),
-            )
-            .set(boxes::done_column.eq(false))
-            .execute(conn)?;
+            clear_done_column(conn, slice.id)?;
         }
         Ok(diesel::insert_into(boxes::table)
             .values((
