@@ -27,7 +27,29 @@ async fn the_log_holds_no_password_or_token() {
         json!({}),
     )
     .await;
+    // A denial, logged with the request's id.
+    let other = app.user("other").await;
+    let org = app.create_org(&other, "Theirs").await;
+    let prober = app.user("prober").await;
+    let denied = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&prober.access)
+        .json(&json!({ "query": "query($o: ID!) { organization(id: $o) { name } }", "variables": { "o": org } }))
+        .send()
+        .await
+        .unwrap();
+    let request_id = denied.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let log = std::fs::read_to_string(crust_e2e::log_file()).unwrap();
+    assert!(
+        log.lines().any(|l| l.contains(&request_id)
+            && l.contains("request denied")
+            && l.contains("NOT_FOUND")),
+        "the denial of request {request_id} is not in the log"
+    );
     assert!(
         log.contains("login"),
         "the log was written: {} bytes",

@@ -66,8 +66,13 @@ impl From<DalError> for ApiError {
 
 impl ErrorExtensions for ApiError {
     fn extend(&self) -> async_graphql::Error {
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(cause = %cause, "internal error");
+        // Every denial goes to the log, inside the request's span (so with its id).
+        match self {
+            ApiError::Internal(cause) => tracing::error!(cause = %cause, "internal error"),
+            ApiError::Unauthenticated(_) | ApiError::Forbidden(_) | ApiError::NotFound => {
+                tracing::info!(code = self.code(), "request denied")
+            }
+            _ => {}
         }
         let code = self.code();
         let retryable = matches!(self, ApiError::Unavailable);
