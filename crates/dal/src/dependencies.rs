@@ -191,15 +191,24 @@ pub fn sequence_box(conn: &mut PgConnection, actor: &Actor, b: BoxId) -> DalResu
             Action::EditProjectStructure,
             "sequence this box",
         )?;
-        let list = crate::tasks::list(
-            conn,
-            actor,
-            crate::tasks::TaskScope::Box(b),
-            crate::page::Page {
-                offset: 0,
-                limit: 10_000,
-            },
-        )?;
+        const MAX_SEQUENCE: i64 = 10_000;
+        let page = crate::page::Page {
+            offset: 0,
+            limit: MAX_SEQUENCE,
+        };
+        let list =
+            crate::batch::tasks_of(conn, actor, crate::batch::TaskParent::Box, &[b.0], page)?
+                .remove(&b.0)
+                .unwrap_or(crate::page::Paged {
+                    items: Vec::new(),
+                    total: 0,
+                    offset: 0,
+                });
+        if list.total > MAX_SEQUENCE {
+            return Err(DalError::Invalid(format!(
+                "boxId: a box of more than {MAX_SEQUENCE} tasks cannot be sequenced in one go"
+            )));
+        }
         let mut editable = Vec::with_capacity(list.items.len());
         for t in list.items {
             if crate::tasks::allows(conn, actor, &t, Action::UpdateTask)? {

@@ -15,7 +15,6 @@ use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::models::{parse_task_access, Project, Task, TaskGrant, User};
 use crate::need_to_know;
-use crate::page::{Page, Paged};
 use crate::schema::{boxes, memberships, projects, task_assignees, task_grants, tasks, users};
 use crate::visibility::task_visible;
 
@@ -73,49 +72,6 @@ pub fn allows(
     action: Action,
 ) -> DalResult<bool> {
     Ok(decide(action, Object::Task(facts(conn, actor, task)?)) == Decision::Allow)
-}
-
-/// Which tasks of a list: a project's (all of them) or one box's.
-#[derive(Clone, Copy, Debug)]
-pub enum TaskScope {
-    Project(ProjectId),
-    Box(BoxId),
-}
-
-/// The visible tasks of a project or box, in position order.
-pub fn list(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    scope: TaskScope,
-    page: Page,
-) -> DalResult<Paged<Task>> {
-    match scope {
-        TaskScope::Project(p) => {
-            crate::projects::get(conn, actor, p)?;
-        }
-        TaskScope::Box(b) => {
-            crate::structure::get_box(conn, actor, b)?;
-        }
-    }
-    let query = || {
-        let q = tasks::table.filter(task_visible(actor)).into_boxed();
-        match scope {
-            TaskScope::Project(p) => q.filter(tasks::project_id.eq(p.0)),
-            TaskScope::Box(b) => q.filter(tasks::box_id.eq(b.0)),
-        }
-    };
-    let total = query().count().get_result(conn)?;
-    let items = query()
-        .order((tasks::position, tasks::id))
-        .offset(page.offset)
-        .limit(page.limit)
-        .select(Task::as_select())
-        .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
 }
 
 #[derive(Clone, Debug)]
