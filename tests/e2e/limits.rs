@@ -567,6 +567,7 @@ async fn every_pooled_connection_cuts_slow_statements() {
                 max_size: 1,
                 checkout_timeout: Duration::from_secs(2),
                 statement_timeout: Duration::from_millis(700),
+                role: None,
             },
         );
         let mut conn = pool.get().unwrap();

@@ -32,6 +32,8 @@ async fn migrations_go_up_down_and_up_again() {
     let applied = crust_dal::migrate::run_pending(&mut conn).unwrap();
     assert_eq!(applied.len(), crust_dal::migrate::embedded_count());
     let expected = [
+        "audit_chain_heads",
+        "audit_events",
         "boxes",
         "comments",
         "memberships",

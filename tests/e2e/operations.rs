@@ -76,11 +76,14 @@ pub fn all() -> Vec<Op> {
         op!("tasks", false, "{ tasks(filter: {text: \"probe\"}) { totalCount } }", |_i| json!({})),
         op!("recipes", true, "query($o: ID!) { recipes(organizationId: $o) { totalCount } }", |i| json!({ "o": i.org })),
         op!("recipe", true, "query($id: ID!) { recipe(id: $id) { id slices { name } } }", |i| json!({ "id": i.recipe })),
+        op!("auditEvents", true, "query($o: ID!) { auditEvents(organizationId: $o) { totalCount nodes { action } } }", |i| json!({ "o": i.org })),
         // Sign-in
         op!("signUp", false, "mutation { signUp(input: {email: \"x@example.test\", password: \"short\", name: \"X\"}) { accessToken } }", |_i| json!({})),
         op!("login", false, "mutation { login(input: {email: \"x@example.test\", password: \"whatever\"}) { accessToken } }", |_i| json!({})),
         op!("refreshSession", false, "mutation { refreshSession(input: {refreshToken: \"x\"}) { accessToken } }", |_i| json!({})),
         op!("logout", false, "mutation { logout { revoked } }", |_i| json!({})),
+        op!("changePassword", false, "mutation { changePassword(input: {currentPassword: \"not the password\", newPassword: \"a brand new passphrase\"}) { endedSessions } }", |_i| json!({})),
+        op!("revokeSession", false, "mutation($s: ID!) { revokeSession(input: {sessionId: $s}) { revokedSessionId } }", |_i| json!({ "s": uuid::Uuid::new_v4().to_string() })),
         // Organizations
         op!("createOrganization", false, "mutation { createOrganization(input: {name: \"Probe\"}) { organization { id } } }", |_i| json!({})),
         op!("addOrganizationMember", true, "mutation($i: AddOrganizationMemberInput!) { addOrganizationMember(input: $i) { member { role } } }",

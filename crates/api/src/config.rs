@@ -115,6 +115,13 @@ pub struct Config {
     pub db_pool_size: u32,
     pub db_checkout_timeout_ms: u64,
     pub db_statement_timeout_ms: u64,
+    /// The role the server's connections switch to (`SET ROLE`); `None` keeps the
+    /// login role. The default, `crust_app`, may not change the audit log.
+    pub db_role: Option<String>,
+    /// Record the audit log. Only for measuring its cost: prod refuses it off.
+    pub audit_enabled: bool,
+    /// Days after which `crust audit prune` pseudonymizes events' IPs and user agents.
+    pub audit_retention_days: u32,
     pub log_format: LogFormat,
     pub report_sql_statements: bool,
     pub graphql: GraphqlLimits,
@@ -204,6 +211,9 @@ struct FileConfig {
     db_pool_size: Option<u32>,
     db_checkout_timeout_ms: Option<u64>,
     db_statement_timeout_ms: Option<u64>,
+    database_role: Option<String>,
+    audit_enabled: Option<bool>,
+    audit_retention_days: Option<u32>,
     log_format: Option<String>,
     report_sql_statements: Option<bool>,
     graphql_max_depth: Option<usize>,
@@ -389,6 +399,19 @@ impl Source {
             db_statement_timeout_ms: self
                 .parsed("CRUST_DB_STATEMENT_TIMEOUT_MS", f.db_statement_timeout_ms)?
                 .unwrap_or(10_000),
+            db_role: match self
+                .text("CRUST_DATABASE_ROLE", &f.database_role)
+                .unwrap_or_else(|| "crust_app".into())
+            {
+                none if none == "none" => None,
+                role => Some(role),
+            },
+            audit_enabled: self
+                .parsed("CRUST_AUDIT_ENABLED", f.audit_enabled)?
+                .unwrap_or(true),
+            audit_retention_days: self
+                .parsed("CRUST_AUDIT_RETENTION_DAYS", f.audit_retention_days)?
+                .unwrap_or(90),
             log_format,
             report_sql_statements: self
                 .parsed("CRUST_REPORT_SQL_STATEMENTS", f.report_sql_statements)?
@@ -644,6 +667,22 @@ impl Config {
                 "every rate limit must be at least 1 per hour",
             );
         }
+        if let Some(role) = &self.db_role {
+            let plain = role.len() <= 63
+                && role.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && role
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !plain {
+                return invalid(
+                    "CRUST_DATABASE_ROLE",
+                    "must be a plain role name (a-z, 0-9, _) or `none`",
+                );
+            }
+        }
+        if self.audit_retention_days == 0 {
+            return invalid("CRUST_AUDIT_RETENTION_DAYS", "must be at least 1 day");
+        }
         if self.login_max_failures == 0 || self.login_failure_window_secs == 0 {
             return invalid(
                 "CRUST_LOGIN_MAX_FAILURES",
@@ -726,6 +765,14 @@ impl Config {
         }
         if self.graphiql {
             problems.push("CRUST_GRAPHIQL is on".into());
+        }
+        if !self.audit_enabled {
+            problems.push("CRUST_AUDIT_ENABLED is off".into());
+        }
+        if self.db_role.is_none() {
+            problems.push(
+                "CRUST_DATABASE_ROLE is none: the server would run with its login role's rights over the audit log".into(),
+            );
         }
         if self.report_sql_statements {
             problems.push("CRUST_REPORT_SQL_STATEMENTS is on".into());

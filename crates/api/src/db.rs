@@ -4,7 +4,9 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use crust_dal::{DalResult, PgConnection, PgPool};
+use crust_domain::audit::Outcome;
 
+use crate::audit::{Created, Recorder};
 use crate::error::ApiError;
 
 #[derive(Clone)]
@@ -12,6 +14,9 @@ pub struct Db {
     pool: PgPool,
     /// When set, every statement run through this handle is counted here.
     statements: Option<Arc<AtomicUsize>>,
+    /// The request's audit recorder: while it is armed for a mutation, the work run
+    /// here is that mutation's, and its event is appended in the same transaction.
+    audit: Option<Recorder>,
 }
 
 impl Db {
@@ -19,6 +24,7 @@ impl Db {
         Db {
             pool,
             statements: None,
+            audit: None,
         }
     }
 
@@ -27,15 +33,80 @@ impl Db {
         let counter = Arc::new(AtomicUsize::new(0));
         (
             Db {
-                pool: self.pool.clone(),
                 statements: Some(counter.clone()),
+                ..self.clone()
             },
             counter,
         )
     }
 
-    /// Checks out a connection (bounded wait) and runs `f` on a blocking thread.
+    /// The same handle, recording mutations with this request's recorder.
+    pub fn audited(&self, recorder: Recorder) -> Db {
+        Db {
+            audit: Some(recorder),
+            ..self.clone()
+        }
+    }
+
+    /// Checks out a connection (bounded wait) and runs `f` on a blocking thread. In a
+    /// mutation, `f` and the mutation's audit event share one transaction.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> DalResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run_recorded(f, |_: &T| None).await
+    }
+
+    /// Like [`Db::run`] for work that creates an object: a mutation's event names the
+    /// new object as its target.
+    pub async fn create<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> DalResult<T> + Send + 'static,
+        T: Created + Send + 'static,
+    {
+        self.run_recorded(f, |t: &T| Some(t.created())).await
+    }
+
+    async fn run_recorded<T, F, C>(&self, f: F, created: C) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> DalResult<T> + Send + 'static,
+        C: FnOnce(&T) -> Option<crust_dal::audit::Target> + Send + 'static,
+        T: Send + 'static,
+    {
+        let recorder = self.audit.clone();
+        let pending = recorder.as_ref().and_then(Recorder::pending);
+        let armed = pending.is_some();
+        let inner = recorder.clone();
+        let result = self
+            .blocking(move |conn| match (inner, pending) {
+                (Some(recorder), Some(pending)) => {
+                    crust_dal::transaction(conn, |conn| {
+                        // Located before the change: a deleted target is gone after it.
+                        let before =
+                            recorder.mutation_event(conn, &pending, Outcome::Ok, None, None)?;
+                        let out = f(conn)?;
+                        let event = match created(&out) {
+                            Some(target) => before.about(conn, Some(target))?,
+                            None => before,
+                        };
+                        recorder.append(conn, &event)?;
+                        Ok(out)
+                    })
+                }
+                _ => f(conn),
+            })
+            .await;
+        if armed && result.is_ok() {
+            if let Some(r) = &recorder {
+                r.mark_recorded();
+            }
+        }
+        result
+    }
+
+    /// Runs `f` on a pooled connection off the executor, counting statements when asked.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut PgConnection) -> DalResult<T> + Send + 'static,
         T: Send + 'static,

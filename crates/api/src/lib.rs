@@ -4,6 +4,7 @@
 //! It reaches the database only through `crust-dal`, and the rules only through
 //! `crust-domain`. The `crust` binary (crate `crust-cli`) starts it.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How long the browser keeps the refresh cookie (the session's absolute lifetime).
     pub refresh_cookie_max_age: i64,
+    pub audit_enabled: bool,
+    pub refusals: std::sync::Arc<crate::audit::RefusalSampler>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
                 max_size: config.db_pool_size,
                 checkout_timeout: Duration::from_millis(config.db_checkout_timeout_ms),
                 statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+                role: config.db_role.clone(),
             },
         );
         let db = Db::new(pool);
@@ -53,6 +56,8 @@ impl AppState {
             )),
             trusted_proxies: config.trusted_proxies.clone(),
             refresh_cookie_max_age: config.refresh_absolute_ttl_secs,
+            audit_enabled: config.audit_enabled,
+            refusals: Default::default(),
         })
     }
 }

@@ -39,6 +39,9 @@ enum Command {
     Bench(commands::bench::Args),
     /// Check the configuration (`--deploy`: for production), print every finding.
     Check(commands::check::Args),
+    /// Verify, prune or export the audit log.
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::ExportSchema(args) => commands::export_schema::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Check(args) => commands::check::run(args),
+        Command::Audit(cmd) => commands::audit::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

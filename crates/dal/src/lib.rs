@@ -11,6 +11,7 @@
 
 pub mod actor;
 pub mod admin;
+pub mod audit;
 pub mod batch;
 pub mod board;
 pub mod comments;
@@ -39,3 +40,13 @@ pub use diesel::PgConnection;
 pub use error::{DalError, DalResult};
 pub use page::{Page, Paged};
 pub use pool::{build_pool, count_statements, establish, stop_counting, PgPool, PoolSettings};
+
+/// Runs `f` in a transaction (a savepoint inside an open one) for callers above the
+/// DAL that must put several steps in one, such as a change and its audit event.
+pub fn transaction<T>(
+    conn: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> DalResult<T>,
+) -> DalResult<T> {
+    use diesel::Connection;
+    conn.transaction(f)
+}

@@ -22,8 +22,32 @@ pub fn revert_all(conn: &mut PgConnection) -> Result<Vec<String>, BoxError> {
 }
 
 /// How many embedded migrations are not yet applied (0 means the schema is current).
+/// Only reads the bookkeeping table (diesel's own check would try to create it, which
+/// the server's role may not): a database without it has every migration pending.
 pub fn pending_count(conn: &mut PgConnection) -> Result<usize, BoxError> {
-    Ok(conn.pending_migrations(MIGRATIONS)?.len())
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let applied: Vec<Applied> =
+        match diesel::sql_query("SELECT version FROM __diesel_schema_migrations").load(conn) {
+            Ok(rows) => rows,
+            Err(diesel::result::Error::DatabaseError(_, info))
+                if info.message().contains("does not exist") =>
+            {
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let applied: std::collections::HashSet<String> =
+        applied.into_iter().map(|a| a.version).collect();
+    let embedded = MigrationSource::<Pg>::migrations(&MIGRATIONS)?;
+    Ok(embedded
+        .iter()
+        .filter(|m| !applied.contains(&m.name().version().to_string()))
+        .count())
 }
 
 /// The number of migrations embedded in this build.

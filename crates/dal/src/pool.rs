@@ -15,6 +15,9 @@ pub struct PoolSettings {
     pub max_size: u32,
     pub checkout_timeout: Duration,
     pub statement_timeout: Duration,
+    /// The role every connection switches to (`SET ROLE`), e.g. `crust_app`, whose
+    /// grants keep the audit log append-only. `None` keeps the login role.
+    pub role: Option<String>,
 }
 
 impl Default for PoolSettings {
@@ -23,6 +26,7 @@ impl Default for PoolSettings {
             max_size: 10,
             checkout_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(10),
+            role: None,
         }
     }
 }
@@ -30,15 +34,22 @@ impl Default for PoolSettings {
 #[derive(Debug)]
 struct SessionSettings {
     statement_timeout_ms: u128,
+    role: Option<String>,
 }
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for SessionSettings {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(&format!(
+        let mut sql = format!(
             "SET statement_timeout = {}; SET TIME ZONE 'UTC';",
             self.statement_timeout_ms
-        ))
-        .map_err(diesel::r2d2::Error::QueryError)
+        );
+        if let Some(role) = &self.role {
+            // The name is checked to be a plain identifier when the config is loaded;
+            // quoting keeps it one identifier regardless.
+            sql.push_str(&format!(" SET ROLE \"{}\";", role.replace('"', "")));
+        }
+        conn.batch_execute(&sql)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -52,6 +63,7 @@ pub fn build_pool(database_url: &str, settings: &PoolSettings) -> PgPool {
         .test_on_check_out(true)
         .connection_customizer(Box::new(SessionSettings {
             statement_timeout_ms: settings.statement_timeout.as_millis(),
+            role: settings.role.clone(),
         }))
         .build_unchecked(ConnectionManager::new(database_url))
 }

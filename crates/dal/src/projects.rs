@@ -389,3 +389,15 @@ pub fn remove_member(
         need_to_know::ensure_managed(conn, OrgId(project.org_id))
     })
 }
+
+/// Which of these projects are SECRET (for recording reads of need-to-know objects;
+/// the caller has already been served them).
+pub fn classified_secret(conn: &mut PgConnection, ids: &[Uuid]) -> DalResult<Vec<(Uuid, bool)>> {
+    Ok(projects::table
+        .filter(projects::id.eq_any(ids))
+        .select((
+            projects::id,
+            projects::classification.eq(Classification::Secret.as_str()),
+        ))
+        .load(conn)?)
+}

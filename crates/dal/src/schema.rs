@@ -229,6 +229,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_events (id) {
+        id -> Uuid,
+        chain -> Uuid,
+        seq -> Int8,
+        occurred_at -> Timestamptz,
+        action -> Text,
+        outcome -> Text,
+        error_code -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        actor_id -> Nullable<Uuid>,
+        session_id -> Nullable<Uuid>,
+        subject_user_id -> Nullable<Uuid>,
+        organization_id -> Nullable<Uuid>,
+        target_type -> Nullable<Text>,
+        target_id -> Nullable<Uuid>,
+        need_to_know -> Bool,
+        variables -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        client_salt -> Nullable<Bytea>,
+        ip_digest -> Bytea,
+        user_agent_digest -> Bytea,
+        pruned_at -> Nullable<Timestamptz>,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+    }
+}
+
+diesel::table! {
+    audit_chain_heads (chain) {
+        chain -> Uuid,
+        seq -> Int8,
+        hash -> Bytea,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(project_members -> users (user_id));
@@ -258,4 +296,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     recipe_boxes,
     recipe_tasks,
     recipe_task_dependencies,
+    audit_events,
+    audit_chain_heads,
 );

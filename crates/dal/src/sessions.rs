@@ -116,7 +116,7 @@ pub enum Refresh {
     /// Unknown token, or the session is revoked or expired.
     Invalid,
     /// A spent token came back: the session has been revoked.
-    Reused,
+    Reused { session: SessionId, user: UserId },
 }
 
 /// Spends a refresh token and stores its successor, in one transaction with the token
@@ -139,7 +139,14 @@ pub fn rotate(
         };
         if used_at.is_some() {
             revoke(conn, SessionId(session_id), RevokeReason::RefreshReuse)?;
-            return Ok(Refresh::Reused);
+            let user: Uuid = sessions::table
+                .find(session_id)
+                .select(sessions::user_id)
+                .first(conn)?;
+            return Ok(Refresh::Reused {
+                session: SessionId(session_id),
+                user: UserId(user),
+            });
         }
         let (user_id, revoked_at, last, absolute, active): (
             Uuid,
@@ -215,6 +222,27 @@ pub fn revoke_all_for_user(
     .execute(conn)?)
 }
 
+/// Ends every session of a user but one (a password change keeps the session that
+/// made it). Returns how many were ended.
+pub fn revoke_others(
+    conn: &mut PgConnection,
+    user: UserId,
+    keep: SessionId,
+    reason: RevokeReason,
+) -> DalResult<usize> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user.0))
+            .filter(sessions::id.ne(keep.0))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(diesel::dsl::now),
+        sessions::revoked_reason.eq(reason.as_str()),
+    ))
+    .execute(conn)?)
+}
+
 /// The session a refresh token belongs to (spent or not), for checks made before
 /// using the token (the browser flow's CSRF token is bound to the session).
 pub fn session_of_refresh_token(
@@ -227,4 +255,64 @@ pub fn session_of_refresh_token(
         .first::<Uuid>(conn)
         .optional()?
         .map(SessionId))
+}
+
+/// A login as its user sees it in their session list.
+#[derive(Clone, Debug, Queryable)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_refreshed_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// The user's sessions that are still open (not revoked, not past their absolute
+/// expiry), newest first.
+pub fn open_for_user(conn: &mut PgConnection, user: UserId) -> DalResult<Vec<SessionInfo>> {
+    Ok(sessions::table
+        .filter(sessions::user_id.eq(user.0))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::absolute_expires_at.gt(Utc::now()))
+        .order(sessions::created_at.desc())
+        .select((
+            sessions::id,
+            sessions::created_at,
+            sessions::last_refreshed_at,
+            sessions::absolute_expires_at,
+            sessions::ip,
+            sessions::user_agent,
+        ))
+        .load(conn)?)
+}
+
+/// Ends one of the user's own open sessions; anyone else's, or one already ended, is
+/// `NotFound`.
+pub fn revoke_own(conn: &mut PgConnection, user: UserId, session: SessionId) -> DalResult<()> {
+    let n = diesel::update(
+        sessions::table
+            .find(session.0)
+            .filter(sessions::user_id.eq(user.0))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(diesel::dsl::now),
+        sessions::revoked_reason.eq(RevokeReason::Logout.as_str()),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(crate::DalError::NotFound);
+    }
+    Ok(())
+}
+
+/// Whose session this is.
+pub fn user_of(conn: &mut PgConnection, session: SessionId) -> DalResult<Option<UserId>> {
+    Ok(sessions::table
+        .find(session.0)
+        .select(sessions::user_id)
+        .first::<Uuid>(conn)
+        .optional()?
+        .map(UserId))
 }

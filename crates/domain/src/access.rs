@@ -59,6 +59,8 @@ pub enum Action {
     ManageOrgMembers,
     /// Grant, change or take away the OWNER role.
     ManageOrgOwners,
+    /// Read the organization's audit log.
+    ReadAuditLog,
     /// Create a project in the organization.
     CreateProject,
     ReadProject,
@@ -112,7 +114,7 @@ fn decide_org(action: Action, org: OrgFacts) -> Decision {
     let needed = match action {
         Action::ReadOrg => OrgRole::Guest,
         Action::ReadOrgDirectory | Action::CreateProject => OrgRole::Member,
-        Action::ManageOrg | Action::ManageOrgMembers => OrgRole::Admin,
+        Action::ManageOrg | Action::ManageOrgMembers | Action::ReadAuditLog => OrgRole::Admin,
         Action::ManageOrgOwners => OrgRole::Owner,
         _ => return Decision::Forbidden,
     };

@@ -5,6 +5,7 @@
 //! and API crates call into it, never the other way round.
 
 pub mod access;
+pub mod audit;
 pub mod dependency;
 pub mod ids;
 pub mod ordering;

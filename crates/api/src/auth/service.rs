@@ -7,11 +7,15 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use crust_dal::audit::{Target, TargetKind};
 use crust_dal::models::User;
-use crust_dal::sessions::{self, ClientInfo, Refresh, RevokeReason};
+use crust_dal::sessions::{self, Refresh, RevokeReason};
 use crust_dal::{users, Actor, DalError};
+use crust_domain::audit::{redact, Outcome};
 use crust_domain::{password::check_new_password, validate, SessionId, UserId};
+use serde_json::json;
 
+use crate::audit::Recorder;
 use crate::auth::password::PasswordHasher;
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::tokens::{new_refresh_token, refresh_token_hash, TokenKeys};
@@ -93,7 +97,7 @@ impl AuthService {
         email: &str,
         password: String,
         name: &str,
-        client: ClientInfo,
+        rec: &Recorder,
     ) -> Result<SignedIn, ApiError> {
         if !self.signup_enabled {
             return Err(ApiError::Forbidden(
@@ -104,18 +108,17 @@ impl AuthService {
         let name =
             validate::name("name", name).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
         let hash = self.hash_new_password(password).await?;
-        let user = self
-            .db
-            .run(move |c| users::create(c, &email, &name, &hash))
-            .await?;
-        self.open_session(UserId(user.id), client).await
+        self.open_session(rec, "signUp", move |c| {
+            Ok(UserId(users::create(c, &email, &name, &hash)?.id))
+        })
+        .await
     }
 
     pub async fn login(
         &self,
         email: &str,
         password: String,
-        client: ClientInfo,
+        rec: &Recorder,
     ) -> Result<SignedIn, ApiError> {
         let email = email.trim().to_owned();
         // A cooling-off account goes through the same lookup and hashing as any other
@@ -127,53 +130,110 @@ impl AuthService {
             .run(move |c| users::credentials_by_email(c, &lookup))
             .await?;
         let hasher = self.hasher.clone();
-        let (ok, user_id, rehash) = blocking(move || match creds {
+        let (verdict, user_id, rehash) = blocking(move || match creds {
             Some(c) => {
-                let ok = hasher.verify(&password, &c.password_hash) && c.active;
-                let rehash = (ok && hasher.needs_rehash(&c.password_hash))
+                let password_ok = hasher.verify(&password, &c.password_hash);
+                let verdict = match (password_ok, c.active) {
+                    (true, true) => None,
+                    (true, false) => Some("inactive_account"),
+                    (false, _) => Some("wrong_password"),
+                };
+                let rehash = (verdict.is_none() && hasher.needs_rehash(&c.password_hash))
                     .then(|| hasher.hash(&password).ok())
                     .flatten();
-                (ok, Some(UserId(c.id)), rehash)
+                (verdict, Some(UserId(c.id)), rehash)
             }
             None => {
                 hasher.verify_dummy(&password);
-                (false, None, None)
+                (Some("unknown_account"), None, None)
             }
         })
         .await?;
-        let user_id = match (ok && !locked, user_id) {
-            (true, Some(id)) => id,
-            _ => {
-                let now_locked = self.throttle.failed(&email);
-                tracing::info!(outcome = "failure", locked = now_locked, "login refused");
-                return Err(ApiError::Unauthenticated(BAD_LOGIN));
-            }
+        // For the record only: the caller is told the same thing in every case.
+        let refusal = if locked {
+            Some("account_locked")
+        } else {
+            verdict
+        };
+        let sent = redact(json!({ "email": email, "password": "" })).to_string();
+        if let Some(reason) = refusal {
+            let now_locked = self.throttle.failed(&email);
+            tracing::info!(outcome = "failure", locked = now_locked, "login refused");
+            let rec2 = rec.clone();
+            self.db
+                .run(move |c| {
+                    crust_dal::transaction(c, |c| {
+                        let mut e = rec2.event("login", Outcome::Forbidden);
+                        e.error_code = Some("UNAUTHENTICATED".into());
+                        e.reason = Some(reason.into());
+                        e.subject_user = user_id;
+                        e.variables = Some(sent);
+                        let target = user_id.map(|u| Target::new(TargetKind::User, u.0));
+                        let e = e.about(c, target)?;
+                        rec2.append(c, &e)?;
+                        if now_locked && !locked {
+                            let mut lock = e.clone();
+                            lock.action = "accountLocked".into();
+                            lock.reason = Some("too_many_failures".into());
+                            lock.variables = None;
+                            rec2.append(c, &lock)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await?;
+            rec.mark_recorded();
+            return Err(ApiError::Unauthenticated(BAD_LOGIN));
+        }
+        let Some(user_id) = user_id else {
+            return Err(ApiError::Unauthenticated(BAD_LOGIN));
         };
         self.throttle.succeeded(&email);
-        if let Some(new_hash) = rehash {
-            self.db
-                .run(move |c| users::set_password_hash(c, user_id, &new_hash))
-                .await?;
-        }
         tracing::info!(outcome = "success", user_id = %user_id, "login");
-        self.open_session(user_id, client).await
+        self.open_session(rec, "login", move |c| {
+            if let Some(new_hash) = rehash {
+                users::set_password_hash(c, user_id, &new_hash)?;
+            }
+            Ok(user_id)
+        })
+        .await
     }
 
+    /// Runs `prepare` (which makes or checks the user), opens a session for that user
+    /// and records `action`, all in one transaction.
     async fn open_session(
         &self,
-        user_id: UserId,
-        client: ClientInfo,
+        rec: &Recorder,
+        action: &'static str,
+        prepare: impl FnOnce(&mut crust_dal::PgConnection) -> crust_dal::DalResult<UserId>
+            + Send
+            + 'static,
     ) -> Result<SignedIn, ApiError> {
         let refresh_token = new_refresh_token().map_err(|e| ApiError::internal(e.to_string()))?;
         let refresh_hash = refresh_token_hash(&refresh_token);
         let absolute = self.absolute_ttl;
+        let rec2 = rec.clone();
         let (session, user) = self
             .db
             .run(move |c| {
-                let session = sessions::create(c, user_id, &refresh_hash, &client, absolute)?;
-                Ok((session, users::get_self(c, user_id)?))
+                crust_dal::transaction(c, |c| {
+                    let user_id = prepare(c)?;
+                    let session =
+                        sessions::create(c, user_id, &refresh_hash, &rec2.client(), absolute)?;
+                    let user = users::get_self(c, user_id)?;
+                    let mut e = rec2.event(action, Outcome::Ok);
+                    e.actor = Some(user_id);
+                    e.session = Some(session);
+                    e.subject_user = Some(user_id);
+                    e.target = Some(Target::new(TargetKind::Session, session.0));
+                    e.variables =
+                        Some(redact(json!({ "email": user.email, "password": "" })).to_string());
+                    rec2.append(c, &e)?;
+                    Ok((session, user))
+                })
             })
             .await?;
+        rec.mark_recorded();
         self.signed_in(user, session, refresh_token)
     }
 
@@ -198,25 +258,52 @@ impl AuthService {
 
     /// Spends a refresh token and returns a new pair. Reuse of a spent token revokes
     /// the session it belonged to.
-    pub async fn refresh(&self, presented: &str) -> Result<SignedIn, ApiError> {
+    pub async fn refresh(&self, presented: &str, rec: &Recorder) -> Result<SignedIn, ApiError> {
         let presented_hash = refresh_token_hash(presented);
         let next = new_refresh_token().map_err(|e| ApiError::internal(e.to_string()))?;
         let next_hash = refresh_token_hash(&next);
         let idle = self.idle_ttl;
+        let rec2 = rec.clone();
         let outcome = self
             .db
             .run(move |c| {
-                let outcome = sessions::rotate(c, &presented_hash, &next_hash, idle)?;
-                let user = match &outcome {
-                    Refresh::Rotated { user, .. } => Some(users::get_self(c, *user)?),
-                    _ => None,
-                };
-                Ok((outcome, user))
+                crust_dal::transaction(c, |c| {
+                    let outcome = sessions::rotate(c, &presented_hash, &next_hash, idle)?;
+                    let (user, event) = match &outcome {
+                        Refresh::Rotated { user, session } => {
+                            let mut e = rec2.event("refreshSession", Outcome::Ok);
+                            e.actor = Some(*user);
+                            e.session = Some(*session);
+                            e.subject_user = Some(*user);
+                            (Some(users::get_self(c, *user)?), e)
+                        }
+                        Refresh::Reused { user, session } => {
+                            let mut e = rec2.event("refreshTokenReused", Outcome::Forbidden);
+                            e.error_code = Some("UNAUTHENTICATED".into());
+                            e.reason = Some("spent_token_presented_again".into());
+                            e.session = Some(*session);
+                            e.subject_user = Some(*user);
+                            (None, e)
+                        }
+                        Refresh::Invalid => {
+                            let mut e = rec2.event("refreshSession", Outcome::Forbidden);
+                            e.error_code = Some("UNAUTHENTICATED".into());
+                            e.reason = Some("unknown_or_expired_token".into());
+                            (None, e)
+                        }
+                    };
+                    let session = event.session;
+                    let event =
+                        event.about(c, session.map(|s| Target::new(TargetKind::Session, s.0)))?;
+                    rec2.append(c, &event)?;
+                    Ok((outcome, user))
+                })
             })
             .await?;
+        rec.mark_recorded();
         match outcome {
             (Refresh::Rotated { session, .. }, Some(user)) => self.signed_in(user, session, next),
-            (Refresh::Reused, _) => {
+            (Refresh::Reused { .. }, _) => {
                 tracing::warn!("refresh token reuse detected; session revoked");
                 Err(ApiError::Unauthenticated(BAD_REFRESH))
             }
@@ -261,18 +348,114 @@ impl AuthService {
             .await
     }
 
-    /// Revokes a session (the browser flow's logout).
-    pub async fn revoke(&self, session: SessionId) -> Result<(), ApiError> {
+    /// Revokes a session (logout, in the API or the browser flow) and records it.
+    pub async fn logout(
+        &self,
+        user: Option<UserId>,
+        session: SessionId,
+        rec: &Recorder,
+    ) -> Result<(), ApiError> {
+        let rec2 = rec.clone();
         self.db
-            .run(move |c| sessions::revoke(c, session, RevokeReason::Logout))
-            .await
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    sessions::revoke(c, session, RevokeReason::Logout)?;
+                    let mut e = rec2.event("logout", Outcome::Ok);
+                    e.actor = match user.or(e.actor) {
+                        Some(u) => Some(u),
+                        None => sessions::user_of(c, session)?,
+                    };
+                    e.subject_user = e.actor;
+                    e.session = Some(session);
+                    e.target = Some(Target::new(TargetKind::Session, session.0));
+                    rec2.append(c, &e)
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        Ok(())
     }
 
-    /// Revokes the caller's session: its access and refresh tokens stop working now.
-    pub async fn logout(&self, principal: Principal) -> Result<(), ApiError> {
-        self.db
-            .run(move |c| sessions::revoke(c, principal.session_id, RevokeReason::Logout))
-            .await
+    /// Changes the caller's password after checking the current one, and ends every
+    /// other session of theirs. Wrong current passwords count towards the account's
+    /// lockout like failed logins.
+    pub async fn change_password(
+        &self,
+        principal: Principal,
+        current: String,
+        new: String,
+        rec: &Recorder,
+    ) -> Result<usize, ApiError> {
+        let user_id = principal.user_id;
+        let (email, creds) = self
+            .db
+            .run(move |c| {
+                let email = users::get_self(c, user_id)?.email;
+                let creds = users::credentials_by_email(c, &email)?;
+                Ok((email, creds))
+            })
+            .await?;
+        let locked = self.throttle.is_locked(&email);
+        let hasher = self.hasher.clone();
+        let current_ok = blocking(move || {
+            creds.is_some_and(|c| c.id == user_id.0 && hasher.verify(&current, &c.password_hash))
+        })
+        .await?;
+        if locked || !current_ok {
+            let now_locked = self.throttle.failed(&email);
+            let rec2 = rec.clone();
+            let reason = if locked {
+                "account_locked"
+            } else {
+                "wrong_password"
+            };
+            self.db
+                .run(move |c| {
+                    crust_dal::transaction(c, |c| {
+                        let mut e = rec2.event("changePassword", Outcome::Forbidden);
+                        e.error_code = Some("FORBIDDEN".into());
+                        e.reason = Some(reason.into());
+                        e.subject_user = Some(user_id);
+                        rec2.append(c, &e)?;
+                        if now_locked && !locked {
+                            let mut lock = e.clone();
+                            lock.action = "accountLocked".into();
+                            lock.reason = Some("too_many_failures".into());
+                            rec2.append(c, &lock)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await?;
+            rec.mark_recorded();
+            return Err(ApiError::Forbidden(
+                "the current password is incorrect".into(),
+            ));
+        }
+        self.throttle.succeeded(&email);
+        let hash = self.hash_new_password(new).await?;
+        let rec2 = rec.clone();
+        let ended = self
+            .db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    users::set_password_hash(c, user_id, &hash)?;
+                    let ended = sessions::revoke_others(
+                        c,
+                        user_id,
+                        principal.session_id,
+                        RevokeReason::PasswordChanged,
+                    )?;
+                    let mut e = rec2.event("changePassword", Outcome::Ok);
+                    e.subject_user = Some(user_id);
+                    e.variables = Some(json!({ "otherSessionsEnded": ended }).to_string());
+                    rec2.append(c, &e)?;
+                    Ok(ended)
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        Ok(ended)
     }
 
     /// Checks a bearer token and its session, and loads the acting user.

@@ -5,7 +5,7 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::types::User;
-use super::{auth_service, principal, request};
+use super::{auth_service, principal, recorder};
 use crate::auth::SignedIn;
 
 #[derive(InputObject)]
@@ -65,22 +65,19 @@ pub struct AuthMutation;
 impl AuthMutation {
     /// Creates an account and signs it in (unless sign-up is disabled by config).
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
-        let client = request(ctx).client.clone();
+        let rec = recorder(ctx)?;
         let auth = auth_service(ctx)?;
         Ok(auth
-            .sign_up(&input.email, input.password, &input.name, client)
+            .sign_up(&input.email, input.password, &input.name, &rec)
             .await?
             .into())
     }
 
     /// Signs in. A wrong email or password answers the same way.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
-        let client = request(ctx).client.clone();
+        let rec = recorder(ctx)?;
         let auth = auth_service(ctx)?;
-        Ok(auth
-            .login(&input.email, input.password, client)
-            .await?
-            .into())
+        Ok(auth.login(&input.email, input.password, &rec).await?.into())
     }
 
     /// Exchanges a refresh token (single use) for a new pair. Presenting a spent
@@ -91,14 +88,17 @@ impl AuthMutation {
         input: RefreshSessionInput,
     ) -> Result<AuthPayload> {
         Ok(auth_service(ctx)?
-            .refresh(&input.refresh_token)
+            .refresh(&input.refresh_token, &recorder(ctx)?)
             .await?
             .into())
     }
 
     /// Ends the caller's session at once.
     async fn logout(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
-        auth_service(ctx)?.logout(principal(ctx)?).await?;
+        let me = principal(ctx)?;
+        auth_service(ctx)?
+            .logout(Some(me.user_id), me.session_id, &recorder(ctx)?)
+            .await?;
         Ok(LogoutPayload { revoked: true })
     }
 }

@@ -88,7 +88,9 @@ impl BoardMutation {
         let task = db(ctx)?
             .run(move |c| crust_dal::board::move_task(c, &actor, tid, bid, input.position))
             .await?;
-        Ok(MoveTaskPayload { task: Task(task) })
+        Ok(MoveTaskPayload {
+            task: Task::served(ctx, task),
+        })
     }
 
     /// Moves a box to a position in a slice of its project.

@@ -49,7 +49,7 @@ impl CommentMutation {
         let actor = actor(ctx)?;
         let tid: TaskId = parse("taskId", &input.task_id)?;
         let c = db(ctx)?
-            .run(move |c| crust_dal::comments::add(c, &actor, tid, &input.body))
+            .create(move |c| crust_dal::comments::add(c, &actor, tid, &input.body))
             .await?;
         Ok(CommentPayload {
             comment: Comment(c),

@@ -59,7 +59,8 @@ pub struct SequenceBoxPayload {
 
 async fn reload(ctx: &Context<'_>, tid: TaskId) -> Result<Task> {
     let actor = actor(ctx)?;
-    Ok(Task(
+    Ok(Task::served(
+        ctx,
         db(ctx)?
             .run(move |c| crust_dal::tasks::get(c, &actor, tid))
             .await?,
@@ -119,7 +120,7 @@ impl DependencyMutation {
             })
             .await?;
         Ok(ShiftDatesPayload {
-            tasks: moved.into_iter().map(Task).collect(),
+            tasks: moved.into_iter().map(|t| Task::served(ctx, t)).collect(),
         })
     }
 

@@ -5,6 +5,7 @@
 //! field except the sign-in ones needs an authenticated caller; [`gate::AuthGate`]
 //! enforces that for all of them at once, so no resolver can forget.
 
+mod audit;
 mod auth;
 mod board;
 mod comments;
@@ -31,6 +32,7 @@ use crate::config::{Config, Profile};
 use crate::db::Db;
 use crate::error::ApiError;
 
+pub use audit::RequestVariables;
 pub use gate::{PUBLIC_FIELDS, SIGN_IN_FIELDS};
 pub use loaders::loaders;
 
@@ -41,6 +43,7 @@ pub struct Query(
     task::TaskQuery,
     recipes::RecipeQuery,
     search::SearchQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -53,6 +56,7 @@ pub struct Mutation(
     deps::DependencyMutation,
     comments::CommentMutation,
     recipes::RecipeMutation,
+    audit::SessionMutation,
 );
 
 pub type CrustSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -73,6 +77,8 @@ pub struct RequestCtx {
 pub fn build_schema(services: Option<(Db, AuthService)>, config: &Config) -> CrustSchema {
     let limits = &config.graphql;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        // Outside the gate, so that what the gate refuses is recorded too.
+        .extension(audit::AuditMutations)
         .extension(gate::AuthGate {
             introspection: limits.introspection,
         })
@@ -136,4 +142,11 @@ pub(crate) fn db<'a>(ctx: &Context<'a>) -> Result<&'a Db, ApiError> {
 pub(crate) fn auth_service<'a>(ctx: &Context<'a>) -> Result<&'a AuthService, ApiError> {
     ctx.data::<AuthService>()
         .map_err(|_| ApiError::internal("auth service missing from schema data"))
+}
+
+/// The request's audit recorder.
+pub(crate) fn recorder(ctx: &Context<'_>) -> Result<crate::audit::Recorder, ApiError> {
+    ctx.data::<crate::audit::Recorder>()
+        .cloned()
+        .map_err(|_| ApiError::internal("audit recorder missing from request data"))
 }

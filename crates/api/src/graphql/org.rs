@@ -150,7 +150,7 @@ impl OrgMutation {
     ) -> Result<CreateOrganizationPayload> {
         let actor = actor(ctx)?;
         let org = db(ctx)?
-            .run(move |c| crust_dal::orgs::create(c, &actor, &input.name))
+            .create(move |c| crust_dal::orgs::create(c, &actor, &input.name))
             .await?;
         Ok(CreateOrganizationPayload {
             organization: Organization(org),
@@ -223,7 +223,7 @@ impl OrgMutation {
             parse("organizationId", &input.organization_id)?,
         );
         let ws = db(ctx)?
-            .run(move |c| crust_dal::workspaces::create(c, &actor, org, &input.name))
+            .create(move |c| crust_dal::workspaces::create(c, &actor, org, &input.name))
             .await?;
         Ok(CreateWorkspacePayload {
             workspace: Workspace(ws),

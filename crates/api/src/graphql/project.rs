@@ -36,13 +36,14 @@ impl ProjectQuery {
         let paged = db(ctx)?
             .run(move |c| crust_dal::projects::list(c, &actor, org, ws, page))
             .await?;
-        Ok(connection(paged, Project))
+        Ok(connection(paged, |p| Project::served(ctx, p)))
     }
 
     /// One project the caller may read (NOT_FOUND otherwise).
     async fn project(&self, ctx: &Context<'_>, id: ID) -> Result<Project> {
         let (actor, pid): (_, ProjectId) = (actor(ctx)?, parse("id", &id)?);
-        Ok(Project(
+        Ok(Project::served(
+            ctx,
             db(ctx)?
                 .run(move |c| crust_dal::projects::get(c, &actor, pid))
                 .await?,
@@ -189,10 +190,10 @@ impl ProjectMutation {
             due_date: input.due_date,
         };
         let project = db(ctx)?
-            .run(move |c| crust_dal::projects::create(c, &actor, new))
+            .create(move |c| crust_dal::projects::create(c, &actor, new))
             .await?;
         Ok(CreateProjectPayload {
-            project: Project(project),
+            project: Project::served(ctx, project),
         })
     }
 
@@ -220,7 +221,7 @@ impl ProjectMutation {
             .run(move |c| crust_dal::projects::update(c, &actor, pid, patch))
             .await?;
         Ok(UpdateProjectPayload {
-            project: Project(project),
+            project: Project::served(ctx, project),
         })
     }
 
@@ -282,7 +283,7 @@ impl ProjectMutation {
     ) -> Result<CreateSlicePayload> {
         let (actor, pid): (_, ProjectId) = (actor(ctx)?, parse("projectId", &input.project_id)?);
         let slice = db(ctx)?
-            .run(move |c| crust_dal::structure::create_slice(c, &actor, pid, &input.name))
+            .create(move |c| crust_dal::structure::create_slice(c, &actor, pid, &input.name))
             .await?;
         Ok(CreateSlicePayload {
             slice: Slice(slice),
@@ -297,7 +298,7 @@ impl ProjectMutation {
     ) -> Result<CreateBoxPayload> {
         let (actor, sid): (_, SliceId) = (actor(ctx)?, parse("sliceId", &input.slice_id)?);
         let b = db(ctx)?
-            .run(move |c| {
+            .create(move |c| {
                 let kind = match (input.board_column, input.done_column) {
                     (_, true) => BoxKind::DoneColumn,
                     (true, false) => BoxKind::Column,

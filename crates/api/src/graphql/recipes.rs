@@ -303,7 +303,9 @@ impl RecipeMutation {
             description: input.description,
             slices: recipe_slices(input.slices),
         };
-        let recipe = db(ctx)?.run(move |c| dal::create(c, &actor, new)).await?;
+        let recipe = db(ctx)?
+            .create(move |c| dal::create(c, &actor, new))
+            .await?;
         Ok(RecipePayload {
             recipe: Recipe(recipe),
         })
@@ -340,10 +342,10 @@ impl RecipeMutation {
             classification: input.classification.into(),
         };
         let project = db(ctx)?
-            .run(move |c| dal::create_project(c, &actor, from))
+            .create(move |c| dal::create_project(c, &actor, from))
             .await?;
         Ok(CreateProjectFromRecipePayload {
-            project: Project(project),
+            project: Project::served(ctx, project),
         })
     }
 

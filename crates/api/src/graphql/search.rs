@@ -77,7 +77,7 @@ async fn search(
     let paged = db(ctx)?
         .run(move |c| crust_dal::search::tasks(c, &actor, &filter, o, page))
         .await?;
-    Ok(connection(paged, Task))
+    Ok(connection(paged, |t| Task::served(ctx, t)))
 }
 
 /// The signed-in user, with their work.
@@ -107,6 +107,23 @@ impl Me {
         let mut filter = to_dal(filter)?;
         filter.assignee = Some(UserId(self.0.id));
         search(ctx, filter, order_by, first, after).await
+    }
+
+    /// Your sessions that are still open; end one with `revokeSession`.
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<super::audit::Session>> {
+        Ok(super::audit::sessions(ctx).await?)
+    }
+
+    /// Your sign-ins (and failed attempts on your account), sign-outs, token
+    /// refreshes, password changes and session revocations, newest first.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn security_events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<super::audit::AuditEvent>> {
+        Ok(super::audit::security_events(ctx, first, after).await?)
     }
 }
 

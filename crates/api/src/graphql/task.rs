@@ -19,7 +19,8 @@ impl TaskQuery {
     /// One task the caller may see (NOT_FOUND otherwise).
     async fn task(&self, ctx: &Context<'_>, id: ID) -> Result<Task> {
         let (actor, tid): (_, TaskId) = (actor(ctx)?, parse("id", &id)?);
-        Ok(Task(
+        Ok(Task::served(
+            ctx,
             db(ctx)?
                 .run(move |c| crust_dal::tasks::get(c, &actor, tid))
                 .await?,
@@ -130,9 +131,11 @@ impl TaskMutation {
             duration_days: input.duration_days,
         };
         let task = db(ctx)?
-            .run(move |c| crust_dal::tasks::create(c, &actor, new))
+            .create(move |c| crust_dal::tasks::create(c, &actor, new))
             .await?;
-        Ok(CreateTaskPayload { task: Task(task) })
+        Ok(CreateTaskPayload {
+            task: Task::served(ctx, task),
+        })
     }
 
     /// Changes a task.
@@ -173,7 +176,9 @@ impl TaskMutation {
         let task = db(ctx)?
             .run(move |c| crust_dal::tasks::update(c, &actor, tid, patch))
             .await?;
-        Ok(UpdateTaskPayload { task: Task(task) })
+        Ok(UpdateTaskPayload {
+            task: Task::served(ctx, task),
+        })
     }
 
     /// Deletes a task (project EDITOR).

@@ -148,7 +148,7 @@ impl Organization {
         let paged = db(ctx)?
             .run(move |c| crust_dal::projects::list(c, &actor, org, ws, page))
             .await?;
-        Ok(connection(paged, Project))
+        Ok(connection(paged, |p| Project::served(ctx, p)))
     }
 }
 
@@ -179,7 +179,18 @@ impl Workspace {
     }
 }
 
-pub struct Project(pub models::Project);
+/// A project as served. Made only through [`Project::served`], which notes it for the
+/// audit log's record of need-to-know reads.
+pub struct Project(models::Project);
+
+impl Project {
+    pub fn served(ctx: &Context<'_>, project: models::Project) -> Self {
+        if let Some(rec) = ctx.data_opt::<crate::audit::Recorder>() {
+            rec.read_project(&project);
+        }
+        Project(project)
+    }
+}
 
 #[Object]
 impl Project {
@@ -295,7 +306,9 @@ impl Project {
         let paged = loaders(ctx)?
             .load_one(TasksOf(TaskParent::Project, self.0.id, page))
             .await?;
-        Ok(connection(paged.unwrap_or_else(|| empty(page)), Task))
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), |t| {
+            Task::served(ctx, t)
+        }))
     }
 }
 
@@ -394,11 +407,24 @@ impl TaskBox {
         let paged = loaders(ctx)?
             .load_one(TasksOf(TaskParent::Box, self.0.id, page))
             .await?;
-        Ok(connection(paged.unwrap_or_else(|| empty(page)), Task))
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), |t| {
+            Task::served(ctx, t)
+        }))
     }
 }
 
-pub struct Task(pub models::Task);
+/// A task as served. Made only through [`Task::served`], which notes it for the audit
+/// log's record of need-to-know reads.
+pub struct Task(models::Task);
+
+impl Task {
+    pub fn served(ctx: &Context<'_>, task: models::Task) -> Self {
+        if let Some(rec) = ctx.data_opt::<crate::audit::Recorder>() {
+            rec.read_task(&task);
+        }
+        Task(task)
+    }
+}
 
 #[Object]
 impl Task {
@@ -469,7 +495,7 @@ impl Task {
             .run(move |c| crust_dal::projects::get(c, &actor, pid))
             .await
         {
-            Ok(p) => Ok(Some(Project(p))),
+            Ok(p) => Ok(Some(Project::served(ctx, p))),
             Err(crate::error::ApiError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -577,8 +603,8 @@ pub struct TaskDependency(pub models::Dependency);
 
 #[Object]
 impl TaskDependency {
-    async fn task(&self) -> Task {
-        Task(self.0.task.clone())
+    async fn task(&self, ctx: &Context<'_>) -> Task {
+        Task::served(ctx, self.0.task.clone())
     }
     #[graphql(name = "type")]
     async fn kind(&self) -> DependencyType {

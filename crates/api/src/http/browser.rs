@@ -71,7 +71,7 @@ fn signed_in(state: &AppState, s: SignedIn) -> HttpResponse {
 }
 
 /// JSON only, and within the sign-in rate limit of the client's IP.
-fn admit(state: &AppState, req: &HttpRequest) -> Result<(), Refusal> {
+async fn admit(state: &AppState, req: &HttpRequest) -> Result<(), Refusal> {
     if !super::graphql::is_json(req) {
         return Err(Box::new(problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -83,6 +83,7 @@ fn admit(state: &AppState, req: &HttpRequest) -> Result<(), Refusal> {
         .map(|ip| ip.to_string())
         .unwrap_or_default();
     if let Verdict::Limited { limit, retry_after } = state.rate_limits.check(Bucket::SignIn, &ip) {
+        super::record_rate_limited(state, &super::recorder(state, req), Bucket::SignIn, &ip).await;
         return Err(Box::new(super::rate_limit::too_many_requests(
             limit,
             retry_after,
@@ -98,7 +99,7 @@ pub struct LoginBody {
 }
 
 pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    if let Err(refusal) = admit(&state, &req) {
+    if let Err(refusal) = admit(&state, &req).await {
         return *refusal;
     }
     let Ok(input) = serde_json::from_slice::<LoginBody>(&body) else {
@@ -108,8 +109,8 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
             "expected JSON {\"email\": …, \"password\": …}",
         );
     };
-    let client = super::client_info(&req, &state.trusted_proxies);
-    match state.auth.login(&input.email, input.password, client).await {
+    let rec = super::recorder(&state, &req);
+    match state.auth.login(&input.email, input.password, &rec).await {
         Ok(s) => signed_in(&state, s),
         Err(e) => api_error(e),
     }
@@ -156,14 +157,18 @@ async fn cookie_session(
 }
 
 pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    if let Err(refusal) = admit(&state, &req) {
+    if let Err(refusal) = admit(&state, &req).await {
         return *refusal;
     }
     let (token, _) = match cookie_session(&state, &req).await {
         Ok(found) => found,
         Err(refusal) => return *refusal,
     };
-    match state.auth.refresh(&token).await {
+    match state
+        .auth
+        .refresh(&token, &super::recorder(&state, &req))
+        .await
+    {
         Ok(s) => signed_in(&state, s),
         Err(e) => api_error(e),
     }
@@ -181,7 +186,8 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         Ok(found) => found,
         Err(refusal) => return *refusal,
     };
-    if let Err(e) = state.auth.revoke(session).await {
+    let rec = super::recorder(&state, &req);
+    if let Err(e) = state.auth.logout(None, session, &rec).await {
         return api_error(e);
     }
     HttpResponse::Ok()

@@ -155,15 +155,29 @@ async fn execute(
         Ok(ctx) => ctx,
         Err(e) => return retry_later(&e.message()),
     };
+    let mut recorder = super::recorder(state, req);
+    if let Some((principal, _)) = &ctx.caller {
+        recorder = recorder.for_actor(principal.user_id, principal.session_id);
+    }
     let allowance = match rate_limit(state, &ctx, &requests) {
         Ok(allowance) => allowance,
-        Err(refusal) => return *refusal,
+        Err((bucket, key, refusal)) => {
+            super::record_rate_limited(state, &recorder, bucket, &key).await;
+            return *refusal;
+        }
     };
-    // Per request: a database handle that counts statements, and the DataLoaders.
+    // Per request: a database handle that counts statements and records mutations,
+    // and the DataLoaders.
     let (db, statements) = state.db.counting();
+    let db = db.audited(recorder.clone());
     let mut responses = Vec::with_capacity(requests.len());
     for request in requests {
-        let mut request = request.data(db.clone()).data(ctx.clone());
+        let variables = crate::graphql::RequestVariables(request.variables.clone());
+        let mut request = request
+            .data(db.clone())
+            .data(ctx.clone())
+            .data(recorder.clone())
+            .data(variables);
         if let Some((_, actor)) = &ctx.caller {
             request = request.data(crate::graphql::loaders(db.clone(), actor.clone()));
         }
@@ -188,6 +202,16 @@ async fn execute(
                 }] }));
             }
             Ok(Ok(response)) => responses.push(response),
+        }
+        if recorder.has_reads() {
+            let rec = recorder.clone();
+            if let Err(e) = db.run(move |c| rec.flush_reads(c)).await {
+                // The data is served already; the gap is what the log must show.
+                tracing::error!(
+                    error = e.message(),
+                    "could not record reads of need-to-know objects"
+                );
+            }
         }
     }
     let statements = statements.load(Ordering::Relaxed);
@@ -272,11 +296,12 @@ fn signs_in(requests: &[Request]) -> bool {
 
 /// Draws from the caller's bucket (their user id, or their IP when anonymous) and, for
 /// sign-in operations, from the stricter sign-in bucket of their IP.
+#[allow(clippy::type_complexity)]
 fn rate_limit(
     state: &AppState,
     ctx: &RequestCtx,
     requests: &[Request],
-) -> Result<Verdict, Box<HttpResponse>> {
+) -> Result<Verdict, (Bucket, String, Box<HttpResponse>)> {
     let ip = ctx.client.ip.clone().unwrap_or_default();
     let mut checks = vec![match &ctx.caller {
         Some((principal, _)) => (Bucket::User, principal.user_id.to_string()),
@@ -293,7 +318,7 @@ fn rate_limit(
         verdict = state.rate_limits.check(bucket, &key);
         if let Verdict::Limited { limit, retry_after } = verdict {
             tracing::info!(?bucket, retry_after = retry_after.as_secs(), "rate limited");
-            return Err(Box::new(too_many_requests(limit, retry_after)));
+            return Err((bucket, key, Box::new(too_many_requests(limit, retry_after))));
         }
     }
     Ok(verdict)

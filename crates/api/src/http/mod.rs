@@ -47,6 +47,48 @@ pub(crate) fn client_info(
     }
 }
 
+/// The audit recorder of a request: its id, and the client IP (by the trusted-proxy
+/// rule) and user agent.
+pub(crate) fn recorder(
+    state: &crate::server::AppState,
+    req: &actix_web::HttpRequest,
+) -> crate::audit::Recorder {
+    use actix_web::HttpMessage;
+    let client = client_info(req, &state.trusted_proxies);
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    crate::audit::Recorder::new(state.audit_enabled, &id, client.ip, client.user_agent)
+}
+
+/// Records a rate-limit refusal (sampled, see [`crate::audit::RefusalSampler`]). A
+/// failure to record is logged: the refusal stands either way.
+pub(crate) async fn record_rate_limited(
+    state: &crate::server::AppState,
+    rec: &crate::audit::Recorder,
+    bucket: rate_limit::Bucket,
+    key: &str,
+) {
+    if !rec.enabled() || !state.refusals.should_record(&format!("{bucket:?}:{key}")) {
+        return;
+    }
+    let action = match bucket {
+        rate_limit::Bucket::SignIn => "loginRateLimited",
+        _ => "rateLimited",
+    };
+    let mut event = rec.event(action, crust_domain::audit::Outcome::Forbidden);
+    event.error_code = Some("RATE_LIMITED".into());
+    event.reason = Some(format!(
+        "{bucket:?} limit; further refusals for this client within a minute are not recorded"
+    ));
+    let rec = rec.clone();
+    if let Err(e) = state.db.run(move |c| rec.append(c, &event)).await {
+        tracing::error!(error = e.message(), "could not record a rate-limit refusal");
+    }
+}
+
 /// The request body limit for GraphQL (JSON) requests.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 

@@ -21,22 +21,23 @@ fn letter(d: Decision) -> char {
     }
 }
 
-const ORG_ACTIONS: [Action; 6] = [
+const ORG_ACTIONS: [Action; 7] = [
     Action::ReadOrg,
     Action::ReadOrgDirectory,
     Action::CreateProject,
     Action::ManageOrg,
     Action::ManageOrgMembers,
     Action::ManageOrgOwners,
+    Action::ReadAuditLog,
 ];
 
 #[rustfmt::skip]
 const ORG_TABLE: &[(&str, &str)] = &[
-    ("-",      "NNNNNN"),
-    ("GUEST",  "AFFFFF"),
-    ("MEMBER", "AAAFFF"),
-    ("ADMIN",  "AAAAAF"),
-    ("OWNER",  "AAAAAA"),
+    ("-",      "NNNNNNN"),
+    ("GUEST",  "AFFFFFF"),
+    ("MEMBER", "AAAFFFF"),
+    ("ADMIN",  "AAAAAFA"),
+    ("OWNER",  "AAAAAAA"),
 ];
 
 #[test]

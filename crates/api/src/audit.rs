@@ -1,0 +1,355 @@
+//! Recording the audit log for one request.
+//!
+//! A [`Recorder`] is made per request with who is calling and from where. For a
+//! GraphQL mutation, [`crate::graphql`]'s audit extension arms it with the field's
+//! name, redacted arguments and target; the resolver's database work then runs
+//! through [`crate::db::Db::run`], which appends the event inside the same
+//! transaction as the change. A mutation that is refused, or fails, before or during
+//! that transaction gets its event afterwards from the extension, in a transaction of
+//! its own — so a rolled-back change leaves only its refusal. Sign-in events are
+//! written by the auth service in the transactions of the sessions they change, and
+//! reads of need-to-know objects are written when the request's response is ready.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crust_dal::audit::{self, NewEvent, Origin, Target, TargetKind};
+use crust_dal::{DalResult, PgConnection};
+use crust_domain::audit::{redact, Outcome};
+use crust_domain::{Classification, SessionId, UserId};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// User agents are informational; a bounded prefix is kept (as for sessions).
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// The audit recorder of one request (cheap to clone).
+#[derive(Clone)]
+pub struct Recorder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    enabled: bool,
+    origin: Origin,
+    actor: Option<(UserId, SessionId)>,
+    current: Mutex<Option<Pending>>,
+    reads: Mutex<Reads>,
+}
+
+/// The mutation being resolved.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    pub action: String,
+    pub variables: Option<String>,
+    pub target: Option<Target>,
+    /// Its event is written (in its transaction): nothing more to record.
+    pub recorded: bool,
+}
+
+#[derive(Default)]
+struct Reads {
+    /// task → (organization, project, SECRET itself)
+    tasks: HashMap<Uuid, (Uuid, Uuid, bool)>,
+    /// project → (organization, SECRET)
+    projects: HashMap<Uuid, (Uuid, bool)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Recorder {
+    pub fn new(
+        enabled: bool,
+        request_id: &str,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> Self {
+        Recorder {
+            inner: Arc::new(Inner {
+                enabled,
+                origin: Origin {
+                    request_id: Some(request_id.to_owned()).filter(|r| !r.is_empty()),
+                    ip,
+                    user_agent: user_agent
+                        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+                },
+                actor: None,
+                current: Mutex::new(None),
+                reads: Mutex::new(Reads::default()),
+            }),
+        }
+    }
+
+    /// The same recorder, for an authenticated caller.
+    pub fn for_actor(self, user: UserId, session: SessionId) -> Self {
+        let inner = Inner {
+            enabled: self.inner.enabled,
+            origin: self.inner.origin.clone(),
+            actor: Some((user, session)),
+            current: Mutex::new(None),
+            reads: Mutex::new(Reads::default()),
+        };
+        Recorder {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.inner.enabled
+    }
+
+    /// Where the request came from, as sessions store it.
+    pub fn client(&self) -> crust_dal::sessions::ClientInfo {
+        crust_dal::sessions::ClientInfo {
+            ip: self.inner.origin.ip.clone(),
+            user_agent: self.inner.origin.user_agent.clone(),
+        }
+    }
+
+    /// A new event with this request's actor, session and origin.
+    pub fn event(&self, action: &str, outcome: Outcome) -> NewEvent {
+        let mut e = NewEvent::new(action, outcome, self.inner.origin.clone());
+        if let Some((user, session)) = self.inner.actor {
+            e.actor = Some(user);
+            e.session = Some(session);
+        }
+        e
+    }
+
+    /// Appends an event (unless auditing is off). Call it last in the transaction it
+    /// belongs to, and [`Recorder::mark_recorded`] once that transaction committed.
+    pub fn append(&self, conn: &mut PgConnection, event: &NewEvent) -> DalResult<()> {
+        if self.inner.enabled {
+            audit::append(conn, event)?;
+        }
+        Ok(())
+    }
+
+    /// Arms the recorder for a mutation field.
+    pub fn begin(&self, action: &str, arguments: Value) {
+        let target = target_of(&arguments);
+        *lock(&self.inner.current) = Some(Pending {
+            action: action.to_owned(),
+            variables: Some(redact(arguments).to_string()),
+            target,
+            recorded: false,
+        });
+    }
+
+    /// Disarms it and returns what was pending.
+    pub fn finish(&self) -> Option<Pending> {
+        lock(&self.inner.current).take()
+    }
+
+    /// The armed mutation whose event is still to be written, if any.
+    pub fn pending(&self) -> Option<Pending> {
+        lock(&self.inner.current)
+            .as_ref()
+            .filter(|p| !p.recorded)
+            .cloned()
+    }
+
+    /// The current mutation's event is written and committed.
+    pub fn mark_recorded(&self) {
+        if let Some(p) = lock(&self.inner.current).as_mut() {
+            p.recorded = true;
+        }
+    }
+
+    /// The event of a pending mutation, about `target` (located in `conn`).
+    pub fn mutation_event(
+        &self,
+        conn: &mut PgConnection,
+        pending: &Pending,
+        outcome: Outcome,
+        error_code: Option<&str>,
+        target: Option<Target>,
+    ) -> DalResult<NewEvent> {
+        let mut e = self.event(&pending.action, outcome);
+        e.variables = pending.variables.clone();
+        e.error_code = error_code.map(str::to_owned);
+        e.about(conn, target.or(pending.target))
+    }
+
+    /// Notes that a task was served to the caller.
+    pub fn read_task(&self, task: &crust_dal::models::Task) {
+        lock(&self.inner.reads).tasks.insert(
+            task.id,
+            (
+                task.org_id,
+                task.project_id,
+                task.classification() == Classification::Secret,
+            ),
+        );
+    }
+
+    /// Notes that a project was served to the caller.
+    pub fn read_project(&self, project: &crust_dal::models::Project) {
+        lock(&self.inner.reads).projects.insert(
+            project.id,
+            (
+                project.org_id,
+                project.classification() == Classification::Secret,
+            ),
+        );
+    }
+
+    /// Did the request serve any task or project (to check for need-to-know ones)?
+    pub fn has_reads(&self) -> bool {
+        self.inner.enabled && {
+            let reads = lock(&self.inner.reads);
+            !reads.tasks.is_empty() || !reads.projects.is_empty()
+        }
+    }
+
+    /// Writes a `read` event for every need-to-know object the request served: SECRET
+    /// projects, SECRET tasks and the tasks of SECRET projects.
+    pub fn flush_reads(&self, conn: &mut PgConnection) -> DalResult<()> {
+        let reads = std::mem::take(&mut *lock(&self.inner.reads));
+        if !self.inner.enabled || (reads.tasks.is_empty() && reads.projects.is_empty()) {
+            return Ok(());
+        }
+        let mut secret_projects: HashMap<Uuid, bool> = reads
+            .projects
+            .iter()
+            .map(|(id, (_, s))| (*id, *s))
+            .collect();
+        let unknown: Vec<Uuid> = reads
+            .tasks
+            .values()
+            .filter(|(_, project, secret)| !secret && !secret_projects.contains_key(project))
+            .map(|(_, project, _)| *project)
+            .collect();
+        if !unknown.is_empty() {
+            for (project, secret) in crust_dal::projects::classified_secret(conn, &unknown)? {
+                secret_projects.insert(project, secret);
+            }
+        }
+        let mut events = Vec::new();
+        let mut read = |kind, id, org| {
+            let mut e = self.event("read", Outcome::Ok);
+            e.target = Some(Target::new(kind, id));
+            e.organization = Some(org);
+            e.need_to_know = true;
+            events.push(e);
+        };
+        for (id, (org, secret)) in &reads.projects {
+            if *secret {
+                read(TargetKind::Project, *id, *org);
+            }
+        }
+        for (id, (org, project, secret)) in &reads.tasks {
+            if *secret || secret_projects.get(project).copied().unwrap_or(false) {
+                read(TargetKind::Task, *id, *org);
+            }
+        }
+        audit::append_all(conn, events)
+    }
+}
+
+/// Decides which rate-limit refusals are written to the audit log: the first for each
+/// bucket and key in every minute. A flood of refused requests must not become a
+/// flood of writes (the server log still has every one).
+pub struct RefusalSampler {
+    seen: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+impl Default for RefusalSampler {
+    fn default() -> Self {
+        RefusalSampler {
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl RefusalSampler {
+    pub const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    pub fn should_record(&self, key: &str) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = lock(&self.seen);
+        if seen.len() > 50_000 {
+            seen.retain(|_, at| now.duration_since(*at) < Self::EVERY);
+        }
+        match seen.get(key) {
+            Some(at) if now.duration_since(*at) < Self::EVERY => false,
+            _ => {
+                seen.insert(key.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+/// Which argument names the object a mutation acts on, most specific first.
+const TARGET_KEYS: [(&str, TargetKind); 9] = [
+    ("taskId", TargetKind::Task),
+    ("commentId", TargetKind::Comment),
+    ("boxId", TargetKind::Box),
+    ("sliceId", TargetKind::Slice),
+    ("projectId", TargetKind::Project),
+    ("recipeId", TargetKind::Recipe),
+    ("workspaceId", TargetKind::Workspace),
+    ("organizationId", TargetKind::Organization),
+    ("sessionId", TargetKind::Session),
+];
+
+/// The target a mutation names in its arguments (`input: {taskId …}` or top level).
+pub fn target_of(arguments: &Value) -> Option<Target> {
+    let scope = match arguments.get("input") {
+        Some(input @ Value::Object(_)) => input,
+        _ => arguments,
+    };
+    TARGET_KEYS.iter().find_map(|(key, kind)| {
+        let id = scope.get(*key)?.as_str()?.parse::<Uuid>().ok()?;
+        Some(Target::new(*kind, id))
+    })
+}
+
+/// An object a create mutation made: it becomes the event's target.
+pub trait Created {
+    fn created(&self) -> Target;
+}
+
+macro_rules! created {
+    ($($model:ty => $kind:ident),* $(,)?) => {
+        $(impl Created for $model {
+            fn created(&self) -> Target {
+                Target::new(TargetKind::$kind, self.id)
+            }
+        })*
+    };
+}
+
+created! {
+    crust_dal::models::Organization => Organization,
+    crust_dal::models::Workspace => Workspace,
+    crust_dal::models::Project => Project,
+    crust_dal::models::Slice => Slice,
+    crust_dal::models::TaskBox => Box,
+    crust_dal::models::Task => Task,
+    crust_dal::models::Comment => Comment,
+    crust_dal::models::Recipe => Recipe,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_most_specific_id_is_the_target() {
+        let id = Uuid::new_v4();
+        let other = Uuid::new_v4();
+        let t = target_of(
+            &json!({"input": {"projectId": other.to_string(), "taskId": id.to_string()}}),
+        );
+        assert_eq!(t, Some(Target::new(TargetKind::Task, id)));
+        let t = target_of(&json!({"sessionId": id.to_string()}));
+        assert_eq!(t, Some(Target::new(TargetKind::Session, id)));
+        assert_eq!(target_of(&json!({"input": {"taskId": "not-a-uuid"}})), None);
+        assert_eq!(target_of(&json!({"input": {"title": "x"}})), None);
+    }
+}

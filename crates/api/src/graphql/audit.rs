@@ -1,0 +1,397 @@
+//! The audit log in GraphQL: the extension that records every mutation, the
+//! organization's `auditEvents`, the caller's sessions and `revokeSession`, and
+//! `changePassword`.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::Field;
+use async_graphql::{
+    Context, Enum, InputObject, Object, Result, ServerResult, SimpleObject, Value, Variables, ID,
+};
+use chrono::{DateTime, Utc};
+use crust_dal::audit::{Event, EventFilter};
+use crust_domain::audit::Outcome;
+use crust_domain::{OrgId, SessionId};
+
+use super::connection::{connection, page, Conn};
+use super::ids::{id, parse};
+use super::{actor, auth_service, db, principal, recorder};
+use crate::audit::Recorder;
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// The request's variables, for recording the arguments each mutation was sent.
+#[derive(Clone, Default)]
+pub struct RequestVariables(pub Variables);
+
+/// Records every root mutation field, succeeded or refused (see [`crate::audit`]).
+/// Registered before the auth gate so that refusals by the gate are recorded too.
+pub struct AuditMutations;
+
+impl ExtensionFactory for AuditMutations {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AuditMutationsExtension)
+    }
+}
+
+struct AuditMutationsExtension;
+
+/// A field's arguments as JSON, variables filled in (a missing one is null).
+fn arguments(field: &Field, variables: &Variables) -> serde_json::Value {
+    let map = field
+        .arguments
+        .iter()
+        .map(|(name, value)| {
+            let value = value
+                .node
+                .clone()
+                .into_const_with(|var| {
+                    Ok::<_, std::convert::Infallible>(
+                        variables.get(&var).cloned().unwrap_or(Value::Null),
+                    )
+                })
+                .ok()
+                .and_then(|v| v.into_json().ok())
+                .unwrap_or(serde_json::Value::Null);
+            (name.node.to_string(), value)
+        })
+        .collect();
+    serde_json::Value::Object(map)
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AuditMutationsExtension {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let recorder = ctx.data_opt::<Recorder>().filter(|r| r.enabled());
+        let (Some(recorder), None, "Mutation") =
+            (recorder, info.path_node.parent, info.parent_type)
+        else {
+            return next.run(ctx, info).await;
+        };
+        let variables = ctx
+            .data_opt::<RequestVariables>()
+            .map(|v| v.0.clone())
+            .unwrap_or_default();
+        recorder.begin(info.name, arguments(info.field, &variables));
+        let name = info.name.to_owned();
+        let result = next.run(ctx, info).await;
+        let Some(pending) = recorder.finish().filter(|p| !p.recorded) else {
+            return result;
+        };
+        let (outcome, code) = match &result {
+            Ok(_) => {
+                // Every mutation's work should go through `Db::run` and be recorded
+                // in its transaction; this one is recorded after the fact instead.
+                tracing::warn!(mutation = %name, "mutation recorded outside its transaction");
+                (Outcome::Ok, None)
+            }
+            Err(e) => {
+                let code = match e.extensions.as_ref().and_then(|x| x.get("code")) {
+                    Some(Value::String(code)) => code.clone(),
+                    // async-graphql's own refusals (bad arguments) carry no code yet.
+                    _ => "BAD_USER_INPUT".to_owned(),
+                };
+                (Outcome::of_error_code(&code), Some(code))
+            }
+        };
+        if let Some(db) = ctx.data_opt::<Db>() {
+            let rec = recorder.clone();
+            let written = db
+                .run(move |c| {
+                    crust_dal::transaction(c, |c| {
+                        let e = rec.mutation_event(c, &pending, outcome, code.as_deref(), None)?;
+                        rec.append(c, &e)
+                    })
+                })
+                .await;
+            if let Err(e) = written {
+                tracing::error!(mutation = %name, error = e.message(), "could not record a mutation");
+            }
+        }
+        result
+    }
+}
+
+/// How a recorded action ended.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AuditOutcome {
+    Ok,
+    /// Refused for who asked (unauthenticated, forbidden, not found, rate limited).
+    Forbidden,
+    /// Refused for what was sent (bad input, conflict).
+    Invalid,
+    Error,
+}
+
+/// One entry of the audit log.
+pub struct AuditEvent(Event);
+
+#[Object]
+impl AuditEvent {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    /// The event's place in its chain (its organization's, or the global one).
+    async fn sequence(&self) -> i64 {
+        self.0.seq
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    /// The mutation's name (`updateTask`), `read` for a need-to-know object served,
+    /// or a sign-in event: `login`, `logout`, `refreshSession`, `refreshTokenReused`,
+    /// `changePassword`, `accountLocked`, `loginRateLimited`, `rateLimited`, `signUp`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    async fn outcome(&self) -> AuditOutcome {
+        match self.0.outcome.as_str() {
+            "ok" => AuditOutcome::Ok,
+            "forbidden" => AuditOutcome::Forbidden,
+            "invalid" => AuditOutcome::Invalid,
+            _ => AuditOutcome::Error,
+        }
+    }
+    /// The error code the caller got, for a refusal.
+    async fn error_code(&self) -> Option<&str> {
+        self.0.error_code.as_deref()
+    }
+    /// Why a sign-in failed (`wrong_password`, `unknown_account`, `inactive_account`,
+    /// `account_locked`) and similar detail.
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+    /// Who acted (none: anonymous).
+    async fn actor_id(&self) -> Option<ID> {
+        self.0.actor_id.map(id)
+    }
+    async fn session_id(&self) -> Option<ID> {
+        self.0.session_id.map(id)
+    }
+    /// The account concerned, when not the actor (a failed login against it).
+    async fn subject_user_id(&self) -> Option<ID> {
+        self.0.subject_user_id.map(id)
+    }
+    async fn organization_id(&self) -> Option<ID> {
+        self.0.organization_id.map(id)
+    }
+    /// `Task`, `Project`, `Box`, `Slice`, `Comment`, `Recipe`, `Workspace`,
+    /// `Organization`, `Session` or `User`.
+    async fn target_type(&self) -> Option<&str> {
+        self.0.target_type.as_deref()
+    }
+    async fn target_id(&self) -> Option<ID> {
+        self.0.target_id.map(id)
+    }
+    /// The arguments sent, as JSON text, with every value under a key naming a
+    /// password, token, secret, authorization or cookie replaced by "[REDACTED]".
+    async fn variables(&self) -> Option<&str> {
+        self.0.variables.as_deref()
+    }
+    /// The request's id: the same as in its `X-Request-Id` header and the server log.
+    async fn request_id(&self) -> Option<&str> {
+        self.0.request_id.as_deref()
+    }
+    /// The client's IP (behind trusted proxies, the client they name). After the
+    /// retention period only its network remains.
+    async fn ip(&self) -> Option<&str> {
+        self.0.ip.as_deref()
+    }
+    async fn user_agent(&self) -> Option<&str> {
+        self.0.user_agent.as_deref()
+    }
+    /// When the IP and user agent were pseudonymized.
+    async fn pruned_at(&self) -> Option<DateTime<Utc>> {
+        self.0.pruned_at
+    }
+    /// SHA-256 chain link, hex: over the previous event's hash and this content.
+    async fn hash(&self) -> String {
+        hex(&self.0.hash)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(InputObject, Default)]
+pub struct AuditEventFilter {
+    pub actor_id: Option<ID>,
+    /// An action name, e.g. `updateTask` or `login`.
+    pub action: Option<String>,
+    pub target_id: Option<ID>,
+    /// Events at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl AuditEventFilter {
+    fn to_dal(self) -> Result<EventFilter, ApiError> {
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if from > to {
+                return Err(ApiError::BadUserInput(
+                    "from: must not be after `to`".into(),
+                ));
+            }
+        }
+        Ok(EventFilter {
+            actor: self
+                .actor_id
+                .map(|a| parse::<crust_domain::UserId>("actorId", &a).map(|u| u.0))
+                .transpose()?,
+            action: self.action,
+            target: self
+                .target_id
+                .map(|t| parse::<uuid::Uuid>("targetId", &t))
+                .transpose()?,
+            from: self.from,
+            to: self.to,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The organization's audit log, newest first (org OWNER or ADMIN). Events about
+    /// a need-to-know (SECRET) object are listed only to those who may see it.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn audit_events(
+        &self,
+        ctx: &Context<'_>,
+        organization_id: ID,
+        #[graphql(default)] filter: AuditEventFilter,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<AuditEvent>> {
+        let actor = actor(ctx)?;
+        let org: OrgId = parse("organizationId", &organization_id)?;
+        let (filter, page) = (filter.to_dal()?, page(first, after)?);
+        let paged = db(ctx)?
+            .run(move |c| crust_dal::audit::for_org(c, &actor, org, &filter, page))
+            .await?;
+        Ok(connection(paged, AuditEvent))
+    }
+}
+
+/// One of your sign-ins that is still open.
+#[derive(SimpleObject)]
+pub struct Session {
+    pub id: ID,
+    pub created_at: DateTime<Utc>,
+    /// When its refresh token was last used.
+    pub last_used_at: DateTime<Utc>,
+    /// When it ends whatever happens.
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session of this request.
+    pub current: bool,
+}
+
+/// The caller's open sessions, newest first.
+pub async fn sessions(ctx: &Context<'_>) -> Result<Vec<Session>, ApiError> {
+    let me = principal(ctx)?;
+    let list = db(ctx)?
+        .run(move |c| crust_dal::sessions::open_for_user(c, me.user_id))
+        .await?;
+    Ok(list
+        .into_iter()
+        .map(|s| Session {
+            id: id(s.id),
+            current: s.id == me.session_id.0,
+            created_at: s.created_at,
+            last_used_at: s.last_refreshed_at,
+            expires_at: s.absolute_expires_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        })
+        .collect())
+}
+
+/// The caller's own security events, newest first.
+pub async fn security_events(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Conn<AuditEvent>, ApiError> {
+    let me = principal(ctx)?;
+    let page = page(first, after)?;
+    let paged = db(ctx)?
+        .run(move |c| crust_dal::audit::security_events(c, me.user_id, page))
+        .await?;
+    Ok(connection(paged, AuditEvent))
+}
+
+#[derive(InputObject)]
+pub struct RevokeSessionInput {
+    pub session_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct RevokeSessionPayload {
+    pub revoked_session_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    pub current_password: String,
+    /// 8–128 characters, not one of the 10,000 most common passwords.
+    pub new_password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct ChangePasswordPayload {
+    /// Your other sessions, now ended (this one stays signed in).
+    pub ended_sessions: i32,
+}
+
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Ends one of your sessions (for instance a sign-in you do not recognize): its
+    /// tokens are refused from the next request on. Others' sessions are NOT_FOUND.
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeSessionInput,
+    ) -> Result<RevokeSessionPayload> {
+        let me = principal(ctx)?;
+        let session: SessionId = parse("sessionId", &input.session_id)?;
+        db(ctx)?
+            .run(move |c| crust_dal::sessions::revoke_own(c, me.user_id, session))
+            .await?;
+        Ok(RevokeSessionPayload {
+            revoked_session_id: id(session.0),
+        })
+    }
+
+    /// Changes your password and ends your other sessions.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> Result<ChangePasswordPayload> {
+        let me = principal(ctx)?;
+        let rec = recorder(ctx)?;
+        let ended = auth_service(ctx)?
+            .change_password(me, input.current_password, input.new_password, &rec)
+            .await?;
+        Ok(ChangePasswordPayload {
+            ended_sessions: i32::try_from(ended).unwrap_or(i32::MAX),
+        })
+    }
+}

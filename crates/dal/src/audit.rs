@@ -1,0 +1,683 @@
+//! The audit log: appending events to their organization's hash chain (callers do it
+//! inside the transaction of the change they describe), reading them back for those
+//! allowed to, and the operator's verify, prune and export.
+//!
+//! The application's role may only read and append (see the `audit` migration); the
+//! chain makes any other change — by a superuser, on the disk — detectable.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use crust_domain::audit::{
+    chain_hash, client_digest, pseudonymize_ip, EventContent, Outcome, GENESIS, GLOBAL_CHAIN,
+};
+use crust_domain::{Action, OrgId, SessionId, UserId};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use crate::actor::Actor;
+use crate::error::{DalError, DalResult};
+use crate::page::{Page, Paged};
+use crate::schema::{audit_chain_heads as heads, audit_events as events, projects, tasks};
+use crate::visibility::{project_visible, task_visible};
+
+/// The kinds of object an event can be about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    Organization,
+    Workspace,
+    Project,
+    Slice,
+    Box,
+    Task,
+    Comment,
+    Recipe,
+    Session,
+    User,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Organization => "Organization",
+            TargetKind::Workspace => "Workspace",
+            TargetKind::Project => "Project",
+            TargetKind::Slice => "Slice",
+            TargetKind::Box => "Box",
+            TargetKind::Task => "Task",
+            TargetKind::Comment => "Comment",
+            TargetKind::Recipe => "Recipe",
+            TargetKind::Session => "Session",
+            TargetKind::User => "User",
+        }
+    }
+}
+
+/// The object an event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub kind: TargetKind,
+    pub id: Uuid,
+}
+
+impl Target {
+    pub fn new(kind: TargetKind, id: Uuid) -> Self {
+        Target { kind, id }
+    }
+}
+
+/// Where a request came from, as the server resolved it.
+#[derive(Clone, Debug, Default)]
+pub struct Origin {
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// An event to append.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// The mutation's field name (`updateTask`), or a sign-in event (`login`, …).
+    pub action: String,
+    pub outcome: Outcome,
+    /// The GraphQL error code of a refusal.
+    pub error_code: Option<String>,
+    /// Why a sign-in failed, as a class (`wrong_password`, `unknown_account`, …).
+    pub reason: Option<String>,
+    pub actor: Option<UserId>,
+    pub session: Option<SessionId>,
+    /// The account an event concerns when that is not the actor (a failed login).
+    pub subject_user: Option<UserId>,
+    /// The organization, whose chain the event joins (`None`: the global chain).
+    pub organization: Option<Uuid>,
+    pub target: Option<Target>,
+    /// The target was SECRET (or inside something SECRET) when the event happened.
+    pub need_to_know: bool,
+    /// The request's data for this action, secrets already redacted, as JSON.
+    pub variables: Option<String>,
+    pub origin: Origin,
+}
+
+impl NewEvent {
+    pub fn new(action: impl Into<String>, outcome: Outcome, origin: Origin) -> Self {
+        NewEvent {
+            action: action.into(),
+            outcome,
+            error_code: None,
+            reason: None,
+            actor: None,
+            session: None,
+            subject_user: None,
+            organization: None,
+            target: None,
+            need_to_know: false,
+            variables: None,
+            origin,
+        }
+    }
+
+    /// Sets the target and, from where it lives, the organization and need-to-know
+    /// flag (a target that does not exist leaves them unset).
+    pub fn about(mut self, conn: &mut PgConnection, target: Option<Target>) -> DalResult<Self> {
+        self.target = target;
+        if let Some(t) = target {
+            if let Some((org, secret)) = locate(conn, t)? {
+                self.organization = Some(org);
+                self.need_to_know = secret;
+            }
+        }
+        Ok(self)
+    }
+}
+
+#[derive(QueryableByName)]
+struct Located {
+    #[diesel(sql_type = SqlUuid)]
+    org: Uuid,
+    #[diesel(sql_type = Bool)]
+    secret: bool,
+}
+
+/// The organization a target belongs to and whether it is need-to-know, or `None`
+/// when it does not exist (or belongs to no organization).
+pub fn locate(conn: &mut PgConnection, target: Target) -> DalResult<Option<(Uuid, bool)>> {
+    const TASK: &str = "FROM tasks t JOIN projects p ON p.id = t.project_id";
+    let sql = match target.kind {
+        TargetKind::Organization => {
+            "SELECT id AS org, false AS secret FROM organizations WHERE id = $1".to_owned()
+        }
+        TargetKind::Workspace => {
+            "SELECT org_id AS org, false AS secret FROM workspaces WHERE id = $1".to_owned()
+        }
+        TargetKind::Recipe => {
+            "SELECT org_id AS org, false AS secret FROM recipes WHERE id = $1".to_owned()
+        }
+        TargetKind::Project => "SELECT org_id AS org, classification = 'SECRET' AS secret \
+             FROM projects WHERE id = $1"
+            .to_owned(),
+        TargetKind::Slice | TargetKind::Box => format!(
+            "SELECT p.org_id AS org, p.classification = 'SECRET' AS secret \
+             FROM {} x JOIN projects p ON p.id = x.project_id WHERE x.id = $1",
+            if target.kind == TargetKind::Slice {
+                "slices"
+            } else {
+                "boxes"
+            }
+        ),
+        TargetKind::Task => format!(
+            "SELECT t.org_id AS org, (t.classification = 'SECRET' OR p.classification = 'SECRET') \
+             AS secret {TASK} WHERE t.id = $1"
+        ),
+        TargetKind::Comment => format!(
+            "SELECT t.org_id AS org, (t.classification = 'SECRET' OR p.classification = 'SECRET') \
+             AS secret {TASK} JOIN comments c ON c.task_id = t.id WHERE c.id = $1"
+        ),
+        TargetKind::Session | TargetKind::User => return Ok(None),
+    };
+    Ok(diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(target.id)
+        .get_result::<Located>(conn)
+        .optional()?
+        .map(|l| (l.org, l.secret)))
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = events)]
+struct Row<'a> {
+    id: Uuid,
+    chain: Uuid,
+    seq: i64,
+    occurred_at: DateTime<Utc>,
+    action: &'a str,
+    outcome: &'a str,
+    error_code: Option<&'a str>,
+    reason: Option<&'a str>,
+    actor_id: Option<Uuid>,
+    session_id: Option<Uuid>,
+    subject_user_id: Option<Uuid>,
+    organization_id: Option<Uuid>,
+    target_type: Option<&'a str>,
+    target_id: Option<Uuid>,
+    need_to_know: bool,
+    variables: Option<&'a str>,
+    request_id: Option<&'a str>,
+    ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    client_salt: Option<&'a [u8]>,
+    ip_digest: &'a [u8],
+    user_agent_digest: &'a [u8],
+    prev_hash: &'a [u8],
+    hash: &'a [u8],
+}
+
+/// Appends an event to its chain and returns its id. Call it last in the transaction
+/// of the change it records: it locks the chain's head until that transaction ends.
+pub fn append(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
+    conn.transaction(|conn| {
+        let chain = e.organization.unwrap_or(GLOBAL_CHAIN);
+        diesel::insert_into(heads::table)
+            .values((
+                heads::chain.eq(chain),
+                heads::seq.eq(0),
+                heads::hash.eq(GENESIS.as_slice()),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+        let (last, prev): (i64, Vec<u8>) = heads::table
+            .find(chain)
+            .select((heads::seq, heads::hash))
+            .for_update()
+            .first(conn)?;
+        let seq = last + 1;
+        let id = Uuid::new_v4();
+        // 122 random bits from the OS generator: enough that a digest cannot be
+        // matched against a list of likely addresses.
+        let salt = Uuid::new_v4().into_bytes();
+        let ip_digest = client_digest(&salt, e.origin.ip.as_deref());
+        let ua_digest = client_digest(&salt, e.origin.user_agent.as_deref());
+        // PostgreSQL keeps microseconds; the hash must cover what is stored.
+        let occurred_at = Utc::now()
+            .duration_trunc(TimeDelta::microseconds(1))
+            .unwrap_or_else(|_| Utc::now());
+        let target_type = e.target.map(|t| t.kind.as_str());
+        let content = EventContent {
+            id,
+            chain,
+            seq,
+            occurred_at,
+            action: &e.action,
+            outcome: e.outcome.as_str(),
+            error_code: e.error_code.as_deref(),
+            reason: e.reason.as_deref(),
+            actor_id: e.actor.map(|u| u.0),
+            session_id: e.session.map(|s| s.0),
+            subject_user_id: e.subject_user.map(|u| u.0),
+            organization_id: e.organization,
+            target_type,
+            target_id: e.target.map(|t| t.id),
+            need_to_know: e.need_to_know,
+            variables: e.variables.as_deref(),
+            request_id: e.origin.request_id.as_deref(),
+            ip_digest: &ip_digest,
+            user_agent_digest: &ua_digest,
+        };
+        let hash = chain_hash(&prev, &content);
+        diesel::insert_into(events::table)
+            .values(Row {
+                id,
+                chain,
+                seq,
+                occurred_at,
+                action: content.action,
+                outcome: content.outcome,
+                error_code: content.error_code,
+                reason: content.reason,
+                actor_id: content.actor_id,
+                session_id: content.session_id,
+                subject_user_id: content.subject_user_id,
+                organization_id: content.organization_id,
+                target_type,
+                target_id: content.target_id,
+                need_to_know: content.need_to_know,
+                variables: content.variables,
+                request_id: content.request_id,
+                ip: e.origin.ip.as_deref(),
+                user_agent: e.origin.user_agent.as_deref(),
+                client_salt: Some(&salt),
+                ip_digest: &ip_digest,
+                user_agent_digest: &ua_digest,
+                prev_hash: &prev,
+                hash: &hash,
+            })
+            .execute(conn)?;
+        diesel::update(heads::table.find(chain))
+            .set((heads::seq.eq(seq), heads::hash.eq(hash.as_slice())))
+            .execute(conn)?;
+        Ok(id)
+    })
+}
+
+/// Appends several events in one transaction, taking the chains' locks in one order
+/// (so two such batches can never wait on each other).
+pub fn append_all(conn: &mut PgConnection, mut list: Vec<NewEvent>) -> DalResult<()> {
+    list.sort_by_key(|e| e.organization.unwrap_or(GLOBAL_CHAIN));
+    conn.transaction(|conn| {
+        for e in &list {
+            append(conn, e)?;
+        }
+        Ok(())
+    })
+}
+
+/// An event as stored.
+#[derive(Clone, Debug, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct Event {
+    pub id: Uuid,
+    pub chain: Uuid,
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub action: String,
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub reason: Option<String>,
+    pub actor_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub subject_user_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub target_type: Option<String>,
+    pub target_id: Option<Uuid>,
+    pub need_to_know: bool,
+    pub variables: Option<String>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub client_salt: Option<Vec<u8>>,
+    pub ip_digest: Vec<u8>,
+    pub user_agent_digest: Vec<u8>,
+    pub pruned_at: Option<DateTime<Utc>>,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl Event {
+    fn content(&self) -> EventContent<'_> {
+        EventContent {
+            id: self.id,
+            chain: self.chain,
+            seq: self.seq,
+            occurred_at: self.occurred_at,
+            action: &self.action,
+            outcome: &self.outcome,
+            error_code: self.error_code.as_deref(),
+            reason: self.reason.as_deref(),
+            actor_id: self.actor_id,
+            session_id: self.session_id,
+            subject_user_id: self.subject_user_id,
+            organization_id: self.organization_id,
+            target_type: self.target_type.as_deref(),
+            target_id: self.target_id,
+            need_to_know: self.need_to_know,
+            variables: self.variables.as_deref(),
+            request_id: self.request_id.as_deref(),
+            ip_digest: &self.ip_digest,
+            user_agent_digest: &self.user_agent_digest,
+        }
+    }
+}
+
+/// What `auditEvents` may narrow the log to.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub actor: Option<Uuid>,
+    pub action: Option<String>,
+    pub target: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+type EventQuery<'a> = events::BoxedQuery<'a, diesel::pg::Pg>;
+
+fn filtered<'a>(chain: Uuid, f: &EventFilter) -> EventQuery<'a> {
+    let mut q = events::table.filter(events::chain.eq(chain)).into_boxed();
+    if let Some(a) = f.actor {
+        q = q.filter(events::actor_id.eq(a));
+    }
+    if let Some(a) = &f.action {
+        q = q.filter(events::action.eq(a.clone()));
+    }
+    if let Some(t) = f.target {
+        q = q.filter(events::target_id.eq(t));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(events::occurred_at.ge(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(events::occurred_at.lt(to));
+    }
+    q
+}
+
+/// The organization's events, newest first, for its OWNERs and ADMINs (others: as
+/// [`crate::orgs::check`] decides). Events about need-to-know objects are listed only
+/// to readers who may see that object now, like every other list.
+pub fn for_org(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    org: OrgId,
+    filter: &EventFilter,
+    page: Page,
+) -> DalResult<Paged<Event>> {
+    crate::orgs::check(
+        actor,
+        org,
+        Action::ReadAuditLog,
+        "read this organization's audit log",
+    )?;
+    let visible = |q: EventQuery<'static>| {
+        let tasks = tasks::table
+            .filter(task_visible(actor))
+            .select(tasks::id.nullable())
+            .into_boxed();
+        let projects = projects::table
+            .filter(project_visible(actor))
+            .select(projects::id.nullable())
+            .into_boxed();
+        q.filter(
+            events::need_to_know
+                .eq(false)
+                .or(events::target_type
+                    .eq("Task")
+                    .and(events::target_id.eq_any(tasks)))
+                .or(events::target_type
+                    .eq("Project")
+                    .and(events::target_id.eq_any(projects))),
+        )
+    };
+    let total: i64 = visible(filtered(org.0, filter)).count().get_result(conn)?;
+    let items = visible(filtered(org.0, filter))
+        .order(events::seq.desc())
+        .offset(page.offset)
+        .limit(page.limit)
+        .select(Event::as_select())
+        .load(conn)?;
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
+}
+
+/// A user's own security events (sign-ins, sessions, password changes, and failed
+/// sign-ins against their account), newest first.
+pub fn security_events(
+    conn: &mut PgConnection,
+    user: UserId,
+    page: Page,
+) -> DalResult<Paged<Event>> {
+    let mine = || {
+        events::table
+            .filter(events::chain.eq(GLOBAL_CHAIN))
+            .filter(
+                events::actor_id
+                    .eq(user.0)
+                    .or(events::subject_user_id.eq(user.0)),
+            )
+            .filter(events::action.eq_any(SECURITY_ACTIONS))
+    };
+    let total: i64 = mine().count().get_result(conn)?;
+    let items = mine()
+        .order(events::seq.desc())
+        .offset(page.offset)
+        .limit(page.limit)
+        .select(Event::as_select())
+        .load(conn)?;
+    Ok(Paged {
+        items,
+        total,
+        offset: page.offset,
+    })
+}
+
+/// The actions a user sees among their security events.
+pub const SECURITY_ACTIONS: &[&str] = &[
+    "signUp",
+    "login",
+    "loginRateLimited",
+    "accountLocked",
+    "refreshSession",
+    "refreshTokenReused",
+    "logout",
+    "changePassword",
+    "revokeSession",
+];
+
+/// The first link of a chain that does not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenLink {
+    pub chain: Uuid,
+    pub seq: i64,
+    pub event: Option<Uuid>,
+    pub problem: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct VerifyReport {
+    pub chains: usize,
+    pub events: u64,
+    /// The first broken link of each broken chain.
+    pub broken: Vec<BrokenLink>,
+}
+
+const BATCH: i64 = 1000;
+
+/// Walks every chain from its start and checks each link: numbering, the previous
+/// hash, the event's own hash, the client digests of unpruned events, and that the
+/// chain's head names its last event (so deleting the newest events shows too).
+pub fn verify(conn: &mut PgConnection) -> DalResult<VerifyReport> {
+    let mut chains: Vec<Uuid> = events::table.select(events::chain).distinct().load(conn)?;
+    let head_chains: Vec<Uuid> = heads::table.select(heads::chain).load(conn)?;
+    chains.extend(head_chains);
+    chains.sort();
+    chains.dedup();
+    let mut report = VerifyReport {
+        chains: chains.len(),
+        ..VerifyReport::default()
+    };
+    for chain in chains {
+        if let Some(broken) = verify_chain(conn, chain, &mut report.events)? {
+            report.broken.push(broken);
+        }
+    }
+    Ok(report)
+}
+
+fn verify_chain(
+    conn: &mut PgConnection,
+    chain: Uuid,
+    counted: &mut u64,
+) -> DalResult<Option<BrokenLink>> {
+    let broken = |seq, event, problem: &str| {
+        Ok(Some(BrokenLink {
+            chain,
+            seq,
+            event,
+            problem: problem.to_owned(),
+        }))
+    };
+    let mut expected_seq = 1_i64;
+    let mut running = GENESIS.to_vec();
+    loop {
+        let batch: Vec<Event> = events::table
+            .filter(events::chain.eq(chain))
+            .filter(events::seq.ge(expected_seq))
+            .order(events::seq)
+            .limit(BATCH)
+            .select(Event::as_select())
+            .load(conn)?;
+        let done = (batch.len() as i64) < BATCH;
+        for e in batch {
+            *counted += 1;
+            if e.seq != expected_seq {
+                return broken(
+                    expected_seq,
+                    None,
+                    &format!("event {expected_seq} is missing (next is {})", e.seq),
+                );
+            }
+            if e.prev_hash != running {
+                return broken(
+                    e.seq,
+                    Some(e.id),
+                    "its previous-hash does not match the event before it",
+                );
+            }
+            if let Some(salt) = &e.client_salt {
+                if client_digest(salt, e.ip.as_deref()).as_slice() != e.ip_digest
+                    || client_digest(salt, e.user_agent.as_deref()).as_slice()
+                        != e.user_agent_digest
+                {
+                    return broken(
+                        e.seq,
+                        Some(e.id),
+                        "its IP address or user agent was changed",
+                    );
+                }
+            }
+            if chain_hash(&running, &e.content()).as_slice() != e.hash {
+                return broken(e.seq, Some(e.id), "its content does not match its hash");
+            }
+            running = e.hash;
+            expected_seq += 1;
+        }
+        if done {
+            break;
+        }
+    }
+    let head: Option<(i64, Vec<u8>)> = heads::table
+        .find(chain)
+        .select((heads::seq, heads::hash))
+        .first(conn)
+        .optional()?;
+    let last = expected_seq - 1;
+    match head {
+        Some((seq, hash)) if seq == last && hash == running => Ok(None),
+        Some((seq, _)) if seq > last => broken(
+            last + 1,
+            None,
+            &format!("events {} to {seq} are missing from the end", last + 1),
+        ),
+        Some(_) => broken(last, None, "the chain's head does not match its last event"),
+        None => broken(last, None, "the chain has no head"),
+    }
+}
+
+/// Pseudonymizes the client details of events that happened before `cutoff`: the IP
+/// keeps only its network, the user agent is removed, and the salt that could link
+/// them to their digests is dropped. The chain stays verifiable. Returns how many
+/// events were pruned. Needs the table owner (the application role may not update).
+pub fn prune(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> DalResult<usize> {
+    let mut pruned = 0;
+    loop {
+        let n = conn.transaction(|conn| -> DalResult<usize> {
+            conn.batch_execute("SET LOCAL crust.audit_prune = 'on'")?;
+            let due: Vec<(Uuid, Option<String>, Option<String>)> = events::table
+                .filter(events::pruned_at.is_null())
+                .filter(events::occurred_at.lt(cutoff))
+                .select((events::id, events::ip, events::user_agent))
+                .limit(BATCH)
+                .for_update()
+                .load(conn)?;
+            for (id, ip, ua) in &due {
+                diesel::update(events::table.find(id))
+                    .set((
+                        events::ip.eq(ip.as_deref().map(pseudonymize_ip)),
+                        events::user_agent.eq(ua.as_ref().map(|_| "[pruned]")),
+                        events::client_salt.eq(None::<Vec<u8>>),
+                        events::pruned_at.eq(diesel::dsl::now),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(due.len())
+        })?;
+        pruned += n;
+        if (n as i64) < BATCH {
+            return Ok(pruned);
+        }
+    }
+}
+
+/// Every event of one organization (or of the global chain) in a time range, oldest
+/// first, handed to `write` one at a time (the export never holds the log in memory).
+pub fn export(
+    conn: &mut PgConnection,
+    org: Option<Uuid>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    mut write: impl FnMut(&Event) -> std::io::Result<()>,
+) -> DalResult<u64> {
+    let chain = org.unwrap_or(GLOBAL_CHAIN);
+    let filter = EventFilter {
+        from,
+        to,
+        ..EventFilter::default()
+    };
+    let mut after = 0_i64;
+    let mut written = 0;
+    loop {
+        let batch: Vec<Event> = filtered(chain, &filter)
+            .filter(events::seq.gt(after))
+            .order(events::seq)
+            .limit(BATCH)
+            .select(Event::as_select())
+            .load(conn)?;
+        for e in &batch {
+            write(e).map_err(|err| DalError::Invalid(format!("writing the export: {err}")))?;
+            written += 1;
+            after = e.seq;
+        }
+        if (batch.len() as i64) < BATCH {
+            return Ok(written);
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The audit log's rules: what an event's outcome is, which request data is secret,
+//! how events are chained into a tamper-evident hash chain, and how client details are
+//! pseudonymized once their retention ends.
+//!
+//! The hash of an event covers its content and the previous event's hash. The client
+//! IP and user agent enter only through salted digests: pruning replaces them (and
+//! drops the salt) while the digests, and so the chain, stay as they were.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// The chain of events that belong to no organization (sign-ins, sessions, refusals
+/// whose target is unknown).
+pub const GLOBAL_CHAIN: Uuid = Uuid::nil();
+
+/// What replaces a secret value in recorded request data.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// The hash a chain starts from.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// How a recorded action ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Refused for who the caller is: unauthenticated, forbidden, not found, rate limited.
+    Forbidden,
+    /// Refused for what was sent: bad input or a conflict.
+    Invalid,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Forbidden => "forbidden",
+            Outcome::Invalid => "invalid",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// The outcome of a refusal with this GraphQL error code.
+    pub fn of_error_code(code: &str) -> Outcome {
+        match code {
+            "UNAUTHENTICATED" | "FORBIDDEN" | "NOT_FOUND" | "RATE_LIMITED" => Outcome::Forbidden,
+            "BAD_USER_INPUT" | "CONFLICT" => Outcome::Invalid,
+            _ => Outcome::Error,
+        }
+    }
+}
+
+/// Does this key name a secret? Any key containing one of these words, in any case.
+pub fn is_secret_key(key: &str) -> bool {
+    const WORDS: [&str; 5] = ["password", "token", "secret", "authorization", "cookie"];
+    let key = key.to_lowercase();
+    WORDS.iter().any(|w| key.contains(w))
+}
+
+/// The value with every secret-named key's value, at any depth, replaced by
+/// [`REDACTED`] (whatever its type, so neither length nor shape shows).
+pub fn redact(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(&k) {
+                        Value::String(REDACTED.into())
+                    } else {
+                        redact(v)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        other => other,
+    }
+}
+
+/// The salted digest under which a client detail (IP or user agent) enters the hash.
+pub fn client_digest(salt: &[u8], value: Option<&str>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"crust-audit-client-v1");
+    h.update((salt.len() as u32).to_be_bytes());
+    h.update(salt);
+    match value {
+        Some(v) => {
+            h.update([1]);
+            h.update(v.as_bytes());
+        }
+        None => h.update([0]),
+    }
+    h.finalize().into()
+}
+
+/// Everything of an event that its hash covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventContent<'a> {
+    pub id: Uuid,
+    pub chain: Uuid,
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub action: &'a str,
+    pub outcome: &'a str,
+    pub error_code: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub actor_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub subject_user_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<Uuid>,
+    pub need_to_know: bool,
+    pub variables: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub ip_digest: &'a [u8],
+    pub user_agent_digest: &'a [u8],
+}
+
+/// The link hash: SHA-256 over the previous hash and each field, length-prefixed so
+/// that no two different events encode alike. Times count in microseconds (what
+/// PostgreSQL keeps).
+pub fn chain_hash(prev: &[u8], e: &EventContent<'_>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"crust-audit-v1");
+    field(&mut h, Some(prev));
+    field(&mut h, Some(e.id.as_bytes()));
+    field(&mut h, Some(e.chain.as_bytes()));
+    field(&mut h, Some(&e.seq.to_be_bytes()));
+    field(
+        &mut h,
+        Some(&e.occurred_at.timestamp_micros().to_be_bytes()),
+    );
+    field(&mut h, Some(e.action.as_bytes()));
+    field(&mut h, Some(e.outcome.as_bytes()));
+    field(&mut h, e.error_code.map(str::as_bytes));
+    field(&mut h, e.reason.map(str::as_bytes));
+    for id in [
+        e.actor_id,
+        e.session_id,
+        e.subject_user_id,
+        e.organization_id,
+    ] {
+        field(&mut h, id.as_ref().map(|u| u.as_bytes().as_slice()));
+    }
+    field(&mut h, e.target_type.map(str::as_bytes));
+    field(
+        &mut h,
+        e.target_id.as_ref().map(|u| u.as_bytes().as_slice()),
+    );
+    field(&mut h, Some(&[u8::from(e.need_to_know)]));
+    field(&mut h, e.variables.map(str::as_bytes));
+    field(&mut h, e.request_id.map(str::as_bytes));
+    field(&mut h, Some(e.ip_digest));
+    field(&mut h, Some(e.user_agent_digest));
+    h.finalize().into()
+}
+
+fn field(h: &mut Sha256, bytes: Option<&[u8]>) {
+    match bytes {
+        Some(b) => {
+            h.update([1]);
+            h.update((b.len() as u64).to_be_bytes());
+            h.update(b);
+        }
+        None => h.update([0]),
+    }
+}
+
+/// The network an address belongs to, which is what stays of it after retention:
+/// IPv4 keeps its /24, IPv6 its /48. Anything that is not an address becomes
+/// "unknown".
+pub fn pseudonymize_ip(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_redacted_at_any_depth_and_in_any_case() {
+        let sent = json!({
+            "input": {
+                "email": "a@example.com",
+                "Password": "hunter2hunter2",
+                "nested": [{"refreshToken": "abc", "keep": 1}, {"x": {"AUTHORIZATION": {"a": 1}}}],
+                "clientSecret": 42,
+                "sessionCookie": null,
+                "title": "password reset plan"
+            }
+        });
+        let out = redact(sent);
+        assert_eq!(out["input"]["email"], "a@example.com");
+        assert_eq!(out["input"]["Password"], REDACTED);
+        assert_eq!(out["input"]["nested"][0]["refreshToken"], REDACTED);
+        assert_eq!(out["input"]["nested"][0]["keep"], 1);
+        assert_eq!(out["input"]["nested"][1]["x"]["AUTHORIZATION"], REDACTED);
+        assert_eq!(out["input"]["clientSecret"], REDACTED);
+        assert_eq!(out["input"]["sessionCookie"], REDACTED);
+        // Values are not keys: a title that mentions a password is kept.
+        assert_eq!(out["input"]["title"], "password reset plan");
+        let text = out.to_string();
+        assert!(!text.contains("hunter2") && !text.contains("abc"));
+    }
+
+    fn content<'a>(digest: &'a [u8; 32]) -> EventContent<'a> {
+        EventContent {
+            id: Uuid::from_u128(1),
+            chain: GLOBAL_CHAIN,
+            seq: 1,
+            occurred_at: DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap_or_default(),
+            action: "login",
+            outcome: "ok",
+            error_code: None,
+            reason: None,
+            actor_id: Some(Uuid::from_u128(2)),
+            session_id: None,
+            subject_user_id: None,
+            organization_id: None,
+            target_type: None,
+            target_id: None,
+            need_to_know: false,
+            variables: Some("{}"),
+            request_id: Some("r"),
+            ip_digest: digest,
+            user_agent_digest: digest,
+        }
+    }
+
+    #[test]
+    fn every_field_and_the_previous_hash_change_the_hash() {
+        let d = client_digest(b"salt", Some("203.0.113.9"));
+        let base = content(&d);
+        let h = chain_hash(&GENESIS, &base);
+        assert_eq!(h, chain_hash(&GENESIS, &base), "deterministic");
+        assert_ne!(h, chain_hash(&[1; 32], &base));
+        let other = client_digest(b"salt", Some("203.0.113.10"));
+        let variants = [
+            EventContent {
+                seq: 2,
+                ..base.clone()
+            },
+            EventContent {
+                action: "logout",
+                ..base.clone()
+            },
+            EventContent {
+                outcome: "forbidden",
+                ..base.clone()
+            },
+            EventContent {
+                actor_id: None,
+                ..base.clone()
+            },
+            EventContent {
+                session_id: Some(Uuid::from_u128(2)),
+                ..base.clone()
+            },
+            EventContent {
+                need_to_know: true,
+                ..base.clone()
+            },
+            EventContent {
+                variables: Some("{\"a\":1}"),
+                ..base.clone()
+            },
+            EventContent {
+                variables: None,
+                ..base.clone()
+            },
+            EventContent {
+                request_id: Some("s"),
+                ..base.clone()
+            },
+            EventContent {
+                ip_digest: &other,
+                ..base.clone()
+            },
+            // Moving bytes between neighbouring fields changes it too.
+            EventContent {
+                error_code: Some(""),
+                ..base.clone()
+            },
+        ];
+        for v in variants {
+            assert_ne!(h, chain_hash(&GENESIS, &v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn client_digests_depend_on_salt_and_value() {
+        let a = client_digest(b"s1", Some("x"));
+        assert_ne!(a, client_digest(b"s2", Some("x")));
+        assert_ne!(a, client_digest(b"s1", Some("y")));
+        assert_ne!(client_digest(b"s1", None), client_digest(b"s1", Some("")));
+    }
+
+    #[test]
+    fn outcomes_follow_error_codes() {
+        assert_eq!(Outcome::of_error_code("NOT_FOUND"), Outcome::Forbidden);
+        assert_eq!(
+            Outcome::of_error_code("UNAUTHENTICATED"),
+            Outcome::Forbidden
+        );
+        assert_eq!(Outcome::of_error_code("CONFLICT"), Outcome::Invalid);
+        assert_eq!(Outcome::of_error_code("BAD_USER_INPUT"), Outcome::Invalid);
+        assert_eq!(Outcome::of_error_code("INTERNAL"), Outcome::Error);
+    }
+
+    #[test]
+    fn addresses_keep_only_their_network() {
+        assert_eq!(pseudonymize_ip("203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(
+            pseudonymize_ip("2001:db8:85a3::8a2e:370:7334"),
+            "2001:db8:85a3::/48"
+        );
+        assert_eq!(pseudonymize_ip("not an ip"), "unknown");
+    }
+}

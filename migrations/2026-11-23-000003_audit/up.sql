@@ -1,0 +1,106 @@
+-- The application's own database role, and the audit log.
+--
+-- The server runs as `crust_app` (it logs in as a member of it or switches to it with
+-- SET ROLE on every pooled connection, see CRUST_DATABASE_ROLE). The role may read and
+-- write the domain tables but only read and append the audit log: no UPDATE, DELETE or
+-- TRUNCATE, and a trigger refuses them for every role besides (even the owner), except
+-- the narrow pseudonymizing update that `crust audit prune` makes.
+--
+-- Roles are shared by every database of the cluster, so this creates it only when
+-- missing and the down migration leaves it in place (other databases may use it).
+DO $$
+BEGIN
+    CREATE ROLE crust_app NOLOGIN;
+EXCEPTION
+    WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+
+GRANT USAGE ON SCHEMA public TO crust_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO crust_app;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO crust_app;
+-- Tables later migrations create (as this same owner) are granted the same way; any
+-- table that must be narrower revokes explicitly, as the audit tables below do.
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO crust_app;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO crust_app;
+-- The server only reads the migration bookkeeping (for /readyz).
+REVOKE INSERT, UPDATE, DELETE ON __diesel_schema_migrations FROM crust_app;
+
+-- One row per event. `chain` is the organization the event belongs to, or the nil
+-- uuid for the global chain (sign-ins, sessions, refusals with no organization).
+-- Within a chain `seq` counts from 1 and `hash` = SHA-256 over the previous event's
+-- hash and this event's content (see crust_domain::audit). The client IP and user
+-- agent enter the hash only through their salted digests, so `crust audit prune` can
+-- pseudonymize them later without breaking the chain.
+-- No foreign keys: events outlive the users, organizations and objects they name.
+CREATE TABLE audit_events (
+    id                 uuid PRIMARY KEY,
+    chain              uuid NOT NULL,
+    seq                bigint NOT NULL CHECK (seq >= 1),
+    occurred_at        timestamptz NOT NULL,
+    action             text NOT NULL CHECK (char_length(action) BETWEEN 1 AND 100),
+    outcome            text NOT NULL CHECK (outcome IN ('ok', 'forbidden', 'invalid', 'error')),
+    error_code         text,
+    reason             text,
+    actor_id           uuid,
+    session_id         uuid,
+    subject_user_id    uuid,
+    organization_id    uuid,
+    target_type        text,
+    target_id          uuid,
+    need_to_know       boolean NOT NULL DEFAULT false,
+    variables          text,
+    request_id         text,
+    ip                 text,
+    user_agent         text,
+    client_salt        bytea,
+    ip_digest          bytea NOT NULL CHECK (octet_length(ip_digest) = 32),
+    user_agent_digest  bytea NOT NULL CHECK (octet_length(user_agent_digest) = 32),
+    pruned_at          timestamptz,
+    prev_hash          bytea NOT NULL CHECK (octet_length(prev_hash) = 32),
+    hash               bytea NOT NULL CHECK (octet_length(hash) = 32),
+    UNIQUE (chain, seq),
+    CHECK (chain = COALESCE(organization_id, '00000000-0000-0000-0000-000000000000')),
+    CHECK ((pruned_at IS NULL) = (client_salt IS NOT NULL))
+);
+CREATE INDEX audit_events_actor_id_idx ON audit_events (actor_id);
+CREATE INDEX audit_events_subject_user_id_idx ON audit_events (subject_user_id);
+CREATE INDEX audit_events_target_id_idx ON audit_events (target_id);
+CREATE INDEX audit_events_occurred_at_idx ON audit_events (occurred_at) WHERE pruned_at IS NULL;
+
+-- The newest link of each chain: appending locks this row, so events of one chain
+-- get consecutive numbers; other chains (organizations) do not wait.
+CREATE TABLE audit_chain_heads (
+    chain  uuid PRIMARY KEY,
+    seq    bigint NOT NULL CHECK (seq >= 0),
+    hash   bytea NOT NULL CHECK (octet_length(hash) = 32)
+);
+
+REVOKE ALL ON audit_events, audit_chain_heads FROM crust_app;
+GRANT SELECT, INSERT ON audit_events TO crust_app;
+GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO crust_app;
+
+CREATE FUNCTION audit_events_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- `crust audit prune` (which sets crust.audit_prune for its transaction) may
+    -- replace the IP and user agent of an unpruned event and drop its salt; nothing else.
+    IF TG_OP = 'UPDATE'
+       AND current_setting('crust.audit_prune', true) = 'on'
+       AND OLD.pruned_at IS NULL AND NEW.pruned_at IS NOT NULL AND NEW.client_salt IS NULL
+       AND to_jsonb(NEW) - ARRAY['ip', 'user_agent', 'client_salt', 'pruned_at']
+           = to_jsonb(OLD) - ARRAY['ip', 'user_agent', 'client_salt', 'pruned_at']
+    THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit_events is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
+CREATE TRIGGER audit_events_no_update_or_delete
+    BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+CREATE TRIGGER audit_events_no_truncate
+    BEFORE TRUNCATE ON audit_events
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
