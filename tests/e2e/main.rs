@@ -5,6 +5,7 @@
 mod abuse;
 mod acl;
 mod architecture;
+mod audit;
 mod auth;
 mod browser;
 mod comments;

@@ -151,6 +151,13 @@ impl Recorder {
             .cloned()
     }
 
+    /// The redacted arguments of the mutation being resolved (none outside GraphQL).
+    pub fn pending_variables(&self) -> Option<String> {
+        lock(&self.inner.current)
+            .as_ref()
+            .and_then(|p| p.variables.clone())
+    }
+
     /// The current mutation's event is written and committed.
     pub fn mark_recorded(&self) {
         if let Some(p) = lock(&self.inner.current).as_mut() {

@@ -155,7 +155,10 @@ impl AuthService {
         } else {
             verdict
         };
-        let sent = redact(json!({ "email": email, "password": "" })).to_string();
+        // What was sent: the mutation's arguments, or the browser route's body; redacted.
+        let sent = rec
+            .pending_variables()
+            .unwrap_or_else(|| redact(json!({ "email": email, "password": "" })).to_string());
         if let Some(reason) = refusal {
             let now_locked = self.throttle.failed(&email);
             tracing::info!(outcome = "failure", locked = now_locked, "login refused");
@@ -226,8 +229,9 @@ impl AuthService {
                     e.session = Some(session);
                     e.subject_user = Some(user_id);
                     e.target = Some(Target::new(TargetKind::Session, session.0));
-                    e.variables =
-                        Some(redact(json!({ "email": user.email, "password": "" })).to_string());
+                    e.variables = Some(rec2.pending_variables().unwrap_or_else(|| {
+                        redact(json!({ "email": user.email, "password": "" })).to_string()
+                    }));
                     rec2.append(c, &e)?;
                     Ok((session, user))
                 })
@@ -292,6 +296,11 @@ impl AuthService {
                             (None, e)
                         }
                     };
+                    let mut event = event;
+                    event.variables = Some(
+                        rec2.pending_variables()
+                            .unwrap_or_else(|| redact(json!({ "refreshToken": "" })).to_string()),
+                    );
                     let session = event.session;
                     let event =
                         event.about(c, session.map(|s| Target::new(TargetKind::Session, s.0)))?;
@@ -413,6 +422,7 @@ impl AuthService {
                 .run(move |c| {
                     crust_dal::transaction(c, |c| {
                         let mut e = rec2.event("changePassword", Outcome::Forbidden);
+                        e.variables = rec2.pending_variables();
                         e.error_code = Some("FORBIDDEN".into());
                         e.reason = Some(reason.into());
                         e.subject_user = Some(user_id);

@@ -271,13 +271,14 @@ impl AuditQuery {
         &self,
         ctx: &Context<'_>,
         organization_id: ID,
-        #[graphql(default)] filter: AuditEventFilter,
+        filter: Option<AuditEventFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<AuditEvent>> {
         let actor = actor(ctx)?;
         let org: OrgId = parse("organizationId", &organization_id)?;
-        let (filter, page) = (filter.to_dal()?, page(first, after)?);
+        let filter = filter.unwrap_or_default().to_dal()?;
+        let page = page(first, after)?;
         let paged = db(ctx)?
             .run(move |c| crust_dal::audit::for_org(c, &actor, org, &filter, page))
             .await?;

@@ -1,7 +1,9 @@
 //! `crust bench`: seeds a scratch database with a project of 6 slices, 30 boxes and
 //! 600 tasks and a board whose one column holds 3,000 cards, serves it in-process,
 //! drives the nested board query with concurrent HTTP clients for a fixed time, and
-//! prints requests/s, latency percentiles and SQL statements per request.
+//! prints requests/s, latency percentiles and SQL statements per request. Then it
+//! drives `updateTask` mutations (each client on its own tasks of one organization)
+//! with the audit log on and off, and prints the throughput ratio.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -59,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("Seeding {BENCH_DB} …");
     let started = Instant::now();
     let sizes = Sizes::scaled(args.scale);
-    let (project, board) = seed(&mut conn, &config, &sizes)?;
+    let (project, board, task_ids) = seed(&mut conn, &config, &sizes)?;
     println!(
         "Seeded {} tasks in {:.1} s.",
         sizes.tasks_per_box * 30 + sizes.cards,
@@ -90,6 +92,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ];
     let result = rt.block_on(drive(&base_url, &args, &scenarios));
     running.stop();
+    let result = result.and_then(|()| {
+        let mut per_second = Vec::new();
+        for audit in [true, false] {
+            let mut config = config.clone();
+            config.audit_enabled = audit;
+            let listener = TcpListener::bind("127.0.0.1:0")?;
+            let running = crust_api::server::spawn(&config, listener, workers)
+                .map_err(|e| anyhow!("{e}"))?;
+            let base_url = format!("http://{}", running.addr);
+            let name = format!("updateTask, audit {}", if audit { "on" } else { "off" });
+            let measured = rt.block_on(drive_mutations(&base_url, &args, &name, &task_ids));
+            running.stop();
+            per_second.push(measured?);
+        }
+        if let [on, off] = per_second[..] {
+            println!(
+                "mutation throughput with the audit log on is {:.0}% of that with it off (ratio {:.2})",
+                100.0 * on / off,
+                on / off
+            );
+        }
+        Ok(())
+    });
     let mut admin = crust_dal::establish(&postgres::with_database(&server, "postgres")?)?;
     crust_dal::admin::drop_database_if_exists(&mut admin, BENCH_DB).map_err(|e| anyhow!("{e}"))?;
     result
@@ -134,12 +159,12 @@ impl Sizes {
     }
 }
 
-/// Returns (project id, board project id).
+/// Returns (project id, board project id, the project's task ids).
 fn seed(
     conn: &mut PgConnection,
     config: &crust_api::Config,
     sizes: &Sizes,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<(String, String, Vec<String>)> {
     let hasher = crust_api::auth::password::PasswordHasher::new(
         config.password_pepper.clone(),
         config.bcrypt_cost,
@@ -170,6 +195,7 @@ fn seed(
         &actor,
         new_project("Big project"),
     ))?;
+    let mut task_ids = Vec::new();
     for s in 0..6 {
         let slice = dal(crust_dal::structure::create_slice(
             conn,
@@ -185,7 +211,14 @@ fn seed(
                 &format!("Box {s}.{b}"),
                 BoxKind::Group,
             ))?;
-            tasks(conn, &actor, project.id, bx.id, sizes.tasks_per_box, true)?;
+            task_ids.extend(tasks(
+                conn,
+                &actor,
+                project.id,
+                bx.id,
+                sizes.tasks_per_box,
+                true,
+            )?);
         }
     }
     let board = dal(crust_dal::projects::create(
@@ -221,7 +254,7 @@ fn seed(
         BoxKind::DoneColumn,
     ))?;
     tasks(conn, &actor, board.id, todo.id, sizes.cards, false)?;
-    Ok((project.id.to_string(), board.id.to_string()))
+    Ok((project.id.to_string(), board.id.to_string(), task_ids))
 }
 
 fn tasks(
@@ -231,8 +264,9 @@ fn tasks(
     bx: uuid::Uuid,
     n: usize,
     chain: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<String>> {
     let mut previous: Option<TaskId> = None;
+    let mut ids = Vec::with_capacity(n);
     for t in 0..n {
         let task = dal(crust_dal::tasks::create(
             conn,
@@ -249,6 +283,7 @@ fn tasks(
             },
         ))?;
         let id = TaskId(task.id);
+        ids.push(task.id.to_string());
         let patch = TaskPatch {
             assignees: Some(vec![actor.user_id]),
             progress: Some((t % 101) as i16),
@@ -271,11 +306,10 @@ fn tasks(
             previous = Some(id);
         }
     }
-    Ok(())
+    Ok(ids)
 }
 
-async fn drive(base: &str, args: &Args, scenarios: &[(String, String)]) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
+async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
     let login: Value = http
         .post(format!("{base}/graphql"))
         .json(&json!({ "query": "mutation($p: String!) { login(input: {email: \"bench@example.test\", password: $p}) { accessToken } }", "variables": { "p": PASSWORD } }))
@@ -283,10 +317,92 @@ async fn drive(base: &str, args: &Args, scenarios: &[(String, String)]) -> anyho
         .await?
         .json()
         .await?;
-    let token = login["data"]["login"]["accessToken"]
+    Ok(login["data"]["login"]["accessToken"]
         .as_str()
         .ok_or_else(|| anyhow!("login failed: {login}"))?
-        .to_owned();
+        .to_owned())
+}
+
+/// Each client updates tasks of its own (so clients never wait on one task's lock,
+/// only on what they share: the organization's audit chain, the pool).
+async fn drive_mutations(
+    base: &str,
+    args: &Args,
+    name: &str,
+    task_ids: &[String],
+) -> anyhow::Result<f64> {
+    const UPDATE: &str =
+        "mutation($i: UpdateTaskInput!) { updateTask(input: $i) { task { id progress } } }";
+    let http = reqwest::Client::new();
+    let token = sign_in(&http, base).await?;
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let mut clients = Vec::new();
+    for c in 0..args.clients {
+        let mine: Vec<String> = task_ids
+            .iter()
+            .skip(c)
+            .step_by(args.clients)
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            break;
+        }
+        let (http, token, url) = (http.clone(), token.clone(), format!("{base}/graphql"));
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 0_usize;
+            while Instant::now() < deadline {
+                let task = &mine[n % mine.len()];
+                let vars = json!({ "i": { "taskId": task, "progress": (n % 99) + 1 } });
+                n += 1;
+                let t = Instant::now();
+                let body: Value = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&json!({ "query": UPDATE, "variables": vars }))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                latencies.push(t.elapsed());
+                if body.get("errors").is_some() {
+                    return Err(anyhow!("mutation failed: {body}"));
+                }
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for c in clients {
+        all.extend(c.await??);
+    }
+    Ok(report_row(name, all, started.elapsed().as_secs_f64(), None))
+}
+
+/// Prints one row of the report; returns requests per second.
+fn report_row(name: &str, mut all: Vec<Duration>, elapsed: f64, statements: Option<u64>) -> f64 {
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let per_second = all.len() as f64 / elapsed;
+    println!(
+        "{:<42} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>14}",
+        name,
+        all.len(),
+        per_second,
+        pct(0.50),
+        pct(0.99),
+        statements.map_or("?".into(), |s| s.to_string())
+    );
+    per_second
+}
+
+async fn drive(base: &str, args: &Args, scenarios: &[(String, String)]) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let token = sign_in(&http, base).await?;
     println!();
     println!(
         "{} clients, {} s per scenario, {} server workers",
@@ -340,21 +456,7 @@ async fn drive(base: &str, args: &Args, scenarios: &[(String, String)]) -> anyho
             all.extend(lat);
             statements = st.or(statements);
         }
-        let elapsed = started.elapsed().as_secs_f64();
-        all.sort();
-        let pct = |p: f64| {
-            all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-        };
-        println!(
-            "{:<42} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>14}",
-            name,
-            all.len(),
-            all.len() as f64 / elapsed,
-            pct(0.50),
-            pct(0.99),
-            statements.map_or("?".into(), |s| s.to_string())
-        );
+        report_row(name, all, started.elapsed().as_secs_f64(), statements);
     }
     Ok(())
 }
