@@ -946,7 +946,7 @@ async fn reads_of_need_to_know_objects_are_recorded_and_listed_only_to_those_on_
         .iter()
         .map(|e| e["target_id"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(reads, [secret.clone()]);
+    assert_eq!(reads, vec![secret.clone()]);
     let (_, rid) = send(
         &app,
         Some(&o.member.access),

@@ -378,6 +378,15 @@ fn bench_prints_its_report() {
         let statements: u64 = row.split_whitespace().last().unwrap().parse().unwrap();
         assert!(statements > 0 && statements <= 12, "{row}");
     }
+    let mutations = stdout
+        .lines()
+        .filter(|l| l.starts_with("updateTask, audit on") || l.starts_with("updateTask, audit off"))
+        .count();
+    assert_eq!(mutations, 2, "{stdout}");
+    assert!(
+        stdout.contains("mutation throughput with the audit log on is"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -235,7 +235,7 @@ pub struct AuditEventFilter {
 }
 
 impl AuditEventFilter {
-    fn to_dal(self) -> Result<EventFilter, ApiError> {
+    fn into_dal(self) -> Result<EventFilter, ApiError> {
         if let (Some(from), Some(to)) = (self.from, self.to) {
             if from > to {
                 return Err(ApiError::BadUserInput(
@@ -277,7 +277,7 @@ impl AuditQuery {
     ) -> Result<Conn<AuditEvent>> {
         let actor = actor(ctx)?;
         let org: OrgId = parse("organizationId", &organization_id)?;
-        let filter = filter.unwrap_or_default().to_dal()?;
+        let filter = filter.unwrap_or_default().into_dal()?;
         let page = page(first, after)?;
         let paged = db(ctx)?
             .run(move |c| crust_dal::audit::for_org(c, &actor, org, &filter, page))
