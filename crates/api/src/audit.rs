@@ -203,11 +203,16 @@ impl Recorder {
         );
     }
 
-    /// Did the request serve any task or project (to check for need-to-know ones)?
+    /// Did the request serve a need-to-know object, or a task whose project it did not
+    /// serve (so whether that project is SECRET must be looked up)? Most requests did
+    /// neither and cost the log nothing.
     pub fn has_reads(&self) -> bool {
         self.inner.enabled && {
             let reads = lock(&self.inner.reads);
-            !reads.tasks.is_empty() || !reads.projects.is_empty()
+            reads.projects.values().any(|(_, secret)| *secret)
+                || reads.tasks.values().any(|(_, project, secret)| {
+                    *secret || !reads.projects.contains_key(project)
+                })
         }
     }
 
@@ -251,6 +256,9 @@ impl Recorder {
             if *secret || secret_projects.get(project).copied().unwrap_or(false) {
                 read(TargetKind::Task, *id, *org);
             }
+        }
+        if events.is_empty() {
+            return Ok(());
         }
         audit::append_all(conn, events)
     }

@@ -212,89 +212,102 @@ struct Row<'a> {
 
 /// Appends an event to its chain and returns its id. Call it last in the transaction
 /// of the change it records: it locks the chain's head until that transaction ends.
+/// Outside a transaction it opens one of its own.
 pub fn append(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
-    conn.transaction(|conn| {
-        let chain = e.organization.unwrap_or(GLOBAL_CHAIN);
-        diesel::insert_into(heads::table)
-            .values((
-                heads::chain.eq(chain),
-                heads::seq.eq(0),
-                heads::hash.eq(GENESIS.as_slice()),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)?;
-        let (last, prev): (i64, Vec<u8>) = heads::table
-            .find(chain)
-            .select((heads::seq, heads::hash))
-            .for_update()
-            .first(conn)?;
-        let seq = last + 1;
-        let id = Uuid::new_v4();
-        // 122 random bits from the OS generator: enough that a digest cannot be
-        // matched against a list of likely addresses.
-        let salt = Uuid::new_v4().into_bytes();
-        let ip_digest = client_digest(&salt, e.origin.ip.as_deref());
-        let ua_digest = client_digest(&salt, e.origin.user_agent.as_deref());
-        // PostgreSQL keeps microseconds; the hash must cover what is stored.
-        let occurred_at = Utc::now()
-            .duration_trunc(TimeDelta::microseconds(1))
-            .unwrap_or_else(|_| Utc::now());
-        let target_type = e.target.map(|t| t.kind.as_str());
-        let content = EventContent {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let open = AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .is_some();
+    if open {
+        // No savepoint: an error here fails the enclosing transaction anyway.
+        append_locked(conn, e)
+    } else {
+        conn.transaction(|conn| append_locked(conn, e))
+    }
+}
+
+fn append_locked(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
+    let chain = e.organization.unwrap_or(GLOBAL_CHAIN);
+    // One statement creates the head if missing, locks it, and reads it.
+    let (last, prev): (i64, Vec<u8>) = diesel::insert_into(heads::table)
+        .values((
+            heads::chain.eq(chain),
+            heads::seq.eq(0),
+            heads::hash.eq(GENESIS.as_slice()),
+        ))
+        .on_conflict(heads::chain)
+        .do_update()
+        .set(heads::seq.eq(heads::seq))
+        .returning((heads::seq, heads::hash))
+        .get_result(conn)?;
+    let seq = last + 1;
+    let id = Uuid::new_v4();
+    // 122 random bits from the OS generator: enough that a digest cannot be
+    // matched against a list of likely addresses.
+    let salt = Uuid::new_v4().into_bytes();
+    let ip_digest = client_digest(&salt, e.origin.ip.as_deref());
+    let ua_digest = client_digest(&salt, e.origin.user_agent.as_deref());
+    // PostgreSQL keeps microseconds; the hash must cover what is stored.
+    let occurred_at = Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or_else(|_| Utc::now());
+    let target_type = e.target.map(|t| t.kind.as_str());
+    let content = EventContent {
+        id,
+        chain,
+        seq,
+        occurred_at,
+        action: &e.action,
+        outcome: e.outcome.as_str(),
+        error_code: e.error_code.as_deref(),
+        reason: e.reason.as_deref(),
+        actor_id: e.actor.map(|u| u.0),
+        session_id: e.session.map(|s| s.0),
+        subject_user_id: e.subject_user.map(|u| u.0),
+        organization_id: e.organization,
+        target_type,
+        target_id: e.target.map(|t| t.id),
+        need_to_know: e.need_to_know,
+        variables: e.variables.as_deref(),
+        request_id: e.origin.request_id.as_deref(),
+        ip_digest: &ip_digest,
+        user_agent_digest: &ua_digest,
+    };
+    let hash = chain_hash(&prev, &content);
+    diesel::insert_into(events::table)
+        .values(Row {
             id,
             chain,
             seq,
             occurred_at,
-            action: &e.action,
-            outcome: e.outcome.as_str(),
-            error_code: e.error_code.as_deref(),
-            reason: e.reason.as_deref(),
-            actor_id: e.actor.map(|u| u.0),
-            session_id: e.session.map(|s| s.0),
-            subject_user_id: e.subject_user.map(|u| u.0),
-            organization_id: e.organization,
+            action: content.action,
+            outcome: content.outcome,
+            error_code: content.error_code,
+            reason: content.reason,
+            actor_id: content.actor_id,
+            session_id: content.session_id,
+            subject_user_id: content.subject_user_id,
+            organization_id: content.organization_id,
             target_type,
-            target_id: e.target.map(|t| t.id),
-            need_to_know: e.need_to_know,
-            variables: e.variables.as_deref(),
-            request_id: e.origin.request_id.as_deref(),
+            target_id: content.target_id,
+            need_to_know: content.need_to_know,
+            variables: content.variables,
+            request_id: content.request_id,
+            ip: e.origin.ip.as_deref(),
+            user_agent: e.origin.user_agent.as_deref(),
+            client_salt: Some(&salt),
             ip_digest: &ip_digest,
             user_agent_digest: &ua_digest,
-        };
-        let hash = chain_hash(&prev, &content);
-        diesel::insert_into(events::table)
-            .values(Row {
-                id,
-                chain,
-                seq,
-                occurred_at,
-                action: content.action,
-                outcome: content.outcome,
-                error_code: content.error_code,
-                reason: content.reason,
-                actor_id: content.actor_id,
-                session_id: content.session_id,
-                subject_user_id: content.subject_user_id,
-                organization_id: content.organization_id,
-                target_type,
-                target_id: content.target_id,
-                need_to_know: content.need_to_know,
-                variables: content.variables,
-                request_id: content.request_id,
-                ip: e.origin.ip.as_deref(),
-                user_agent: e.origin.user_agent.as_deref(),
-                client_salt: Some(&salt),
-                ip_digest: &ip_digest,
-                user_agent_digest: &ua_digest,
-                prev_hash: &prev,
-                hash: &hash,
-            })
-            .execute(conn)?;
-        diesel::update(heads::table.find(chain))
-            .set((heads::seq.eq(seq), heads::hash.eq(hash.as_slice())))
-            .execute(conn)?;
-        Ok(id)
-    })
+            prev_hash: &prev,
+            hash: &hash,
+        })
+        .execute(conn)?;
+    diesel::update(heads::table.find(chain))
+        .set((heads::seq.eq(seq), heads::hash.eq(hash.as_slice())))
+        .execute(conn)?;
+    Ok(id)
 }
 
 /// Appends several events in one transaction, taking the chains' locks in one order
