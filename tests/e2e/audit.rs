@@ -598,6 +598,37 @@ async fn every_mutation_field_leaves_exactly_one_event() {
 }
 
 #[tokio::test]
+async fn a_mutation_refused_before_it_runs_is_recorded_with_its_variables_redacted() {
+    let app = TestApp::start().await;
+    let user = app.user("kim").await;
+    let vars = json!({ "password": "pw-never-stored-123", "input": { "authToken": "tok-never-stored", "title": "kept" } });
+    let (body, rid) = send(
+        &app,
+        Some(&user.access),
+        &[],
+        "mutation($input: String) { noSuchField(x: $input) }",
+        vars,
+    )
+    .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"));
+    let e = one(&app, &rid);
+    assert_eq!(
+        (e["action"].as_str(), e["outcome"].as_str()),
+        (Some("mutation"), Some("invalid"))
+    );
+    assert_eq!(e["actor_id"], user.id.as_str());
+    assert!(e["reason"].as_str().unwrap().contains("noSuchField"), "{e}");
+    let sent: Value = serde_json::from_str(e["variables"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        sent,
+        json!({ "password": "[REDACTED]", "input": { "authToken": "[REDACTED]", "title": "kept" } })
+    );
+    // A query refused the same way is not a mutation and leaves nothing.
+    let (_, rid) = send(&app, Some(&user.access), &[], "{ noSuchField }", json!({})).await;
+    assert!(by_request(&app, &rid).is_empty());
+}
+
+#[tokio::test]
 async fn passwords_and_tokens_in_arguments_never_reach_the_table() {
     let app = TestApp::start().await;
     let user = app.user("erin").await;

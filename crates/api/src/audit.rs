@@ -35,6 +35,8 @@ struct Inner {
     actor: Option<(UserId, SessionId)>,
     current: Mutex<Option<Pending>>,
     reads: Mutex<Reads>,
+    /// Mutation fields that reached resolution (the others were refused before).
+    mutation_fields: std::sync::atomic::AtomicUsize,
 }
 
 /// The mutation being resolved.
@@ -53,6 +55,8 @@ struct Reads {
     tasks: HashMap<Uuid, (Uuid, Uuid, bool)>,
     /// project → (organization, SECRET)
     projects: HashMap<Uuid, (Uuid, bool)>,
+    /// Tasks this request's mutations found not need-to-know (nothing to look up).
+    plain: std::collections::HashSet<Uuid>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -78,6 +82,7 @@ impl Recorder {
                 actor: None,
                 current: Mutex::new(None),
                 reads: Mutex::new(Reads::default()),
+                mutation_fields: Default::default(),
             }),
         }
     }
@@ -90,6 +95,7 @@ impl Recorder {
             actor: Some((user, session)),
             current: Mutex::new(None),
             reads: Mutex::new(Reads::default()),
+            mutation_fields: Default::default(),
         };
         Recorder {
             inner: Arc::new(inner),
@@ -129,6 +135,9 @@ impl Recorder {
 
     /// Arms the recorder for a mutation field.
     pub fn begin(&self, action: &str, arguments: Value) {
+        self.inner
+            .mutation_fields
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let target = target_of(&arguments);
         *lock(&self.inner.current) = Some(Pending {
             action: action.to_owned(),
@@ -136,6 +145,31 @@ impl Recorder {
             target,
             recorded: false,
         });
+    }
+
+    /// How many mutation fields have reached resolution in this request so far.
+    pub fn mutation_fields(&self) -> usize {
+        self.inner
+            .mutation_fields
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records a mutation operation refused before any of its fields ran (a syntax,
+    /// validation or limit error), with the request's variables, redacted.
+    pub fn refused_operation(
+        &self,
+        conn: &mut PgConnection,
+        variables: Value,
+        message: &str,
+    ) -> DalResult<()> {
+        let mut e = self.event("mutation", Outcome::Invalid);
+        e.error_code = Some("BAD_USER_INPUT".into());
+        e.reason = Some(format!(
+            "refused before running: {}",
+            message.chars().take(200).collect::<String>()
+        ));
+        e.variables = Some(redact(variables).to_string());
+        self.append(conn, &e)
     }
 
     /// Disarms it and returns what was pending.
@@ -180,6 +214,20 @@ impl Recorder {
         e.about(conn, target.or(pending.target))
     }
 
+    /// Notes what a mutation's event found out about its target: a task that is not
+    /// need-to-know needs no lookup when the response serves it.
+    pub fn note_located(&self, event: &NewEvent) {
+        if let Some(Target {
+            kind: TargetKind::Task,
+            id,
+        }) = event.target
+        {
+            if !event.need_to_know {
+                lock(&self.inner.reads).plain.insert(id);
+            }
+        }
+    }
+
     /// Notes that a task was served to the caller.
     pub fn read_task(&self, task: &crust_dal::models::Task) {
         lock(&self.inner.reads).tasks.insert(
@@ -210,8 +258,8 @@ impl Recorder {
         self.inner.enabled && {
             let reads = lock(&self.inner.reads);
             reads.projects.values().any(|(_, secret)| *secret)
-                || reads.tasks.values().any(|(_, project, secret)| {
-                    *secret || !reads.projects.contains_key(project)
+                || reads.tasks.iter().any(|(id, (_, project, secret))| {
+                    *secret || !(reads.projects.contains_key(project) || reads.plain.contains(id))
                 })
         }
     }
@@ -230,9 +278,11 @@ impl Recorder {
             .collect();
         let unknown: Vec<Uuid> = reads
             .tasks
-            .values()
-            .filter(|(_, project, secret)| !secret && !secret_projects.contains_key(project))
-            .map(|(_, project, _)| *project)
+            .iter()
+            .filter(|(id, (_, project, secret))| {
+                !secret && !secret_projects.contains_key(project) && !reads.plain.contains(*id)
+            })
+            .map(|(_, (_, project, _))| *project)
             .collect();
         if !unknown.is_empty() {
             for (project, secret) in crust_dal::projects::classified_secret(conn, &unknown)? {
@@ -253,7 +303,9 @@ impl Recorder {
             }
         }
         for (id, (org, project, secret)) in &reads.tasks {
-            if *secret || secret_projects.get(project).copied().unwrap_or(false) {
+            let in_secret_project =
+                !reads.plain.contains(id) && secret_projects.get(project).copied().unwrap_or(false);
+            if *secret || in_secret_project {
                 read(TargetKind::Task, *id, *org);
             }
         }

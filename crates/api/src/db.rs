@@ -91,6 +91,7 @@ impl Db {
                             None => before,
                         };
                         recorder.append(conn, &event)?;
+                        recorder.note_located(&event);
                         Ok(out)
                     })
                 }

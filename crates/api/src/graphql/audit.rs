@@ -71,9 +71,12 @@ impl Extension for AuditMutationsExtension {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let recorder = ctx.data_opt::<Recorder>().filter(|r| r.enabled());
-        let (Some(recorder), None, "Mutation") =
-            (recorder, info.path_node.parent, info.parent_type)
-        else {
+        let (Some(recorder), None, "Mutation", false) = (
+            recorder,
+            info.path_node.parent,
+            info.parent_type,
+            info.name.starts_with("__"),
+        ) else {
             return next.run(ctx, info).await;
         };
         let variables = ctx

@@ -172,7 +172,13 @@ async fn execute(
     let db = db.audited(recorder.clone());
     let mut responses = Vec::with_capacity(requests.len());
     for request in requests {
+        let mutation = is_mutation(&request);
+        let fields_before = recorder.mutation_fields();
         let variables = crate::graphql::RequestVariables(request.variables.clone());
+        let sent = mutation
+            .then(|| request.variables.clone().into_value().into_json().ok())
+            .flatten()
+            .unwrap_or_default();
         let mut request = request
             .data(db.clone())
             .data(ctx.clone())
@@ -201,7 +207,21 @@ async fn execute(
                     "extensions": { "code": "INTERNAL", "requestId": request_id },
                 }] }));
             }
-            Ok(Ok(response)) => responses.push(response),
+            Ok(Ok(response)) => {
+                let refused = mutation && recorder.mutation_fields() == fields_before;
+                if let (true, true, Some(error)) =
+                    (refused, recorder.enabled(), response.errors.first())
+                {
+                    let (rec, message) = (recorder.clone(), error.message.clone());
+                    if let Err(e) = db
+                        .run(move |c| rec.refused_operation(c, sent, &message))
+                        .await
+                    {
+                        tracing::error!(error = e.message(), "could not record a refused mutation");
+                    }
+                }
+                responses.push(response)
+            }
         }
         if recorder.has_reads() {
             let rec = recorder.clone();

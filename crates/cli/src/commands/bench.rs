@@ -352,6 +352,7 @@ async fn drive_mutations(
         let (http, token, url) = (http.clone(), token.clone(), format!("{base}/graphql"));
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut statements = None;
             let mut n = 0_usize;
             while Instant::now() < deadline {
                 let task = &mine[n % mine.len()];
@@ -370,16 +371,25 @@ async fn drive_mutations(
                 if body.get("errors").is_some() {
                     return Err(anyhow!("mutation failed: {body}"));
                 }
+                statements = body["extensions"]["sqlStatements"].as_u64().or(statements);
             }
-            Ok::<_, anyhow::Error>(latencies)
+            Ok::<_, anyhow::Error>((latencies, statements))
         }));
     }
     let started = Instant::now();
     let mut all = Vec::new();
+    let mut statements = None;
     for c in clients {
-        all.extend(c.await??);
+        let (lat, st) = c.await??;
+        all.extend(lat);
+        statements = st.or(statements);
     }
-    Ok(report_row(name, all, started.elapsed().as_secs_f64(), None))
+    Ok(report_row(
+        name,
+        all,
+        started.elapsed().as_secs_f64(),
+        statements,
+    ))
 }
 
 /// Prints one row of the report; returns requests per second.
