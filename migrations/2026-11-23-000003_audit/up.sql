@@ -8,11 +8,21 @@
 --
 -- Roles are shared by every database of the cluster, so this creates it only when
 -- missing and the down migration leaves it in place (other databases may use it).
+-- Creating it needs a superuser or CREATEROLE; a DBA may instead create it (and grant
+-- it to the login role) beforehand.
 DO $$
 BEGIN
     CREATE ROLE crust_app NOLOGIN;
 EXCEPTION
     WHEN duplicate_object OR unique_violation THEN NULL;
+END
+$$;
+-- The login role must be able to SET ROLE crust_app (a superuser always can).
+DO $$
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        GRANT crust_app TO CURRENT_USER;
+    END IF;
 END
 $$;
 

@@ -1103,3 +1103,40 @@ async fn users_list_their_sessions_and_end_one_they_do_not_recognize() {
         "revokeSession"
     );
 }
+
+#[tokio::test]
+async fn a_deployment_without_a_superuser_migrates_and_runs_as_crust_app() {
+    // As a DBA would set it up: a login role that may create roles, owning the database.
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (login, database) = (format!("deploy_{suffix}"), format!("crust_deploy_{suffix}"));
+    let mut admin = PgConnection::establish(&crust_e2e::db::admin_url()).unwrap();
+    diesel::sql_query(format!("CREATE ROLE {login} LOGIN CREATEROLE"))
+        .execute(&mut admin)
+        .unwrap();
+    diesel::sql_query(format!("CREATE DATABASE {database} OWNER {login}"))
+        .execute(&mut admin)
+        .unwrap();
+    let url = crust_e2e::db::url_for(&database).replacen("postgres@", &format!("{login}@"), 1);
+    assert!(url.contains(&login), "{url}");
+
+    let mut conn = PgConnection::establish(&url).unwrap();
+    crust_dal::migrate::run_pending(&mut conn).unwrap();
+    let app = TestApp::start_with(|c| c.database_url = crust_e2e::secret(&url)).await;
+    let user = app.user("lee").await;
+    let org = app.create_org(&user, "Owned by a plain role").await;
+    let d = app.ok(&user, AUDIT_Q, json!({ "o": org })).await;
+    assert_eq!(d["auditEvents"]["totalCount"], 1, "{d}");
+    // The login role owns the tables, yet the server's connections cannot change the log.
+    diesel::sql_query("SET ROLE crust_app")
+        .execute(&mut conn)
+        .unwrap();
+    let err = diesel::sql_query("DELETE FROM audit_events")
+        .execute(&mut conn)
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    drop(conn);
+    drop(app);
+    let _ = diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)")).execute(&mut admin);
+    let _ = diesel::sql_query(format!("REVOKE crust_app FROM {login}")).execute(&mut admin);
+    let _ = diesel::sql_query(format!("DROP ROLE {login}")).execute(&mut admin);
+}

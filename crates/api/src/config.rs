@@ -905,6 +905,41 @@ mod tests {
     }
 
     #[test]
+    fn the_server_runs_as_the_audit_safe_role_and_prod_keeps_the_log_on() {
+        let dev = load(&[]).unwrap();
+        assert_eq!(dev.db_role.as_deref(), Some("crust_app"));
+        assert!(dev.audit_enabled);
+        assert_eq!(dev.audit_retention_days, 90);
+        assert_eq!(
+            load(&[("CRUST_DATABASE_ROLE", "none")]).unwrap().db_role,
+            None
+        );
+        for bad in ["Crust", "crust app", "x\"; DROP TABLE users; --", "1abc"] {
+            let err = load(&[("CRUST_DATABASE_ROLE", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("CRUST_DATABASE_ROLE"), "{bad}: {err}");
+        }
+        assert!(load(&[("CRUST_AUDIT_RETENTION_DAYS", "0")]).is_err());
+        let prod = [
+            ("CRUST_PROFILE", "prod"),
+            ("CRUST_JWT_SECRET", STRONG),
+            ("CRUST_PASSWORD_PEPPER", STRONG),
+            ("CRUST_BEHIND_TLS_PROXY", "true"),
+        ];
+        for (key, value, says) in [
+            ("CRUST_AUDIT_ENABLED", "false", "CRUST_AUDIT_ENABLED is off"),
+            ("CRUST_DATABASE_ROLE", "none", "CRUST_DATABASE_ROLE is none"),
+        ] {
+            let mut vars = prod.to_vec();
+            vars.push((key, value));
+            let err = load(&vars).unwrap_err().to_string();
+            assert!(err.contains(says), "{err}");
+        }
+        assert!(load(&prod).is_ok());
+    }
+
+    #[test]
     fn bad_values_name_the_setting() {
         for (key, value) in [
             ("CRUST_BIND", "nowhere"),
