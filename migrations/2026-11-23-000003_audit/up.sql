@@ -90,14 +90,34 @@ REVOKE ALL ON audit_events, audit_chain_heads FROM crust_app;
 GRANT SELECT, INSERT ON audit_events TO crust_app;
 GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO crust_app;
 
+-- What remains of a client address after retention: its network (IPv4 /24, IPv6 /48).
+CREATE FUNCTION audit_pseudonymize_ip(ip text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    addr inet;
+BEGIN
+    IF ip IS NULL THEN
+        RETURN NULL;
+    END IF;
+    addr := ip::inet;
+    RETURN network(set_masklen(addr, CASE family(addr) WHEN 4 THEN 24 ELSE 48 END))::text;
+EXCEPTION
+    WHEN invalid_text_representation THEN RETURN 'unknown';
+END
+$$;
+
 CREATE FUNCTION audit_events_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     -- `crust audit prune` (which sets crust.audit_prune for its transaction) may
-    -- replace the IP and user agent of an unpruned event and drop its salt; nothing else.
+    -- reduce the IP of an unpruned event to its network, blank its user agent and drop
+    -- its salt: exactly that, nothing else.
     IF TG_OP = 'UPDATE'
        AND current_setting('crust.audit_prune', true) = 'on'
        AND OLD.pruned_at IS NULL AND NEW.pruned_at IS NOT NULL AND NEW.client_salt IS NULL
+       AND NEW.ip IS NOT DISTINCT FROM audit_pseudonymize_ip(OLD.ip)
+       AND NEW.user_agent IS NOT DISTINCT FROM
+           (CASE WHEN OLD.user_agent IS NULL THEN NULL ELSE '[pruned]' END)
        AND to_jsonb(NEW) - ARRAY['ip', 'user_agent', 'client_salt', 'pruned_at']
            = to_jsonb(OLD) - ARRAY['ip', 'user_agent', 'client_salt', 'pruned_at']
     THEN

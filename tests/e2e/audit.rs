@@ -532,6 +532,11 @@ async fn every_mutation_is_recorded_with_target_outcome_and_redacted_arguments()
     let e = one(&app, &rid);
     assert!(e["actor_id"].is_null());
     assert_eq!(e["error_code"], "UNAUTHENTICATED");
+    assert!(
+        e["organization_id"].is_null(),
+        "an anonymous caller cannot write into an organization's log"
+    );
+    assert_eq!(e["target_id"], o.task.as_str());
 
     // A creation names the object it made; a deletion the object it removed.
     let (body, rid) = send(
@@ -807,6 +812,37 @@ async fn the_app_role_may_append_but_never_update_or_delete() {
             .unwrap_err()
             .to_string();
         assert!(err.contains("append-only"), "{attack}: {err}");
+    }
+    // Nor can the owner pass off an edit as pruning: only the exact pseudonymization
+    // goes through.
+    diesel::sql_query("SET crust.audit_prune = 'on'")
+        .execute(&mut conn)
+        .unwrap();
+    let forged = "UPDATE audit_events SET ip = '192.0.2.99', client_salt = NULL, pruned_at = now()";
+    let err = diesel::sql_query(forged)
+        .execute(&mut conn)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("append-only"), "{err}");
+    diesel::sql_query("RESET crust.audit_prune")
+        .execute(&mut conn)
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Net {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        net: String,
+    }
+    for (ip, net) in [
+        ("203.0.113.77", "203.0.113.0/24"),
+        ("2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::/48"),
+        ("2001:0:0:1::9", "2001::/48"),
+        ("not an address", "unknown"),
+    ] {
+        let got: Net = diesel::sql_query("SELECT audit_pseudonymize_ip($1) AS net")
+            .bind::<diesel::sql_types::Text, _>(ip)
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(got.net, net, "{ip}");
     }
     assert_eq!(count(&mut conn), before, "nothing changed");
 }
@@ -1139,4 +1175,143 @@ async fn a_deployment_without_a_superuser_migrates_and_runs_as_crust_app() {
     let _ = diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)")).execute(&mut admin);
     let _ = diesel::sql_query(format!("REVOKE crust_app FROM {login}")).execute(&mut admin);
     let _ = diesel::sql_query(format!("DROP ROLE {login}")).execute(&mut admin);
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_is_told_to_the_account_owner_not_to_whoever_sent_it() {
+    let app = TestApp::start().await;
+    let victim = app.user("victim").await;
+    let prober = app.user("prober").await;
+    // A signed-in user tries a sign-in against someone else's account.
+    let (body, rid) = send(
+        &app,
+        Some(&prober.access),
+        &[],
+        LOGIN,
+        json!({ "i": { "email": victim.email, "password": "guessing-away-1" } }),
+    )
+    .await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+    let e = one(&app, &rid);
+    assert!(e["actor_id"].is_null(), "a sign-in acts for nobody: {e}");
+    let q = "{ me { securityEvents(first: 20) { nodes { action reason subjectUserId } } } }";
+    let mine = app.ok(&prober, q, json!({})).await.to_string();
+    assert!(
+        !mine.contains("wrong_password") && !mine.contains(&victim.id),
+        "{mine}"
+    );
+    let theirs = app.ok(&victim, q, json!({})).await.to_string();
+    assert!(theirs.contains("wrong_password"), "{theirs}");
+    // An unknown account concerns no one.
+    send(
+        &app,
+        Some(&prober.access),
+        &[],
+        LOGIN,
+        json!({ "i": { "email": "ghost@example.test", "password": "guessing-away-2" } }),
+    )
+    .await;
+    let mine = app.ok(&prober, q, json!({})).await.to_string();
+    assert!(!mine.contains("unknown_account"), "{mine}");
+}
+
+#[tokio::test]
+async fn concurrent_appends_keep_every_chain_whole() {
+    let app = TestApp::start().await;
+    let o = org(&app).await;
+    // Many writers in one organization at once, through the API...
+    let mut writers = Vec::new();
+    for i in 0..24 {
+        let (app_url, token, project, box_id) = (
+            app.url("/graphql"),
+            o.owner.access.clone(),
+            o.project.clone(),
+            o.box_id.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(app_url)
+                .bearer_auth(token)
+                .json(&json!({ "query": "mutation($i: CreateTaskInput!) { createTask(input: $i) { task { id } } }", "variables": { "i": { "projectId": project, "boxId": box_id, "title": format!("T{i}") } } }))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }));
+    }
+    for w in writers {
+        let body = w.await.unwrap();
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    // ...and many first events of a brand-new chain, straight through the DAL.
+    let url = app.db.url.clone();
+    let fresh = uuid::Uuid::new_v4();
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let mut conn = PgConnection::establish(&url).unwrap();
+                let mut e = crust_dal::audit::NewEvent::new(
+                    "probe",
+                    crust_domain::audit::Outcome::Ok,
+                    Default::default(),
+                );
+                e.organization = Some(fresh);
+                crust_dal::audit::append(&mut conn, &e).unwrap();
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut conn = app.db.connect();
+    let report = crust_dal::audit::verify(&mut conn).unwrap();
+    assert!(report.broken.is_empty(), "{:?}", report.broken);
+    assert_eq!(rows(&app, &format!("chain = '{fresh}'")).len(), 8);
+    let seqs: Vec<i64> = rows(&app, &format!("chain = '{}'", o.org))
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "numbered without gaps or twins"
+    );
+    assert!(seqs.len() >= 34);
+}
+
+#[tokio::test]
+async fn making_a_task_secret_hides_that_change_from_admins_not_on_its_list() {
+    let app = TestApp::start().await;
+    let o = org(&app).await;
+    let (_, rid) = send(&app, Some(&o.owner.access), &[], UPDATE, json!({ "i": { "taskId": o.task, "classification": "SECRET", "title": "Acquisition of Initech" } })).await;
+    let events = by_request(&app, &rid);
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["updateTask", "read"],
+        "the payload served a SECRET task"
+    );
+    assert_eq!(
+        events[0]["need_to_know"], true,
+        "it is SECRET after the change"
+    );
+    let d = app
+        .ok(&o.admin, AUDIT_Q, json!({ "o": o.org, "first": 100 }))
+        .await
+        .to_string();
+    assert!(!d.contains("Initech"), "{d}");
+    let d = app
+        .ok(&o.owner, AUDIT_Q, json!({ "o": o.org, "first": 100 }))
+        .await
+        .to_string();
+    assert!(
+        d.contains("Initech"),
+        "the owner made it SECRET and is on its list"
+    );
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crust_dal::audit::{self, NewEvent, Origin, Target, TargetKind};
 use crust_dal::{DalResult, PgConnection};
-use crust_domain::audit::{redact, Outcome};
+use crust_domain::audit::{bounded, redact, Outcome};
 use crust_domain::{Classification, SessionId, UserId};
 use serde_json::Value;
 use uuid::Uuid;
@@ -115,13 +115,22 @@ impl Recorder {
     }
 
     /// A new event with this request's actor, session and origin.
+    /// The account concerned is the actor's own unless set otherwise.
     pub fn event(&self, action: &str, outcome: Outcome) -> NewEvent {
         let mut e = NewEvent::new(action, outcome, self.inner.origin.clone());
         if let Some((user, session)) = self.inner.actor {
             e.actor = Some(user);
             e.session = Some(session);
+            e.subject_user = Some(user);
         }
         e
+    }
+
+    /// An event of a sign-in field (login, refresh): those act for nobody yet, so a
+    /// bearer token sent along does not make its holder the actor (nor let them read
+    /// the outcome among their own security events).
+    pub fn sign_in_event(&self, action: &str, outcome: Outcome) -> NewEvent {
+        NewEvent::new(action, outcome, self.inner.origin.clone())
     }
 
     /// Appends an event (unless auditing is off). Call it last in the transaction it
@@ -141,7 +150,7 @@ impl Recorder {
         let target = target_of(&arguments);
         *lock(&self.inner.current) = Some(Pending {
             action: action.to_owned(),
-            variables: Some(redact(arguments).to_string()),
+            variables: Some(bounded(redact(arguments).to_string())),
             target,
             recorded: false,
         });
@@ -159,6 +168,7 @@ impl Recorder {
     pub fn refused_operation(
         &self,
         conn: &mut PgConnection,
+        query: &str,
         variables: Value,
         message: &str,
     ) -> DalResult<()> {
@@ -168,7 +178,9 @@ impl Recorder {
             "refused before running: {}",
             message.chars().take(200).collect::<String>()
         ));
-        e.variables = Some(redact(variables).to_string());
+        e.variables = Some(bounded(
+            redact_request_variables(query, variables).to_string(),
+        ));
         self.append(conn, &e)
     }
 
@@ -211,7 +223,14 @@ impl Recorder {
         let mut e = self.event(&pending.action, outcome);
         e.variables = pending.variables.clone();
         e.error_code = error_code.map(str::to_owned);
-        e.about(conn, target.or(pending.target))
+        let target = target.or(pending.target);
+        if e.actor.is_none() {
+            // An anonymous caller naming some organization's object does not get to
+            // write into that organization's log: its refusal joins the global chain.
+            e.target = target;
+            return Ok(e);
+        }
+        e.about(conn, target)
     }
 
     /// Notes what a mutation's event found out about its target: a task that is not
@@ -350,6 +369,90 @@ impl RefusalSampler {
     }
 }
 
+/// The request's variables, for the record of an operation refused before it ran.
+/// Their names are the client's choice, so a value is redacted when its variable's
+/// name, or any argument or input field it is passed to, names a secret (and, inside,
+/// under any secret key); when the document cannot be read, every value is.
+pub fn redact_request_variables(query: &str, variables: Value) -> Value {
+    let Value::Object(vars) = variables else {
+        return redact(variables);
+    };
+    let passed_as_secret = async_graphql::parser::parse_query(query)
+        .ok()
+        .map(|doc| secret_variables(&doc));
+    Value::Object(
+        vars.into_iter()
+            .map(|(name, value)| {
+                let hide = passed_as_secret
+                    .as_ref()
+                    .is_none_or(|secret| secret.contains(&name))
+                    || crust_domain::audit::is_secret_key(&name);
+                let value = if hide {
+                    Value::String(crust_domain::audit::REDACTED.into())
+                } else {
+                    redact(value)
+                };
+                (name, value)
+            })
+            .collect(),
+    )
+}
+
+/// The variables a document passes to a secret-named argument or input field.
+fn secret_variables(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+) -> std::collections::HashSet<String> {
+    use async_graphql::parser::types::{Directive, Selection, SelectionSet};
+    use async_graphql::Positioned;
+    use async_graphql_value::Value as Ast;
+    use crust_domain::audit::is_secret_key;
+
+    fn value(v: &Ast, secret: bool, out: &mut std::collections::HashSet<String>) {
+        match v {
+            Ast::Variable(name) if secret => {
+                out.insert(name.to_string());
+            }
+            Ast::List(items) => items.iter().for_each(|i| value(i, secret, out)),
+            Ast::Object(fields) => fields
+                .iter()
+                .for_each(|(k, v)| value(v, secret || is_secret_key(k), out)),
+            _ => {}
+        }
+    }
+    fn directives(ds: &[Positioned<Directive>], out: &mut std::collections::HashSet<String>) {
+        for d in ds {
+            for (name, v) in &d.node.arguments {
+                value(&v.node, is_secret_key(&name.node), out);
+            }
+        }
+    }
+    fn set(s: &SelectionSet, out: &mut std::collections::HashSet<String>) {
+        for item in &s.items {
+            match &item.node {
+                Selection::Field(f) => {
+                    for (name, v) in &f.node.arguments {
+                        value(&v.node, is_secret_key(&name.node), out);
+                    }
+                    directives(&f.node.directives, out);
+                    set(&f.node.selection_set.node, out);
+                }
+                Selection::InlineFragment(i) => set(&i.node.selection_set.node, out),
+                // Fragments are walked once each, below.
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    for (_, op) in doc.operations.iter() {
+        directives(&op.node.directives, &mut out);
+        set(&op.node.selection_set.node, &mut out);
+    }
+    for fragment in doc.fragments.values() {
+        set(&fragment.node.selection_set.node, &mut out);
+    }
+    out
+}
+
 /// Which argument names the object a mutation acts on, most specific first.
 const TARGET_KEYS: [(&str, TargetKind); 9] = [
     ("taskId", TargetKind::Task),
@@ -405,6 +508,23 @@ created! {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn variables_passed_to_secret_arguments_are_redacted_whatever_their_name() {
+        let query = "mutation($e: String!, $p: String!, $deep: String, $t: String) { \
+            login(input: {email: $e, password: $p}) { x } \
+            ...F other(input: {list: [{clientSecret: $deep}]}) }
+            fragment F on Mutation { refreshSession(input: {refreshToken: $t}) { x } }";
+        let vars = json!({ "e": "a@example.test", "p": "hunter2", "deep": "s3", "t": "tok", "unused": {"apiToken": "x", "keep": 1} });
+        let out = redact_request_variables(query, vars);
+        assert_eq!(
+            out,
+            json!({ "e": "a@example.test", "p": "[REDACTED]", "deep": "[REDACTED]", "t": "[REDACTED]", "unused": {"apiToken": "[REDACTED]", "keep": 1} })
+        );
+        // A document that does not parse: no value is kept.
+        let out = redact_request_variables("mutation { oops(", json!({ "p": "hunter2" }));
+        assert_eq!(out, json!({ "p": "[REDACTED]" }));
+    }
 
     #[test]
     fn the_most_specific_id_is_the_target() {

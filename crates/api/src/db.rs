@@ -88,6 +88,14 @@ impl Db {
                         let out = f(conn)?;
                         let event = match created(&out) {
                             Some(target) => before.about(conn, Some(target))?,
+                            // A change of classification can make the target need-to-know:
+                            // the event is, if it was before or is now.
+                            None if reclassifies(&pending) => {
+                                let was = before.need_to_know;
+                                let mut after = before.clone().about(conn, before.target)?;
+                                after.need_to_know |= was;
+                                after
+                            }
                             None => before,
                         };
                         recorder.append(conn, &event)?;
@@ -128,6 +136,14 @@ impl Db {
         .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
         .map_err(ApiError::from)
     }
+}
+
+/// Does the mutation set a classification (the only way an object becomes SECRET)?
+fn reclassifies(pending: &crate::audit::Pending) -> bool {
+    pending
+        .variables
+        .as_deref()
+        .is_some_and(|v| v.contains("\"classification\""))
 }
 
 /// Runs CPU-heavy work (password hashing) off the async executor.

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use crust_domain::audit::{
-    chain_hash, client_digest, pseudonymize_ip, EventContent, Outcome, GENESIS, GLOBAL_CHAIN,
+    chain_hash, client_digest, EventContent, Outcome, GENESIS, GLOBAL_CHAIN,
 };
 use crust_domain::{Action, OrgId, SessionId, UserId};
 use diesel::connection::SimpleConnection;
@@ -86,7 +86,8 @@ pub struct NewEvent {
     pub reason: Option<String>,
     pub actor: Option<UserId>,
     pub session: Option<SessionId>,
-    /// The account an event concerns when that is not the actor (a failed login).
+    /// The account the event concerns: the actor's own, or the account a sign-in
+    /// attempt named.
     pub subject_user: Option<UserId>,
     /// The organization, whose chain the event joins (`None`: the global chain).
     pub organization: Option<Uuid>,
@@ -461,8 +462,8 @@ pub fn for_org(
     })
 }
 
-/// A user's own security events (sign-ins, sessions, password changes, and failed
-/// sign-ins against their account), newest first.
+/// The security events of a user's account (their sign-ins, sessions, password
+/// changes, and failed sign-ins against it), newest first.
 pub fn security_events(
     conn: &mut PgConnection,
     user: UserId,
@@ -471,11 +472,9 @@ pub fn security_events(
     let mine = || {
         events::table
             .filter(events::chain.eq(GLOBAL_CHAIN))
-            .filter(
-                events::actor_id
-                    .eq(user.0)
-                    .or(events::subject_user_id.eq(user.0)),
-            )
+            // The account concerned, not whoever acted: a failed login names its
+            // target account, and only that account's owner may read how it failed.
+            .filter(events::subject_user_id.eq(user.0))
             .filter(events::action.eq_any(SECURITY_ACTIONS))
     };
     let total: i64 = mine().count().get_result(conn)?;
@@ -528,6 +527,15 @@ const BATCH: i64 = 1000;
 /// hash, the event's own hash, the client digests of unpruned events, and that the
 /// chain's head names its last event (so deleting the newest events shows too).
 pub fn verify(conn: &mut PgConnection) -> DalResult<VerifyReport> {
+    // One snapshot: events appended while the walk runs would otherwise look like a
+    // head ahead of its chain.
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(verify_snapshot)
+}
+
+fn verify_snapshot(conn: &mut PgConnection) -> DalResult<VerifyReport> {
     let mut chains: Vec<Uuid> = events::table.select(events::chain).distinct().load(conn)?;
     let head_chains: Vec<Uuid> = heads::table.select(heads::chain).load(conn)?;
     chains.extend(head_chains);
@@ -626,7 +634,8 @@ fn verify_chain(
 }
 
 /// Pseudonymizes the client details of events that happened before `cutoff`: the IP
-/// keeps only its network, the user agent is removed, and the salt that could link
+/// keeps only its network (`audit_pseudonymize_ip`, the same function the table's
+/// trigger checks against), the user agent is blanked, and the salt that could link
 /// them to their digests is dropped. The chain stays verifiable. Returns how many
 /// events were pruned. Needs the table owner (the application role may not update).
 pub fn prune(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> DalResult<usize> {
@@ -634,24 +643,16 @@ pub fn prune(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> DalResult<usize>
     loop {
         let n = conn.transaction(|conn| -> DalResult<usize> {
             conn.batch_execute("SET LOCAL crust.audit_prune = 'on'")?;
-            let due: Vec<(Uuid, Option<String>, Option<String>)> = events::table
-                .filter(events::pruned_at.is_null())
-                .filter(events::occurred_at.lt(cutoff))
-                .select((events::id, events::ip, events::user_agent))
-                .limit(BATCH)
-                .for_update()
-                .load(conn)?;
-            for (id, ip, ua) in &due {
-                diesel::update(events::table.find(id))
-                    .set((
-                        events::ip.eq(ip.as_deref().map(pseudonymize_ip)),
-                        events::user_agent.eq(ua.as_ref().map(|_| "[pruned]")),
-                        events::client_salt.eq(None::<Vec<u8>>),
-                        events::pruned_at.eq(diesel::dsl::now),
-                    ))
-                    .execute(conn)?;
-            }
-            Ok(due.len())
+            Ok(diesel::sql_query(
+                "UPDATE audit_events SET ip = audit_pseudonymize_ip(ip), \
+                 user_agent = CASE WHEN user_agent IS NULL THEN NULL ELSE '[pruned]' END, \
+                 client_salt = NULL, pruned_at = now() \
+                 WHERE id IN (SELECT id FROM audit_events \
+                   WHERE pruned_at IS NULL AND occurred_at < $1 LIMIT $2 FOR UPDATE)",
+            )
+            .bind::<diesel::sql_types::Timestamptz, _>(cutoff)
+            .bind::<diesel::sql_types::BigInt, _>(BATCH)
+            .execute(conn)?)
         })?;
         pruned += n;
         if (n as i64) < BATCH {

@@ -268,13 +268,19 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
 }
 
-/// The user's sessions that are still open (not revoked, not past their absolute
-/// expiry), newest first.
-pub fn open_for_user(conn: &mut PgConnection, user: UserId) -> DalResult<Vec<SessionInfo>> {
+/// The user's sessions that are still open (not revoked, not idle for `idle_ttl`, not
+/// past their absolute expiry), newest first.
+pub fn open_for_user(
+    conn: &mut PgConnection,
+    user: UserId,
+    idle_ttl: Duration,
+) -> DalResult<Vec<SessionInfo>> {
+    let now = Utc::now();
     Ok(sessions::table
         .filter(sessions::user_id.eq(user.0))
         .filter(sessions::revoked_at.is_null())
-        .filter(sessions::absolute_expires_at.gt(Utc::now()))
+        .filter(sessions::absolute_expires_at.gt(now))
+        .filter(sessions::last_refreshed_at.gt(now - idle_ttl))
         .order(sessions::created_at.desc())
         .select((
             sessions::id,

@@ -1,6 +1,5 @@
 //! The audit log's rules: what an event's outcome is, which request data is secret,
-//! how events are chained into a tamper-evident hash chain, and how client details are
-//! pseudonymized once their retention ends.
+//! and how events are chained into a tamper-evident hash chain.
 //!
 //! The hash of an event covers its content and the previous event's hash. The client
 //! IP and user agent enter only through salted digests: pruning replaces them (and
@@ -78,6 +77,30 @@ pub fn redact(value: Value) -> Value {
         Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
         other => other,
     }
+}
+
+/// The most of a request's (redacted) data an event keeps.
+pub const MAX_VARIABLES_BYTES: usize = 16 * 1024;
+
+/// The recorded form of a request's redacted data: whole when it fits in
+/// [`MAX_VARIABLES_BYTES`]; otherwise a note saying so, with its size, its SHA-256 and
+/// its start — never cut silently, never unbounded (anyone may send a large body).
+pub fn bounded(json: String) -> String {
+    if json.len() <= MAX_VARIABLES_BYTES {
+        return json;
+    }
+    let digest: String = Sha256::digest(json.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let start: String = json.chars().take(4096).collect();
+    serde_json::json!({
+        "truncated": true,
+        "bytes": json.len(),
+        "sha256": digest,
+        "start": start,
+    })
+    .to_string()
 }
 
 /// The salted digest under which a client detail (IP or user agent) enters the hash.
@@ -167,23 +190,6 @@ fn field(h: &mut Sha256, bytes: Option<&[u8]>) {
             h.update(b);
         }
         None => h.update([0]),
-    }
-}
-
-/// The network an address belongs to, which is what stays of it after retention:
-/// IPv4 keeps its /24, IPv6 its /48. Anything that is not an address becomes
-/// "unknown".
-pub fn pseudonymize_ip(ip: &str) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(v4)) => {
-            let [a, b, c, _] = v4.octets();
-            format!("{a}.{b}.{c}.0/24")
-        }
-        Ok(std::net::IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-        }
-        Err(_) => "unknown".into(),
     }
 }
 
@@ -311,6 +317,18 @@ mod tests {
     }
 
     #[test]
+    fn large_data_is_kept_whole_up_to_the_limit_and_then_summarized() {
+        let small = serde_json::json!({ "a": "x".repeat(100) }).to_string();
+        assert_eq!(bounded(small.clone()), small);
+        let big = serde_json::json!({ "a": "y".repeat(MAX_VARIABLES_BYTES) }).to_string();
+        let out: Value = serde_json::from_str(&bounded(big.clone())).unwrap_or_default();
+        assert_eq!(out["truncated"], true);
+        assert_eq!(out["bytes"], big.len());
+        assert_eq!(out["sha256"].as_str().map(str::len), Some(64));
+        assert!(bounded(big).len() < MAX_VARIABLES_BYTES);
+    }
+
+    #[test]
     fn outcomes_follow_error_codes() {
         assert_eq!(Outcome::of_error_code("NOT_FOUND"), Outcome::Forbidden);
         assert_eq!(
@@ -320,15 +338,5 @@ mod tests {
         assert_eq!(Outcome::of_error_code("CONFLICT"), Outcome::Invalid);
         assert_eq!(Outcome::of_error_code("BAD_USER_INPUT"), Outcome::Invalid);
         assert_eq!(Outcome::of_error_code("INTERNAL"), Outcome::Error);
-    }
-
-    #[test]
-    fn addresses_keep_only_their_network() {
-        assert_eq!(pseudonymize_ip("203.0.113.77"), "203.0.113.0/24");
-        assert_eq!(
-            pseudonymize_ip("2001:db8:85a3::8a2e:370:7334"),
-            "2001:db8:85a3::/48"
-        );
-        assert_eq!(pseudonymize_ip("not an ip"), "unknown");
     }
 }

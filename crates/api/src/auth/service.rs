@@ -78,6 +78,11 @@ impl AuthService {
         })
     }
 
+    /// How long an unused refresh token stays good.
+    pub fn idle_ttl(&self) -> Duration {
+        self.idle_ttl
+    }
+
     pub fn hasher(&self) -> Arc<PasswordHasher> {
         self.hasher.clone()
     }
@@ -166,7 +171,7 @@ impl AuthService {
             self.db
                 .run(move |c| {
                     crust_dal::transaction(c, |c| {
-                        let mut e = rec2.event("login", Outcome::Forbidden);
+                        let mut e = rec2.sign_in_event("login", Outcome::Forbidden);
                         e.error_code = Some("UNAUTHENTICATED".into());
                         e.reason = Some(reason.into());
                         e.subject_user = user_id;
@@ -224,7 +229,7 @@ impl AuthService {
                     let session =
                         sessions::create(c, user_id, &refresh_hash, &rec2.client(), absolute)?;
                     let user = users::get_self(c, user_id)?;
-                    let mut e = rec2.event(action, Outcome::Ok);
+                    let mut e = rec2.sign_in_event(action, Outcome::Ok);
                     e.actor = Some(user_id);
                     e.session = Some(session);
                     e.subject_user = Some(user_id);
@@ -275,14 +280,15 @@ impl AuthService {
                     let outcome = sessions::rotate(c, &presented_hash, &next_hash, idle)?;
                     let (user, event) = match &outcome {
                         Refresh::Rotated { user, session } => {
-                            let mut e = rec2.event("refreshSession", Outcome::Ok);
+                            let mut e = rec2.sign_in_event("refreshSession", Outcome::Ok);
                             e.actor = Some(*user);
                             e.session = Some(*session);
                             e.subject_user = Some(*user);
                             (Some(users::get_self(c, *user)?), e)
                         }
                         Refresh::Reused { user, session } => {
-                            let mut e = rec2.event("refreshTokenReused", Outcome::Forbidden);
+                            let mut e =
+                                rec2.sign_in_event("refreshTokenReused", Outcome::Forbidden);
                             e.error_code = Some("UNAUTHENTICATED".into());
                             e.reason = Some("spent_token_presented_again".into());
                             e.session = Some(*session);
@@ -290,7 +296,7 @@ impl AuthService {
                             (None, e)
                         }
                         Refresh::Invalid => {
-                            let mut e = rec2.event("refreshSession", Outcome::Forbidden);
+                            let mut e = rec2.sign_in_event("refreshSession", Outcome::Forbidden);
                             e.error_code = Some("UNAUTHENTICATED".into());
                             e.reason = Some("unknown_or_expired_token".into());
                             (None, e)

@@ -179,7 +179,8 @@ impl AuditEvent {
     async fn session_id(&self) -> Option<ID> {
         self.0.session_id.map(id)
     }
-    /// The account concerned, when not the actor (a failed login against it).
+    /// The account the event concerns: the actor's own, or the account a sign-in
+    /// attempt named.
     async fn subject_user_id(&self) -> Option<ID> {
         self.0.subject_user_id.map(id)
     }
@@ -307,8 +308,9 @@ pub struct Session {
 /// The caller's open sessions, newest first.
 pub async fn sessions(ctx: &Context<'_>) -> Result<Vec<Session>, ApiError> {
     let me = principal(ctx)?;
+    let idle = auth_service(ctx)?.idle_ttl();
     let list = db(ctx)?
-        .run(move |c| crust_dal::sessions::open_for_user(c, me.user_id))
+        .run(move |c| crust_dal::sessions::open_for_user(c, me.user_id, idle))
         .await?;
     Ok(list
         .into_iter()

@@ -121,7 +121,9 @@ fn too_long(state: &AppState, request: &Request) -> Option<HttpResponse> {
 
 fn is_mutation(request: &Request) -> bool {
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        return false; // execution will report the syntax error
+        // Execution reports the syntax error; one that starts like a mutation is
+        // treated as one (refused over GET, recorded in the audit log).
+        return request.query.trim_start().starts_with("mutation");
     };
     doc.operations.iter().any(|(name, op)| {
         let selected = match (&request.operation_name, name) {
@@ -173,6 +175,11 @@ async fn execute(
     let mut responses = Vec::with_capacity(requests.len());
     for request in requests {
         let mutation = is_mutation(&request);
+        let query = if mutation {
+            request.query.clone()
+        } else {
+            String::new()
+        };
         let fields_before = recorder.mutation_fields();
         let variables = crate::graphql::RequestVariables(request.variables.clone());
         let sent = mutation
@@ -214,7 +221,7 @@ async fn execute(
                 {
                     let (rec, message) = (recorder.clone(), error.message.clone());
                     if let Err(e) = db
-                        .run(move |c| rec.refused_operation(c, sent, &message))
+                        .run(move |c| rec.refused_operation(c, &query, sent, &message))
                         .await
                     {
                         tracing::error!(error = e.message(), "could not record a refused mutation");
@@ -226,11 +233,12 @@ async fn execute(
         if recorder.has_reads() {
             let rec = recorder.clone();
             if let Err(e) = db.run(move |c| rec.flush_reads(c)).await {
-                // The data is served already; the gap is what the log must show.
+                // Need-to-know data is never served unrecorded: withhold the response.
                 tracing::error!(
                     error = e.message(),
                     "could not record reads of need-to-know objects"
                 );
+                return retry_later("the request could not be completed; retry shortly");
             }
         }
     }
