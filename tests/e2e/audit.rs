@@ -1172,9 +1172,44 @@ async fn a_deployment_without_a_superuser_migrates_and_runs_as_crust_app() {
     assert!(err.to_string().contains("permission denied"), "{err}");
     drop(conn);
     drop(app);
+
+    // The hardened set-up: the server logs in as a role that is only a member of
+    // crust_app. Even code that ran `RESET ROLE` on its connection could neither write
+    // the log nor switch its trigger off (that takes the table's owner).
+    let web = format!("web_{suffix}");
+    diesel::sql_query(format!("CREATE ROLE {web} LOGIN IN ROLE crust_app"))
+        .execute(&mut admin)
+        .unwrap();
+    let web_url = url.replacen(&format!("{login}@"), &format!("{web}@"), 1);
+    let app = TestApp::start_with(|c| c.database_url = crust_e2e::secret(&web_url)).await;
+    let user = app.user("mo").await;
+    let org = app.create_org(&user, "Served by a member login").await;
+    let d = app.ok(&user, AUDIT_Q, json!({ "o": org })).await;
+    assert_eq!(d["auditEvents"]["totalCount"], 1, "{d}");
+    let mut conn = PgConnection::establish(&web_url).unwrap();
+    for attack in [
+        "UPDATE audit_events SET ip = NULL",
+        "DELETE FROM audit_events",
+        "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+        "DROP TABLE audit_events",
+    ] {
+        diesel::sql_query("RESET ROLE").execute(&mut conn).unwrap();
+        let err = diesel::sql_query(attack)
+            .execute(&mut conn)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("permission denied") || err.contains("must be owner"),
+            "{attack}: {err}"
+        );
+    }
+    drop(conn);
+    drop(app);
     let _ = diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)")).execute(&mut admin);
-    let _ = diesel::sql_query(format!("REVOKE crust_app FROM {login}")).execute(&mut admin);
-    let _ = diesel::sql_query(format!("DROP ROLE {login}")).execute(&mut admin);
+    for role in [&web, &login] {
+        let _ = diesel::sql_query(format!("REVOKE crust_app FROM {role}")).execute(&mut admin);
+        let _ = diesel::sql_query(format!("DROP ROLE {role}")).execute(&mut admin);
+    }
 }
 
 #[tokio::test]
