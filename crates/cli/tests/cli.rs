@@ -482,14 +482,7 @@ async fn audit_verify_finds_every_kind_of_tampering() {
     let mut conn = app.db.connect();
     // A superuser gets past the trigger by switching triggers off; the chain still
     // shows what they did. First: an edited event in the middle of the org's chain.
-    let edit = |conn: &mut PgConnection, sql: &str| {
-        use diesel::connection::SimpleConnection;
-        conn.batch_execute(&format!(
-            "BEGIN; SET LOCAL session_replication_role = replica; {sql}; COMMIT;"
-        ))
-        .unwrap();
-    };
-    edit(
+    superuser_edit(
         &mut conn,
         &format!("UPDATE audit_events SET variables = '{{}}' WHERE chain = '{org}' AND seq = 3"),
     );
@@ -502,53 +495,52 @@ async fn audit_verify_finds_every_kind_of_tampering() {
     assert!(out.contains("does not match its hash"), "{out}");
     assert!(err.contains("1 of 2 chains are broken"), "{err}");
     // Rewriting the hash too does not help: the next link names the old one.
-    edit(
+    superuser_edit(
         &mut conn,
         &format!("UPDATE audit_events SET hash = sha256(hash) WHERE chain = '{org}' AND seq = 3"),
     );
     let (_, out, _) = crust_on(&url, &["audit", "verify"]);
     assert!(out.contains("at event #3"), "{out}");
 
-    // On a fresh log: a changed IP, a deleted event, the newest events cut off.
-    let app = crust_e2e::TestApp::start().await;
-    let org = audited_org(&app).await;
-    let url = app.db.url.clone();
-    let mut conn = app.db.connect();
-    edit(
-        &mut conn,
-        &format!("UPDATE audit_events SET ip = '10.9.9.9' WHERE chain = '{org}' AND seq = 2"),
-    );
-    let (_, out, _) = crust_on(&url, &["audit", "verify"]);
+    // On a fresh log each: a changed IP, a deleted event, the newest event cut off.
+    let out = tampered(|org| {
+        format!("UPDATE audit_events SET ip = '10.9.9.9' WHERE chain = '{org}' AND seq = 2")
+    })
+    .await;
     assert!(
         out.contains("at event #2") && out.contains("IP address"),
         "{out}"
     );
-
-    let app = crust_e2e::TestApp::start().await;
-    let org = audited_org(&app).await;
-    let url = app.db.url.clone();
-    let mut conn = app.db.connect();
-    edit(
-        &mut conn,
-        &format!("DELETE FROM audit_events WHERE chain = '{org}' AND seq = 4"),
-    );
-    let (_, out, _) = crust_on(&url, &["audit", "verify"]);
+    let out =
+        tampered(|org| format!("DELETE FROM audit_events WHERE chain = '{org}' AND seq = 4")).await;
     assert!(out.contains("event 4 is missing"), "{out}");
+    let out = tampered(|org| {
+        format!(
+            "DELETE FROM audit_events WHERE chain = '{org}' \
+             AND seq = (SELECT max(seq) FROM audit_events WHERE chain = '{org}')"
+        )
+    })
+    .await;
+    assert!(out.contains("missing from the end"), "{out}");
+}
 
+/// Changes the audit log as a superuser would (triggers off), on a fresh audited
+/// database; returns what a failing `crust audit verify` printed.
+async fn tampered(sql: impl Fn(&str) -> String) -> String {
     let app = crust_e2e::TestApp::start().await;
     let org = audited_org(&app).await;
-    let url = app.db.url.clone();
-    let mut conn = app.db.connect();
-    let last = count(
-        &mut conn,
-        &format!("SELECT max(seq) AS n FROM audit_events WHERE chain = '{org}'"),
-    );
-    edit(
-        &mut conn,
-        &format!("DELETE FROM audit_events WHERE chain = '{org}' AND seq = {last}"),
-    );
-    let (ok, out, _) = crust_on(&url, &["audit", "verify"]);
-    assert!(!ok && out.contains("missing from the end"), "{out}");
+    superuser_edit(&mut app.db.connect(), &sql(&org));
+    let (ok, out, _) = crust_on(&app.db.url, &["audit", "verify"]);
+    assert!(!ok, "verify must fail: {out}");
+    out
+}
+
+fn superuser_edit(conn: &mut PgConnection, sql: &str) {
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute(&format!(
+        "BEGIN; SET LOCAL session_replication_role = replica; {sql}; COMMIT;"
+    ))
+    .unwrap();
 }
 
 #[tokio::test]

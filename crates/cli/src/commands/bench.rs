@@ -337,59 +337,78 @@ async fn drive_mutations(
         "mutation($i: UpdateTaskInput!) { updateTask(input: $i) { task { id progress } } }";
     let http = reqwest::Client::new();
     let token = sign_in(&http, base).await?;
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let mut clients = Vec::new();
-    for c in 0..args.clients {
-        let mine: Vec<String> = task_ids
-            .iter()
-            .skip(c)
-            .step_by(args.clients)
+    let clients = args.clients.min(task_ids.len()).max(1);
+    let ids = std::sync::Arc::new(task_ids.to_vec());
+    let request = move |client: usize, n: usize| {
+        // Client c takes the tasks c, c + clients, c + 2 × clients, …
+        let mine = (ids.len() - client).div_ceil(clients).max(1);
+        let task = ids
+            .get(client + (n % mine) * clients)
             .cloned()
-            .collect();
-        if mine.is_empty() {
-            break;
-        }
-        let (http, token, url) = (http.clone(), token.clone(), format!("{base}/graphql"));
-        clients.push(tokio::spawn(async move {
+            .unwrap_or_default();
+        json!({ "query": UPDATE, "variables": { "i": { "taskId": task, "progress": (n % 99) + 1 } } })
+    };
+    let (latencies, statements, elapsed) =
+        load(&http, base, &token, args, clients, request).await?;
+    Ok(report_row(name, latencies, elapsed, statements))
+}
+
+/// Runs `clients` loops for `--seconds`, each sending what `request(client, n)` makes;
+/// returns every latency, the SQL statements per request the responses reported, and
+/// the time taken. Any error in a response ends the run.
+async fn load<R>(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    args: &Args,
+    clients: usize,
+    request: R,
+) -> anyhow::Result<(Vec<Duration>, Option<u64>, f64)>
+where
+    R: Fn(usize, usize) -> Value + Clone + Send + 'static,
+{
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let started = Instant::now();
+    let mut running = Vec::new();
+    for client in 0..clients {
+        let (http, token, url, request) = (
+            http.clone(),
+            token.to_owned(),
+            format!("{base}/graphql"),
+            request.clone(),
+        );
+        running.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut statements = None;
-            let mut n = 0_usize;
+            let mut n = 0;
             while Instant::now() < deadline {
-                let task = &mine[n % mine.len()];
-                let vars = json!({ "i": { "taskId": task, "progress": (n % 99) + 1 } });
-                n += 1;
                 let t = Instant::now();
                 let body: Value = http
                     .post(&url)
                     .bearer_auth(&token)
-                    .json(&json!({ "query": UPDATE, "variables": vars }))
+                    .json(&request(client, n))
                     .send()
                     .await?
                     .json()
                     .await?;
                 latencies.push(t.elapsed());
+                n += 1;
                 if body.get("errors").is_some() {
-                    return Err(anyhow!("mutation failed: {body}"));
+                    return Err(anyhow!("request failed: {body}"));
                 }
                 statements = body["extensions"]["sqlStatements"].as_u64().or(statements);
             }
             Ok::<_, anyhow::Error>((latencies, statements))
         }));
     }
-    let started = Instant::now();
     let mut all = Vec::new();
     let mut statements = None;
-    for c in clients {
+    for c in running {
         let (lat, st) = c.await??;
         all.extend(lat);
         statements = st.or(statements);
     }
-    Ok(report_row(
-        name,
-        all,
-        started.elapsed().as_secs_f64(),
-        statements,
-    ))
+    Ok((all, statements, started.elapsed().as_secs_f64()))
 }
 
 /// Prints one row of the report; returns requests per second.
@@ -429,46 +448,12 @@ async fn drive(base: &str, args: &Args, scenarios: &[(String, String)]) -> anyho
         "scenario", "requests", "req/s", "p50 ms", "p99 ms", "SQL/request"
     );
     for (name, project) in scenarios {
-        let deadline = Instant::now() + Duration::from_secs(args.seconds);
-        let mut clients = Vec::new();
-        for _ in 0..args.clients {
-            let (http, token, project, url) = (
-                http.clone(),
-                token.clone(),
-                project.clone(),
-                format!("{base}/graphql"),
-            );
-            clients.push(tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut statements = None;
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let body: Value = http
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .json(&json!({ "query": TREE_QUERY, "variables": { "p": project } }))
-                        .send()
-                        .await?
-                        .json()
-                        .await?;
-                    latencies.push(t.elapsed());
-                    if body.get("errors").is_some() {
-                        return Err(anyhow!("query failed: {body}"));
-                    }
-                    statements = body["extensions"]["sqlStatements"].as_u64().or(statements);
-                }
-                Ok::<_, anyhow::Error>((latencies, statements))
-            }));
-        }
-        let started = Instant::now();
-        let mut all = Vec::new();
-        let mut statements = None;
-        for c in clients {
-            let (lat, st) = c.await??;
-            all.extend(lat);
-            statements = st.or(statements);
-        }
-        report_row(name, all, started.elapsed().as_secs_f64(), statements);
+        let project = project.clone();
+        let request =
+            move |_: usize, _: usize| json!({ "query": TREE_QUERY, "variables": { "p": project } });
+        let (all, statements, elapsed) =
+            load(&http, base, &token, args, args.clients, request).await?;
+        report_row(name, all, elapsed, statements);
     }
     Ok(())
 }
