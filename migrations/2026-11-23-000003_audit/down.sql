@@ -1,6 +1,7 @@
 DROP TABLE audit_chain_heads;
 DROP TABLE audit_events;
 DROP FUNCTION audit_events_append_only();
+DROP FUNCTION audit_events_link();
 DROP FUNCTION audit_pseudonymize_ip(text);
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM crust_app;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE USAGE, SELECT ON SEQUENCES FROM crust_app;

@@ -78,8 +78,10 @@ CREATE INDEX audit_events_subject_user_id_idx ON audit_events (subject_user_id);
 CREATE INDEX audit_events_target_id_idx ON audit_events (target_id);
 CREATE INDEX audit_events_occurred_at_idx ON audit_events (occurred_at) WHERE pruned_at IS NULL;
 
--- The newest link of each chain: appending locks this row, so events of one chain
--- get consecutive numbers; other chains (organizations) do not wait.
+-- The newest link of each chain. Appenders serialize per chain on an advisory lock
+-- (other chains, i.e. organizations, do not wait); the trigger below checks that each
+-- new event continues its chain and advances the head, so the application never needs
+-- (and is not given) the right to change a head itself.
 CREATE TABLE audit_chain_heads (
     chain  uuid PRIMARY KEY,
     seq    bigint NOT NULL CHECK (seq >= 0),
@@ -88,7 +90,35 @@ CREATE TABLE audit_chain_heads (
 
 REVOKE ALL ON audit_events, audit_chain_heads FROM crust_app;
 GRANT SELECT, INSERT ON audit_events TO crust_app;
-GRANT SELECT, INSERT, UPDATE ON audit_chain_heads TO crust_app;
+GRANT SELECT ON audit_chain_heads TO crust_app;
+
+-- Runs as the owner: an event must be the next link of its chain (number and previous
+-- hash), and its chain's head moves to it. No one appends out of order or forks a chain.
+CREATE FUNCTION audit_events_link() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    head_seq  bigint := 0;
+    head_hash bytea := decode(repeat('00', 32), 'hex');
+BEGIN
+    SELECT seq, hash INTO head_seq, head_hash
+      FROM audit_chain_heads WHERE chain = NEW.chain FOR UPDATE;
+    IF NOT FOUND THEN
+        head_seq := 0;
+        head_hash := decode(repeat('00', 32), 'hex');
+    END IF;
+    IF NEW.seq <> head_seq + 1 OR NEW.prev_hash <> head_hash THEN
+        RAISE EXCEPTION 'audit event % does not continue its chain (head is #%)', NEW.id, head_seq;
+    END IF;
+    INSERT INTO audit_chain_heads (chain, seq, hash) VALUES (NEW.chain, NEW.seq, NEW.hash)
+        ON CONFLICT (chain) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION audit_events_link() FROM PUBLIC;
+
+CREATE TRIGGER audit_events_link
+    BEFORE INSERT ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_link();
 
 -- What remains of a client address after retention: its network (IPv4 /24, IPv6 /48).
 CREATE FUNCTION audit_pseudonymize_ip(ip text) RETURNS text

@@ -788,6 +788,8 @@ async fn the_app_role_may_append_but_never_update_or_delete() {
         "DELETE FROM audit_events",
         "TRUNCATE audit_events",
         "DELETE FROM audit_chain_heads",
+        "UPDATE audit_chain_heads SET seq = 0",
+        "INSERT INTO audit_chain_heads VALUES (gen_random_uuid(), 9, decode(repeat('00', 32), 'hex'))",
     ] {
         let err = diesel::sql_query(attack)
             .execute(&mut conn)
@@ -795,10 +797,29 @@ async fn the_app_role_may_append_but_never_update_or_delete() {
             .to_string();
         assert!(err.contains("permission denied"), "{attack}: {err}");
     }
-    // Appending is what the role is for.
-    diesel::sql_query("SELECT 1 FROM audit_events LIMIT 1")
-        .execute(&mut conn)
-        .unwrap();
+    // Appending is what the role is for, and only as the next link of a chain: a copy of
+    // the newest event numbered ahead, or re-linked to an older hash, is refused.
+    let copy = |changes: &str| {
+        format!(
+            "INSERT INTO audit_events SELECT (jsonb_populate_record(NULL::audit_events, \
+             to_jsonb(e) || jsonb_build_object('id', gen_random_uuid()) || {changes})).* \
+             FROM audit_events e WHERE chain = '00000000-0000-0000-0000-000000000000' \
+             ORDER BY seq DESC LIMIT 1"
+        )
+    };
+    for changes in [
+        "jsonb_build_object('seq', e.seq + 5)",
+        "jsonb_build_object('seq', e.seq + 1)",
+    ] {
+        let err = diesel::sql_query(copy(changes))
+            .execute(&mut conn)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("does not continue its chain"),
+            "{changes}: {err}"
+        );
+    }
     diesel::sql_query("RESET ROLE").execute(&mut conn).unwrap();
     // Even the owner is stopped by the trigger (only a superuser switching triggers off
     // gets past it, and the hash chain shows that: see `crust audit verify`).

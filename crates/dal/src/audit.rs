@@ -211,6 +211,9 @@ struct Row<'a> {
     hash: &'a [u8],
 }
 
+/// The advisory-lock class of audit chains (two-key locks, apart from other locks).
+const CHAIN_LOCKS: i32 = 0x4175_6469; // "Audi"
+
 /// Appends an event to its chain and returns its id. Call it last in the transaction
 /// of the change it records: it locks the chain's head until that transaction ends.
 /// Outside a transaction it opens one of its own.
@@ -231,18 +234,18 @@ pub fn append(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
 
 fn append_locked(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
     let chain = e.organization.unwrap_or(GLOBAL_CHAIN);
-    // One statement creates the head if missing, locks it, and reads it.
-    let (last, prev): (i64, Vec<u8>) = diesel::insert_into(heads::table)
-        .values((
-            heads::chain.eq(chain),
-            heads::seq.eq(0),
-            heads::hash.eq(GENESIS.as_slice()),
-        ))
-        .on_conflict(heads::chain)
-        .do_update()
-        .set(heads::seq.eq(heads::seq))
-        .returning((heads::seq, heads::hash))
-        .get_result(conn)?;
+    // Appenders of one chain take turns until their transactions end; the insert's
+    // trigger checks the link and advances the head (see the `audit` migration).
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind::<diesel::sql_types::Integer, _>(CHAIN_LOCKS)
+        .bind::<SqlUuid, _>(chain)
+        .execute(conn)?;
+    let (last, prev): (i64, Vec<u8>) = heads::table
+        .find(chain)
+        .select((heads::seq, heads::hash))
+        .first(conn)
+        .optional()?
+        .unwrap_or((0, GENESIS.to_vec()));
     let seq = last + 1;
     let id = Uuid::new_v4();
     // 122 random bits from the OS generator: enough that a digest cannot be
@@ -304,9 +307,6 @@ fn append_locked(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
             prev_hash: &prev,
             hash: &hash,
         })
-        .execute(conn)?;
-    diesel::update(heads::table.find(chain))
-        .set((heads::seq.eq(seq), heads::hash.eq(hash.as_slice())))
         .execute(conn)?;
     Ok(id)
 }
