@@ -1371,3 +1371,70 @@ async fn making_a_task_secret_hides_that_change_from_admins_not_on_its_list() {
         "the owner made it SECRET and is on its list"
     );
 }
+
+#[tokio::test]
+async fn refusals_before_authentication_are_recorded_once_a_minute_per_client() {
+    let app = TestApp::start().await;
+    let user = app.user("nia").await;
+    // A mutation over GET (a would-be cross-site request): 405, and recorded.
+    let get = |q: &'static str| {
+        app.http
+            .get(app.url("/graphql"))
+            .query(&[("query", q)])
+            .header("user-agent", UA)
+            .send()
+    };
+    let res = get("mutation { logout { revoked } }").await.unwrap();
+    assert_eq!(res.status(), 405);
+    let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let e = one(&app, &rid);
+    assert_eq!(
+        (e["action"].as_str(), e["outcome"].as_str()),
+        (Some("mutation"), Some("invalid"))
+    );
+    assert!(e["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("mutation_over_get"));
+    assert_eq!(e["user_agent"], UA);
+    // The same again within the minute: refused, not written again.
+    let res = get("mutation { logout { revoked } }").await.unwrap();
+    let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(by_request(&app, &rid).is_empty());
+
+    // A cookie call without its CSRF token.
+    let res = app
+        .http
+        .post(app.url("/auth/login"))
+        .json(&json!({ "email": user.email, "password": TEST_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .http
+        .post(app.url("/auth/refresh"))
+        .header("content-type", "application/json")
+        .header("cookie", cookie)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let e = one(&app, &rid);
+    assert_eq!(
+        (e["action"].as_str(), e["error_code"].as_str()),
+        (Some("refreshSession"), Some("FORBIDDEN"))
+    );
+    assert!(e["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("missing_or_wrong_csrf_token"));
+}

@@ -147,6 +147,20 @@ async fn cookie_session(
         .unwrap_or("");
     if !state.auth.csrf_matches(session, presented) {
         tracing::warn!("cookie request without a valid CSRF token refused");
+        let action = if req.path().ends_with("/logout") {
+            "logout"
+        } else {
+            "refreshSession"
+        };
+        super::record_early_refusal(
+            state,
+            req,
+            action,
+            crust_domain::audit::Outcome::Forbidden,
+            "FORBIDDEN",
+            "missing_or_wrong_csrf_token",
+        )
+        .await;
         return Err(Box::new(problem(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",

@@ -14,6 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request, Response, ServerError};
+use crust_domain::audit::Outcome;
 use futures_util::FutureExt;
 use serde_json::json;
 
@@ -76,7 +77,21 @@ pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
             ),
         }
     };
-    if let Some(refusal) = requests.iter().find_map(|r| too_long(&state, r)) {
+    if let Some((refusal, request)) = requests
+        .iter()
+        .find_map(|r| too_long(&state, r).map(|refusal| (refusal, r)))
+    {
+        if looks_like_mutation(request) {
+            super::record_early_refusal(
+                &state,
+                &req,
+                "mutation",
+                Outcome::Invalid,
+                "BAD_USER_INPUT",
+                "query_too_long",
+            )
+            .await;
+        }
         return refusal;
     }
     execute(&state, &req, requests, batch).await
@@ -93,10 +108,30 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         }
     };
     if let Some(refusal) = too_long(&state, &request) {
+        if looks_like_mutation(&request) {
+            super::record_early_refusal(
+                &state,
+                &req,
+                "mutation",
+                Outcome::Invalid,
+                "BAD_USER_INPUT",
+                "query_too_long",
+            )
+            .await;
+        }
         return refusal;
     }
     // GET must never change anything (it is a "simple" cross-site request).
     if is_mutation(&request) {
+        super::record_early_refusal(
+            &state,
+            &req,
+            "mutation",
+            Outcome::Invalid,
+            "BAD_USER_INPUT",
+            "mutation_over_get",
+        )
+        .await;
         let mut res = bad_input(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST and Content-Type: application/json",
@@ -117,6 +152,11 @@ fn too_long(state: &AppState, request: &Request) -> Option<HttpResponse> {
             &format!("the query is {chars} characters long; at most {max} are accepted"),
         )
     })
+}
+
+/// A cheap look at a text too long to parse: does it start like a mutation?
+fn looks_like_mutation(request: &Request) -> bool {
+    request.query.trim_start().starts_with("mutation")
 }
 
 fn is_mutation(request: &Request) -> bool {

@@ -89,6 +89,39 @@ pub(crate) async fn record_rate_limited(
     }
 }
 
+/// Records a refusal made before authentication and rate limiting (a mutation over
+/// GET or too long, a cookie call without its CSRF token). Anyone can send these for
+/// free, so they are sampled like rate-limit refusals: the first per client and kind
+/// each minute.
+pub(crate) async fn record_early_refusal(
+    state: &crate::server::AppState,
+    req: &actix_web::HttpRequest,
+    action: &str,
+    outcome: crust_domain::audit::Outcome,
+    code: &str,
+    reason: &str,
+) {
+    let rec = recorder(state, req);
+    let client = client_ip(req, &state.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    if !rec.enabled()
+        || !state
+            .refusals
+            .should_record(&format!("{action}:{reason}:{client}"))
+    {
+        return;
+    }
+    let mut event = rec.event(action, outcome);
+    event.error_code = Some(code.to_owned());
+    event.reason = Some(format!(
+        "{reason}; further refusals of this kind for this client within a minute are not recorded"
+    ));
+    if let Err(e) = state.db.run(move |c| rec.append(c, &event)).await {
+        tracing::error!(error = e.message(), "could not record a refusal");
+    }
+}
+
 /// The request body limit for GraphQL (JSON) requests.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
