@@ -1069,22 +1069,37 @@ async fn reads_of_need_to_know_objects_are_recorded_and_listed_only_to_those_on_
     expected.sort();
     assert_eq!(reads, expected);
 
+    // Work inside the SECRET project: a slice, and a comment on one of its tasks.
+    let slice = app.create_slice(&o.owner, &hidden, "Hidden slice").await;
+    let d = app
+        .ok(
+            &o.owner,
+            "mutation($i: AddCommentInput!) { addComment(input: $i) { comment { id } } }",
+            json!({ "i": { "taskId": inside, "body": "psst" } }),
+        )
+        .await;
+    let comment = d["addComment"]["comment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
     // The admin reads the org's log: nothing about the member's SECRET task or the
-    // owner's SECRET project shows. The owner sees their SECRET project, not the task.
+    // owner's SECRET project (nor its slices and comments) shows. The owner sees their
+    // SECRET project and what is in it, not the member's task.
     let d = app
         .ok(&o.admin, AUDIT_Q, json!({ "o": o.org, "first": 100 }))
         .await;
     let text = d.to_string();
     assert!(!text.contains(&secret), "hidden from the admin: {text}");
-    assert!(!text.contains(&hidden));
+    assert!(!text.contains(&hidden) && !text.contains(&slice) && !text.contains(&comment));
     let d = app
         .ok(&o.owner, AUDIT_Q, json!({ "o": o.org, "first": 100 }))
         .await;
     let text = d.to_string();
     assert!(!text.contains(&secret));
     assert!(
-        text.contains(&hidden),
-        "the owner is on the SECRET project's list"
+        text.contains(&hidden) && text.contains(&slice) && text.contains(&comment),
+        "the owner is on the SECRET project's list: {text}"
     );
     // The member who holds the SECRET task but is no admin may not read the log at all;
     // the rows are in the table, for `crust audit export`.

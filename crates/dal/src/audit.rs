@@ -18,8 +18,10 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::page::{Page, Paged};
-use crate::schema::{audit_chain_heads as heads, audit_events as events, projects, tasks};
-use crate::visibility::{project_visible, task_visible};
+use crate::schema::{
+    audit_chain_heads as heads, audit_events as events, boxes, comments, projects, slices, tasks,
+};
+use crate::visibility::{box_visible, project_visible, slice_visible, task_visible};
 
 /// The kinds of object an event can be about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -413,8 +415,9 @@ fn filtered<'a>(chain: Uuid, f: &EventFilter) -> EventQuery<'a> {
 }
 
 /// The organization's events, newest first, for its OWNERs and ADMINs (others: as
-/// [`crate::orgs::check`] decides). Events about need-to-know objects are listed only
-/// to readers who may see that object now, like every other list.
+/// [`crate::orgs::check`] decides). Events about need-to-know objects (tasks, projects,
+/// their comments, boxes and slices) are listed only to readers who may see that object
+/// now, like every other list; about one that no longer exists, to no one.
 pub fn for_org(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -437,15 +440,31 @@ pub fn for_org(
             .filter(project_visible(actor))
             .select(projects::id.nullable())
             .into_boxed();
+        let comments_tasks = tasks::table
+            .filter(task_visible(actor))
+            .select(tasks::id)
+            .into_boxed();
+        let comments = comments::table
+            .filter(comments::task_id.eq_any(comments_tasks))
+            .select(comments::id.nullable())
+            .into_boxed();
+        let boxes = boxes::table
+            .filter(box_visible(actor))
+            .select(boxes::id.nullable())
+            .into_boxed();
+        let slices = slices::table
+            .filter(slice_visible(actor))
+            .select(slices::id.nullable())
+            .into_boxed();
+        let about = |kind: TargetKind| events::target_type.eq(kind.as_str());
         q.filter(
             events::need_to_know
                 .eq(false)
-                .or(events::target_type
-                    .eq("Task")
-                    .and(events::target_id.eq_any(tasks)))
-                .or(events::target_type
-                    .eq("Project")
-                    .and(events::target_id.eq_any(projects))),
+                .or(about(TargetKind::Task).and(events::target_id.eq_any(tasks)))
+                .or(about(TargetKind::Project).and(events::target_id.eq_any(projects)))
+                .or(about(TargetKind::Comment).and(events::target_id.eq_any(comments)))
+                .or(about(TargetKind::Box).and(events::target_id.eq_any(boxes)))
+                .or(about(TargetKind::Slice).and(events::target_id.eq_any(slices))),
         )
     };
     let total: i64 = visible(filtered(org.0, filter)).count().get_result(conn)?;
