@@ -1453,3 +1453,33 @@ async fn refusals_before_authentication_are_recorded_once_a_minute_per_client() 
         .unwrap()
         .starts_with("missing_or_wrong_csrf_token"));
 }
+
+#[tokio::test]
+async fn a_mutation_whose_resolver_panics_is_recorded_as_an_error() {
+    let app = TestApp::start_with(|c| c.test_hooks = true).await;
+    let user = app.user("oz").await;
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&json!({ "query": "mutation { crustTestPanic: logout { revoked } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let rid = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let e = one(&app, &rid);
+    assert_eq!(
+        (
+            e["action"].as_str(),
+            e["outcome"].as_str(),
+            e["error_code"].as_str()
+        ),
+        (Some("logout"), Some("error"), Some("INTERNAL"))
+    );
+    // The session was not ended: the panic came before the work.
+    assert!(app
+        .gql(Some(&user.access), "{ me { id } }", json!({}))
+        .await["data"]["me"]
+        .is_object());
+}

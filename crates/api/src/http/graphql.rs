@@ -249,6 +249,28 @@ async fn execute(
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 tracing::error!(request_id = %request_id, panic = %what, "resolver panicked");
+                // A mutation that panicked mid-way rolled back (its transaction was
+                // dropped); its record is an `error`, written here.
+                if let Some(pending) = recorder.finish().filter(|p| !p.recorded) {
+                    let rec = recorder.clone();
+                    let written = db
+                        .run(move |c| {
+                            crust_dal::transaction(c, |c| {
+                                let e = rec.mutation_event(
+                                    c,
+                                    &pending,
+                                    Outcome::Error,
+                                    Some("INTERNAL"),
+                                    None,
+                                )?;
+                                rec.append(c, &e)
+                            })
+                        })
+                        .await;
+                    if let Err(e) = written {
+                        tracing::error!(error = e.message(), "could not record a mutation");
+                    }
+                }
                 return HttpResponse::InternalServerError().json(json!({ "errors": [{
                     "message": "internal error",
                     "extensions": { "code": "INTERNAL", "requestId": request_id },
