@@ -184,35 +184,6 @@ pub fn locate(conn: &mut PgConnection, target: Target) -> DalResult<Option<(Uuid
         .map(|l| (l.org, l.secret)))
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = events)]
-struct Row<'a> {
-    id: Uuid,
-    chain: Uuid,
-    seq: i64,
-    occurred_at: DateTime<Utc>,
-    action: &'a str,
-    outcome: &'a str,
-    error_code: Option<&'a str>,
-    reason: Option<&'a str>,
-    actor_id: Option<Uuid>,
-    session_id: Option<Uuid>,
-    subject_user_id: Option<Uuid>,
-    organization_id: Option<Uuid>,
-    target_type: Option<&'a str>,
-    target_id: Option<Uuid>,
-    need_to_know: bool,
-    variables: Option<&'a str>,
-    request_id: Option<&'a str>,
-    ip: Option<&'a str>,
-    user_agent: Option<&'a str>,
-    client_salt: Option<&'a [u8]>,
-    ip_digest: &'a [u8],
-    user_agent_digest: &'a [u8],
-    prev_hash: &'a [u8],
-    hash: &'a [u8],
-}
-
 /// The advisory-lock class of audit chains (two-key locks, apart from other locks).
 const CHAIN_LOCKS: i32 = 0x4175_6469; // "Audi"
 
@@ -253,62 +224,41 @@ fn append_locked(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
     // 122 random bits from the OS generator: enough that a digest cannot be
     // matched against a list of likely addresses.
     let salt = Uuid::new_v4().into_bytes();
-    let ip_digest = client_digest(&salt, e.origin.ip.as_deref());
-    let ua_digest = client_digest(&salt, e.origin.user_agent.as_deref());
     // PostgreSQL keeps microseconds; the hash must cover what is stored.
     let occurred_at = Utc::now()
         .duration_trunc(TimeDelta::microseconds(1))
         .unwrap_or_else(|_| Utc::now());
-    let target_type = e.target.map(|t| t.kind.as_str());
-    let content = EventContent {
+    let mut event = Event {
         id,
         chain,
         seq,
         occurred_at,
-        action: &e.action,
-        outcome: e.outcome.as_str(),
-        error_code: e.error_code.as_deref(),
-        reason: e.reason.as_deref(),
+        action: e.action.clone(),
+        outcome: e.outcome.as_str().to_owned(),
+        error_code: e.error_code.clone(),
+        reason: e.reason.clone(),
         actor_id: e.actor.map(|u| u.0),
         session_id: e.session.map(|s| s.0),
         subject_user_id: e.subject_user.map(|u| u.0),
         organization_id: e.organization,
-        target_type,
+        target_type: e.target.map(|t| t.kind.as_str().to_owned()),
         target_id: e.target.map(|t| t.id),
         need_to_know: e.need_to_know,
-        variables: e.variables.as_deref(),
-        request_id: e.origin.request_id.as_deref(),
-        ip_digest: &ip_digest,
-        user_agent_digest: &ua_digest,
+        variables: e.variables.clone(),
+        request_id: e.origin.request_id.clone(),
+        ip: e.origin.ip.clone(),
+        user_agent: e.origin.user_agent.clone(),
+        client_salt: Some(salt.to_vec()),
+        ip_digest: client_digest(&salt, e.origin.ip.as_deref()).to_vec(),
+        user_agent_digest: client_digest(&salt, e.origin.user_agent.as_deref()).to_vec(),
+        pruned_at: None,
+        hash: Vec::new(),
+        prev_hash: prev,
     };
-    let hash = chain_hash(&prev, &content);
+    // The same content `verify` hashes, by the same function.
+    event.hash = chain_hash(&event.prev_hash, &event.content()).to_vec();
     diesel::insert_into(events::table)
-        .values(Row {
-            id,
-            chain,
-            seq,
-            occurred_at,
-            action: content.action,
-            outcome: content.outcome,
-            error_code: content.error_code,
-            reason: content.reason,
-            actor_id: content.actor_id,
-            session_id: content.session_id,
-            subject_user_id: content.subject_user_id,
-            organization_id: content.organization_id,
-            target_type,
-            target_id: content.target_id,
-            need_to_know: content.need_to_know,
-            variables: content.variables,
-            request_id: content.request_id,
-            ip: e.origin.ip.as_deref(),
-            user_agent: e.origin.user_agent.as_deref(),
-            client_salt: Some(&salt),
-            ip_digest: &ip_digest,
-            user_agent_digest: &ua_digest,
-            prev_hash: &prev,
-            hash: &hash,
-        })
+        .values(&event)
         .execute(conn)?;
     Ok(id)
 }
@@ -325,8 +275,8 @@ pub fn append_all(conn: &mut PgConnection, mut list: Vec<NewEvent>) -> DalResult
     })
 }
 
-/// An event as stored.
-#[derive(Clone, Debug, Queryable, Selectable)]
+/// An event as stored (and, built by [`append`], as inserted).
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = events)]
 pub struct Event {
     pub id: Uuid,

@@ -89,10 +89,7 @@ pub fn bounded(json: String) -> String {
     if json.len() <= MAX_VARIABLES_BYTES {
         return json;
     }
-    let digest: String = Sha256::digest(json.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex(&Sha256::digest(json.as_bytes()));
     let start: String = json.chars().take(4096).collect();
     serde_json::json!({
         "truncated": true,
@@ -101,6 +98,11 @@ pub fn bounded(json: String) -> String {
         "start": start,
     })
     .to_string()
+}
+
+/// Lower-case hex, as hashes are shown and exported.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The salted digest under which a client detail (IP or user agent) enters the hash.

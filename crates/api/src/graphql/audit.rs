@@ -218,13 +218,10 @@ impl AuditEvent {
     }
     /// SHA-256 chain link, hex: over the previous event's hash and this content.
     async fn hash(&self) -> String {
-        hex(&self.0.hash)
+        crust_domain::audit::hex(&self.0.hash)
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[derive(InputObject, Default)]
 pub struct AuditEventFilter {

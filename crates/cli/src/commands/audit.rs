@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use crust_dal::audit::Event;
+use crust_domain::audit::hex;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -127,9 +128,6 @@ fn chain_name(chain: Uuid) -> String {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// One event with everything needed to check its link independently.
 fn line(e: &Event) -> serde_json::Value {
