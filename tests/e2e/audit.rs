@@ -1483,3 +1483,43 @@ async fn a_mutation_whose_resolver_panics_is_recorded_as_an_error() {
         .await["data"]["me"]
         .is_object());
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_through_change_password_locks_the_account() {
+    let app = TestApp::start_with(|c| {
+        c.login_max_failures = 3;
+        c.login_lockout_secs = 600;
+    })
+    .await;
+    let user = app.user("pat").await;
+    let change =
+        "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { endedSessions } }";
+    let attempt = |current: &'static str| json!({ "i": { "currentPassword": current, "newPassword": "a stolen token's new passphrase" } });
+    // A stolen access token guesses the current password...
+    let mut last = String::new();
+    for guess in ["guess-number-one", "guess-number-two", "guess-number-three"] {
+        let (body, rid) = send(&app, Some(&user.access), &[], change, attempt(guess)).await;
+        assert_eq!(error_code(&body), Some("FORBIDDEN"));
+        last = rid;
+    }
+    let actions: Vec<String> = by_request(&app, &last)
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["changePassword", "accountLocked"]);
+    // ...and from then on even the right one is refused, here and at login.
+    let (body, rid) = send(
+        &app,
+        Some(&user.access),
+        &[],
+        change,
+        attempt(TEST_PASSWORD),
+    )
+    .await;
+    assert_eq!(error_code(&body), Some("FORBIDDEN"));
+    assert_eq!(one(&app, &rid)["reason"], "account_locked");
+    assert_eq!(
+        error_code(&app.login(&user.email, TEST_PASSWORD).await),
+        Some("UNAUTHENTICATED")
+    );
+}

@@ -197,11 +197,13 @@ impl Recorder {
             .cloned()
     }
 
-    /// The redacted arguments of the mutation being resolved (none outside GraphQL).
-    pub fn pending_variables(&self) -> Option<String> {
+    /// What the request sent for the action being recorded, redacted: the mutation's
+    /// arguments in GraphQL, else `body` (what a browser route received).
+    pub fn sent(&self, body: Value) -> String {
         lock(&self.inner.current)
             .as_ref()
             .and_then(|p| p.variables.clone())
+            .unwrap_or_else(|| bounded(redact(body).to_string()))
     }
 
     /// The current mutation's event is written and committed.

@@ -204,36 +204,20 @@ pub fn revoke(conn: &mut PgConnection, session: SessionId, reason: RevokeReason)
     Ok(())
 }
 
-/// Ends every session of a user (password change, deactivation).
+/// Ends every session of a user (deactivation), or every one but `keep` (a password
+/// change keeps the session that made it). Returns how many were ended.
 pub fn revoke_all_for_user(
     conn: &mut PgConnection,
     user: UserId,
+    keep: Option<SessionId>,
     reason: RevokeReason,
 ) -> DalResult<usize> {
+    // The nil id names no session: with no `keep`, every open session ends.
+    let keep = keep.map_or(Uuid::nil(), |k| k.0);
     Ok(diesel::update(
         sessions::table
             .filter(sessions::user_id.eq(user.0))
-            .filter(sessions::revoked_at.is_null()),
-    )
-    .set((
-        sessions::revoked_at.eq(diesel::dsl::now),
-        sessions::revoked_reason.eq(reason.as_str()),
-    ))
-    .execute(conn)?)
-}
-
-/// Ends every session of a user but one (a password change keeps the session that
-/// made it). Returns how many were ended.
-pub fn revoke_others(
-    conn: &mut PgConnection,
-    user: UserId,
-    keep: SessionId,
-    reason: RevokeReason,
-) -> DalResult<usize> {
-    Ok(diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user.0))
-            .filter(sessions::id.ne(keep.0))
+            .filter(sessions::id.ne(keep))
             .filter(sessions::revoked_at.is_null()),
     )
     .set((

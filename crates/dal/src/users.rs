@@ -63,6 +63,22 @@ pub fn credentials_by_email(
         .optional()?)
 }
 
+/// A user's email and credentials (to check their current password).
+pub fn credentials_of(conn: &mut PgConnection, user: UserId) -> DalResult<(String, Credentials)> {
+    let (email, id, password_hash, active) = users::table
+        .find(user.0)
+        .select((users::email, users::id, users::password_hash, users::active))
+        .first(conn)?;
+    Ok((
+        email,
+        Credentials {
+            id,
+            password_hash,
+            active,
+        },
+    ))
+}
+
 /// The signed-in user's own record (sign-in answers and `me`).
 pub fn get_self(conn: &mut PgConnection, user_id: UserId) -> DalResult<User> {
     Ok(users::table

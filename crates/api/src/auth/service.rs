@@ -7,11 +7,11 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use crust_dal::audit::{Target, TargetKind};
+use crust_dal::audit::{NewEvent, Target, TargetKind};
 use crust_dal::models::User;
 use crust_dal::sessions::{self, Refresh, RevokeReason};
 use crust_dal::{users, Actor, DalError};
-use crust_domain::audit::{redact, Outcome};
+use crust_domain::audit::Outcome;
 use crust_domain::{password::check_new_password, validate, SessionId, UserId};
 use serde_json::json;
 
@@ -160,37 +160,16 @@ impl AuthService {
         } else {
             verdict
         };
-        // What was sent: the mutation's arguments, or the browser route's body; redacted.
-        let sent = rec
-            .pending_variables()
-            .unwrap_or_else(|| redact(json!({ "email": email, "password": "" })).to_string());
         if let Some(reason) = refusal {
-            let now_locked = self.throttle.failed(&email);
-            tracing::info!(outcome = "failure", locked = now_locked, "login refused");
-            let rec2 = rec.clone();
-            self.db
-                .run(move |c| {
-                    crust_dal::transaction(c, |c| {
-                        let mut e = rec2.sign_in_event("login", Outcome::Forbidden);
-                        e.error_code = Some("UNAUTHENTICATED".into());
-                        e.reason = Some(reason.into());
-                        e.subject_user = user_id;
-                        e.variables = Some(sent);
-                        let target = user_id.map(|u| Target::new(TargetKind::User, u.0));
-                        let e = e.about(c, target)?;
-                        rec2.append(c, &e)?;
-                        if now_locked && !locked {
-                            let mut lock = e.clone();
-                            lock.action = "accountLocked".into();
-                            lock.reason = Some("too_many_failures".into());
-                            lock.variables = None;
-                            rec2.append(c, &lock)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .await?;
-            rec.mark_recorded();
+            let newly_locked = self.throttle.failed(&email) && !locked;
+            tracing::info!(outcome = "failure", locked = newly_locked, "login refused");
+            let mut e = rec.sign_in_event("login", Outcome::Forbidden);
+            e.error_code = Some("UNAUTHENTICATED".into());
+            e.reason = Some(reason.into());
+            e.subject_user = user_id;
+            e.target = user_id.map(|u| Target::new(TargetKind::User, u.0));
+            e.variables = Some(rec.sent(json!({ "email": email, "password": "" })));
+            self.record_refusal(rec, e, newly_locked).await?;
             return Err(ApiError::Unauthenticated(BAD_LOGIN));
         }
         let Some(user_id) = user_id else {
@@ -205,6 +184,34 @@ impl AuthService {
             Ok(user_id)
         })
         .await
+    }
+
+    /// Records a refused attempt on an account and, when it was the failure that
+    /// locked the account, the lockout, in one transaction.
+    async fn record_refusal(
+        &self,
+        rec: &Recorder,
+        refusal: NewEvent,
+        newly_locked: bool,
+    ) -> Result<(), ApiError> {
+        let rec2 = rec.clone();
+        self.db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    rec2.append(c, &refusal)?;
+                    if newly_locked {
+                        let mut lock = refusal;
+                        lock.action = "accountLocked".into();
+                        lock.reason = Some("too_many_failures".into());
+                        lock.variables = None;
+                        rec2.append(c, &lock)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        Ok(())
     }
 
     /// Runs `prepare` (which makes or checks the user), opens a session for that user
@@ -234,9 +241,7 @@ impl AuthService {
                     e.session = Some(session);
                     e.subject_user = Some(user_id);
                     e.target = Some(Target::new(TargetKind::Session, session.0));
-                    e.variables = Some(rec2.pending_variables().unwrap_or_else(|| {
-                        redact(json!({ "email": user.email, "password": "" })).to_string()
-                    }));
+                    e.variables = Some(rec2.sent(json!({ "email": user.email, "password": "" })));
                     rec2.append(c, &e)?;
                     Ok((session, user))
                 })
@@ -303,13 +308,8 @@ impl AuthService {
                         }
                     };
                     let mut event = event;
-                    event.variables = Some(
-                        rec2.pending_variables()
-                            .unwrap_or_else(|| redact(json!({ "refreshToken": "" })).to_string()),
-                    );
-                    let session = event.session;
-                    let event =
-                        event.about(c, session.map(|s| Target::new(TargetKind::Session, s.0)))?;
+                    event.variables = Some(rec2.sent(json!({ "refreshToken": "" })));
+                    event.target = event.session.map(|s| Target::new(TargetKind::Session, s.0));
                     rec2.append(c, &event)?;
                     Ok((outcome, user))
                 })
@@ -404,46 +404,25 @@ impl AuthService {
         let user_id = principal.user_id;
         let (email, creds) = self
             .db
-            .run(move |c| {
-                let email = users::get_self(c, user_id)?.email;
-                let creds = users::credentials_by_email(c, &email)?;
-                Ok((email, creds))
-            })
+            .run(move |c| users::credentials_of(c, user_id))
             .await?;
         let locked = self.throttle.is_locked(&email);
         let hasher = self.hasher.clone();
-        let current_ok = blocking(move || {
-            creds.is_some_and(|c| c.id == user_id.0 && hasher.verify(&current, &c.password_hash))
-        })
-        .await?;
+        let current_ok = blocking(move || hasher.verify(&current, &creds.password_hash)).await?;
         if locked || !current_ok {
-            let now_locked = self.throttle.failed(&email);
-            let rec2 = rec.clone();
-            let reason = if locked {
-                "account_locked"
-            } else {
-                "wrong_password"
-            };
-            self.db
-                .run(move |c| {
-                    crust_dal::transaction(c, |c| {
-                        let mut e = rec2.event("changePassword", Outcome::Forbidden);
-                        e.variables = rec2.pending_variables();
-                        e.error_code = Some("FORBIDDEN".into());
-                        e.reason = Some(reason.into());
-                        e.subject_user = Some(user_id);
-                        rec2.append(c, &e)?;
-                        if now_locked && !locked {
-                            let mut lock = e.clone();
-                            lock.action = "accountLocked".into();
-                            lock.reason = Some("too_many_failures".into());
-                            rec2.append(c, &lock)?;
-                        }
-                        Ok(())
-                    })
-                })
-                .await?;
-            rec.mark_recorded();
+            let newly_locked = self.throttle.failed(&email) && !locked;
+            let mut e = rec.event("changePassword", Outcome::Forbidden);
+            e.variables = Some(rec.sent(json!({})));
+            e.error_code = Some("FORBIDDEN".into());
+            e.reason = Some(
+                if locked {
+                    "account_locked"
+                } else {
+                    "wrong_password"
+                }
+                .into(),
+            );
+            self.record_refusal(rec, e, newly_locked).await?;
             return Err(ApiError::Forbidden(
                 "the current password is incorrect".into(),
             ));
@@ -456,10 +435,10 @@ impl AuthService {
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
                     users::set_password_hash(c, user_id, &hash)?;
-                    let ended = sessions::revoke_others(
+                    let ended = sessions::revoke_all_for_user(
                         c,
                         user_id,
-                        principal.session_id,
+                        Some(principal.session_id),
                         RevokeReason::PasswordChanged,
                     )?;
                     let mut e = rec2.event("changePassword", Outcome::Ok);

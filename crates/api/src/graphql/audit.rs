@@ -222,7 +222,6 @@ impl AuditEvent {
     }
 }
 
-
 #[derive(InputObject, Default)]
 pub struct AuditEventFilter {
     pub actor_id: Option<ID>,

@@ -128,7 +128,6 @@ fn chain_name(chain: Uuid) -> String {
     }
 }
 
-
 /// One event with everything needed to check its link independently.
 fn line(e: &Event) -> serde_json::Value {
     json!({
