@@ -45,6 +45,9 @@ pub struct Pending {
     pub action: String,
     pub variables: Option<String>,
     pub target: Option<Target>,
+    /// It sets a classification, the one way an object becomes need-to-know: its
+    /// target is located again after the change.
+    pub reclassifies: bool,
     /// Its event is written (in its transaction): nothing more to record.
     pub recorded: bool,
 }
@@ -64,41 +67,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Recorder {
-    pub fn new(
-        enabled: bool,
-        request_id: &str,
-        ip: Option<String>,
-        user_agent: Option<String>,
-    ) -> Self {
+    /// The recorder of a request from `origin`, by `actor` when signed in.
+    pub fn new(enabled: bool, mut origin: Origin, actor: Option<(UserId, SessionId)>) -> Self {
+        origin.user_agent = origin
+            .user_agent
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
         Recorder {
             inner: Arc::new(Inner {
                 enabled,
-                origin: Origin {
-                    request_id: Some(request_id.to_owned()).filter(|r| !r.is_empty()),
-                    ip,
-                    user_agent: user_agent
-                        .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
-                },
-                actor: None,
+                origin,
+                actor,
                 current: Mutex::new(None),
                 reads: Mutex::new(Reads::default()),
                 mutation_fields: Default::default(),
             }),
-        }
-    }
-
-    /// The same recorder, for an authenticated caller.
-    pub fn for_actor(self, user: UserId, session: SessionId) -> Self {
-        let inner = Inner {
-            enabled: self.inner.enabled,
-            origin: self.inner.origin.clone(),
-            actor: Some((user, session)),
-            current: Mutex::new(None),
-            reads: Mutex::new(Reads::default()),
-            mutation_fields: Default::default(),
-        };
-        Recorder {
-            inner: Arc::new(inner),
         }
     }
 
@@ -147,11 +129,11 @@ impl Recorder {
         self.inner
             .mutation_fields
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let target = target_of(&arguments);
         *lock(&self.inner.current) = Some(Pending {
             action: action.to_owned(),
+            target: target_of(&arguments),
+            reclassifies: has_key(&arguments, "classification"),
             variables: Some(bounded(redact(arguments).to_string())),
-            target,
             recorded: false,
         });
     }
@@ -235,6 +217,31 @@ impl Recorder {
         e.about(conn, target)
     }
 
+    /// Records a mutation that ended without its event — refused, failed or panicked;
+    /// its change (if any) rolled back — in a transaction of its own. A failure to
+    /// record is logged: the answer to the caller stands either way.
+    pub async fn record_unfinished(
+        &self,
+        db: &crate::db::Db,
+        pending: Pending,
+        outcome: Outcome,
+        error_code: Option<String>,
+    ) {
+        let rec = self.clone();
+        let written = db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    let e =
+                        rec.mutation_event(c, &pending, outcome, error_code.as_deref(), None)?;
+                    rec.append(c, &e)
+                })
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::error!(error = e.message(), "could not record a mutation");
+        }
+    }
+
     /// Notes what a mutation's event found out about its target: a task that is not
     /// need-to-know needs no lookup when the response serves it.
     pub fn note_located(&self, event: &NewEvent) {
@@ -272,64 +279,61 @@ impl Recorder {
         );
     }
 
-    /// Did the request serve a need-to-know object, or a task whose project it did not
-    /// serve (so whether that project is SECRET must be looked up)? Most requests did
-    /// neither and cost the log nothing.
-    pub fn has_reads(&self) -> bool {
-        self.inner.enabled && {
-            let reads = lock(&self.inner.reads);
-            reads.projects.values().any(|(_, secret)| *secret)
-                || reads.tasks.iter().any(|(id, (_, project, secret))| {
-                    *secret || !(reads.projects.contains_key(project) || reads.plain.contains(id))
-                })
+    /// Takes what the request served and returns what its record needs: `None` when
+    /// it served nothing need-to-know (most requests: no database work at all).
+    pub fn take_reads(&self) -> Option<SecretReads> {
+        if !self.inner.enabled {
+            return None;
         }
-    }
-
-    /// Writes a `read` event for every need-to-know object the request served: SECRET
-    /// projects, SECRET tasks and the tasks of SECRET projects.
-    pub fn flush_reads(&self, conn: &mut PgConnection) -> DalResult<()> {
         let reads = std::mem::take(&mut *lock(&self.inner.reads));
-        if !self.inner.enabled || (reads.tasks.is_empty() && reads.projects.is_empty()) {
-            return Ok(());
-        }
-        let mut secret_projects: HashMap<Uuid, bool> = reads
-            .projects
-            .iter()
-            .map(|(id, (_, s))| (*id, *s))
-            .collect();
-        let unknown: Vec<Uuid> = reads
-            .tasks
-            .iter()
-            .filter(|(id, (_, project, secret))| {
-                !secret && !secret_projects.contains_key(project) && !reads.plain.contains(*id)
-            })
-            .map(|(_, (_, project, _))| *project)
-            .collect();
-        if !unknown.is_empty() {
-            for (project, secret) in crust_dal::projects::classified_secret(conn, &unknown)? {
-                secret_projects.insert(project, secret);
-            }
-        }
-        let mut events = Vec::new();
-        let mut read = |kind, id, org| {
-            let mut e = self.event("read", Outcome::Ok);
-            e.target = Some(Target::new(kind, id));
-            e.organization = Some(org);
-            e.need_to_know = true;
-            events.push(e);
-        };
+        let mut known = Vec::new();
+        let mut unsure = Vec::new();
         for (id, (org, secret)) in &reads.projects {
             if *secret {
-                read(TargetKind::Project, *id, *org);
+                known.push((TargetKind::Project, *id, *org));
             }
         }
         for (id, (org, project, secret)) in &reads.tasks {
-            let in_secret_project =
-                !reads.plain.contains(id) && secret_projects.get(project).copied().unwrap_or(false);
-            if *secret || in_secret_project {
-                read(TargetKind::Task, *id, *org);
+            match (*secret, reads.projects.get(project)) {
+                (true, _) | (false, Some((_, true))) => known.push((TargetKind::Task, *id, *org)),
+                // Its project was served too (not SECRET), or a mutation of this
+                // request found the task plain: nothing to record.
+                (false, Some(_)) => {}
+                (false, None) if reads.plain.contains(id) => {}
+                (false, None) => unsure.push((*id, *org, *project)),
             }
         }
+        (!known.is_empty() || !unsure.is_empty()).then_some(SecretReads { known, unsure })
+    }
+
+    /// Writes a `read` event for every need-to-know object served: SECRET projects,
+    /// SECRET tasks and the tasks of SECRET projects (looked up where not known).
+    pub fn record_reads(&self, conn: &mut PgConnection, reads: SecretReads) -> DalResult<()> {
+        let SecretReads { mut known, unsure } = reads;
+        if !unsure.is_empty() {
+            let projects: Vec<Uuid> = unsure.iter().map(|(_, _, p)| *p).collect();
+            let secret: std::collections::HashSet<Uuid> =
+                crust_dal::projects::classified_secret(conn, &projects)?
+                    .into_iter()
+                    .filter_map(|(project, secret)| secret.then_some(project))
+                    .collect();
+            known.extend(
+                unsure
+                    .into_iter()
+                    .filter(|(_, _, project)| secret.contains(project))
+                    .map(|(task, org, _)| (TargetKind::Task, task, org)),
+            );
+        }
+        let events: Vec<NewEvent> = known
+            .into_iter()
+            .map(|(kind, id, org)| {
+                let mut e = self.event("read", Outcome::Ok);
+                e.target = Some(Target::new(kind, id));
+                e.organization = Some(org);
+                e.need_to_know = true;
+                e
+            })
+            .collect();
         if events.is_empty() {
             return Ok(());
         }
@@ -337,19 +341,21 @@ impl Recorder {
     }
 }
 
+/// What a request served that its audit record must cover.
+pub struct SecretReads {
+    /// (kind, id, organization) of objects known to be need-to-know.
+    known: Vec<(TargetKind, Uuid, Uuid)>,
+    /// (task, organization, project) of tasks whose project's classification is
+    /// not known yet.
+    unsure: Vec<(Uuid, Uuid, Uuid)>,
+}
+
 /// Decides which rate-limit refusals are written to the audit log: the first for each
 /// bucket and key in every minute. A flood of refused requests must not become a
 /// flood of writes (the server log still has every one).
+#[derive(Default)]
 pub struct RefusalSampler {
     seen: Mutex<HashMap<String, std::time::Instant>>,
-}
-
-impl Default for RefusalSampler {
-    fn default() -> Self {
-        RefusalSampler {
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
 }
 
 impl RefusalSampler {
@@ -467,6 +473,15 @@ const TARGET_KEYS: [(&str, TargetKind); 9] = [
     ("organizationId", TargetKind::Organization),
     ("sessionId", TargetKind::Session),
 ];
+
+/// Does `key` appear in `value`, at any depth?
+fn has_key(value: &Value, key: &str) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(k, v)| k == key || has_key(v, key)),
+        Value::Array(items) => items.iter().any(|v| has_key(v, key)),
+        _ => false,
+    }
+}
 
 /// The target a mutation names in its arguments (`input: {taskId …}` or top level).
 pub fn target_of(arguments: &Value) -> Option<Target> {

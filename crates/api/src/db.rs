@@ -90,7 +90,7 @@ impl Db {
                             Some(target) => before.about(conn, Some(target))?,
                             // A change of classification can make the target need-to-know:
                             // the event is, if it was before or is now.
-                            None if reclassifies(&pending) => {
+                            None if pending.reclassifies => {
                                 let was = before.need_to_know;
                                 let mut after = before.clone().about(conn, before.target)?;
                                 after.need_to_know |= was;
@@ -136,14 +136,6 @@ impl Db {
         .map_err(|e| ApiError::internal(format!("database task failed: {e}")))?
         .map_err(ApiError::from)
     }
-}
-
-/// Does the mutation set a classification (the only way an object becomes SECRET)?
-fn reclassifies(pending: &crate::audit::Pending) -> bool {
-    pending
-        .variables
-        .as_deref()
-        .is_some_and(|v| v.contains("\"classification\""))
 }
 
 /// Runs CPU-heavy work (password hashing) off the async executor.

@@ -106,18 +106,7 @@ impl Extension for AuditMutationsExtension {
             }
         };
         if let Some(db) = ctx.data_opt::<Db>() {
-            let rec = recorder.clone();
-            let written = db
-                .run(move |c| {
-                    crust_dal::transaction(c, |c| {
-                        let e = rec.mutation_event(c, &pending, outcome, code.as_deref(), None)?;
-                        rec.append(c, &e)
-                    })
-                })
-                .await;
-            if let Err(e) = written {
-                tracing::error!(mutation = %name, error = e.message(), "could not record a mutation");
-            }
+            recorder.record_unfinished(db, pending, outcome, code).await;
         }
         result
     }

@@ -83,7 +83,13 @@ async fn admit(state: &AppState, req: &HttpRequest) -> Result<(), Refusal> {
         .map(|ip| ip.to_string())
         .unwrap_or_default();
     if let Verdict::Limited { limit, retry_after } = state.rate_limits.check(Bucket::SignIn, &ip) {
-        super::record_rate_limited(state, &super::recorder(state, req), Bucket::SignIn, &ip).await;
+        super::record_rate_limited(
+            state,
+            &super::recorder(state, req, None),
+            Bucket::SignIn,
+            &ip,
+        )
+        .await;
         return Err(Box::new(super::rate_limit::too_many_requests(
             limit,
             retry_after,
@@ -109,7 +115,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
             "expected JSON {\"email\": …, \"password\": …}",
         );
     };
-    let rec = super::recorder(&state, &req);
+    let rec = super::recorder(&state, &req, None);
     match state.auth.login(&input.email, input.password, &rec).await {
         Ok(s) => signed_in(&state, s),
         Err(e) => api_error(e),
@@ -152,11 +158,10 @@ async fn cookie_session(
         } else {
             "refreshSession"
         };
-        super::record_early_refusal(
+        super::record_refused_request(
             state,
             req,
             action,
-            crust_domain::audit::Outcome::Forbidden,
             "FORBIDDEN",
             "missing_or_wrong_csrf_token",
         )
@@ -180,7 +185,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
     };
     match state
         .auth
-        .refresh(&token, &super::recorder(&state, &req))
+        .refresh(&token, &super::recorder(&state, &req, None))
         .await
     {
         Ok(s) => signed_in(&state, s),
@@ -200,7 +205,7 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         Ok(found) => found,
         Err(refusal) => return *refusal,
     };
-    let rec = super::recorder(&state, &req);
+    let rec = super::recorder(&state, &req, None);
     if let Err(e) = state.auth.logout(None, session, &rec).await {
         return api_error(e);
     }

@@ -82,15 +82,7 @@ pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
         .find_map(|r| too_long(&state, r).map(|refusal| (refusal, r)))
     {
         if looks_like_mutation(request) {
-            super::record_early_refusal(
-                &state,
-                &req,
-                "mutation",
-                Outcome::Invalid,
-                "BAD_USER_INPUT",
-                "query_too_long",
-            )
-            .await;
+            refused_mutation(&state, &req, "query_too_long").await;
         }
         return refusal;
     }
@@ -109,29 +101,13 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     };
     if let Some(refusal) = too_long(&state, &request) {
         if looks_like_mutation(&request) {
-            super::record_early_refusal(
-                &state,
-                &req,
-                "mutation",
-                Outcome::Invalid,
-                "BAD_USER_INPUT",
-                "query_too_long",
-            )
-            .await;
+            refused_mutation(&state, &req, "query_too_long").await;
         }
         return refusal;
     }
     // GET must never change anything (it is a "simple" cross-site request).
     if is_mutation(&request) {
-        super::record_early_refusal(
-            &state,
-            &req,
-            "mutation",
-            Outcome::Invalid,
-            "BAD_USER_INPUT",
-            "mutation_over_get",
-        )
-        .await;
+        refused_mutation(&state, &req, "mutation_over_get").await;
         let mut res = bad_input(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST and Content-Type: application/json",
@@ -154,7 +130,13 @@ fn too_long(state: &AppState, request: &Request) -> Option<HttpResponse> {
     })
 }
 
-/// A cheap look at a text too long to parse: does it start like a mutation?
+/// Records a mutation refused before it was parsed or run.
+async fn refused_mutation(state: &AppState, req: &HttpRequest, reason: &str) {
+    super::record_refused_request(state, req, "mutation", "BAD_USER_INPUT", reason).await;
+}
+
+/// A cheap look at a text (too long to parse, or unparsable): does it start like a
+/// mutation?
 fn looks_like_mutation(request: &Request) -> bool {
     request.query.trim_start().starts_with("mutation")
 }
@@ -163,7 +145,7 @@ fn is_mutation(request: &Request) -> bool {
     let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
         // Execution reports the syntax error; one that starts like a mutation is
         // treated as one (refused over GET, recorded in the audit log).
-        return request.query.trim_start().starts_with("mutation");
+        return looks_like_mutation(request);
     };
     doc.operations.iter().any(|(name, op)| {
         let selected = match (&request.operation_name, name) {
@@ -197,10 +179,7 @@ async fn execute(
         Ok(ctx) => ctx,
         Err(e) => return retry_later(&e.message()),
     };
-    let mut recorder = super::recorder(state, req);
-    if let Some((principal, _)) = &ctx.caller {
-        recorder = recorder.for_actor(principal.user_id, principal.session_id);
-    }
+    let recorder = super::recorder(state, req, ctx.caller.as_ref().map(|(p, _)| p));
     let allowance = match rate_limit(state, &ctx, &requests) {
         Ok(allowance) => allowance,
         Err((bucket, key, refusal)) => {
@@ -214,23 +193,21 @@ async fn execute(
     let db = db.audited(recorder.clone());
     let mut responses = Vec::with_capacity(requests.len());
     for request in requests {
-        let mutation = is_mutation(&request);
-        let query = if mutation {
-            request.query.clone()
-        } else {
-            String::new()
-        };
+        // A text that never says `mutation` holds none. Anything else is kept, to
+        // record it should it be refused before it runs, and for the audit extension.
+        let copy = request.query.contains("mutation").then(|| {
+            let mut copy = Request::new(request.query.clone()).variables(request.variables.clone());
+            copy.operation_name = request.operation_name.clone();
+            copy
+        });
         let fields_before = recorder.mutation_fields();
-        let variables = crate::graphql::RequestVariables(request.variables.clone());
-        let sent = mutation
-            .then(|| request.variables.clone().into_value().into_json().ok())
-            .flatten()
-            .unwrap_or_default();
         let mut request = request
             .data(db.clone())
             .data(ctx.clone())
-            .data(recorder.clone())
-            .data(variables);
+            .data(recorder.clone());
+        if let Some(copy) = &copy {
+            request = request.data(crate::graphql::RequestVariables(copy.variables.clone()));
+        }
         if let Some((_, actor)) = &ctx.caller {
             request = request.data(crate::graphql::loaders(db.clone(), actor.clone()));
         }
@@ -252,24 +229,10 @@ async fn execute(
                 // A mutation that panicked mid-way rolled back (its transaction was
                 // dropped); its record is an `error`, written here.
                 if let Some(pending) = recorder.finish().filter(|p| !p.recorded) {
-                    let rec = recorder.clone();
-                    let written = db
-                        .run(move |c| {
-                            crust_dal::transaction(c, |c| {
-                                let e = rec.mutation_event(
-                                    c,
-                                    &pending,
-                                    Outcome::Error,
-                                    Some("INTERNAL"),
-                                    None,
-                                )?;
-                                rec.append(c, &e)
-                            })
-                        })
+                    let code = Some("INTERNAL".to_owned());
+                    recorder
+                        .record_unfinished(&db, pending, Outcome::Error, code)
                         .await;
-                    if let Err(e) = written {
-                        tracing::error!(error = e.message(), "could not record a mutation");
-                    }
                 }
                 return HttpResponse::InternalServerError().json(json!({ "errors": [{
                     "message": "internal error",
@@ -277,24 +240,31 @@ async fn execute(
                 }] }));
             }
             Ok(Ok(response)) => {
-                let refused = mutation && recorder.mutation_fields() == fields_before;
-                if let (true, true, Some(error)) =
-                    (refused, recorder.enabled(), response.errors.first())
+                let ran = recorder.mutation_fields() > fields_before;
+                if let (false, true, Some(copy), Some(error)) =
+                    (ran, recorder.enabled(), copy, response.errors.first())
                 {
-                    let (rec, message) = (recorder.clone(), error.message.clone());
-                    if let Err(e) = db
-                        .run(move |c| rec.refused_operation(c, &query, sent, &message))
-                        .await
-                    {
-                        tracing::error!(error = e.message(), "could not record a refused mutation");
+                    if is_mutation(&copy) {
+                        let (rec, message) = (recorder.clone(), error.message.clone());
+                        let sent = copy.variables.into_value().into_json().unwrap_or_default();
+                        let query = copy.query;
+                        if let Err(e) = db
+                            .run(move |c| rec.refused_operation(c, &query, sent, &message))
+                            .await
+                        {
+                            tracing::error!(
+                                error = e.message(),
+                                "could not record a refused mutation"
+                            );
+                        }
                     }
                 }
                 responses.push(response)
             }
         }
-        if recorder.has_reads() {
+        if let Some(reads) = recorder.take_reads() {
             let rec = recorder.clone();
-            if let Err(e) = db.run(move |c| rec.flush_reads(c)).await {
+            if let Err(e) = db.run(move |c| rec.record_reads(c, reads)).await {
                 // Need-to-know data is never served unrecorded: withhold the response.
                 tracing::error!(
                     error = e.message(),

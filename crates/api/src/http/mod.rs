@@ -47,64 +47,45 @@ pub(crate) fn client_info(
     }
 }
 
-/// The audit recorder of a request: its id, and the client IP (by the trusted-proxy
-/// rule) and user agent.
+/// The audit recorder of a request: its id, the client IP (by the trusted-proxy rule)
+/// and user agent, and the signed-in caller if any.
 pub(crate) fn recorder(
     state: &crate::server::AppState,
     req: &actix_web::HttpRequest,
+    caller: Option<&crate::auth::Principal>,
 ) -> crate::audit::Recorder {
     use actix_web::HttpMessage;
     let client = client_info(req, &state.trusted_proxies);
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
-    crate::audit::Recorder::new(state.audit_enabled, &id, client.ip, client.user_agent)
-}
-
-/// Records a rate-limit refusal (sampled, see [`crate::audit::RefusalSampler`]). A
-/// failure to record is logged: the refusal stands either way.
-pub(crate) async fn record_rate_limited(
-    state: &crate::server::AppState,
-    rec: &crate::audit::Recorder,
-    bucket: rate_limit::Bucket,
-    key: &str,
-) {
-    if !rec.enabled() || !state.refusals.should_record(&format!("{bucket:?}:{key}")) {
-        return;
-    }
-    let action = match bucket {
-        rate_limit::Bucket::SignIn => "loginRateLimited",
-        _ => "rateLimited",
+    let origin = crust_dal::audit::Origin {
+        request_id: req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .filter(|id| !id.is_empty()),
+        ip: client.ip,
+        user_agent: client.user_agent,
     };
-    let mut event = rec.event(action, crust_domain::audit::Outcome::Forbidden);
-    event.error_code = Some("RATE_LIMITED".into());
-    event.reason = Some(format!(
-        "{bucket:?} limit; further refusals for this client within a minute are not recorded"
-    ));
-    let rec = rec.clone();
-    if let Err(e) = state.db.run(move |c| rec.append(c, &event)).await {
-        tracing::error!(error = e.message(), "could not record a rate-limit refusal");
-    }
+    crate::audit::Recorder::new(
+        state.audit_enabled,
+        origin,
+        caller.map(|p| (p.user_id, p.session_id)),
+    )
 }
 
-/// Records a refusal made before authentication and rate limiting (a mutation over
-/// GET or too long, a cookie call without its CSRF token). Anyone can send these for
-/// free, so they are sampled like rate-limit refusals: the first per client and kind
-/// each minute.
+/// Records a refusal made before GraphQL runs: a rate limit, or what is refused before
+/// authentication (a mutation over GET or too long, a cookie call without its CSRF
+/// token); the outcome follows from `code`. Anyone can send these in floods, and a
+/// flood of refusals must not become a flood of writes, so they are sampled: the first
+/// per `client` (IP or user id) and kind each minute — the event says so, the server
+/// log has every one. A failure to record is logged: the refusal stands either way.
 pub(crate) async fn record_early_refusal(
     state: &crate::server::AppState,
-    req: &actix_web::HttpRequest,
+    rec: &crate::audit::Recorder,
     action: &str,
-    outcome: crust_domain::audit::Outcome,
     code: &str,
     reason: &str,
+    client: &str,
 ) {
-    let rec = recorder(state, req);
-    let client = client_ip(req, &state.trusted_proxies)
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
     if !rec.enabled()
         || !state
             .refusals
@@ -112,14 +93,45 @@ pub(crate) async fn record_early_refusal(
     {
         return;
     }
-    let mut event = rec.event(action, outcome);
+    let mut event = rec.event(action, crust_domain::audit::Outcome::of_error_code(code));
     event.error_code = Some(code.to_owned());
     event.reason = Some(format!(
         "{reason}; further refusals of this kind for this client within a minute are not recorded"
     ));
+    let rec = rec.clone();
     if let Err(e) = state.db.run(move |c| rec.append(c, &event)).await {
         tracing::error!(error = e.message(), "could not record a refusal");
     }
+}
+
+/// Records a rate-limit refusal of `bucket` for `key` (a user id or an IP).
+pub(crate) async fn record_rate_limited(
+    state: &crate::server::AppState,
+    rec: &crate::audit::Recorder,
+    bucket: rate_limit::Bucket,
+    key: &str,
+) {
+    let action = match bucket {
+        rate_limit::Bucket::SignIn => "loginRateLimited",
+        _ => "rateLimited",
+    };
+    let reason = format!("{bucket:?} limit");
+    record_early_refusal(state, rec, action, "RATE_LIMITED", &reason, key).await;
+}
+
+/// Records a refusal of an anonymous request, sampled per client IP.
+pub(crate) async fn record_refused_request(
+    state: &crate::server::AppState,
+    req: &actix_web::HttpRequest,
+    action: &str,
+    code: &str,
+    reason: &str,
+) {
+    let client = client_ip(req, &state.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let rec = recorder(state, req, None);
+    record_early_refusal(state, &rec, action, code, reason, &client).await;
 }
 
 /// The request body limit for GraphQL (JSON) requests.
