@@ -1091,6 +1091,15 @@ async fn reads_of_need_to_know_objects_are_recorded_and_listed_only_to_those_on_
         .await;
     let text = d.to_string();
     assert!(!text.contains(&secret), "hidden from the admin: {text}");
+    // Left out of the count too, not only of the page.
+    let listed = d["auditEvents"]["nodes"].as_array().unwrap().len() as i64;
+    assert!(listed < 100, "one page holds them all");
+    assert_eq!(d["auditEvents"]["totalCount"], listed);
+    let in_table = rows(&app, &format!("chain = '{}'", o.org)).len() as i64;
+    assert!(
+        in_table > listed,
+        "the table holds what the admin is not shown"
+    );
     assert!(!text.contains(&hidden) && !text.contains(&slice) && !text.contains(&comment));
     let d = app
         .ok(&o.owner, AUDIT_Q, json!({ "o": o.org, "first": 100 }))

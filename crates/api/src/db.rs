@@ -74,13 +74,12 @@ impl Db {
         C: FnOnce(&T) -> Option<crust_dal::audit::Target> + Send + 'static,
         T: Send + 'static,
     {
-        let recorder = self.audit.clone();
-        let pending = recorder.as_ref().and_then(Recorder::pending);
-        let armed = pending.is_some();
-        let inner = recorder.clone();
+        // Armed: this request is resolving a mutation whose event is still to be written.
+        let armed = (self.audit.as_ref()).and_then(|r| Some((r.clone(), r.pending()?)));
+        let recorder = armed.as_ref().map(|(r, _)| r.clone());
         let result = self
-            .blocking(move |conn| match (inner, pending) {
-                (Some(recorder), Some(pending)) => {
+            .blocking(move |conn| match armed {
+                Some((recorder, pending)) => {
                     crust_dal::transaction(conn, |conn| {
                         // Located before the change: a deleted target is gone after it.
                         let before =
@@ -103,13 +102,11 @@ impl Db {
                         Ok(out)
                     })
                 }
-                _ => f(conn),
+                None => f(conn),
             })
             .await;
-        if armed && result.is_ok() {
-            if let Some(r) = &recorder {
-                r.mark_recorded();
-            }
+        if let (Some(recorder), true) = (recorder, result.is_ok()) {
+            recorder.mark_recorded();
         }
         result
     }

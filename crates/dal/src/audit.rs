@@ -417,8 +417,17 @@ pub fn for_org(
                 .or(about(TargetKind::Slice).and(events::target_id.eq_any(slices))),
         )
     };
-    let total: i64 = visible(filtered(org.0, filter)).count().get_result(conn)?;
-    let items = visible(filtered(org.0, filter))
+    newest_first(conn, || visible(filtered(org.0, filter)), page)
+}
+
+/// One page of a chain's events, newest first, with their total.
+fn newest_first(
+    conn: &mut PgConnection,
+    query: impl Fn() -> EventQuery<'static>,
+    page: Page,
+) -> DalResult<Paged<Event>> {
+    let total: i64 = query().count().get_result(conn)?;
+    let items = query()
         .order(events::seq.desc())
         .offset(page.offset)
         .limit(page.limit)
@@ -439,25 +448,13 @@ pub fn security_events(
     page: Page,
 ) -> DalResult<Paged<Event>> {
     let mine = || {
-        events::table
-            .filter(events::chain.eq(GLOBAL_CHAIN))
+        filtered(GLOBAL_CHAIN, &EventFilter::default())
             // The account concerned, not whoever acted: a failed login names its
             // target account, and only that account's owner may read how it failed.
             .filter(events::subject_user_id.eq(user.0))
             .filter(events::action.eq_any(SECURITY_ACTIONS))
     };
-    let total: i64 = mine().count().get_result(conn)?;
-    let items = mine()
-        .order(events::seq.desc())
-        .offset(page.offset)
-        .limit(page.limit)
-        .select(Event::as_select())
-        .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    newest_first(conn, mine, page)
 }
 
 /// The actions a user sees among their security events.
