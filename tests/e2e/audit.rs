@@ -57,6 +57,14 @@ fn by_request(app: &TestApp, request_id: &str) -> Vec<Value> {
     rows(app, &format!("request_id = '{request_id}'"))
 }
 
+/// One column of some events, as text.
+fn column(events: &[Value], key: &str) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e[key].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 fn one(app: &TestApp, request_id: &str) -> Value {
     let found = by_request(app, request_id);
     assert_eq!(
@@ -158,10 +166,7 @@ async fn sign_in_events_carry_actor_session_ip_user_agent_and_request_id() {
     )
     .await;
     let events = by_request(&app, &rid);
-    let actions: Vec<&str> = events
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = column(&events, "action");
     assert_eq!(actions, ["login", "accountLocked"]);
     assert_eq!(events[1]["subject_user_id"], user.id.as_str());
     let (_, rid) = send(
@@ -1030,10 +1035,7 @@ async fn reads_of_need_to_know_objects_are_recorded_and_listed_only_to_those_on_
         json!({ "p": open }),
     )
     .await;
-    let reads: Vec<String> = by_request(&app, &rid)
-        .iter()
-        .map(|e| e["target_id"].as_str().unwrap().to_owned())
-        .collect();
+    let reads = column(&by_request(&app, &rid), "target_id");
     assert_eq!(reads, vec![secret.clone()]);
     let (_, rid) = send(
         &app,
@@ -1060,10 +1062,7 @@ async fn reads_of_need_to_know_objects_are_recorded_and_listed_only_to_those_on_
         json!({ "p": hidden }),
     )
     .await;
-    let mut reads: Vec<String> = by_request(&app, &rid)
-        .iter()
-        .map(|e| e["target_id"].as_str().unwrap().to_owned())
-        .collect();
+    let mut reads = column(&by_request(&app, &rid), "target_id");
     reads.sort();
     let mut expected = vec![hidden.clone(), inside.clone()];
     expected.sort();
@@ -1368,10 +1367,7 @@ async fn making_a_task_secret_hides_that_change_from_admins_not_on_its_list() {
     let o = org(&app).await;
     let (_, rid) = send(&app, Some(&o.owner.access), &[], UPDATE, json!({ "i": { "taskId": o.task, "classification": "SECRET", "title": "Acquisition of Initech" } })).await;
     let events = by_request(&app, &rid);
-    let actions: Vec<&str> = events
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
+    let actions = column(&events, "action");
     assert_eq!(
         actions,
         ["updateTask", "read"],
@@ -1511,10 +1507,7 @@ async fn guessing_the_current_password_through_change_password_locks_the_account
         assert_eq!(error_code(&body), Some("FORBIDDEN"));
         last = rid;
     }
-    let actions: Vec<String> = by_request(&app, &last)
-        .iter()
-        .map(|e| e["action"].as_str().unwrap().to_owned())
-        .collect();
+    let actions = column(&by_request(&app, &last), "action");
     assert_eq!(actions, ["changePassword", "accountLocked"]);
     // ...and from then on even the right one is refused, here and at login.
     let (body, rid) = send(

@@ -258,6 +258,9 @@ impl Recorder {
 
     /// Notes that a task was served to the caller.
     pub fn read_task(&self, task: &crust_dal::models::Task) {
+        if !self.inner.enabled {
+            return;
+        }
         lock(&self.inner.reads).tasks.insert(
             task.id,
             (
@@ -270,6 +273,9 @@ impl Recorder {
 
     /// Notes that a project was served to the caller.
     pub fn read_project(&self, project: &crust_dal::models::Project) {
+        if !self.inner.enabled {
+            return;
+        }
         lock(&self.inner.reads).projects.insert(
             project.id,
             (
