@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod comments;
 mod dependencies;
+mod documents;
 mod http;
 mod limits;
 mod logs;

@@ -127,6 +127,9 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     /// Longest a GraphQL request may run before it is stopped (503).
     pub request_timeout_ms: u64,
+    /// On SIGTERM/SIGINT, how long requests in flight may finish; the process exits
+    /// when they have, and at the latest shortly after this, whatever is still running.
+    pub shutdown_grace_secs: u64,
     /// Longest a client may take to send its request head (slow clients are dropped).
     pub client_timeout_ms: u64,
     /// A proxy in front terminates TLS: send HSTS.
@@ -167,6 +170,9 @@ pub struct GraphqlLimits {
     pub max_query_chars: usize,
     /// Operations per request: 1 means batching is off.
     pub max_batch: usize,
+    /// Fields, fragment spreads and inline fragments an operation (or a fragment) may
+    /// select once every spread is expanded.
+    pub max_selections: usize,
     /// Schema introspection (`__schema`, `__type`); refused in prod.
     pub introspection: bool,
 }
@@ -222,9 +228,11 @@ struct FileConfig {
     graphql_max_directives: Option<usize>,
     graphql_max_query_chars: Option<usize>,
     graphql_max_batch: Option<usize>,
+    graphql_max_selections: Option<usize>,
     introspection: Option<bool>,
     test_hooks: Option<bool>,
     request_timeout_ms: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
     client_timeout_ms: Option<u64>,
     behind_tls_proxy: Option<bool>,
     trusted_proxies: Option<String>,
@@ -435,6 +443,9 @@ impl Source {
                 max_batch: self
                     .parsed("CRUST_GRAPHQL_MAX_BATCH", f.graphql_max_batch)?
                     .unwrap_or(1),
+                max_selections: self
+                    .parsed("CRUST_GRAPHQL_MAX_SELECTIONS", f.graphql_max_selections)?
+                    .unwrap_or(5_000),
                 introspection: self
                     .parsed("CRUST_INTROSPECTION", f.introspection)?
                     .unwrap_or(profile != Profile::Prod),
@@ -445,6 +456,9 @@ impl Source {
             request_timeout_ms: self
                 .parsed("CRUST_REQUEST_TIMEOUT_MS", f.request_timeout_ms)?
                 .unwrap_or(30_000),
+            shutdown_grace_secs: self
+                .parsed("CRUST_SHUTDOWN_GRACE_SECS", f.shutdown_grace_secs)?
+                .unwrap_or(10),
             client_timeout_ms: self
                 .parsed("CRUST_CLIENT_TIMEOUT_MS", f.client_timeout_ms)?
                 .unwrap_or(5_000),
@@ -625,6 +639,12 @@ impl Config {
                 "must be between 100 and 1000000",
             );
         }
+        if !(10..=100_000).contains(&g.max_selections) {
+            return invalid(
+                "CRUST_GRAPHQL_MAX_SELECTIONS",
+                "must be between 10 and 100000",
+            );
+        }
         if !(1..=10).contains(&g.max_batch) {
             return invalid(
                 "CRUST_GRAPHQL_MAX_BATCH",
@@ -633,6 +653,9 @@ impl Config {
         }
         if !(100..=600_000).contains(&self.request_timeout_ms) {
             return invalid("CRUST_REQUEST_TIMEOUT_MS", "must be between 100 and 600000");
+        }
+        if !(1..=600).contains(&self.shutdown_grace_secs) {
+            return invalid("CRUST_SHUTDOWN_GRACE_SECS", "must be between 1 and 600");
         }
         if !(100..=60_000).contains(&self.client_timeout_ms) {
             return invalid("CRUST_CLIENT_TIMEOUT_MS", "must be between 100 and 60000");

@@ -10,14 +10,14 @@ use crate::auth::AuthService;
 use crate::config::{Config, GraphqlLimits};
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::graphql::{build_schema, CrustSchema};
+use crate::graphql::Schemas;
 
 /// Everything a request handler needs, shared by all workers.
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub auth: AuthService,
-    pub schema: CrustSchema,
+    pub schemas: Schemas,
     /// Put the number of SQL statements in each GraphQL response (tests, benchmarks).
     pub report_sql_statements: bool,
     pub limits: GraphqlLimits,
@@ -43,11 +43,11 @@ impl AppState {
         );
         let db = Db::new(pool);
         let auth = AuthService::new(db.clone(), config)?;
-        let schema = build_schema(Some((db.clone(), auth.clone())), config);
+        let schemas = Schemas::build(db.clone(), auth.clone(), config);
         Ok(AppState {
             db,
             auth,
-            schema,
+            schemas,
             report_sql_statements: config.report_sql_statements,
             limits: config.graphql.clone(),
             request_deadline: Duration::from_millis(config.request_timeout_ms),
@@ -99,6 +99,7 @@ struct HttpOptions {
     graphiql: bool,
     hsts: bool,
     client_timeout: Duration,
+    shutdown_grace: Duration,
     cors_origins: Vec<String>,
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
@@ -109,6 +110,7 @@ impl HttpOptions {
             graphiql: config.graphiql,
             hsts: config.hsts(),
             client_timeout: Duration::from_millis(config.client_timeout_ms),
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
             cors_origins: config.cors_origins.clone(),
             tls: config.tls_cert.clone().zip(config.tls_key.clone()),
         }
@@ -138,7 +140,9 @@ fn http_server(
     // A client that has not sent its request head in time is dropped (slowloris).
     .client_request_timeout(client_timeout)
     .client_disconnect_timeout(Duration::from_secs(2))
-    .shutdown_timeout(10);
+    .shutdown_timeout(options.shutdown_grace.as_secs())
+    // `serve` handles the signals itself, to bound the shutdown (see there).
+    .disable_signals();
     let server = match tls {
         Some(tls) => server.listen_rustls_0_23(listener, tls)?,
         None => server.listen(listener)?,
@@ -187,7 +191,15 @@ pub fn spawn_redirect(
     })
 }
 
-/// Serves until the process is told to stop (SIGINT/SIGTERM: graceful shutdown).
+/// How long past the grace period a shutdown may take before the process exits anyway.
+pub const SHUTDOWN_MARGIN: Duration = Duration::from_secs(5);
+
+/// Serves until the process is told to stop (SIGINT/SIGTERM). The shutdown is graceful
+/// — no new connections, requests in flight may finish for `CRUST_SHUTDOWN_GRACE_SECS`
+/// — and bounded: a request stuck on a worker thread (a blocking call, a runaway
+/// computation) never answers actix's stop message, so a watchdog exits the process
+/// [`SHUTDOWN_MARGIN`] after the grace period whatever is still running. Every
+/// mutation is one database transaction, so an exit mid-request loses nothing committed.
 pub async fn serve(
     config: &Config,
     listener: TcpListener,
@@ -201,8 +213,47 @@ pub async fn serve(
         Some(addr) => Some(spawn_redirect(TcpListener::bind(addr)?, https_port)?),
         None => None,
     };
-    http_server(state, HttpOptions::from(config), listener, workers)?.await?;
+    let options = HttpOptions::from(config);
+    let deadline = options.shutdown_grace + SHUTDOWN_MARGIN;
+    let server = http_server(state, options, listener, workers)?;
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        let signal = stop_signal().await;
+        tracing::info!(signal, "shutting down: finishing requests in flight");
+        std::thread::spawn(move || {
+            std::thread::sleep(deadline);
+            tracing::error!(
+                after_secs = deadline.as_secs(),
+                "shutdown deadline passed with requests still running: exiting"
+            );
+            std::process::exit(1);
+        });
+        handle.stop(true).await;
+    });
+    server.await?;
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Waits for SIGTERM or SIGINT and says which came.
+async fn stop_signal() -> &'static str {
+    use actix_web::rt::signal;
+    #[cfg(unix)]
+    {
+        let Ok(mut term) = signal::unix::signal(signal::unix::SignalKind::terminate()) else {
+            let _ = signal::ctrl_c().await;
+            return "SIGINT";
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = signal::ctrl_c() => "SIGINT",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = signal::ctrl_c().await;
+        "SIGINT"
+    }
 }
 
 /// Starts the server on its own thread and returns once it accepts connections.

@@ -637,3 +637,108 @@ async fn audit_prune_pseudonymizes_and_export_writes_a_verifiable_copy() {
     let (ok, out, _) = crust_on(&url, &["audit", "export", "--global"]);
     assert!(ok && out.contains("\"action\":\"login\""), "{out}");
 }
+
+/// `crust serve` on a fresh database with test hooks and a one-second grace period.
+fn serve_with_hooks(url: &str, port: u16) -> Killed {
+    Killed(
+        crust()
+            .args(["serve", "--no-migrate"])
+            .env("CRUST_PROFILE", "test")
+            .env("DATABASE_URL", url)
+            .env("CRUST_BIND", format!("127.0.0.1:{port}"))
+            .env("CRUST_JWT_SECRET", crust_e2e::TEST_JWT_SECRET)
+            .env("CRUST_PASSWORD_PEPPER", TEST_PEPPER)
+            .env("CRUST_BCRYPT_COST", "4")
+            .env("CRUST_TEST_HOOKS", "true")
+            .env("CRUST_SHUTDOWN_GRACE_SECS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn wait_healthy(http: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "never healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends SIGTERM and returns how long the process took to exit, and its status.
+fn terminate(server: &mut Killed) -> (Duration, std::process::ExitStatus) {
+    let started = Instant::now();
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            return (started.elapsed(), status);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "still running 40 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_graceful_and_has_a_hard_deadline() {
+    let db = TestDb::migrated().await;
+    let http = reqwest::Client::new();
+
+    // Nothing in flight: SIGTERM stops the server at once, cleanly.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve_with_hooks(&db.url, port);
+    wait_healthy(&http, &base).await;
+    let (took, status) = terminate(&mut server);
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // A request stuck on every worker thread (each blocks it for a minute) cannot hold
+    // the process: it exits by the grace period plus the margin.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve_with_hooks(&db.url, port);
+    wait_healthy(&http, &base).await;
+    let signed = gql(
+        &http,
+        &base,
+        None,
+        "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
+        json!({ "i": { "email": "stall@example.test", "password": crust_e2e::TEST_PASSWORD, "name": "Stall" } }),
+    )
+    .await;
+    let token = signed["data"]["signUp"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{signed}"))
+        .to_owned();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for _ in 0..workers {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        tokio::spawn(async move {
+            let _ = gql(
+                &http,
+                &base,
+                Some(&token),
+                "{ crustTestStall: me { id } }",
+                json!({}),
+            )
+            .await;
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (took, status) = terminate(&mut server);
+    let deadline = Duration::from_secs(1) + crust_api::server::SHUTDOWN_MARGIN;
+    assert!(!status.success(), "a forced exit says so: {status}");
+    assert!(
+        took >= deadline - Duration::from_millis(500) && took < deadline + Duration::from_secs(5),
+        "exited {took:?} after SIGTERM; the deadline is {deadline:?}"
+    );
+}

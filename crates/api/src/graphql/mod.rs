@@ -11,9 +11,9 @@ mod board;
 mod comments;
 mod connection;
 mod deps;
+pub mod document;
 mod gate;
 mod ids;
-mod limits;
 mod loaders;
 mod org;
 mod project;
@@ -72,9 +72,45 @@ pub struct RequestCtx {
     pub sign_ins: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
-/// Builds the schema with its shared data and limits. `None` data builds a schema
-/// for SDL export.
-pub fn build_schema(services: Option<(Db, AuthService)>, config: &Config) -> CrustSchema {
+/// The schemas a server runs: one for signed-in callers and one for anonymous ones.
+/// They differ only in "did you mean …?" suggestions, which map the schema for whoever
+/// probes it: like introspection, anonymous callers never get them, and nobody does
+/// where introspection is off (prod).
+#[derive(Clone)]
+pub struct Schemas {
+    pub signed_in: CrustSchema,
+    pub anonymous: CrustSchema,
+}
+
+impl Schemas {
+    pub fn build(db: Db, auth: AuthService, config: &Config) -> Self {
+        Schemas {
+            signed_in: build_schema(
+                Some((db.clone(), auth.clone())),
+                config,
+                config.graphql.introspection,
+            ),
+            anonymous: build_schema(Some((db, auth)), config, false),
+        }
+    }
+
+    pub fn for_caller(&self, signed_in: bool) -> &CrustSchema {
+        if signed_in {
+            &self.signed_in
+        } else {
+            &self.anonymous
+        }
+    }
+}
+
+/// Builds a schema with its shared data and limits. `None` data builds a schema for
+/// SDL export. Documents reach it only through [`document::check`] (see the HTTP
+/// layer), which bounds what async-graphql's own walks cost.
+fn build_schema(
+    services: Option<(Db, AuthService)>,
+    config: &Config,
+    suggestions: bool,
+) -> CrustSchema {
     let limits = &config.graphql;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         // Outside the gate, so that what the gate refuses is recorded too.
@@ -82,12 +118,10 @@ pub fn build_schema(services: Option<(Db, AuthService)>, config: &Config) -> Cru
         .extension(gate::AuthGate {
             introspection: limits.introspection,
         })
-        .extension(limits::AliasLimit(limits.max_aliases))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives);
-    if config.profile == Profile::Prod {
-        // No "did you mean …?": it maps the schema for whoever probes it.
+    if !suggestions || config.profile == Profile::Prod {
         builder = builder.disable_suggestions();
     }
     if config.test_hooks {
@@ -104,7 +138,7 @@ pub fn export_sdl() -> String {
     let defaults = crate::config::Source::from_vars(Default::default())
         .and_then(|s| s.load())
         .unwrap_or_else(|e| unreachable!("the default configuration is valid: {e}"));
-    build_schema(None, &defaults).sdl()
+    build_schema(None, &defaults, false).sdl()
 }
 
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> &'a RequestCtx {

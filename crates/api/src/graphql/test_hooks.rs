@@ -1,5 +1,7 @@
 //! Test profile only (`CRUST_TEST_HOOKS`): a root field aliased `crustTestPanic`
-//! panics inside its resolver, so the tests can show what a panic becomes.
+//! panics inside its resolver, so the tests can show what a panic becomes; one aliased
+//! `crustTestStall` blocks its worker thread for a minute, as a runaway computation
+//! would, so the tests can show that shutdown does not wait for it.
 
 use std::sync::Arc;
 
@@ -26,6 +28,9 @@ impl Extension for PanicProbe {
     ) -> ServerResult<Option<Value>> {
         if info.alias == Some("crustTestPanic") {
             panic!("test hook: a resolver panicked at /srv/crust/src/secret_path.rs:42");
+        }
+        if info.alias == Some("crustTestStall") {
+            std::thread::sleep(std::time::Duration::from_secs(60));
         }
         next.run(ctx, info).await
     }

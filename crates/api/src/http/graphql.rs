@@ -1,8 +1,11 @@
 //! The GraphQL endpoint over HTTP.
 //!
-//! Before anything runs: JSON only (415 otherwise), one operation unless batching is
-//! configured, query text within its size limit, no mutation over GET. Then the caller
-//! is authenticated, the operations execute under a deadline with a panic caught as
+//! Before anything runs, cheapest first: JSON only (415 otherwise), one operation unless
+//! batching is configured, query text within its size limit, then the document checks
+//! of [`crate::graphql::document`] (linear in the text: nesting, fragment expansion,
+//! aliases, repeated fields), no mutation over GET. Only then is the caller
+//! authenticated and rate-limited (sign-in operations recognised by their root fields,
+//! through fragments), the operations execute under a deadline with a panic caught as
 //! INTERNAL (with the request id), and a pool that cannot give a connection in time
 //! answers 503 with Retry-After.
 
@@ -12,8 +15,7 @@ use std::sync::atomic::Ordering;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use async_graphql::parser::types::OperationType;
-use async_graphql::{Request, Response, ServerError};
+use async_graphql::{ErrorExtensions, Request, Response, ServerError};
 use crust_domain::audit::Outcome;
 use futures_util::FutureExt;
 use serde_json::json;
@@ -22,6 +24,7 @@ use super::error_response;
 use super::rate_limit::{too_many_requests, Bucket, Verdict};
 use super::request_id::RequestId;
 use crate::error::ApiError;
+use crate::graphql::document::{self, Verdict as Document};
 use crate::graphql::RequestCtx;
 use crate::server::AppState;
 
@@ -86,7 +89,71 @@ pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
         }
         return refusal;
     }
-    execute(&state, &req, requests, batch).await
+    let mut prepared = Vec::with_capacity(requests.len());
+    for request in requests {
+        prepared.push(prepare(&state, &req, request).await);
+    }
+    execute(&state, &req, prepared, batch).await
+}
+
+/// A request after the document checks: to run, with what the checks learned, or
+/// already answered.
+enum Prepared {
+    Run(Request, Facts),
+    Refused(Response),
+}
+
+/// What the document checks learned about a request that may run.
+#[derive(Default)]
+struct Facts {
+    root_fields: Vec<String>,
+    mutation: bool,
+}
+
+/// Runs the document checks. A refused document is answered like any GraphQL error
+/// (HTTP 200, code BAD_USER_INPUT); a refused mutation is recorded like the other
+/// refusals made before authentication.
+async fn prepare(state: &AppState, req: &HttpRequest, mut request: Request) -> Prepared {
+    match document::check(
+        &request.query,
+        request.operation_name.as_deref(),
+        &state.limits,
+    ) {
+        Ok(Document::Checked(checked)) => {
+            let document::Checked {
+                doc,
+                root_fields,
+                mutation,
+            } = *checked;
+            request.set_parsed_query(doc);
+            Prepared::Run(
+                request,
+                Facts {
+                    root_fields,
+                    mutation,
+                },
+            )
+        }
+        Ok(Document::Unparsable) => {
+            let mutation = looks_like_mutation(&request);
+            Prepared::Run(
+                request,
+                Facts {
+                    root_fields: Vec::new(),
+                    mutation,
+                },
+            )
+        }
+        Err(e) => {
+            tracing::info!(reason = %e.message(), "query document refused");
+            if looks_like_mutation(&request) || request.query.contains("mutation") {
+                refused_mutation(state, req, "document_refused").await;
+            }
+            let mut error = ServerError::new(e.message(), None);
+            error.extensions = e.extend().extensions;
+            Prepared::Refused(Response::from_errors(vec![error]))
+        }
+    }
 }
 
 pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -105,8 +172,9 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         }
         return refusal;
     }
+    let prepared = prepare(&state, &req, request).await;
     // GET must never change anything (it is a "simple" cross-site request).
-    if is_mutation(&request) {
+    if matches!(&prepared, Prepared::Run(_, facts) if facts.mutation) {
         refused_mutation(&state, &req, "mutation_over_get").await;
         let mut res = bad_input(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -116,7 +184,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return res;
     }
-    execute(&state, &req, vec![request], false).await
+    execute(&state, &req, vec![prepared], false).await
 }
 
 fn too_long(state: &AppState, request: &Request) -> Option<HttpResponse> {
@@ -141,22 +209,6 @@ fn looks_like_mutation(request: &Request) -> bool {
     request.query.trim_start().starts_with("mutation")
 }
 
-fn is_mutation(request: &Request) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
-        // Execution reports the syntax error; one that starts like a mutation is
-        // treated as one (refused over GET, recorded in the audit log).
-        return looks_like_mutation(request);
-    };
-    doc.operations.iter().any(|(name, op)| {
-        let selected = match (&request.operation_name, name) {
-            (Some(wanted), Some(name)) => wanted.as_str() == name.as_str(),
-            (Some(_), None) => false,
-            (None, _) => true,
-        };
-        selected && op.node.ty != OperationType::Query
-    })
-}
-
 fn retry_later(message: &str) -> HttpResponse {
     let mut res = error_response(StatusCode::SERVICE_UNAVAILABLE, "INTERNAL", message);
     res.headers_mut()
@@ -167,7 +219,7 @@ fn retry_later(message: &str) -> HttpResponse {
 async fn execute(
     state: &AppState,
     req: &HttpRequest,
-    requests: Vec<Request>,
+    requests: Vec<Prepared>,
     batch: bool,
 ) -> HttpResponse {
     let request_id = req
@@ -175,6 +227,17 @@ async fn execute(
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
+    if requests.iter().all(|r| matches!(r, Prepared::Refused(_))) {
+        // Nothing will run: no need to know who asked.
+        let responses = requests
+            .into_iter()
+            .filter_map(|r| match r {
+                Prepared::Refused(response) => Some(response),
+                Prepared::Run(..) => None,
+            })
+            .collect();
+        return respond(state, responses, &request_id, 0, None, batch);
+    }
     let ctx = match request_ctx(state, req).await {
         Ok(ctx) => ctx,
         Err(e) => return retry_later(&e.message()),
@@ -192,7 +255,15 @@ async fn execute(
     let (db, statements) = state.db.counting();
     let db = db.audited(recorder.clone());
     let mut responses = Vec::with_capacity(requests.len());
-    for request in requests {
+    let schema = state.schemas.for_caller(ctx.caller.is_some());
+    for prepared in requests {
+        let (request, facts) = match prepared {
+            Prepared::Run(request, facts) => (request, facts),
+            Prepared::Refused(response) => {
+                responses.push(response);
+                continue;
+            }
+        };
         // A text that never says `mutation` holds none. Anything else is kept, to
         // record it should it be refused before it runs, and for the audit extension.
         let copy = request.query.contains("mutation").then(|| {
@@ -211,7 +282,7 @@ async fn execute(
         if let Some((_, actor)) = &ctx.caller {
             request = request.data(crate::graphql::loaders(db.clone(), actor.clone()));
         }
-        let run = AssertUnwindSafe(state.schema.execute(request)).catch_unwind();
+        let run = AssertUnwindSafe(schema.execute(request)).catch_unwind();
         match tokio::time::timeout(state.request_deadline, run).await {
             Err(_) => {
                 tracing::warn!("request deadline passed");
@@ -244,7 +315,7 @@ async fn execute(
                 if let (false, true, Some(copy), Some(error)) =
                     (ran, recorder.enabled(), copy, response.errors.first())
                 {
-                    if is_mutation(&copy) {
+                    if facts.mutation {
                         let (rec, message) = (recorder.clone(), error.message.clone());
                         let sent = copy.variables.into_value().into_json().unwrap_or_default();
                         let query = copy.query;
@@ -275,12 +346,31 @@ async fn execute(
         }
     }
     let statements = statements.load(Ordering::Relaxed);
+    respond(
+        state,
+        responses,
+        &request_id,
+        statements,
+        Some(allowance),
+        batch,
+    )
+}
+
+/// The HTTP answer for a request's GraphQL responses.
+fn respond(
+    state: &AppState,
+    mut responses: Vec<Response>,
+    request_id: &str,
+    statements: usize,
+    allowance: Option<Verdict>,
+    batch: bool,
+) -> HttpResponse {
     tracing::debug!(sql_statements = statements, "graphql request");
     let mut retryable = false;
     for response in &mut responses {
         retryable |= finish(
             response,
-            &request_id,
+            request_id,
             state.report_sql_statements.then_some(statements),
         );
     }
@@ -292,7 +382,7 @@ async fn execute(
     if retryable {
         res.insert_header((header::RETRY_AFTER, "1"));
     }
-    if let Verdict::Allowed { limit, remaining } = allowance {
+    if let Some(Verdict::Allowed { limit, remaining }) = allowance {
         res.insert_header(("RateLimit-Limit", limit.to_string()));
         res.insert_header(("RateLimit-Remaining", remaining.to_string()));
     }
@@ -340,17 +430,15 @@ fn set(error: &mut ServerError, key: &str, value: async_graphql::Value) {
         .set(key, value);
 }
 
-/// Does any operation of the request use a sign-in field?
-fn signs_in(requests: &[Request]) -> bool {
-    requests.iter().any(|r| {
-        async_graphql::parser::parse_query(&r.query).is_ok_and(|doc| {
-            doc.operations.iter().any(|(_, op)| {
-                op.node.selection_set.node.items.iter().any(|item| {
-                    matches!(&item.node, async_graphql::parser::types::Selection::Field(f)
-                        if crate::graphql::SIGN_IN_FIELDS.contains(&f.node.name.node.as_str()))
-                })
-            })
-        })
+/// Does any operation of the request use a sign-in field? Root fields are read after
+/// expanding fragments, so `... on Mutation { login }` counts like `login`.
+fn signs_in(requests: &[Prepared]) -> bool {
+    requests.iter().any(|r| match r {
+        Prepared::Run(_, facts) => facts
+            .root_fields
+            .iter()
+            .any(|f| crate::graphql::SIGN_IN_FIELDS.contains(&f.as_str())),
+        Prepared::Refused(_) => false,
     })
 }
 
@@ -360,7 +448,7 @@ fn signs_in(requests: &[Request]) -> bool {
 fn rate_limit(
     state: &AppState,
     ctx: &RequestCtx,
-    requests: &[Request],
+    requests: &[Prepared],
 ) -> Result<Verdict, (Bucket, String, Box<HttpResponse>)> {
     let ip = ctx.client.ip.clone().unwrap_or_default();
     let mut checks = vec![match &ctx.caller {

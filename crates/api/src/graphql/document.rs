@@ -1,0 +1,377 @@
+//! What a GraphQL document may be, checked before anything else looks at it — before
+//! authentication, before async-graphql's own validation (whose depth, directive and
+//! complexity walks expand every fragment spread afresh and so take time exponential
+//! in the text: 31 fragments that each spread the next twice make 2^30 selections).
+//!
+//! Every check here is linear in the length of the text, and they run cheapest first:
+//! 1. bracket nesting, by a scan of the raw text (the parser recurses on nesting);
+//! 2. parsing;
+//! 3. one walk over the text in which each fragment's body is summed once (memoized),
+//!    refusing fragment cycles and any operation or fragment whose selection, with
+//!    every spread expanded, holds more than `max_selections` fields, spreads and inline
+//!    fragments, or more than `max_aliases` aliases;
+//! 4. only then, the expansion itself — now bounded by `max_selections` — to count how
+//!    often one response key repeats once GraphQL has merged what it merges, and to
+//!    read the root fields (through fragments) that the rate limits look at.
+//!
+//! Afterwards async-graphql walks a document whose expansion is bounded, so its own
+//! walks are bounded too.
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+
+use crate::config::GraphqlLimits;
+use crate::error::ApiError;
+
+/// How often one response key may appear in a selection set once fragments are
+/// expanded and merged (merging through a few fragments is normal; hundreds is the
+/// "duplicated fields" attack).
+pub const MAX_FIELD_REPEATS: usize = 10;
+
+/// Bracket nesting (`{`, `[`, `(`) the text may have. A legitimate query stays far below
+/// it (its selection depth is capped lower still); the parser recurses once per level.
+pub const MAX_NESTING: usize = 64;
+
+/// A document that passed every check, ready for async-graphql.
+#[derive(Debug)]
+pub struct Checked {
+    pub doc: ExecutableDocument,
+    /// The root fields of every operation in the document, found through fragments.
+    pub root_fields: Vec<String>,
+    /// Whether the operation the request selects (or, with no usable selection, any
+    /// operation of the document) may change something.
+    pub mutation: bool,
+}
+
+/// What the checks say about a request's text.
+#[derive(Debug)]
+pub enum Verdict {
+    Checked(Box<Checked>),
+    /// Not a syntactically valid document: async-graphql reports the syntax error
+    /// (the text's nesting is bounded, so re-parsing it is cheap).
+    Unparsable,
+}
+
+/// Work done by a check, in items visited: the tests hold it to a multiple of the text.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Work(pub u64);
+
+fn refuse(message: String) -> ApiError {
+    ApiError::BadUserInput(message)
+}
+
+/// Runs every check on `query`, selecting `operation_name` as async-graphql will.
+pub fn check(
+    query: &str,
+    operation_name: Option<&str>,
+    limits: &GraphqlLimits,
+) -> Result<Verdict, ApiError> {
+    check_counting(query, operation_name, limits, &mut Work::default())
+}
+
+/// [`check`], adding the items it visits to `work`.
+pub fn check_counting(
+    query: &str,
+    operation_name: Option<&str>,
+    limits: &GraphqlLimits,
+    work: &mut Work,
+) -> Result<Verdict, ApiError> {
+    let nesting = nesting(query, work);
+    if nesting > MAX_NESTING {
+        return Err(refuse(format!(
+            "the query nests brackets {nesting} deep; at most {MAX_NESTING} levels are accepted"
+        )));
+    }
+    let Ok(doc) = async_graphql::parser::parse_query(query) else {
+        return Ok(Verdict::Unparsable);
+    };
+    let mut sizes = Sizes::new(&doc);
+    let mut names: Vec<&str> = doc.fragments.keys().map(|n| n.as_str()).collect();
+    // Report the same fragment whatever the map's order.
+    names.sort_unstable();
+    for name in names {
+        let size = sizes.fragment(name, 0)?;
+        if size.selections > limits.max_selections as u64 {
+            return Err(too_many_selections(
+                size.selections,
+                limits,
+                &format!("fragment {name}"),
+            ));
+        }
+    }
+    for (_, op) in doc.operations.iter() {
+        let size = sizes.set(&op.node.selection_set.node, 0)?;
+        if size.selections > limits.max_selections as u64 {
+            return Err(too_many_selections(size.selections, limits, "the query"));
+        }
+        if size.aliases > limits.max_aliases as u64 {
+            return Err(refuse(format!(
+                "the query uses {} aliases; at most {} are allowed",
+                size.aliases, limits.max_aliases
+            )));
+        }
+    }
+    work.0 += sizes.work;
+
+    // The expansion is bounded now: walking it is cheap.
+    let mut expand = Expand { doc: &doc, work };
+    let mut worst = (0, String::new());
+    let mut root_fields: Vec<String> = Vec::new();
+    for (_, op) in doc.operations.iter() {
+        let root = [&op.node.selection_set.node];
+        expand.repeats(&root, &mut worst);
+        for key in expand.collect(&root).fields {
+            if !root_fields.iter().any(|f| f == key.name) {
+                root_fields.push(key.name.to_owned());
+            }
+        }
+    }
+    if worst.0 > MAX_FIELD_REPEATS {
+        return Err(refuse(format!(
+            "the field `{}` is repeated {} times in one selection (counting fragments); at most {MAX_FIELD_REPEATS} are allowed",
+            worst.1, worst.0
+        )));
+    }
+    let mutation = selects_mutation(&doc, operation_name);
+    Ok(Verdict::Checked(Box::new(Checked {
+        doc,
+        root_fields,
+        mutation,
+    })))
+}
+
+fn too_many_selections(n: u64, limits: &GraphqlLimits, what: &str) -> ApiError {
+    refuse(format!(
+        "{what} selects {n} fields once its fragments are expanded; at most {} are allowed",
+        limits.max_selections
+    ))
+}
+
+/// The deepest bracket nesting of the text, skipping strings and comments.
+fn nesting(text: &str, work: &mut Work) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    // A block string escapes only its closing quotes.
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    work.0 += bytes.len() as u64;
+    deepest
+}
+
+/// Selections and aliases under a selection set, every spread expanded (saturating).
+#[derive(Clone, Copy, Default)]
+struct Size {
+    selections: u64,
+    aliases: u64,
+}
+
+impl Size {
+    fn add(&mut self, other: Size) {
+        self.selections = self.selections.saturating_add(other.selections);
+        self.aliases = self.aliases.saturating_add(other.aliases);
+    }
+}
+
+enum Memo {
+    Visiting,
+    Done(Size),
+}
+
+/// Sums each fragment's expansion once, however often it is spread.
+struct Sizes<'a> {
+    doc: &'a ExecutableDocument,
+    memo: HashMap<&'a str, Memo>,
+    work: u64,
+}
+
+impl<'a> Sizes<'a> {
+    fn new(doc: &'a ExecutableDocument) -> Self {
+        Sizes {
+            doc,
+            memo: HashMap::with_capacity(doc.fragments.len()),
+            work: 0,
+        }
+    }
+
+    fn fragment(&mut self, name: &'a str, depth: usize) -> Result<Size, ApiError> {
+        match self.memo.get(name) {
+            Some(Memo::Done(size)) => return Ok(*size),
+            Some(Memo::Visiting) => {
+                return Err(refuse(format!(
+                    "fragment {name} spreads itself (directly or through other fragments)"
+                )))
+            }
+            None => {}
+        }
+        // An unknown fragment adds nothing; validation names it.
+        let Some((key, fragment)) = self.doc.fragments.get_key_value(name) else {
+            return Ok(Size::default());
+        };
+        let name = key.as_str();
+        self.memo.insert(name, Memo::Visiting);
+        let size = self.set(&fragment.node.selection_set.node, depth)?;
+        self.memo.insert(name, Memo::Done(size));
+        Ok(size)
+    }
+
+    fn set(&mut self, set: &'a SelectionSet, depth: usize) -> Result<Size, ApiError> {
+        // Fragments spreading fragments nest without brackets; bound the recursion.
+        if depth > MAX_NESTING {
+            return Err(refuse(format!(
+                "the query nests selections and fragments more than {MAX_NESTING} levels deep"
+            )));
+        }
+        let mut size = Size::default();
+        for item in &set.items {
+            self.work += 1;
+            size.selections = size.selections.saturating_add(1);
+            match &item.node {
+                Selection::Field(f) => {
+                    size.aliases += u64::from(f.node.alias.is_some());
+                    size.add(self.set(&f.node.selection_set.node, depth + 1)?);
+                }
+                Selection::InlineFragment(f) => {
+                    size.add(self.set(&f.node.selection_set.node, depth + 1)?)
+                }
+                Selection::FragmentSpread(spread) => {
+                    size.add(self.fragment(spread.node.fragment_name.node.as_str(), depth + 1)?)
+                }
+            }
+        }
+        Ok(size)
+    }
+}
+
+/// Walks the expansion (only once its size is known to be bounded).
+struct Expand<'a, 'w> {
+    doc: &'a ExecutableDocument,
+    work: &'w mut Work,
+}
+
+/// A response key and the field it names.
+struct Key<'a> {
+    key: &'a str,
+    name: &'a str,
+}
+
+/// The fields of merged selection sets, in order, with each field's sub-selection.
+struct Collected<'a> {
+    fields: Vec<Key<'a>>,
+    children: Vec<&'a SelectionSet>,
+}
+
+impl<'a> Expand<'a, '_> {
+    /// The fields of `sets` with inline fragments and spreads flattened, as GraphQL
+    /// collects them before merging.
+    fn collect(&mut self, sets: &[&'a SelectionSet]) -> Collected<'a> {
+        let mut out = Collected {
+            fields: Vec::new(),
+            children: Vec::new(),
+        };
+        let mut stack: Vec<&'a SelectionSet> = sets.iter().rev().copied().collect();
+        while let Some(set) = stack.pop() {
+            self.work.0 += set.items.len() as u64;
+            for item in set.items.iter().rev() {
+                match &item.node {
+                    Selection::Field(f) => {
+                        out.fields.push(Key {
+                            key: f.node.alias.as_ref().unwrap_or(&f.node.name).node.as_str(),
+                            name: f.node.name.node.as_str(),
+                        });
+                        out.children.push(&f.node.selection_set.node);
+                    }
+                    Selection::InlineFragment(f) => stack.push(&f.node.selection_set.node),
+                    Selection::FragmentSpread(spread) => {
+                        if let Some(fragment) =
+                            self.doc.fragments.get(&spread.node.fragment_name.node)
+                        {
+                            stack.push(&fragment.node.selection_set.node);
+                        }
+                    }
+                }
+            }
+        }
+        out.fields.reverse();
+        out.children.reverse();
+        out
+    }
+
+    /// The most times one response key occurs in a merged selection set, anywhere
+    /// below `sets` (fields of one key merge, and so do their sub-selections).
+    fn repeats(&mut self, sets: &[&'a SelectionSet], worst: &mut (usize, String)) {
+        let collected = self.collect(sets);
+        let mut groups: Vec<(&str, Vec<&'a SelectionSet>)> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        for (field, child) in collected.fields.iter().zip(collected.children) {
+            let at = *index.entry(field.key).or_insert_with(|| {
+                groups.push((field.key, Vec::new()));
+                groups.len() - 1
+            });
+            groups[at].1.push(child);
+        }
+        for (key, children) in &groups {
+            if children.len() > worst.0 {
+                *worst = (children.len(), (*key).to_owned());
+            }
+            let nested: Vec<&SelectionSet> = children
+                .iter()
+                .copied()
+                .filter(|c| !c.items.is_empty())
+                .collect();
+            if !nested.is_empty() {
+                self.repeats(&nested, worst);
+            }
+        }
+    }
+}
+
+/// Does the request select an operation that may change something? With no usable
+/// selection (async-graphql will refuse it), any such operation counts.
+fn selects_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    let changes = |ty: OperationType| ty != OperationType::Query;
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => changes(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
+            Some(op) => changes(op.node.ty),
+            None => ops.values().any(|op| changes(op.node.ty)),
+        },
+        (DocumentOperations::Multiple(ops), None) => ops.values().any(|op| changes(op.node.ty)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! The document checks on hostile and honest texts. Linearity is shown by counting
+//! the items each check visits, which (unlike a clock) does not depend on the machine.
+
+use super::*;
+
+fn limits() -> GraphqlLimits {
+    GraphqlLimits {
+        max_depth: 15,
+        max_complexity: 2_000_000,
+        max_aliases: 15,
+        max_directives: 3,
+        max_query_chars: 15_000,
+        max_batch: 1,
+        max_selections: 5_000,
+        introspection: true,
+    }
+}
+
+fn refused(query: &str) -> String {
+    match check(query, None, &limits()) {
+        Err(e) => e.message(),
+        Ok(v) => panic!("accepted: {query}: {v:?}"),
+    }
+}
+
+fn checked(query: &str) -> Checked {
+    match check(query, None, &limits()) {
+        Ok(Verdict::Checked(c)) => *c,
+        other => panic!("not accepted: {query}: {other:?}"),
+    }
+}
+
+/// 31 fragments, each spreading the next twice: 2^30 selections in about 1 KB.
+fn bomb(levels: usize) -> String {
+    let mut q = String::from("query { me { ...f0 } }");
+    for i in 0..levels {
+        q.push_str(&format!(
+            " fragment f{i} on Me {{ ...f{n} ...f{n} }}",
+            n = i + 1
+        ));
+    }
+    q.push_str(&format!(" fragment f{levels} on Me {{ id name }}"));
+    q
+}
+
+#[test]
+fn a_fragment_bomb_is_refused_after_linear_work() {
+    let q = bomb(30);
+    assert!(q.len() < 1500, "{}", q.len());
+    let mut work = Work::default();
+    let started = std::time::Instant::now();
+    let e = check_counting(&q, None, &limits(), &mut work).unwrap_err();
+    assert!(
+        e.message()
+            .contains("fields once its fragments are expanded"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        work.0 < 10 * q.len() as u64,
+        "work {} for {} bytes",
+        work.0,
+        q.len()
+    );
+    // Generous: the check is microseconds; the unbounded walk took minutes.
+    assert!(started.elapsed() < std::time::Duration::from_millis(100));
+}
+
+#[test]
+fn fragment_cycles_are_refused() {
+    let e = refused("{ me { ...a } } fragment a on Me { ...b } fragment b on Me { id ...a }");
+    assert!(e.contains("spreads itself"), "{e}");
+    let e = refused("{ me { ...a } } fragment a on Me { id ...a }");
+    assert!(e.contains("spreads itself"), "{e}");
+}
+
+#[test]
+fn deep_brackets_are_refused_before_parsing() {
+    let deep = format!(
+        "{{ me(x: {}1{}) {{ id }} }}",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    assert!(refused(&deep).contains("nests brackets"));
+    let deep = format!("{}{}", "{ a ".repeat(3000), "}".repeat(3000));
+    assert!(refused(&deep).contains("nests brackets"));
+    // Brackets inside strings and comments are text.
+    let q = format!("{{ me {{ id }} }} # {}\n", "{".repeat(500));
+    checked(&q);
+    let q = format!(
+        r#"query($s: String = "{}\"[[[") {{ me {{ id }} }}"#,
+        "{".repeat(500)
+    );
+    checked(&q);
+    let q = format!(
+        r#"query($s: String = """{}\""" (( """) {{ me {{ id }} }}"#,
+        "[".repeat(500)
+    );
+    checked(&q);
+}
+
+#[test]
+fn fragment_chains_without_brackets_are_bounded() {
+    let mut q = String::from("{ me { ...f0 } }");
+    for i in 0..200 {
+        q.push_str(&format!(" fragment f{i} on Me {{ ...f{} }}", i + 1));
+    }
+    q.push_str(" fragment f200 on Me { id }");
+    assert!(refused(&q).contains("levels deep"));
+}
+
+#[test]
+fn repeats_count_through_fragments_inline_fragments_and_merging() {
+    let spreads = "...F ".repeat(11);
+    let e = refused(&format!(
+        "{{ {spreads} }} fragment F on Query {{ tasks(first: 100, filter: {{text: \"a\"}}) {{ nodes {{ id }} }} }}"
+    ));
+    assert!(e.contains("`tasks` is repeated 11 times"), "{e}");
+    // Each inline fragment no longer starts a fresh count.
+    let inline = "... on Query { me { id } } ".repeat(11);
+    assert!(refused(&format!("{{ {inline} }}")).contains("`me` is repeated 11 times"));
+    // Merged parents merge their children: 4 × 3 = 12 ids under one `me`.
+    let q = format!("{{ {} }}", "me { id id id } ".repeat(4));
+    assert!(refused(&q).contains("`id` is repeated 12 times"));
+    // Ten is fine.
+    checked(&format!("{{ {} }}", "me { id } ".repeat(10)));
+}
+
+#[test]
+fn aliases_count_every_spread() {
+    let e = refused("{ ...F ...F } fragment F on Query { a: me { id } b: me { id } c: me { id } d: me { id } e: me { id } f: me { id } g: me { id } h: me { id } }");
+    assert!(e.contains("16 aliases"), "{e}");
+}
+
+#[test]
+fn root_fields_are_found_through_fragments() {
+    let c = checked("mutation { ... on Mutation { login(input: {email: \"a\", password: \"b\"}) { accessToken } } }");
+    assert_eq!(c.root_fields, ["login"]);
+    assert!(c.mutation);
+    let c = checked("mutation M { ...S } fragment S on Mutation { signUp: login(input: {email: \"a\", password: \"b\"}) { accessToken } }");
+    assert_eq!(c.root_fields, ["login"], "the field, not its alias");
+    let c = checked(
+        "query Q { me { id } } mutation M { refreshSession(refreshToken: \"x\") { accessToken } }",
+    );
+    assert!(c.root_fields.contains(&"refreshSession".to_owned()));
+    assert!(!check(
+        "query Q { me { id } } mutation M { x }",
+        Some("Q"),
+        &limits()
+    )
+    .map(|v| matches!(v, Verdict::Checked(c) if c.mutation))
+    .unwrap());
+}
+
+/// A tiny deterministic generator (no dependency for one test).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % below as u64) as usize
+    }
+}
+
+/// A random document: `n` fragments, each spreading up to four later ones (a DAG, so
+/// expansions can be exponential), a few fields, some inline fragments and aliases.
+fn random_document(rng: &mut Rng, n: usize) -> String {
+    let mut q = String::from("query { me { ...f0 } }");
+    for i in 0..n {
+        q.push_str(&format!(" fragment f{i} on Me {{"));
+        for _ in 0..1 + rng.next(3) {
+            match rng.next(4) {
+                0 => q.push_str(" id"),
+                1 => q.push_str(&format!(" a{}: name", rng.next(1000))),
+                2 => q.push_str(" ... on Me { email }"),
+                _ => q.push_str(" organizations { nodes { id } }"),
+            }
+        }
+        for _ in 0..rng.next(5) {
+            if i + 1 < n {
+                let j = i + 1 + rng.next(n - i - 1);
+                q.push_str(&format!(" ...f{j}"));
+            }
+        }
+        q.push_str(" }");
+    }
+    q
+}
+
+#[test]
+fn random_fragment_graphs_are_checked_in_linear_work() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut limits = limits();
+    limits.max_aliases = 1_000;
+    for round in 0..300 {
+        let n = 1 + rng.next(120);
+        let q = random_document(&mut rng, n);
+        let mut work = Work::default();
+        let verdict = check_counting(&q, None, &limits, &mut work);
+        // Parsing aside, the work is the text once plus the bounded expansion.
+        let bound = 4 * q.len() as u64 + 4 * limits.max_selections as u64;
+        assert!(
+            work.0 <= bound,
+            "round {round}: work {} over {bound} for {} bytes ({:?})",
+            work.0,
+            q.len(),
+            verdict.map(|_| ())
+        );
+    }
+}

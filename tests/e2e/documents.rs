@@ -1,0 +1,323 @@
+//! The document checks of `crust_api::graphql::document` over real HTTP: a fragment
+//! bomb is refused at once, before authentication, while the server keeps answering;
+//! limits hold through fragments and inline fragments; sign-ins hidden in fragments
+//! draw from the sign-in bucket; "did you mean" is never told to anonymous callers.
+
+use std::time::{Duration, Instant};
+
+use crust_api::config::RateLimits;
+use crust_e2e::{error_code, TestApp};
+use serde_json::{json, Value};
+
+/// 31 fragments, each spreading the next twice: 2^30 selections in about 1 KB.
+fn bomb() -> String {
+    let mut q = String::from("query { me { ...f0 } }");
+    for i in 0..30 {
+        q.push_str(&format!(
+            " fragment f{i} on Me {{ ...f{n} ...f{n} }}",
+            n = i + 1
+        ));
+    }
+    q.push_str(" fragment f30 on Me { id name }");
+    q
+}
+
+async fn post(
+    app: &TestApp,
+    token: Option<&str>,
+    body: Value,
+) -> (Duration, reqwest::StatusCode, Value) {
+    let mut req = app.http.post(app.url("/graphql")).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let started = Instant::now();
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let body = res.json().await.unwrap_or(Value::Null);
+    (started.elapsed(), status, body)
+}
+
+fn assert_bomb_refused(body: &Value) {
+    assert_eq!(error_code(body), Some("BAD_USER_INPUT"), "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("once its fragments are expanded"),
+        "{body}"
+    );
+    assert!(body["data"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn a_fragment_bomb_is_refused_at_once_and_health_answers_throughout() {
+    // One worker thread: a single stalled request would stop everything.
+    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let user = app.user("bomber").await;
+    let q = bomb();
+    assert!(q.len() < 1200, "{} bytes", q.len());
+
+    // Anonymous, signed in, with a forged token, and over GET: refused fast, by the
+    // document check (nothing ran: no statement, not even the token's session lookup).
+    let mut fastest = Duration::MAX;
+    for token in [
+        None,
+        Some(user.access.as_str()),
+        Some("eyJhbGciOiJIUzI1NiJ9.e30.x"),
+    ] {
+        for _ in 0..3 {
+            let (took, status, body) = post(&app, token, json!({ "query": q })).await;
+            assert_eq!(status, 200);
+            assert_bomb_refused(&body);
+            assert_eq!(body["extensions"]["sqlStatements"], 0, "{body}");
+            assert!(took < Duration::from_secs(2), "{took:?}");
+            fastest = fastest.min(took);
+        }
+    }
+    let started = Instant::now();
+    let res = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", q.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_bomb_refused(&res.json().await.unwrap());
+    fastest = fastest.min(started.elapsed());
+    // Measured from the client, so this includes loopback HTTP: the server's own time
+    // is less still.
+    assert!(
+        fastest < Duration::from_millis(100),
+        "fastest refusal {fastest:?}"
+    );
+
+    // A stream of bombs from several clients while /healthz is asked every 50 ms.
+    let bombs: Vec<_> = (0..4)
+        .map(|i| {
+            let (http, url, q) = (app.http.clone(), app.url("/graphql"), q.clone());
+            let token = (i % 2 == 0).then(|| user.access.clone());
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    let mut req = http.post(&url).json(&json!({ "query": q }));
+                    if let Some(t) = &token {
+                        req = req.bearer_auth(t);
+                    }
+                    let body: Value = req.send().await.unwrap().json().await.unwrap();
+                    assert_bomb_refused(&body);
+                }
+            })
+        })
+        .collect();
+    let mut slowest_health = Duration::ZERO;
+    while bombs.iter().any(|b| !b.is_finished()) {
+        let started = Instant::now();
+        let res = tokio::time::timeout(
+            Duration::from_secs(2),
+            app.http.get(app.url("/healthz")).send(),
+        )
+        .await
+        .expect("/healthz answers while bombs arrive")
+        .unwrap();
+        assert_eq!(res.status(), 200);
+        slowest_health = slowest_health.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for b in bombs {
+        b.await.unwrap();
+    }
+    assert!(
+        slowest_health < Duration::from_secs(2),
+        "{slowest_health:?}"
+    );
+
+    // Honest traffic with fragments passes.
+    let body = app
+        .gql(
+            Some(&user.access),
+            "query { me { ...Who } a: me { ...Who } } fragment Who on Me { id ...Name } fragment Name on Me { name }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(body["data"]["me"]["name"], "bomber");
+}
+
+#[tokio::test]
+async fn a_fragment_cycle_and_deep_nesting_are_refused_before_authentication() {
+    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let (_, _, body) = post(
+        &app,
+        None,
+        json!({ "query": "{ me { ...a } } fragment a on Me { ...b } fragment b on Me { id ...a ...a }" }),
+    )
+    .await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("spreads itself"));
+    // Deeply nested list values would make the parser recurse thousands of times.
+    let deep = format!(
+        "{{ me {{ id }} tasks(filter: {{ text: {}\"a\"{} }}) {{ totalCount }} }}",
+        "[".repeat(6000),
+        "]".repeat(6000)
+    );
+    let (_, status, body) = post(&app, None, json!({ "query": deep })).await;
+    assert_eq!(status, 200);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nests brackets"),
+        "{body}"
+    );
+    assert_eq!(body["extensions"]["sqlStatements"], 0, "{body}");
+}
+
+#[tokio::test]
+async fn repeated_fields_are_counted_through_fragments_and_inline_fragments() {
+    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let user = app.user("searcher").await;
+    // 2,500 spreads of one search: thousands of searches in one request before.
+    let spreads = "...F ".repeat(2500);
+    let q = format!(
+        "{{ {spreads} }} fragment F on Query {{ tasks(first: 100, filter: {{text: \"a\"}}) {{ nodes {{ id }} }} }}"
+    );
+    let (_, _, body) = post(&app, Some(&user.access), json!({ "query": q })).await;
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    assert_eq!(body["extensions"]["sqlStatements"], 0, "{body}");
+    // Fewer spreads, under the selection bound: the repeat limit sees them all.
+    let spreads = "...F ".repeat(50);
+    let q = format!(
+        "{{ {spreads} }} fragment F on Query {{ tasks(first: 100, filter: {{text: \"a\"}}) {{ nodes {{ id }} }} }}"
+    );
+    let (_, _, body) = post(&app, Some(&user.access), json!({ "query": q })).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`tasks` is repeated 50 times"),
+        "{body}"
+    );
+    assert_eq!(body["extensions"]["sqlStatements"], 0, "{body}");
+    // Each inline fragment used to start a fresh count.
+    let inline =
+        "... on Query { tasks(first: 100, filter: {text: \"a\"}) { nodes { id } } } ".repeat(40);
+    let (_, _, body) = post(
+        &app,
+        Some(&user.access),
+        json!({ "query": format!("{{ {inline} }}") }),
+    )
+    .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`tasks` is repeated 40 times"),
+        "{body}"
+    );
+    // Merged parents merge their children.
+    let q = format!(
+        "{{ {} }}",
+        "organizations { totalCount totalCount totalCount } ".repeat(4)
+    );
+    let (_, _, body) = post(&app, Some(&user.access), json!({ "query": q })).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`totalCount` is repeated 12 times"),
+        "{body}"
+    );
+    // Honest: a fragment spread in two places, a field merged twice.
+    let body = app
+        .gql(
+            Some(&user.access),
+            "{ ...F me { id } } fragment F on Query { me { id name } tasks(first: 5, filter: {text: \"a\"}) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+}
+
+const LOGIN_DIRECT: &str =
+    "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }";
+const LOGIN_INLINE: &str = "mutation($e: String!, $p: String!) { ... on Mutation { login(input: {email: $e, password: $p}) { accessToken } } }";
+const LOGIN_FRAGMENT: &str = "mutation M($e: String!, $p: String!) { ...L } fragment L on Mutation { in: login(input: {email: $e, password: $p}) { accessToken } }";
+
+#[tokio::test]
+async fn sign_ins_hidden_in_fragments_draw_from_the_sign_in_bucket() {
+    let limits = RateLimits {
+        user_per_hour: 10_000_000,
+        anonymous_per_hour: 10_000_000,
+        // A burst of 5.
+        sign_in_per_hour: 100,
+    };
+    for (i, form) in [LOGIN_INLINE, LOGIN_FRAGMENT, LOGIN_DIRECT]
+        .iter()
+        .enumerate()
+    {
+        let app = TestApp::start_with(|c| c.rate_limits = limits).await;
+        let vars = json!({ "e": format!("someone{i}@example.test"), "p": "whatever-password" });
+        for _ in 0..5 {
+            let (_, status, body) =
+                post(&app, None, json!({ "query": form, "variables": vars })).await;
+            assert_eq!(status, 200, "{form}: {body}");
+        }
+        let (_, status, body) = post(&app, None, json!({ "query": form, "variables": vars })).await;
+        assert_eq!(status, 429, "{form}: {body}");
+        assert_eq!(error_code(&body), Some("RATE_LIMITED"), "{body}");
+        // Other anonymous traffic from that address is not sign-in traffic.
+        let (_, status, _) = post(&app, None, json!({ "query": "{ __typename }" })).await;
+        assert_eq!(status, 200);
+    }
+}
+
+#[tokio::test]
+async fn suggestions_are_never_given_to_anonymous_callers() {
+    let app = TestApp::start().await;
+    let user = app.user("typo").await;
+    for query in [
+        "{ organisations { totalCount } }",
+        "mutation { logn(input: {email: \"a@b.test\", password: \"x\"}) { accessToken } }",
+        "mutation { login(input: {emial: \"a@b.test\", password: \"x\"}) { accessToken } }",
+    ] {
+        let anonymous = app.gql(None, query, json!({})).await;
+        let message = anonymous["errors"][0]["message"].as_str().unwrap();
+        assert!(!message.contains("Did you mean"), "{query}: {message}");
+        assert_eq!(error_code(&anonymous), Some("BAD_USER_INPUT"));
+    }
+    // Where introspection is on (not prod), a signed-in developer gets the hint.
+    let signed_in = app
+        .gql(
+            Some(&user.access),
+            "{ organisations { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        signed_in["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean \"organizations\""),
+        "{signed_in}"
+    );
+    // With introspection off, nobody does.
+    let closed = TestApp::start_with(|c| c.graphql.introspection = false).await;
+    let user = closed.user("typo").await;
+    let body = closed
+        .gql(
+            Some(&user.access),
+            "{ organisations { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        !body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{body}"
+    );
+}
