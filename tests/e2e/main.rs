@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod comments;
 mod dependencies;
+mod hidden;
 mod http;
 mod limits;
 mod logs;

@@ -94,7 +94,11 @@ enum Ordered {
     Slices,
 }
 
-/// Gives the listed rows positions 0, 1, 2 … in list order, in one statement.
+/// Gives the listed rows positions 0, 1, 2 … in list order, in one statement. Rows
+/// already in place are not written: a move touches only the rows between where an
+/// item left and where it landed. Hidden tasks among them get a new number but keep
+/// their place between their neighbours; tasks expose no position, so the number says
+/// nothing to anyone.
 fn renumber(conn: &mut PgConnection, table: Ordered, order: &[Uuid]) -> DalResult<()> {
     let table = match table {
         Ordered::Tasks => "tasks",
@@ -102,7 +106,7 @@ fn renumber(conn: &mut PgConnection, table: Ordered, order: &[Uuid]) -> DalResul
         Ordered::Slices => "slices",
     };
     diesel::sql_query(format!(
-        "UPDATE {table} SET position = o.ord - 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) WHERE {table}.id = o.id"
+        "UPDATE {table} SET position = o.ord - 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) WHERE {table}.id = o.id AND {table}.position <> o.ord - 1"
     ))
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(order)
     .execute(conn)?;
