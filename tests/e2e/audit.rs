@@ -1527,8 +1527,7 @@ async fn guessing_the_current_password_through_change_password_locks_the_account
 }
 
 #[tokio::test]
-async fn a_secret_task_named_as_a_secondary_argument_hides_the_event_from_admins_not_on_its_list()
-{
+async fn a_secret_task_named_as_a_secondary_argument_hides_the_event_from_admins_not_on_its_list() {
     let app = TestApp::start().await;
     let o = org(&app).await;
     let link = "mutation($t: ID!, $o: ID!) { addTaskDependency(input: {taskId: $t, dependsOnTaskId: $o}) { task { id } } }";
@@ -1539,8 +1538,9 @@ async fn a_secret_task_named_as_a_secondary_argument_hides_the_event_from_admins
         .create_task(&o.owner, &o.project, Some(&o.box_id), "CONFIDENTIAL")
         .await;
     let before = total_events(&app, &o).await;
-    let admin_before = app.ok(&o.admin, AUDIT_Q, json!({ "o": o.org, "first": 100 })).await
-        ["auditEvents"]["totalCount"]
+    let admin_before = app
+        .ok(&o.admin, AUDIT_Q, json!({ "o": o.org, "first": 100 }))
+        .await["auditEvents"]["totalCount"]
         .as_i64()
         .unwrap();
     // The main target is a plain task; the SECRET one is only the second argument.

@@ -110,7 +110,8 @@ async fn seen(app: &TestApp, who: &Session, id: &str) -> Value {
     app.ok(who, TASK, json!({ "t": id })).await["task"].clone()
 }
 
-const FINISH: &str = "mutation($b: ID!) { finishSprint(input: {boxId: $b}) { movedTaskCount sprintBox { id } } }";
+const FINISH: &str =
+    "mutation($b: ID!) { finishSprint(input: {boxId: $b}) { movedTaskCount sprintBox { id } } }";
 
 #[tokio::test]
 async fn finishing_a_sprint_moves_and_counts_only_what_the_caller_sees() {
@@ -132,7 +133,10 @@ async fn finishing_a_sprint_moves_and_counts_only_what_the_caller_sees() {
         titles(&b.app, &b.alice, &b.done, &b.project).await,
         ["Secret"]
     );
-    assert_eq!(titles(&b.app, &b.alice, sprint, &b.project).await, ["Plain"]);
+    assert_eq!(
+        titles(&b.app, &b.alice, sprint, &b.project).await,
+        ["Plain"]
+    );
     let s = seen(&b.app, &b.alice, &b.secret).await;
     assert_eq!(s["box"]["id"], b.done.as_str());
     // Alice's sprint takes it.
@@ -173,15 +177,7 @@ async fn date_shifts_and_sequencing_leave_hidden_tasks_alone() {
 
     // Sequencing a box with a hidden task in the middle links only the visible ones.
     let first = task(&b.app, &b.bob, &b.project, &b.todo, "First", "CONFIDENTIAL").await;
-    let hidden = task(
-        &b.app,
-        &b.alice,
-        &b.project,
-        &b.todo,
-        "Hidden",
-        "SECRET",
-    )
-    .await;
+    let hidden = task(&b.app, &b.alice, &b.project, &b.todo, "Hidden", "SECRET").await;
     let last = task(&b.app, &b.bob, &b.project, &b.todo, "Last", "CONFIDENTIAL").await;
     let seq = "mutation($b: ID!) { sequenceBox(input: {boxId: $b}) { linkCount } }";
     let d = b.app.ok(&b.bob, seq, json!({ "b": b.todo })).await;
@@ -208,7 +204,10 @@ async fn moving_tasks_keeps_hidden_tasks_in_their_box_and_order() {
     b.app
         .ok(&b.bob, mv, json!({ "t": c, "b": b.todo, "p": 0 }))
         .await;
-    assert_eq!(titles(&b.app, &b.bob, &b.todo, &b.project).await, ["C", "A"]);
+    assert_eq!(
+        titles(&b.app, &b.bob, &b.todo, &b.project).await,
+        ["C", "A"]
+    );
     // The hidden task keeps its place after its visible neighbour.
     assert_eq!(
         titles(&b.app, &b.alice, &b.todo, &b.project).await,
@@ -256,9 +255,7 @@ async fn a_refused_member_removal_reads_the_same_whether_its_reason_is_hidden_or
     let b = board().await;
     let carol = b.app.user("carol").await;
     let org = b.org.clone();
-    b.app
-        .add_org_member(&b.alice, &org, &carol, "MEMBER")
-        .await;
+    b.app.add_org_member(&b.alice, &org, &carol, "MEMBER").await;
     let p = b
         .app
         .create_project(&b.alice, &org, "ORGANIZATION", "CONFIDENTIAL")
@@ -281,7 +278,11 @@ async fn a_refused_member_removal_reads_the_same_whether_its_reason_is_hidden_or
     // The same refusal for a reason the caller sees: Carol leaving it herself.
     let visible = b
         .app
-        .gql(Some(&carol.access), REMOVE, json!({ "p": p, "u": carol.id }))
+        .gql(
+            Some(&carol.access),
+            REMOVE,
+            json!({ "p": p, "u": carol.id }),
+        )
         .await;
     assert_eq!(error_code(&hidden), Some("CONFLICT"), "{hidden}");
     assert_eq!(hidden, visible, "nothing tells the hidden case apart");

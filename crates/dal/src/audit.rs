@@ -137,14 +137,17 @@ impl NewEvent {
     /// task's id as `dependsOnTaskId` reveals it as surely as one about that task.
     pub fn about(mut self, conn: &mut PgConnection, target: Option<Target>) -> DalResult<Self> {
         self.target = target;
-        let mut secret_target = false;
-        if let Some(t) = target {
-            if let Some((org, secret)) = locate(conn, t)? {
-                self.organization = Some(org);
-                secret_target = secret;
+        let located = match target {
+            Some(t) => locate(conn, t, &self.named)?,
+            None => None,
+        };
+        let (secret_target, mut ids) = match located {
+            Some(l) => {
+                self.organization = Some(l.org);
+                (l.secret, l.named)
             }
-        }
-        let mut ids = need_to_know_among(conn, &self.named)?;
+            None => (false, need_to_know_among(conn, &self.named)?),
+        };
         if let (true, Some(t)) = (secret_target, target) {
             ids.push(t.id);
         }
@@ -171,55 +174,39 @@ impl NewEvent {
     }
 }
 
+/// Where a target lives, and what else the request named that is need-to-know.
+struct Location {
+    org: Uuid,
+    secret: bool,
+    named: Vec<Uuid>,
+}
+
+/// Which of the ids bound at `{ids}` are need-to-know objects: SECRET projects and tasks,
+/// the tasks, slices and boxes of SECRET projects, comments on need-to-know tasks. Ids
+/// of anything else (users, organizations, objects that do not exist) are not.
+const NEED_TO_KNOW_AMONG: &str = "
+SELECT p.id FROM projects p WHERE p.id = ANY({ids}) AND p.classification = 'SECRET'
+UNION
+SELECT x.id FROM slices x JOIN projects p ON p.id = x.project_id
+ WHERE x.id = ANY({ids}) AND p.classification = 'SECRET'
+UNION
+SELECT x.id FROM boxes x JOIN projects p ON p.id = x.project_id
+ WHERE x.id = ANY({ids}) AND p.classification = 'SECRET'
+UNION
+SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id
+ WHERE t.id = ANY({ids}) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')
+UNION
+SELECT c.id FROM comments c JOIN tasks t ON t.id = c.task_id JOIN projects p ON p.id = t.project_id
+ WHERE c.id = ANY({ids}) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')";
+
 #[derive(QueryableByName)]
-struct Located {
+struct LocatedRow {
     #[diesel(sql_type = SqlUuid)]
     org: Uuid,
     #[diesel(sql_type = Bool)]
     secret: bool,
-}
-
-/// The organization a target belongs to and whether it is need-to-know, or `None`
-/// when it does not exist (or belongs to no organization).
-pub fn locate(conn: &mut PgConnection, target: Target) -> DalResult<Option<(Uuid, bool)>> {
-    const TASK: &str = "FROM tasks t JOIN projects p ON p.id = t.project_id";
-    let sql = match target.kind {
-        TargetKind::Organization => {
-            "SELECT id AS org, false AS secret FROM organizations WHERE id = $1".to_owned()
-        }
-        TargetKind::Workspace => {
-            "SELECT org_id AS org, false AS secret FROM workspaces WHERE id = $1".to_owned()
-        }
-        TargetKind::Recipe => {
-            "SELECT org_id AS org, false AS secret FROM recipes WHERE id = $1".to_owned()
-        }
-        TargetKind::Project => "SELECT org_id AS org, classification = 'SECRET' AS secret \
-             FROM projects WHERE id = $1"
-            .to_owned(),
-        TargetKind::Slice | TargetKind::Box => format!(
-            "SELECT p.org_id AS org, p.classification = 'SECRET' AS secret \
-             FROM {} x JOIN projects p ON p.id = x.project_id WHERE x.id = $1",
-            if target.kind == TargetKind::Slice {
-                "slices"
-            } else {
-                "boxes"
-            }
-        ),
-        TargetKind::Task => format!(
-            "SELECT t.org_id AS org, (t.classification = 'SECRET' OR p.classification = 'SECRET') \
-             AS secret {TASK} WHERE t.id = $1"
-        ),
-        TargetKind::Comment => format!(
-            "SELECT t.org_id AS org, (t.classification = 'SECRET' OR p.classification = 'SECRET') \
-             AS secret {TASK} JOIN comments c ON c.task_id = t.id WHERE c.id = $1"
-        ),
-        TargetKind::Session | TargetKind::User => return Ok(None),
-    };
-    Ok(diesel::sql_query(sql)
-        .bind::<SqlUuid, _>(target.id)
-        .get_result::<Located>(conn)
-        .optional()?
-        .map(|l| (l.org, l.secret)))
+    #[diesel(sql_type = diesel::sql_types::Array<SqlUuid>)]
+    named: Vec<Uuid>,
 }
 
 #[derive(QueryableByName)]
@@ -228,28 +215,72 @@ struct Id {
     id: Uuid,
 }
 
-/// Which of these ids are need-to-know objects: SECRET projects and tasks, the tasks,
-/// slices and boxes of SECRET projects, comments on need-to-know tasks. Ids of anything
-/// else (users, organizations, objects that do not exist) are not.
+/// The organization a target belongs to, whether it is need-to-know, and which of
+/// `named` are need-to-know objects, in one statement (this runs for every audited
+/// mutation); `None` when the target does not exist (or belongs to no organization).
+fn locate(conn: &mut PgConnection, target: Target, named: &[Uuid]) -> DalResult<Option<Location>> {
+    const TASK: &str = "tasks t JOIN projects p ON p.id = t.project_id";
+    const TASK_SECRET: &str = "(t.classification = 'SECRET' OR p.classification = 'SECRET')";
+    let (columns, rest) = match target.kind {
+        TargetKind::Organization => (
+            "id AS org, false AS secret".to_owned(),
+            "organizations WHERE id = $1".to_owned(),
+        ),
+        TargetKind::Workspace => (
+            "org_id AS org, false AS secret".to_owned(),
+            "workspaces WHERE id = $1".to_owned(),
+        ),
+        TargetKind::Recipe => (
+            "org_id AS org, false AS secret".to_owned(),
+            "recipes WHERE id = $1".to_owned(),
+        ),
+        TargetKind::Project => (
+            "org_id AS org, classification = 'SECRET' AS secret".to_owned(),
+            "projects WHERE id = $1".to_owned(),
+        ),
+        TargetKind::Slice | TargetKind::Box => (
+            "p.org_id AS org, p.classification = 'SECRET' AS secret".to_owned(),
+            format!(
+                "{} x JOIN projects p ON p.id = x.project_id WHERE x.id = $1",
+                if target.kind == TargetKind::Slice {
+                    "slices"
+                } else {
+                    "boxes"
+                }
+            ),
+        ),
+        TargetKind::Task => (
+            format!("t.org_id AS org, {TASK_SECRET} AS secret"),
+            format!("{TASK} WHERE t.id = $1"),
+        ),
+        TargetKind::Comment => (
+            format!("t.org_id AS org, {TASK_SECRET} AS secret"),
+            format!("{TASK} JOIN comments c ON c.task_id = t.id WHERE c.id = $1"),
+        ),
+        TargetKind::Session | TargetKind::User => return Ok(None),
+    };
+    let sql = format!(
+        "SELECT {columns}, ARRAY({}) AS named FROM {rest}",
+        NEED_TO_KNOW_AMONG.replace("{ids}", "$2")
+    );
+    Ok(diesel::sql_query(sql)
+        .bind::<SqlUuid, _>(target.id)
+        .bind::<diesel::sql_types::Array<SqlUuid>, _>(named)
+        .get_result::<LocatedRow>(conn)
+        .optional()?
+        .map(|l| Location {
+            org: l.org,
+            secret: l.secret,
+            named: l.named,
+        }))
+}
+
+/// [`NEED_TO_KNOW_AMONG`] on its own, for an event whose target is not located.
 fn need_to_know_among(conn: &mut PgConnection, ids: &[Uuid]) -> DalResult<Vec<Uuid>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    const SQL: &str = "
-SELECT p.id FROM projects p WHERE p.id = ANY($1) AND p.classification = 'SECRET'
-UNION
-SELECT x.id FROM slices x JOIN projects p ON p.id = x.project_id
- WHERE x.id = ANY($1) AND p.classification = 'SECRET'
-UNION
-SELECT x.id FROM boxes x JOIN projects p ON p.id = x.project_id
- WHERE x.id = ANY($1) AND p.classification = 'SECRET'
-UNION
-SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id
- WHERE t.id = ANY($1) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')
-UNION
-SELECT c.id FROM comments c JOIN tasks t ON t.id = c.task_id JOIN projects p ON p.id = t.project_id
- WHERE c.id = ANY($1) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')";
-    Ok(diesel::sql_query(SQL)
+    Ok(diesel::sql_query(NEED_TO_KNOW_AMONG.replace("{ids}", "$1"))
         .bind::<diesel::sql_types::Array<SqlUuid>, _>(ids)
         .load::<Id>(conn)?
         .into_iter()
@@ -490,8 +521,12 @@ pub fn for_org(
     // left out, not let through.
     let named: Vec<Uuid> = events::table
         .filter(events::chain.eq(org.0))
-        .filter(diesel::dsl::sql::<Bool>("cardinality(need_to_know_ids) > 0"))
-        .select(diesel::dsl::sql::<SqlUuid>("DISTINCT unnest(need_to_know_ids)"))
+        .filter(diesel::dsl::sql::<Bool>(
+            "cardinality(need_to_know_ids) > 0",
+        ))
+        .select(diesel::dsl::sql::<SqlUuid>(
+            "DISTINCT unnest(need_to_know_ids)",
+        ))
         .load(conn)?;
     let seen = visible_among(conn, actor, &named)?;
     let visible = |q: EventQuery<'static>| {
