@@ -1525,3 +1525,77 @@ async fn guessing_the_current_password_through_change_password_locks_the_account
         Some("UNAUTHENTICATED")
     );
 }
+
+#[tokio::test]
+async fn a_secret_task_named_as_a_secondary_argument_hides_the_event_from_admins_not_on_its_list() {
+    let app = TestApp::start().await;
+    let o = org(&app).await;
+    let link = "mutation($t: ID!, $o: ID!) { addTaskDependency(input: {taskId: $t, dependsOnTaskId: $o}) { task { id } } }";
+    let secret = app
+        .create_task(&o.owner, &o.project, Some(&o.box_id), "SECRET")
+        .await;
+    let plain = app
+        .create_task(&o.owner, &o.project, Some(&o.box_id), "CONFIDENTIAL")
+        .await;
+    let before = total_events(&app, &o).await;
+    let admin_before = app
+        .ok(&o.admin, AUDIT_Q, json!({ "o": o.org, "first": 100 }))
+        .await["auditEvents"]["totalCount"]
+        .as_i64()
+        .unwrap();
+    // The main target is a plain task; the SECRET one is only the second argument.
+    let (body, rid) = send(
+        &app,
+        Some(&o.owner.access),
+        &[],
+        link,
+        json!({ "t": o.task, "o": secret }),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let e = one(&app, &rid);
+    assert_eq!(e["target_id"], o.task.as_str());
+    assert_eq!(e["need_to_know"], true, "it names a SECRET task");
+    assert_eq!(e["need_to_know_ids"], json!([secret]));
+
+    let admin = app
+        .ok(&o.admin, AUDIT_Q, json!({ "o": o.org, "first": 100 }))
+        .await;
+    let text = admin.to_string();
+    assert!(!text.contains(&secret), "{text}");
+    assert!(!text.contains("addTaskDependency"), "{text}");
+    assert_eq!(
+        admin["auditEvents"]["totalCount"].as_i64().unwrap(),
+        admin_before,
+        "nor is it counted"
+    );
+    // The owner, on its list, sees it.
+    let owner = app
+        .ok(&o.owner, AUDIT_Q, json!({ "o": o.org, "first": 100 }))
+        .await;
+    assert!(owner.to_string().contains(&secret));
+    assert_eq!(total_events(&app, &o).await, before + 1);
+
+    // Honest traffic: a link between tasks the admin may see is listed to them.
+    app.ok(&o.owner, link, json!({ "t": plain, "o": o.task }))
+        .await;
+    let admin = app
+        .ok(
+            &o.admin,
+            AUDIT_Q,
+            json!({ "o": o.org, "first": 100, "f": { "action": "addTaskDependency" } }),
+        )
+        .await;
+    assert_eq!(admin["auditEvents"]["totalCount"], 1);
+    assert_eq!(admin["auditEvents"]["nodes"][0]["targetId"], plain.as_str());
+    // Someone added to the SECRET task's list later sees the first one too.
+    app.grant(&o.owner, &secret, &o.admin, "VIEW").await;
+    let admin = app
+        .ok(
+            &o.admin,
+            AUDIT_Q,
+            json!({ "o": o.org, "first": 100, "f": { "action": "addTaskDependency" } }),
+        )
+        .await;
+    assert_eq!(admin["auditEvents"]["totalCount"], 2);
+}

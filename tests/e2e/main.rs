@@ -11,6 +11,7 @@ mod browser;
 mod comments;
 mod dependencies;
 mod documents;
+mod hidden;
 mod http;
 mod limits;
 mod logs;

@@ -45,6 +45,9 @@ pub struct Pending {
     pub action: String,
     pub variables: Option<String>,
     pub target: Option<Target>,
+    /// Every id its arguments hold, whatever their names: any of them may be a
+    /// need-to-know object the event must not show to those off its list.
+    pub named: Vec<Uuid>,
     /// It sets a classification, the one way an object becomes need-to-know: its
     /// target is located again after the change.
     pub reclassifies: bool,
@@ -129,11 +132,17 @@ impl Recorder {
         self.inner
             .mutation_fields
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let target = target_of(&arguments);
+        let reclassifies = has_key(&arguments, "classification");
+        let redacted = redact(arguments);
+        let mut named = Vec::new();
+        ids_in(&redacted, &mut named);
         *lock(&self.inner.current) = Some(Pending {
             action: action.to_owned(),
-            target: target_of(&arguments),
-            reclassifies: has_key(&arguments, "classification"),
-            variables: Some(bounded(redact(arguments).to_string())),
+            target,
+            named,
+            reclassifies,
+            variables: Some(bounded(redacted.to_string())),
             recorded: false,
         });
     }
@@ -214,6 +223,7 @@ impl Recorder {
             e.target = target;
             return Ok(e);
         }
+        e.named = pending.named.clone();
         e.about(conn, target)
     }
 
@@ -489,6 +499,22 @@ fn has_key(value: &Value, key: &str) -> bool {
     }
 }
 
+/// Every string in `value` (at any depth) that is a UUID, deduplicated.
+fn ids_in(value: &Value, out: &mut Vec<Uuid>) {
+    match value {
+        Value::String(s) => {
+            if let Ok(id) = s.parse::<Uuid>() {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| ids_in(v, out)),
+        Value::Object(map) => map.values().for_each(|v| ids_in(v, out)),
+        _ => {}
+    }
+}
+
 /// The target a mutation names in its arguments (`input: {taskId …}` or top level).
 pub fn target_of(arguments: &Value) -> Option<Target> {
     let scope = match arguments.get("input") {
@@ -561,5 +587,18 @@ mod tests {
         assert_eq!(t, Some(Target::new(TargetKind::Session, id)));
         assert_eq!(target_of(&json!({"input": {"taskId": "not-a-uuid"}})), None);
         assert_eq!(target_of(&json!({"input": {"title": "x"}})), None);
+    }
+
+    #[test]
+    fn every_id_at_any_depth_is_named() {
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut named = Vec::new();
+        ids_in(
+            &json!({"input": {"taskId": a.to_string(), "dependsOnTaskId": b.to_string(),
+                "assigneeIds": [c.to_string(), a.to_string()], "title": "not an id", "n": 3}}),
+            &mut named,
+        );
+        assert_eq!(named.len(), 3);
+        assert!([a, b, c].iter().all(|id| named.contains(id)));
     }
 }

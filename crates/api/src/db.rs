@@ -90,10 +90,7 @@ impl Db {
                             // A change of classification can make the target need-to-know:
                             // the event is, if it was before or is now.
                             None if pending.reclassifies => {
-                                let was = before.need_to_know;
-                                let mut after = before.clone().about(conn, before.target)?;
-                                after.need_to_know |= was;
-                                after
+                                before.clone().about(conn, before.target)?.also(&before)
                             }
                             None => before,
                         };

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::page::{Page, Paged};
+use crate::raw::Raw;
 use crate::schema::{
     audit_chain_heads as heads, audit_events as events, boxes, comments, projects, slices, tasks,
 };
@@ -94,8 +95,15 @@ pub struct NewEvent {
     /// The organization, whose chain the event joins (`None`: the global chain).
     pub organization: Option<Uuid>,
     pub target: Option<Target>,
-    /// The target was SECRET (or inside something SECRET) when the event happened.
+    /// The target, or any object the request named, was SECRET (or inside something
+    /// SECRET) when the event happened.
     pub need_to_know: bool,
+    /// Ids the request named (any argument, at any depth): those of need-to-know
+    /// objects make the event need-to-know too (see [`NewEvent::about`]).
+    pub named: Vec<Uuid>,
+    /// The need-to-know objects among the target and `named`, sorted: the event is
+    /// listed only to readers who may see every one of them.
+    pub need_to_know_ids: Vec<Uuid>,
     /// The request's data for this action, secrets already redacted, as JSON.
     pub variables: Option<String>,
     pub origin: Origin,
@@ -114,74 +122,197 @@ impl NewEvent {
             organization: None,
             target: None,
             need_to_know: false,
+            named: Vec::new(),
+            need_to_know_ids: Vec::new(),
             variables: None,
             origin,
         }
     }
 
-    /// Sets the target and, from where it lives, the organization and need-to-know
-    /// flag (a target that does not exist leaves them unset).
+    /// Sets the target and, from where it lives, the organization; the event is
+    /// need-to-know when the target or any object named in the request is (a target
+    /// that does not exist leaves the organization unset).
+    ///
+    /// Any named id counts, whatever argument carried it: an event that shows a SECRET
+    /// task's id as `dependsOnTaskId` reveals it as surely as one about that task.
     pub fn about(mut self, conn: &mut PgConnection, target: Option<Target>) -> DalResult<Self> {
         self.target = target;
-        if let Some(t) = target {
-            if let Some((org, secret)) = locate(conn, t)? {
-                self.organization = Some(org);
-                self.need_to_know = secret;
+        let located = match target {
+            Some(t) => locate(conn, t, &self.named)?,
+            None => None,
+        };
+        let (secret_target, mut ids) = match located {
+            Some(l) => {
+                self.organization = Some(l.org);
+                (l.secret, l.named)
             }
+            None => (false, need_to_know_among(conn, &self.named)?),
+        };
+        if let (true, Some(t)) = (secret_target, target) {
+            ids.push(t.id);
         }
+        ids.sort();
+        ids.dedup();
+        self.need_to_know = secret_target || !ids.is_empty();
+        self.need_to_know_ids = ids;
         Ok(self)
     }
 }
 
+impl NewEvent {
+    /// Keeps what an earlier location of the same event found need-to-know: an event
+    /// about an object whose classification it changed is need-to-know if the object
+    /// was before or is now, and listed only to those who may see all it named then
+    /// and now.
+    pub fn also(mut self, earlier: &NewEvent) -> Self {
+        self.need_to_know |= earlier.need_to_know;
+        self.need_to_know_ids
+            .extend(earlier.need_to_know_ids.iter().copied());
+        self.need_to_know_ids.sort();
+        self.need_to_know_ids.dedup();
+        self
+    }
+}
+
+/// Where a target lives, and what else the request named that is need-to-know.
+struct Location {
+    org: Uuid,
+    secret: bool,
+    named: Vec<Uuid>,
+}
+
+/// Which of the ids bound at `{ids}` are need-to-know objects: SECRET projects and tasks,
+/// the tasks, slices and boxes of SECRET projects, comments on need-to-know tasks. Ids
+/// of anything else (users, organizations, objects that do not exist) are not.
+const NEED_TO_KNOW_AMONG: &str = "
+SELECT p.id FROM projects p WHERE p.id = ANY({ids}) AND p.classification = 'SECRET'
+UNION
+SELECT x.id FROM slices x JOIN projects p ON p.id = x.project_id
+ WHERE x.id = ANY({ids}) AND p.classification = 'SECRET'
+UNION
+SELECT x.id FROM boxes x JOIN projects p ON p.id = x.project_id
+ WHERE x.id = ANY({ids}) AND p.classification = 'SECRET'
+UNION
+SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id
+ WHERE t.id = ANY({ids}) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')
+UNION
+SELECT c.id FROM comments c JOIN tasks t ON t.id = c.task_id JOIN projects p ON p.id = t.project_id
+ WHERE c.id = ANY({ids}) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')";
+
 #[derive(QueryableByName)]
-struct Located {
+struct LocatedRow {
     #[diesel(sql_type = SqlUuid)]
     org: Uuid,
     #[diesel(sql_type = Bool)]
     secret: bool,
+    #[diesel(sql_type = diesel::sql_types::Array<SqlUuid>)]
+    named: Vec<Uuid>,
 }
 
-/// The organization a target belongs to and whether it is need-to-know, or `None`
-/// when it does not exist (or belongs to no organization).
-pub fn locate(conn: &mut PgConnection, target: Target) -> DalResult<Option<(Uuid, bool)>> {
-    const TASK: &str = "FROM tasks t JOIN projects p ON p.id = t.project_id";
-    let sql = match target.kind {
-        TargetKind::Organization => {
-            "SELECT id AS org, false AS secret FROM organizations WHERE id = $1".to_owned()
-        }
-        TargetKind::Workspace => {
-            "SELECT org_id AS org, false AS secret FROM workspaces WHERE id = $1".to_owned()
-        }
-        TargetKind::Recipe => {
-            "SELECT org_id AS org, false AS secret FROM recipes WHERE id = $1".to_owned()
-        }
-        TargetKind::Project => "SELECT org_id AS org, classification = 'SECRET' AS secret \
-             FROM projects WHERE id = $1"
-            .to_owned(),
-        TargetKind::Slice | TargetKind::Box => format!(
-            "SELECT p.org_id AS org, p.classification = 'SECRET' AS secret \
-             FROM {} x JOIN projects p ON p.id = x.project_id WHERE x.id = $1",
-            if target.kind == TargetKind::Slice {
-                "slices"
-            } else {
-                "boxes"
-            }
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// The organization a target belongs to, whether it is need-to-know, and which of
+/// `named` are need-to-know objects, in one statement (this runs for every audited
+/// mutation); `None` when the target does not exist (or belongs to no organization).
+fn locate(conn: &mut PgConnection, target: Target, named: &[Uuid]) -> DalResult<Option<Location>> {
+    const TASK: &str = "tasks t JOIN projects p ON p.id = t.project_id";
+    const TASK_SECRET: &str = "(t.classification = 'SECRET' OR p.classification = 'SECRET')";
+    let (columns, rest) = match target.kind {
+        TargetKind::Organization => (
+            "id AS org, false AS secret".to_owned(),
+            "organizations WHERE id = $1".to_owned(),
         ),
-        TargetKind::Task => format!(
-            "SELECT t.org_id AS org, (t.classification = 'SECRET' OR p.classification = 'SECRET') \
-             AS secret {TASK} WHERE t.id = $1"
+        TargetKind::Workspace => (
+            "org_id AS org, false AS secret".to_owned(),
+            "workspaces WHERE id = $1".to_owned(),
         ),
-        TargetKind::Comment => format!(
-            "SELECT t.org_id AS org, (t.classification = 'SECRET' OR p.classification = 'SECRET') \
-             AS secret {TASK} JOIN comments c ON c.task_id = t.id WHERE c.id = $1"
+        TargetKind::Recipe => (
+            "org_id AS org, false AS secret".to_owned(),
+            "recipes WHERE id = $1".to_owned(),
+        ),
+        TargetKind::Project => (
+            "org_id AS org, classification = 'SECRET' AS secret".to_owned(),
+            "projects WHERE id = $1".to_owned(),
+        ),
+        TargetKind::Slice | TargetKind::Box => (
+            "p.org_id AS org, p.classification = 'SECRET' AS secret".to_owned(),
+            format!(
+                "{} x JOIN projects p ON p.id = x.project_id WHERE x.id = $1",
+                if target.kind == TargetKind::Slice {
+                    "slices"
+                } else {
+                    "boxes"
+                }
+            ),
+        ),
+        TargetKind::Task => (
+            format!("t.org_id AS org, {TASK_SECRET} AS secret"),
+            format!("{TASK} WHERE t.id = $1"),
+        ),
+        TargetKind::Comment => (
+            format!("t.org_id AS org, {TASK_SECRET} AS secret"),
+            format!("{TASK} JOIN comments c ON c.task_id = t.id WHERE c.id = $1"),
         ),
         TargetKind::Session | TargetKind::User => return Ok(None),
     };
+    let sql = format!(
+        "SELECT {columns}, ARRAY({}) AS named FROM {rest}",
+        NEED_TO_KNOW_AMONG.replace("{ids}", "$2")
+    );
     Ok(diesel::sql_query(sql)
         .bind::<SqlUuid, _>(target.id)
-        .get_result::<Located>(conn)
+        .bind::<diesel::sql_types::Array<SqlUuid>, _>(named)
+        .get_result::<LocatedRow>(conn)
         .optional()?
-        .map(|l| (l.org, l.secret)))
+        .map(|l| Location {
+            org: l.org,
+            secret: l.secret,
+            named: l.named,
+        }))
+}
+
+/// [`NEED_TO_KNOW_AMONG`] on its own, for an event whose target is not located.
+fn need_to_know_among(conn: &mut PgConnection, ids: &[Uuid]) -> DalResult<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::sql_query(NEED_TO_KNOW_AMONG.replace("{ids}", "$1"))
+        .bind::<diesel::sql_types::Array<SqlUuid>, _>(ids)
+        .load::<Id>(conn)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Which of these ids name an object the actor may see now (of the kinds that can be
+/// need-to-know).
+fn visible_among(conn: &mut PgConnection, actor: &Actor, ids: &[Uuid]) -> DalResult<Vec<Uuid>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Raw::new("SELECT p.id FROM projects p WHERE p.id = ANY(");
+    q.uuids(ids.to_vec()).sql(") AND ").project_rule(actor, "p");
+    for table in ["slices", "boxes"] {
+        q.sql(&format!(
+            " UNION SELECT x.id FROM {table} x JOIN projects p ON p.id = x.project_id WHERE x.id = ANY("
+        ))
+        .uuids(ids.to_vec())
+        .sql(") AND ")
+        .project_rule(actor, "p");
+    }
+    q.sql(" UNION SELECT t.id FROM tasks t WHERE t.id = ANY(")
+        .uuids(ids.to_vec())
+        .sql(") AND ")
+        .task_rule(actor, "t");
+    q.sql(" UNION SELECT c.id FROM comments c JOIN tasks t ON t.id = c.task_id WHERE c.id = ANY(")
+        .uuids(ids.to_vec())
+        .sql(") AND ")
+        .task_rule(actor, "t");
+    Ok(q.load::<Id>(conn)?.into_iter().map(|r| r.id).collect())
 }
 
 /// The advisory-lock class of audit chains (two-key locks, apart from other locks).
@@ -254,6 +385,7 @@ fn append_locked(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
         pruned_at: None,
         hash: Vec::new(),
         prev_hash: prev,
+        need_to_know_ids: e.need_to_know_ids.clone(),
     };
     // The same content `verify` hashes, by the same function.
     event.hash = chain_hash(&event.prev_hash, &event.content()).to_vec();
@@ -304,6 +436,7 @@ pub struct Event {
     pub pruned_at: Option<DateTime<Utc>>,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+    pub need_to_know_ids: Vec<Uuid>,
 }
 
 impl Event {
@@ -328,6 +461,7 @@ impl Event {
             request_id: self.request_id.as_deref(),
             ip_digest: &self.ip_digest,
             user_agent_digest: &self.user_agent_digest,
+            need_to_know_ids: &self.need_to_know_ids,
         }
     }
 }
@@ -367,7 +501,9 @@ fn filtered<'a>(chain: Uuid, f: &EventFilter) -> EventQuery<'a> {
 /// The organization's events, newest first, for its OWNERs and ADMINs (others: as
 /// [`crate::orgs::check`] decides). Events about need-to-know objects (tasks, projects,
 /// their comments, boxes and slices) are listed only to readers who may see that object
-/// now, like every other list; about one that no longer exists, to no one.
+/// now, like every other list; about one that no longer exists, to no one. The same
+/// holds for every need-to-know object an event names besides its target: all of them
+/// must be visible to the reader, or the event is left out (of the count too).
 pub fn for_org(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -381,6 +517,18 @@ pub fn for_org(
         Action::ReadAuditLog,
         "read this organization's audit log",
     )?;
+    // Deny by default: an event whose named ids appeared after this list was read is
+    // left out, not let through.
+    let named: Vec<Uuid> = events::table
+        .filter(events::chain.eq(org.0))
+        .filter(diesel::dsl::sql::<Bool>(
+            "cardinality(need_to_know_ids) > 0",
+        ))
+        .select(diesel::dsl::sql::<SqlUuid>(
+            "DISTINCT unnest(need_to_know_ids)",
+        ))
+        .load(conn)?;
+    let seen = visible_among(conn, actor, &named)?;
     let visible = |q: EventQuery<'static>| {
         let tasks = tasks::table
             .filter(task_visible(actor))
@@ -416,6 +564,7 @@ pub fn for_org(
                 .or(about(TargetKind::Box).and(events::target_id.eq_any(boxes)))
                 .or(about(TargetKind::Slice).and(events::target_id.eq_any(slices))),
         )
+        .filter(events::need_to_know_ids.is_contained_by(seen.clone()))
     };
     newest_first(conn, || visible(filtered(org.0, filter)), page)
 }

@@ -94,7 +94,11 @@ enum Ordered {
     Slices,
 }
 
-/// Gives the listed rows positions 0, 1, 2 … in list order, in one statement.
+/// Gives the listed rows positions 0, 1, 2 … in list order, in one statement. Rows
+/// already in place are not written: a move touches only the rows between where an
+/// item left and where it landed. Hidden tasks among them get a new number but keep
+/// their place between their neighbours; tasks expose no position, so the number says
+/// nothing to anyone.
 fn renumber(conn: &mut PgConnection, table: Ordered, order: &[Uuid]) -> DalResult<()> {
     let table = match table {
         Ordered::Tasks => "tasks",
@@ -102,7 +106,7 @@ fn renumber(conn: &mut PgConnection, table: Ordered, order: &[Uuid]) -> DalResul
         Ordered::Slices => "slices",
     };
     diesel::sql_query(format!(
-        "UPDATE {table} SET position = o.ord - 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) WHERE {table}.id = o.id"
+        "UPDATE {table} SET position = o.ord - 1 FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, ord) WHERE {table}.id = o.id AND {table}.position <> o.ord - 1"
     ))
     .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(order)
     .execute(conn)?;
@@ -243,9 +247,10 @@ pub struct FinishedSprint {
     pub moved: usize,
 }
 
-/// Moves every task of the board's done column (the board of the column `board_box`)
-/// into a new box named with today's date in the project's "Done Sprints" slice
-/// (created after the board's slice when missing). One transaction.
+/// Moves the tasks of the board's done column (the board of the column `board_box`)
+/// that the actor may see and edit into a new box named with today's date in the
+/// project's "Done Sprints" slice (created after the board's slice when missing), and
+/// counts only those. One transaction.
 pub fn finish_sprint(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -328,14 +333,31 @@ pub fn finish_sprint(
             ))
             .returning(TaskBox::as_returning())
             .get_result(conn)?;
-        // All of the column's tasks move, including any the actor cannot see: the
-        // done column must end up empty, and moving reveals nothing.
-        let moved = diesel::update(tasks::table.filter(tasks::box_id.eq(done.id)))
-            .set((
-                tasks::box_id.eq(sprint_box.id),
-                tasks::updated_at.eq(diesel::dsl::now),
-            ))
-            .execute(conn)?;
+        // Only what the actor may move leaves the column. A task hidden from them (or
+        // visible but not theirs to edit) stays where it is: moving it would change what
+        // they cannot see, and counting it would reveal it. The column is empty as far
+        // as the actor can tell; those who see what stayed finish it in a later sprint.
+        let candidates: Vec<Task> = tasks::table
+            .filter(tasks::box_id.eq(done.id))
+            .filter(task_visible(actor))
+            .select(Task::as_select())
+            .load(conn)?;
+        let mut movable = Vec::with_capacity(candidates.len());
+        for t in &candidates {
+            if crate::tasks::allows(conn, actor, t, Action::UpdateTask)? {
+                movable.push(t.id);
+            }
+        }
+        let moved = diesel::update(
+            tasks::table
+                .filter(tasks::box_id.eq(done.id))
+                .filter(tasks::id.eq_any(&movable)),
+        )
+        .set((
+            tasks::box_id.eq(sprint_box.id),
+            tasks::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
         Ok(FinishedSprint { sprint_box, moved })
     })
 }

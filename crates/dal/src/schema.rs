@@ -256,6 +256,7 @@ diesel::table! {
         pruned_at -> Nullable<Timestamptz>,
         prev_hash -> Bytea,
         hash -> Bytea,
+        need_to_know_ids -> Array<Uuid>,
     }
 }
 

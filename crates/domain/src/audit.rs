@@ -143,6 +143,8 @@ pub struct EventContent<'a> {
     pub request_id: Option<&'a str>,
     pub ip_digest: &'a [u8],
     pub user_agent_digest: &'a [u8],
+    /// Every need-to-know object the event names (target and arguments alike).
+    pub need_to_know_ids: &'a [Uuid],
 }
 
 /// The link hash: SHA-256 over the previous hash and each field, length-prefixed so
@@ -181,6 +183,16 @@ pub fn chain_hash(prev: &[u8], e: &EventContent<'_>) -> [u8; 32] {
     field(&mut h, e.request_id.map(str::as_bytes));
     field(&mut h, Some(e.ip_digest));
     field(&mut h, Some(e.user_agent_digest));
+    // Hashed only when there are some, so events written before the field existed
+    // (and events that name nothing need-to-know) keep their hashes.
+    if !e.need_to_know_ids.is_empty() {
+        let ids: Vec<u8> = e
+            .need_to_know_ids
+            .iter()
+            .flat_map(|u| *u.as_bytes())
+            .collect();
+        field(&mut h, Some(&ids));
+    }
     h.finalize().into()
 }
 
@@ -247,6 +259,7 @@ mod tests {
             request_id: Some("r"),
             ip_digest: digest,
             user_agent_digest: digest,
+            need_to_know_ids: &[],
         }
     }
 
@@ -258,6 +271,7 @@ mod tests {
         assert_eq!(h, chain_hash(&GENESIS, &base), "deterministic");
         assert_ne!(h, chain_hash(&[1; 32], &base));
         let other = client_digest(b"salt", Some("203.0.113.10"));
+        let named = [Uuid::from_u128(3)];
         let variants = [
             EventContent {
                 seq: 2,
@@ -297,6 +311,10 @@ mod tests {
             },
             EventContent {
                 ip_digest: &other,
+                ..base.clone()
+            },
+            EventContent {
+                need_to_know_ids: &named,
                 ..base.clone()
             },
             // Moving bytes between neighbouring fields changes it too.

@@ -145,8 +145,9 @@ impl BoardMutation {
         })
     }
 
-    /// Moves the done column's tasks into a new dated box in "Done Sprints" and leaves
-    /// the done column empty, in one transaction.
+    /// Moves the done column's tasks that the caller may see and edit into a new dated
+    /// box in "Done Sprints", in one transaction; tasks hidden from the caller stay in
+    /// the done column and are not counted.
     async fn finish_sprint(
         &self,
         ctx: &Context<'_>,

@@ -146,6 +146,7 @@ fn line(e: &Event) -> serde_json::Value {
         "targetType": e.target_type,
         "targetId": e.target_id,
         "needToKnow": e.need_to_know,
+        "needToKnowIds": e.need_to_know_ids,
         "variables": e.variables,
         "requestId": e.request_id,
         "ip": e.ip,
