@@ -142,11 +142,14 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` is believed; everyone else's is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub rate_limits: RateLimits,
-    /// Failed logins for one email within the window that lock it …
+    /// Failed sign-ins on one account from one client address within the window that
+    /// lock that pair; beyond as many on the account from anywhere, attempts are delayed …
     pub login_max_failures: usize,
     pub login_failure_window_secs: u64,
-    /// … for this long.
+    /// … the pair stays locked this long …
     pub login_lockout_secs: u64,
+    /// … and the delay doubles per further failure up to this (milliseconds).
+    pub login_max_delay_ms: u64,
     /// Test profile only: lets tests trigger a resolver panic (`crustTestPanic` alias).
     pub test_hooks: bool,
 }
@@ -238,6 +241,7 @@ struct FileConfig {
     login_max_failures: Option<usize>,
     login_failure_window_secs: Option<u64>,
     login_lockout_secs: Option<u64>,
+    login_max_delay_ms: Option<u64>,
 }
 
 /// One finding of `crust check --deploy`.
@@ -501,6 +505,9 @@ impl Source {
             login_lockout_secs: self
                 .parsed("CRUST_LOGIN_LOCKOUT_SECS", f.login_lockout_secs)?
                 .unwrap_or(900),
+            login_max_delay_ms: self
+                .parsed("CRUST_LOGIN_MAX_DELAY_MS", f.login_max_delay_ms)?
+                .unwrap_or(4000),
         };
         Ok(config)
     }
@@ -687,6 +694,12 @@ impl Config {
             return invalid(
                 "CRUST_LOGIN_MAX_FAILURES",
                 "the failed-login limit and window must be at least 1",
+            );
+        }
+        if self.login_max_delay_ms > 10_000 {
+            return invalid(
+                "CRUST_LOGIN_MAX_DELAY_MS",
+                "must be at most 10000: a longer wait holds sockets open for an attacker",
             );
         }
         if self.test_hooks && self.profile != Profile::Test {
