@@ -78,6 +78,15 @@ pub enum ConfigError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
+impl Config {
+    /// Where migrations and admin commands connect: the tables' owner.
+    pub fn owner_database_url(&self) -> &Secret {
+        self.migration_database_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+    }
+}
+
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
@@ -96,7 +105,10 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub profile: Profile,
+    /// The server's login: best one that is only a member of `CRUST_DATABASE_ROLE`.
     pub database_url: Secret,
+    /// The tables' owner, for migrations and the admin commands; `None`: `database_url`.
+    pub migration_database_url: Option<Secret>,
     pub bind: SocketAddr,
     /// Current signing key id (`kid`) and secret.
     pub jwt_kid: String,
@@ -198,6 +210,7 @@ pub enum LogFormat {
 struct FileConfig {
     profile: Option<String>,
     database_url: Option<String>,
+    migration_database_url: Option<String>,
     bind: Option<String>,
     jwt_kid: Option<String>,
     jwt_secret: Option<String>,
@@ -354,6 +367,9 @@ impl Source {
         let config = Config {
             profile,
             database_url: Secret(database_url),
+            migration_database_url: self
+                .text("CRUST_MIGRATION_DATABASE_URL", &f.migration_database_url)
+                .map(Secret),
             bind,
             jwt_kid: self
                 .text("CRUST_JWT_KID", &f.jwt_kid)
