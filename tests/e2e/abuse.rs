@@ -16,31 +16,152 @@ fn strict(c: &mut crust_api::Config) {
     c.login_lockout_secs = 2;
 }
 
+/// Behind a trusted proxy (the test client's address), so each test picks its
+/// clients' addresses with `X-Forwarded-For`.
+fn strict_behind_proxy(c: &mut crust_api::Config) {
+    strict(c);
+    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+}
+
+/// A login from `ip`; the whole answer.
+async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> Value {
+    let res = post(
+        app,
+        None,
+        Some(ip),
+        LOGIN,
+        json!({ "e": email, "p": password }),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+fn signed_in(body: &Value) -> bool {
+    body["data"]["login"]["accessToken"].is_string()
+}
+
 #[tokio::test]
-async fn five_failed_logins_lock_the_account_without_saying_so() {
-    let app = TestApp::start_with(strict).await;
+async fn five_failed_logins_lock_that_address_out_without_saying_so() {
+    let app = TestApp::start_with(strict_behind_proxy).await;
     let victim = app.user("victim").await;
     let bystander = app.user("bystander").await;
-    let wrong = app.login(&victim.email, "not the password").await;
+    let guesser = "203.0.113.7";
+    let wrong = login_from(&app, guesser, &victim.email, "not the password").await;
     for _ in 0..4 {
-        app.login(&victim.email, "not the password").await;
+        login_from(&app, guesser, &victim.email, "not the password").await;
     }
-    // The right password is now refused, exactly like a wrong one.
-    let locked = app.login(&victim.email, TEST_PASSWORD).await;
+    // From the guesser's address the right password is now refused, exactly like a
+    // wrong one.
+    let locked = login_from(&app, guesser, &victim.email, TEST_PASSWORD).await;
     assert_eq!(error_code(&locked), Some("UNAUTHENTICATED"));
     assert_eq!(
         locked["errors"][0]["message"],
         wrong["errors"][0]["message"]
     );
-    // Unknown emails answer the same, and other accounts are untouched.
+    assert_eq!(locked["data"], wrong["data"]);
+    // Unknown emails answer the same, and other accounts are untouched, even there.
     assert_eq!(
-        app.login("nobody@example.test", TEST_PASSWORD).await["errors"][0]["message"],
+        login_from(&app, guesser, "nobody@example.test", TEST_PASSWORD).await["errors"][0]
+            ["message"],
         wrong["errors"][0]["message"]
     );
-    assert!(app.login(&bystander.email, TEST_PASSWORD).await["data"]["login"].is_object());
-    // After the cooling-off period the owner gets in.
+    assert!(signed_in(
+        &login_from(&app, guesser, &bystander.email, TEST_PASSWORD).await
+    ));
+    // The owner, anywhere else, is not locked out.
+    assert!(signed_in(
+        &login_from(&app, "198.51.100.9", &victim.email, TEST_PASSWORD).await
+    ));
+    // After the cooling-off period the guesser's address may try again.
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    assert!(app.login(&victim.email, TEST_PASSWORD).await["data"]["login"].is_object());
+    assert!(signed_in(
+        &login_from(&app, guesser, &victim.email, TEST_PASSWORD).await
+    ));
+}
+
+#[tokio::test]
+async fn guesses_from_many_addresses_slow_the_owner_down_but_never_lock_them_out() {
+    let app = TestApp::start_with(|c| {
+        strict_behind_proxy(c);
+        c.login_lockout_secs = 600;
+        c.login_max_delay_ms = 300;
+    })
+    .await;
+    let victim = app.user("victim").await;
+    let guessers: Vec<String> = (1..=6).map(|n| format!("198.51.100.{n}")).collect();
+    for ip in &guessers {
+        for round in 0..5 {
+            let body = login_from(&app, ip, &victim.email, &format!("guess-{round}")).await;
+            assert_eq!(error_code(&body), Some("UNAUTHENTICATED"));
+        }
+    }
+    // Every guessing address is locked out...
+    assert!(!signed_in(
+        &login_from(&app, &guessers[5], &victim.email, TEST_PASSWORD).await
+    ));
+    // ...while the owner, from a seventh, gets in: slowed down, never refused.
+    let started = std::time::Instant::now();
+    let body = login_from(&app, "192.0.2.77", &victim.email, TEST_PASSWORD).await;
+    let took = started.elapsed();
+    assert!(signed_in(&body), "the owner was refused: {body}");
+    assert!(
+        took >= Duration::from_millis(300),
+        "30 failures on the account delay every attempt on it by the cap ({took:?})"
+    );
+    // The delay belongs to that account only.
+    let other = app.user("other").await;
+    let started = std::time::Instant::now();
+    assert!(signed_in(
+        &login_from(&app, "192.0.2.77", &other.email, TEST_PASSWORD).await
+    ));
+    assert!(started.elapsed() < Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn spellings_of_one_email_share_one_counter_as_postgresql_matches_them() {
+    let app = TestApp::start_with(|c| {
+        strict_behind_proxy(c);
+        c.login_lockout_secs = 600;
+    })
+    .await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let email = format!("info.{tag}@example.test");
+    // PostgreSQL's lower() makes `İ` (U+0130) a plain `i`, so this spelling names the
+    // same account; Rust's to_lowercase makes it `i̇` (i + U+0307), another text.
+    let dotted_capital = format!("İNFO.{}@EXAMPLE.TEST", tag.to_uppercase());
+    assert_ne!(dotted_capital.to_lowercase(), email);
+    // And `i̇nfo` (i + U+0307) is another account to PostgreSQL, although Rust lowercases
+    // `İNFO` to exactly its text.
+    let combining = format!("i\u{307}nfo.{tag}@example.test");
+    assert_eq!(dotted_capital.to_lowercase(), combining);
+    app.sign_up(&email, "Info", TEST_PASSWORD).await;
+    let neighbour = app.sign_up(&combining, "Neighbour", TEST_PASSWORD).await;
+    let guesser = "203.0.113.9";
+    assert!(
+        signed_in(&login_from(&app, "192.0.2.1", &dotted_capital, TEST_PASSWORD).await),
+        "PostgreSQL finds the account under the dotted capital"
+    );
+
+    // Failures spread over spellings from one address lock that address out of the
+    // account, whichever spelling it uses next.
+    for _ in 0..3 {
+        login_from(&app, guesser, &dotted_capital, "not the password").await;
+    }
+    for spelling in [format!("Info.{tag}@example.test"), email.to_uppercase()] {
+        login_from(&app, guesser, &spelling, "not the password").await;
+    }
+    for spelling in [&email, &dotted_capital] {
+        let body = login_from(&app, guesser, spelling, TEST_PASSWORD).await;
+        assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{spelling}");
+    }
+    // The account PostgreSQL tells apart is not caught by those failures.
+    let body = login_from(&app, guesser, &combining, TEST_PASSWORD).await;
+    assert!(
+        signed_in(&body),
+        "{} was locked by another account's failures: {body}",
+        neighbour.email
+    );
 }
 
 #[tokio::test]

@@ -873,6 +873,51 @@ async fn the_app_role_may_append_but_never_update_or_delete() {
     assert_eq!(count(&mut conn), before, "nothing changed");
 }
 
+#[tokio::test]
+async fn temporary_tables_cannot_stand_in_for_the_chain_heads() {
+    let app = TestApp::start().await;
+    let user = app.user("tess").await;
+    app.login(&user.email, TEST_PASSWORD).await;
+    let global = "'00000000-0000-0000-0000-000000000000'";
+    let mut conn = app.db.connect();
+    diesel::sql_query("SET ROLE crust_app")
+        .execute(&mut conn)
+        .unwrap();
+    // The link trigger runs as the owner but in this session, whose temporary schema
+    // comes first on a search path that does not name it. A head of the attacker's
+    // choosing, under the real head's name...
+    diesel::sql_query(
+        "CREATE TEMP TABLE audit_chain_heads (chain uuid PRIMARY KEY, seq bigint NOT NULL, hash bytea NOT NULL)",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO audit_chain_heads SELECT chain, seq, decode(repeat('ff', 32), 'hex') \
+         FROM public.audit_chain_heads WHERE chain = {global}"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+    // ...and an event linked to it rather than to the real newest event.
+    let forged = format!(
+        "INSERT INTO audit_events SELECT (jsonb_populate_record(NULL::audit_events, \
+         to_jsonb(e) || jsonb_build_object('id', gen_random_uuid(), 'seq', e.seq + 1, \
+         'prev_hash', '\\x' || repeat('ff', 32)))).* \
+         FROM public.audit_events e WHERE chain = {global} ORDER BY seq DESC LIMIT 1"
+    );
+    let err = diesel::sql_query(forged)
+        .execute(&mut conn)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not continue its chain"), "{err}");
+    // The server appends on, and every chain verifies.
+    drop(conn);
+    assert!(app.login(&user.email, TEST_PASSWORD).await["data"]["login"].is_object());
+    let mut conn = app.db.connect();
+    let report = crust_dal::audit::verify(&mut conn).unwrap();
+    assert!(report.broken.is_empty(), "{:?}", report.broken);
+    assert!(report.events >= 3);
+}
+
 const AUDIT_Q: &str = "query($o: ID!, $f: AuditEventFilter, $first: Int, $after: String) { auditEvents(organizationId: $o, filter: $f, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { action outcome actorId targetType targetId requestId ip variables } } }";
 
 #[tokio::test]

@@ -78,6 +78,15 @@ pub enum ConfigError {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
+impl Config {
+    /// Where migrations and admin commands connect: the tables' owner.
+    pub fn owner_database_url(&self) -> &Secret {
+        self.migration_database_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+    }
+}
+
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
         Secret(s.into())
@@ -96,7 +105,10 @@ impl fmt::Debug for Secret {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub profile: Profile,
+    /// The server's login: best one that is only a member of `CRUST_DATABASE_ROLE`.
     pub database_url: Secret,
+    /// The tables' owner, for migrations and the admin commands; `None`: `database_url`.
+    pub migration_database_url: Option<Secret>,
     pub bind: SocketAddr,
     /// Current signing key id (`kid`) and secret.
     pub jwt_kid: String,
@@ -145,11 +157,14 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` is believed; everyone else's is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub rate_limits: RateLimits,
-    /// Failed logins for one email within the window that lock it …
+    /// Failed sign-ins on one account from one client address within the window that
+    /// lock that pair; beyond as many on the account from anywhere, attempts are delayed …
     pub login_max_failures: usize,
     pub login_failure_window_secs: u64,
-    /// … for this long.
+    /// … the pair stays locked this long …
     pub login_lockout_secs: u64,
+    /// … and the delay doubles per further failure up to this (milliseconds).
+    pub login_max_delay_ms: u64,
     /// Test profile only: lets tests trigger a resolver panic (`crustTestPanic` alias).
     pub test_hooks: bool,
 }
@@ -201,6 +216,7 @@ pub enum LogFormat {
 struct FileConfig {
     profile: Option<String>,
     database_url: Option<String>,
+    migration_database_url: Option<String>,
     bind: Option<String>,
     jwt_kid: Option<String>,
     jwt_secret: Option<String>,
@@ -246,6 +262,7 @@ struct FileConfig {
     login_max_failures: Option<usize>,
     login_failure_window_secs: Option<u64>,
     login_lockout_secs: Option<u64>,
+    login_max_delay_ms: Option<u64>,
 }
 
 /// One finding of `crust check --deploy`.
@@ -358,6 +375,9 @@ impl Source {
         let config = Config {
             profile,
             database_url: Secret(database_url),
+            migration_database_url: self
+                .text("CRUST_MIGRATION_DATABASE_URL", &f.migration_database_url)
+                .map(Secret),
             bind,
             jwt_kid: self
                 .text("CRUST_JWT_KID", &f.jwt_kid)
@@ -515,6 +535,9 @@ impl Source {
             login_lockout_secs: self
                 .parsed("CRUST_LOGIN_LOCKOUT_SECS", f.login_lockout_secs)?
                 .unwrap_or(900),
+            login_max_delay_ms: self
+                .parsed("CRUST_LOGIN_MAX_DELAY_MS", f.login_max_delay_ms)?
+                .unwrap_or(4000),
         };
         Ok(config)
     }
@@ -710,6 +733,12 @@ impl Config {
             return invalid(
                 "CRUST_LOGIN_MAX_FAILURES",
                 "the failed-login limit and window must be at least 1",
+            );
+        }
+        if self.login_max_delay_ms > 10_000 {
+            return invalid(
+                "CRUST_LOGIN_MAX_DELAY_MS",
+                "must be at most 10000: a longer wait holds sockets open for an attacker",
             );
         }
         if self.test_hooks && self.profile != Profile::Test {

@@ -39,6 +39,22 @@ pub fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
     })
 }
 
+/// Replaces the login (user and password) of a `postgres://` URL. Both must need no
+/// percent-encoding (the callers make them of letters, digits and underscores).
+pub fn with_login(url: &str, user: &str, password: &str) -> anyhow::Result<String> {
+    let scheme_end = url
+        .find("://")
+        .ok_or_else(|| anyhow!("DATABASE_URL must look like postgres://user@host:port/database"))?
+        + 3;
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = match rest[..authority_end].rfind('@') {
+        Some(at) => &rest[at + 1..],
+        None => rest,
+    };
+    Ok(format!("{}{user}:{password}@{host}", &url[..scheme_end]))
+}
+
 /// The database name of a `postgres://` URL.
 pub fn database_of(url: &str) -> Option<String> {
     let base = url.split('?').next()?;
@@ -242,5 +258,31 @@ mod tests {
             Some("abc")
         );
         assert_eq!(database_of("postgres://u@h:1/"), None);
+    }
+
+    #[test]
+    fn logins_are_swapped_in_urls() {
+        assert_eq!(
+            with_login(
+                "postgres://postgres@127.0.0.1:5432/crust_dev?connect_timeout=3",
+                "web",
+                "pw"
+            )
+            .ok()
+            .as_deref(),
+            Some("postgres://web:pw@127.0.0.1:5432/crust_dev?connect_timeout=3")
+        );
+        assert_eq!(
+            with_login("postgres://o:s3cr@t@h/db", "web", "pw")
+                .ok()
+                .as_deref(),
+            Some("postgres://web:pw@h/db")
+        );
+        assert_eq!(
+            with_login("postgres://h:5432/db", "web", "pw")
+                .ok()
+                .as_deref(),
+            Some("postgres://web:pw@h:5432/db")
+        );
     }
 }

@@ -156,6 +156,55 @@ async fn crust_dev_prepares_demo_data_and_serves_it() {
         theirs["data"]["organizations"]["nodes"][0]["projects"]["totalCount"], 0,
         "the guest sees no project"
     );
+
+    // The server's connections log in as a role that is only a member of crust_app:
+    // not a superuser, not the tables' owner (the owner migrated and seeded).
+    #[derive(QueryableByName, Debug)]
+    struct Login {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        usename: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        rolsuper: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        owns_tables: bool,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        in_crust_app: bool,
+    }
+    let mut admin = PgConnection::establish(&db.url).unwrap();
+    let logins: Vec<Login> = diesel::sql_query(
+        "SELECT DISTINCT a.usename::text AS usename, r.rolsuper,
+                EXISTS (SELECT 1 FROM pg_tables t WHERE t.tableowner = a.usename) AS owns_tables,
+                pg_has_role(a.usename, 'crust_app', 'MEMBER') AS in_crust_app
+           FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()",
+    )
+    .load(&mut admin)
+    .unwrap();
+    let expected = format!("{}_server", db.name);
+    assert!(!logins.is_empty(), "the server holds pooled connections");
+    for login in &logins {
+        assert_eq!(login.usename, expected, "{logins:?}");
+        assert!(
+            !login.rolsuper && !login.owns_tables && login.in_crust_app,
+            "{login:?}"
+        );
+    }
+    let owner: String = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+        "(SELECT tableowner::text FROM pg_tables WHERE tablename = 'audit_events')",
+    ))
+    .get_result(&mut admin)
+    .unwrap();
+    assert_ne!(owner, expected);
+    assert!(
+        lines.iter().any(|l| l.contains(&expected)),
+        "crust dev says which login serves: {lines:#?}"
+    );
+    drop(admin);
+    drop(_guard);
+    let mut server = PgConnection::establish(&crust_e2e::db::admin_url()).unwrap();
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name))
+        .execute(&mut server);
+    let _ = diesel::sql_query(format!("DROP ROLE IF EXISTS {expected}")).execute(&mut server);
 }
 
 #[test]

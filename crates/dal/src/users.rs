@@ -51,16 +51,21 @@ pub fn create(
         })
 }
 
-/// The credentials stored for an email address, if any (sign-in only).
+/// An email as sign-in sees it: PostgreSQL's `lower()` of it (the key the accounts'
+/// unique index uses, which Rust's lowercasing does not always agree with) and the
+/// credentials of the account it names, if any. Both are always fetched, so the work is
+/// the same whether or not the account exists.
 pub fn credentials_by_email(
     conn: &mut PgConnection,
     email: &str,
-) -> DalResult<Option<Credentials>> {
-    Ok(users::table
+) -> DalResult<(String, Option<Credentials>)> {
+    let lowered = diesel::select(lower(email)).get_result(conn)?;
+    let credentials = users::table
         .filter(lower(users::email).eq(lower(email)))
         .select((users::id, users::password_hash, users::active))
         .first(conn)
-        .optional()?)
+        .optional()?;
+    Ok((lowered, credentials))
 }
 
 /// A user's email and credentials (to check their current password).
@@ -105,5 +110,5 @@ pub fn set_password_hash(conn: &mut PgConnection, user_id: UserId, hash: &str) -
 
 /// Finds a user id by email for administrative commands (the `crust` CLI).
 pub fn id_by_email(conn: &mut PgConnection, email: &str) -> DalResult<Option<UserId>> {
-    Ok(credentials_by_email(conn, email)?.map(|c| UserId(c.id)))
+    Ok(credentials_by_email(conn, email)?.1.map(|c| UserId(c.id)))
 }

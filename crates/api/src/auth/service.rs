@@ -2,7 +2,8 @@
 //!
 //! Login answers the same for an unknown email, an inactive account and a wrong
 //! password, and spends one bcrypt verification in each case, so neither the message
-//! nor the timing tells whether an account exists.
+//! nor the timing tells whether an account exists. Failed attempts lock the (account,
+//! client address) pair and slow the account down everywhere (see `throttle`).
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use serde_json::json;
 
 use crate::audit::Recorder;
 use crate::auth::password::PasswordHasher;
-use crate::auth::throttle::LoginThrottle;
+use crate::auth::throttle::{AccountKey, ClientKey, LoginThrottle};
 use crate::auth::tokens::{new_refresh_token, refresh_token_hash, TokenKeys};
 use crate::config::Config;
 use crate::db::{blocking, Db};
@@ -72,6 +73,7 @@ impl AuthService {
                 config.login_max_failures,
                 std::time::Duration::from_secs(config.login_failure_window_secs),
                 std::time::Duration::from_secs(config.login_lockout_secs),
+                std::time::Duration::from_millis(config.login_max_delay_ms),
             )),
             idle_ttl: Duration::seconds(config.refresh_idle_ttl_secs),
             absolute_ttl: Duration::seconds(config.refresh_absolute_ttl_secs),
@@ -126,14 +128,19 @@ impl AuthService {
         rec: &Recorder,
     ) -> Result<SignedIn, ApiError> {
         let email = email.trim().to_owned();
-        // A cooling-off account goes through the same lookup and hashing as any other
-        // attempt, and fails the same way: neither message nor timing tells.
-        let locked = self.throttle.is_locked(&email);
         let lookup = email.clone();
-        let creds = self
+        let (lowered, creds) = self
             .db
             .run(move |c| users::credentials_by_email(c, &lookup))
             .await?;
+        let account = match &creds {
+            Some(c) => AccountKey::User(UserId(c.id)),
+            None => AccountKey::unknown(&lowered),
+        };
+        let client = ClientKey::of(rec.client().ip.as_deref());
+        // A locked pair goes through the same wait and hashing as any other attempt and
+        // fails the same way: neither message nor timing tells.
+        let locked = self.throttled(account, client).await;
         let hasher = self.hasher.clone();
         let (verdict, user_id, rehash) = blocking(move || match creds {
             Some(c) => {
@@ -161,7 +168,7 @@ impl AuthService {
             verdict
         };
         if let Some(reason) = refusal {
-            let newly_locked = self.throttle.failed(&email) && !locked;
+            let newly_locked = self.throttle.failed(account, client) && !locked;
             tracing::info!(outcome = "failure", locked = newly_locked, "login refused");
             let mut e = rec.sign_in_event("login", Outcome::Forbidden);
             e.error_code = Some("UNAUTHENTICATED".into());
@@ -175,7 +182,7 @@ impl AuthService {
         let Some(user_id) = user_id else {
             return Err(ApiError::Unauthenticated(BAD_LOGIN));
         };
-        self.throttle.succeeded(&email);
+        self.throttle.succeeded(account, client);
         tracing::info!(outcome = "success", user_id = %user_id, "login");
         self.open_session(rec, "login", move |c| {
             if let Some(new_hash) = rehash {
@@ -186,8 +193,23 @@ impl AuthService {
         .await
     }
 
+    /// Waits out the account's delay (on a timer, not a thread) and says whether this
+    /// client's attempts on it are locked. Called before any password is checked, so a
+    /// client that stops listening early learns nothing from the wait.
+    async fn throttled(&self, account: AccountKey, client: ClientKey) -> bool {
+        let check = self.throttle.check(account, client);
+        if !check.delay.is_zero() {
+            tracing::info!(
+                delay_ms = check.delay.as_millis() as u64,
+                "sign-in slowed down"
+            );
+            tokio::time::sleep(check.delay).await;
+        }
+        check.locked
+    }
+
     /// Records a refused attempt on an account and, when it was the failure that
-    /// locked the account, the lockout, in one transaction.
+    /// locked the account for this client address, the lockout, in one transaction.
     async fn record_refusal(
         &self,
         rec: &Recorder,
@@ -392,8 +414,8 @@ impl AuthService {
     }
 
     /// Changes the caller's password after checking the current one, and ends every
-    /// other session of theirs. Wrong current passwords count towards the account's
-    /// lockout like failed logins.
+    /// other session of theirs. Wrong current passwords count like failed logins: they
+    /// lock this client address out of the account and slow the account down.
     pub async fn change_password(
         &self,
         principal: Principal,
@@ -402,15 +424,17 @@ impl AuthService {
         rec: &Recorder,
     ) -> Result<usize, ApiError> {
         let user_id = principal.user_id;
-        let (email, creds) = self
+        let (_, creds) = self
             .db
             .run(move |c| users::credentials_of(c, user_id))
             .await?;
-        let locked = self.throttle.is_locked(&email);
+        let account = AccountKey::User(user_id);
+        let client = ClientKey::of(rec.client().ip.as_deref());
+        let locked = self.throttled(account, client).await;
         let hasher = self.hasher.clone();
         let current_ok = blocking(move || hasher.verify(&current, &creds.password_hash)).await?;
         if locked || !current_ok {
-            let newly_locked = self.throttle.failed(&email) && !locked;
+            let newly_locked = self.throttle.failed(account, client) && !locked;
             let mut e = rec.event("changePassword", Outcome::Forbidden);
             e.variables = Some(rec.sent(json!({})));
             e.error_code = Some("FORBIDDEN".into());
@@ -427,7 +451,7 @@ impl AuthService {
                 "the current password is incorrect".into(),
             ));
         }
-        self.throttle.succeeded(&email);
+        self.throttle.succeeded(account, client);
         let hash = self.hash_new_password(new).await?;
         let rec2 = rec.clone();
         let ended = self

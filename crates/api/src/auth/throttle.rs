@@ -1,84 +1,253 @@
-//! Failed logins per account: after `max` failures within `window`, further attempts
-//! for that email are refused for `lockout`, answered exactly like a wrong password
-//! (no hint that the account exists or is locked). Kept in this process's memory: with
-//! several API instances each counts on its own (see README).
+//! Failed sign-ins, counted two ways so that guessing stays expensive without giving
+//! anyone a way to lock an account's owner out:
+//!
+//! - per (account, client address): `max` failures within `window` lock that pair for
+//!   `lockout`. The owner elsewhere is untouched; the guesser's address is refused,
+//!   answered exactly like a wrong password.
+//! - per account, from every address: beyond `max` failures within `window`, each
+//!   attempt on the account waits a delay that doubles per further failure, up to
+//!   `max_delay`. It only ever delays — the right password from an address that is not
+//!   locked always gets in.
+//!
+//! Accounts are keyed by user id (several spellings of one email are one account, as
+//! PostgreSQL's `lower()` finds it); emails without an account by a digest of the text
+//! PostgreSQL's `lower()` made of them, which groups spellings exactly as an account
+//! lookup would, so the counters treat unknown and known emails alike. IPv6 clients are
+//! counted by their /64, the block one subscriber usually holds.
+//!
+//! Kept in this process's memory: with several API instances each counts on its own
+//! (see README).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use crust_domain::UserId;
+use sha2::{Digest, Sha256};
+
+/// Whose sign-in is attempted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccountKey {
+    User(UserId),
+    /// An email with no account: SHA-256 of its PostgreSQL-lowered text, so an entry's
+    /// size does not depend on what the caller sent.
+    Unknown([u8; 32]),
+}
+
+impl AccountKey {
+    /// An email without an account, given as PostgreSQL's `lower()` returned it.
+    pub fn unknown(lowered_email: &str) -> Self {
+        AccountKey::Unknown(Sha256::digest(lowered_email.as_bytes()).into())
+    }
+}
+
+/// Where an attempt comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientKey(Option<IpAddr>);
+
+impl ClientKey {
+    /// The client of a request as the audit origin records it (`None`: unknown).
+    pub fn of(ip: Option<&str>) -> Self {
+        let ip = ip
+            .and_then(|s| s.parse::<IpAddr>().ok())
+            .map(|ip| match ip {
+                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                    Some(v4) => IpAddr::V4(v4),
+                    None => {
+                        let [a, b, c, d, ..] = v6.segments();
+                        IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+                    }
+                },
+                v4 => v4,
+            });
+        ClientKey(ip)
+    }
+}
+
+/// What an attempt faces before its password is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// This (account, address) pair is locked: refuse, whatever the password.
+    pub locked: bool,
+    /// Wait this long before answering (the account is under attack from somewhere).
+    pub delay: Duration,
+}
+
+/// The first delay, once an account's failures pass the limit.
+const FIRST_DELAY: Duration = Duration::from_millis(100);
+
+/// Entries kept before inactive ones are swept (a flood of invented emails or
+/// addresses cannot grow the maps without bound); when all are active, the least
+/// recently failed half goes.
+const SWEEP_AT: usize = 100_000;
 
 pub struct LoginThrottle {
     max: usize,
     window: Duration,
     lockout: Duration,
-    accounts: Mutex<HashMap<String, Account>>,
+    max_delay: Duration,
+    state: Mutex<State>,
 }
 
 #[derive(Default)]
-struct Account {
-    failures: VecDeque<Instant>,
+struct State {
+    pairs: HashMap<(AccountKey, ClientKey), Pair>,
+    accounts: HashMap<AccountKey, Failures>,
+}
+
+#[derive(Default)]
+struct Pair {
+    failures: Failures,
     locked_until: Option<Instant>,
 }
 
-/// Entries kept before old ones are swept (a flood of invented emails cannot grow the
-/// map without bound).
-const SWEEP_AT: usize = 100_000;
+/// Failure times within the window, oldest first, at most `cap` of them.
+#[derive(Default)]
+struct Failures(VecDeque<Instant>);
+
+impl Failures {
+    fn expire(&mut self, now: Instant, window: Duration) {
+        while self.0.front().is_some_and(|t| now - *t >= window) {
+            self.0.pop_front();
+        }
+    }
+
+    fn push(&mut self, now: Instant, cap: usize) {
+        if self.0.len() >= cap {
+            self.0.pop_front();
+        }
+        self.0.push_back(now);
+    }
+
+    fn last(&self) -> Option<Instant> {
+        self.0.back().copied()
+    }
+}
+
+/// Keeps `map` under [`SWEEP_AT`] entries: drops those `active` says are done, then, if
+/// that was not enough, the half that failed least recently.
+fn sweep<K: Eq + Hash + Copy, V>(
+    map: &mut HashMap<K, V>,
+    active: impl Fn(&V) -> bool,
+    last: impl Fn(&V) -> Option<Instant>,
+) {
+    if map.len() < SWEEP_AT {
+        return;
+    }
+    map.retain(|_, v| active(v));
+    if map.len() >= SWEEP_AT / 2 {
+        let mut by_age: Vec<(Option<Instant>, K)> =
+            map.iter().map(|(k, v)| (last(v), *k)).collect();
+        by_age.sort_unstable_by_key(|(t, _)| *t);
+        for (_, k) in by_age.iter().take(map.len() - SWEEP_AT / 2) {
+            map.remove(k);
+        }
+    }
+}
 
 impl LoginThrottle {
-    pub fn new(max: usize, window: Duration, lockout: Duration) -> Self {
+    /// `max` failures within `window` lock a pair for `lockout`; the per-account delay
+    /// starts beyond `max` failures and never exceeds `max_delay`.
+    pub fn new(max: usize, window: Duration, lockout: Duration, max_delay: Duration) -> Self {
         LoginThrottle {
-            max,
+            max: max.max(1),
             window,
             lockout,
-            accounts: Mutex::new(HashMap::new()),
+            max_delay,
+            state: Mutex::new(State::default()),
         }
     }
 
-    fn key(email: &str) -> String {
-        email.trim().to_lowercase()
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Is this email cooling off?
-    pub fn is_locked(&self, email: &str) -> bool {
+    /// The wait after `failures` recent failures on an account from anywhere: none up
+    /// to the limit, then doubling from [`FIRST_DELAY`], capped.
+    pub fn delay_after(&self, failures: usize) -> Duration {
+        if failures < self.max {
+            return Duration::ZERO;
+        }
+        let doublings = u32::try_from(failures - self.max)
+            .unwrap_or(u32::MAX)
+            .min(20);
+        FIRST_DELAY
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+
+    /// Only this many failures per account are remembered: beyond them the delay is at
+    /// its cap anyway.
+    fn remembered(&self) -> usize {
+        self.max.saturating_add(24)
+    }
+
+    /// What an attempt on `account` from `client` faces.
+    pub fn check(&self, account: AccountKey, client: ClientKey) -> Check {
         let now = Instant::now();
-        let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        accounts
-            .get(&Self::key(email))
-            .and_then(|a| a.locked_until)
-            .is_some_and(|until| until > now)
+        let mut state = self.state();
+        let locked = state
+            .pairs
+            .get(&(account, client))
+            .and_then(|p| p.locked_until)
+            .is_some_and(|until| until > now);
+        let recent = match state.accounts.get_mut(&account) {
+            Some(f) => {
+                f.expire(now, self.window);
+                f.0.len()
+            }
+            None => 0,
+        };
+        Check {
+            locked,
+            delay: self.delay_after(recent),
+        }
     }
 
-    /// Counts a failure; locks the email when it reaches the limit. Returns whether it
-    /// is now locked.
-    pub fn failed(&self, email: &str) -> bool {
+    /// Counts a failed attempt; locks the pair when it reaches the limit. Returns
+    /// whether the pair is now locked. Attempts from a locked pair learn nothing, so
+    /// they do not slow the account down for everyone else.
+    pub fn failed(&self, account: AccountKey, client: ClientKey) -> bool {
         let now = Instant::now();
-        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        if accounts.len() >= SWEEP_AT {
-            accounts.retain(|_, a| {
-                a.locked_until.is_some_and(|u| u > now)
-                    || a.failures.back().is_some_and(|t| now - *t < self.window)
-            });
+        let (window, lockout, max) = (self.window, self.lockout, self.max);
+        let remembered = self.remembered();
+        let mut state = self.state();
+        sweep(
+            &mut state.pairs,
+            |p| {
+                p.locked_until.is_some_and(|u| u > now)
+                    || p.failures.last().is_some_and(|t| now - t < window)
+            },
+            |p| p.failures.last().or(p.locked_until),
+        );
+        sweep(
+            &mut state.accounts,
+            |f| f.last().is_some_and(|t| now - t < window),
+            Failures::last,
+        );
+        let pair = state.pairs.entry((account, client)).or_default();
+        let was_locked = pair.locked_until.is_some_and(|u| u > now);
+        pair.failures.expire(now, window);
+        pair.failures.push(now, max);
+        if pair.failures.0.len() >= max {
+            pair.locked_until = Some(now + lockout);
+            pair.failures.0.clear();
         }
-        let account = accounts.entry(Self::key(email)).or_default();
-        while account
-            .failures
-            .front()
-            .is_some_and(|t| now - *t >= self.window)
-        {
-            account.failures.pop_front();
+        let locked = pair.locked_until.is_some_and(|u| u > now);
+        if !was_locked {
+            let account = state.accounts.entry(account).or_default();
+            account.expire(now, window);
+            account.push(now, remembered);
         }
-        account.failures.push_back(now);
-        if account.failures.len() >= self.max {
-            account.locked_until = Some(now + self.lockout);
-            account.failures.clear();
-        }
-        account.locked_until.is_some_and(|u| u > now)
+        locked
     }
 
-    /// A successful login forgets earlier failures.
-    pub fn succeeded(&self, email: &str) {
-        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
-        accounts.remove(&Self::key(email));
+    /// A successful sign-in forgets the pair's failures. The account's failures from
+    /// elsewhere stay: the owner signing in says nothing about the other guesses.
+    pub fn succeeded(&self, account: AccountKey, client: ClientKey) {
+        self.state().pairs.remove(&(account, client));
     }
 }
 
@@ -86,27 +255,142 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn five_failures_lock_the_account_for_the_lockout() {
-        let t = LoginThrottle::new(5, Duration::from_secs(900), Duration::from_millis(200));
-        for _ in 0..4 {
-            assert!(!t.failed("Ann@Example.test"));
-        }
-        assert!(!t.is_locked("ann@example.test"));
-        assert!(t.failed("ann@example.test"));
-        assert!(t.is_locked(" ANN@example.test "));
-        assert!(!t.is_locked("bob@example.test"));
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(!t.is_locked("ann@example.test"), "the cooling-off ends");
+    fn user(n: u128) -> AccountKey {
+        AccountKey::User(UserId(uuid::Uuid::from_u128(n)))
+    }
+
+    fn ip(s: &str) -> ClientKey {
+        ClientKey::of(Some(s))
     }
 
     #[test]
-    fn success_resets_and_old_failures_expire() {
-        let t = LoginThrottle::new(2, Duration::from_millis(100), Duration::from_secs(60));
-        t.failed("a@x.test");
-        t.succeeded("a@x.test");
-        assert!(!t.failed("a@x.test"));
+    fn five_failures_lock_the_pair_not_the_account() {
+        let t = LoginThrottle::new(
+            5,
+            Duration::from_secs(900),
+            Duration::from_millis(200),
+            Duration::from_secs(4),
+        );
+        let (ann, here, there) = (user(1), ip("203.0.113.7"), ip("198.51.100.9"));
+        for _ in 0..4 {
+            assert!(!t.failed(ann, here));
+        }
+        assert!(!t.check(ann, here).locked);
+        assert!(t.failed(ann, here), "the fifth failure locks");
+        assert!(t.check(ann, here).locked);
+        assert!(!t.check(ann, there).locked, "another address is not locked");
+        assert!(
+            !t.check(user(2), here).locked,
+            "another account is not locked"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(!t.check(ann, here).locked, "the cooling-off ends");
+    }
+
+    #[test]
+    fn attempts_from_a_locked_pair_neither_unlock_it_nor_slow_the_account() {
+        let t = LoginThrottle::new(
+            2,
+            Duration::from_secs(900),
+            Duration::from_secs(60),
+            Duration::from_secs(4),
+        );
+        let (ann, here) = (user(1), ip("203.0.113.7"));
+        t.failed(ann, here);
+        assert!(t.failed(ann, here));
+        let before = t.check(ann, here).delay;
+        for _ in 0..10 {
+            assert!(t.failed(ann, here));
+        }
+        assert_eq!(t.check(ann, ip("192.0.2.1")).delay, before);
+    }
+
+    #[test]
+    fn the_delay_starts_beyond_the_limit_doubles_and_is_capped() {
+        let t = LoginThrottle::new(
+            5,
+            Duration::from_secs(900),
+            Duration::from_secs(900),
+            Duration::from_secs(3),
+        );
+        let curve: Vec<u64> = (0..12)
+            .map(|n| t.delay_after(n).as_millis() as u64)
+            .collect();
+        assert_eq!(curve, [0, 0, 0, 0, 0, 100, 200, 400, 800, 1600, 3000, 3000]);
+        assert_eq!(t.delay_after(usize::MAX), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn failures_from_many_addresses_delay_the_account_everywhere_but_lock_nothing_new() {
+        let t = LoginThrottle::new(
+            5,
+            Duration::from_secs(900),
+            Duration::from_secs(900),
+            Duration::from_secs(3),
+        );
+        let ann = user(1);
+        for a in 0..7u8 {
+            for _ in 0..4 {
+                assert!(!t.failed(ann, ip(&format!("198.51.100.{a}"))));
+            }
+        }
+        let fresh = t.check(ann, ip("192.0.2.1"));
+        assert!(!fresh.locked, "a new address is never locked");
+        assert_eq!(fresh.delay, Duration::from_secs(3));
+        assert_eq!(t.check(user(2), ip("192.0.2.1")).delay, Duration::ZERO);
+        // The owner's success from the new address does not wipe the others' failures.
+        t.succeeded(ann, ip("192.0.2.1"));
+        assert_eq!(t.check(ann, ip("192.0.2.1")).delay, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn success_resets_the_pair_and_old_failures_expire() {
+        let t = LoginThrottle::new(
+            2,
+            Duration::from_millis(100),
+            Duration::from_secs(60),
+            Duration::from_secs(4),
+        );
+        let (a, here) = (user(1), ip("203.0.113.7"));
+        t.failed(a, here);
+        t.succeeded(a, here);
+        assert!(!t.failed(a, here));
         std::thread::sleep(Duration::from_millis(150));
-        assert!(!t.failed("a@x.test"), "the first failure left the window");
+        assert!(!t.failed(a, here), "the first failure left the window");
+    }
+
+    #[test]
+    fn unknown_emails_key_by_their_lowered_text_and_ipv6_by_its_64() {
+        assert_eq!(
+            AccountKey::unknown("info@x.test"),
+            AccountKey::unknown("info@x.test")
+        );
+        assert_ne!(
+            AccountKey::unknown("info@x.test"),
+            AccountKey::unknown("info@y.test")
+        );
+        assert_eq!(ip("2001:db8:1:2:aaaa::1"), ip("2001:db8:1:2:bbbb::2"));
+        assert_ne!(ip("2001:db8:1:2::1"), ip("2001:db8:1:3::1"));
+        assert_eq!(ip("::ffff:192.0.2.1"), ip("192.0.2.1"));
+        assert_eq!(ClientKey::of(None), ClientKey::of(Some("not an address")));
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_flood() {
+        let t = LoginThrottle::new(
+            5,
+            Duration::from_secs(900),
+            Duration::from_secs(900),
+            Duration::from_secs(4),
+        );
+        for n in 0..(SWEEP_AT as u128 + 10) {
+            t.failed(
+                AccountKey::unknown(&format!("{n}@x.test")),
+                ip("203.0.113.7"),
+            );
+        }
+        let state = t.state();
+        assert!(state.pairs.len() <= SWEEP_AT, "{}", state.pairs.len());
+        assert!(state.accounts.len() <= SWEEP_AT, "{}", state.accounts.len());
     }
 }

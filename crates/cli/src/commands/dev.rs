@@ -1,6 +1,7 @@
 //! `crust dev`: the newcomer's one command. Finds or provisions PostgreSQL, creates
-//! the database, migrates, seeds the demo organization, prints logins and the URL,
-//! and serves.
+//! the database, migrates and seeds it as the owner, prints logins and the URL, and
+//! serves with a login of its own that is only a member of `crust_app` — as production
+//! should run — so the server never holds the owner's rights over the audit log.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -48,11 +49,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => config.profile.default_database_name().to_owned(),
     };
     postgres::ensure_database(&server, &database)?;
-    config.database_url = Secret::new(postgres::with_database(&server, &database)?);
+    let owner_url = postgres::with_database(&server, &database)?;
+    config.migration_database_url = Some(Secret::new(owner_url.clone()));
+    config.database_url = Secret::new(owner_url.clone());
 
     let mut conn = super::connect(&config)?;
     super::migrate(&mut conn)?;
     let logins = super::seed::demo(&config, &mut conn)?;
+    let serving_as = match server_login(&mut conn, &database, &owner_url) {
+        Ok((login, url)) => {
+            config.database_url = Secret::new(url);
+            format!("{login} (a member of crust_app only; new password every run)")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot make a member-only login; serving as the owner");
+            "the owner's login (a member-only login could not be made: see the log)".to_owned()
+        }
+    };
     drop(conn);
 
     let listener = TcpListener::bind(config.bind)
@@ -66,6 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("GraphiQL:         http://{addr}/graphiql");
     }
     println!("Database:         {database}");
+    println!("Server login:     {serving_as}");
     if args.no_serve {
         return Ok(());
     }
@@ -73,4 +87,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     actix_web::rt::System::new()
         .block_on(crust_api::server::serve(&config, listener))
         .map_err(|e| anyhow::anyhow!("server failed: {e}"))
+}
+
+/// The dev server's own login, `<database>_server`, made a member of `crust_app` only,
+/// with a password generated now and never stored (a development default: production
+/// names its serving login in `DATABASE_URL`). Returns the role and the URL to serve with.
+fn server_login(
+    conn: &mut crust_dal::PgConnection,
+    database: &str,
+    owner_url: &str,
+) -> anyhow::Result<(String, String)> {
+    let login = format!("{}_server", database.to_ascii_lowercase());
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    crust_dal::admin::ensure_member_login(conn, &login, &password, "crust_app")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((
+        login.clone(),
+        postgres::with_login(owner_url, &login, &password)?,
+    ))
 }
