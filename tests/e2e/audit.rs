@@ -913,7 +913,7 @@ async fn temporary_tables_cannot_stand_in_for_the_chain_heads() {
     drop(conn);
     assert!(app.login(&user.email, TEST_PASSWORD).await["data"]["login"].is_object());
     let mut conn = app.db.connect();
-    let report = crust_dal::audit::verify(&mut conn).unwrap();
+    let report = crust_dal::audit::verify(&crust_dal::Operator::at_console(), &mut conn).unwrap();
     assert!(report.broken.is_empty(), "{:?}", report.broken);
     assert!(report.events >= 3);
 }
@@ -1245,7 +1245,7 @@ async fn a_deployment_without_a_superuser_migrates_and_runs_as_crust_app() {
     assert!(url.contains(&login), "{url}");
 
     let mut conn = PgConnection::establish(&url).unwrap();
-    crust_dal::migrate::run_pending(&mut conn).unwrap();
+    crust_dal::migrate::run_pending(&crust_dal::Operator::at_console(), &mut conn).unwrap();
     let app = TestApp::start_with(|c| c.database_url = crust_e2e::secret(&url)).await;
     let user = app.user("lee").await;
     let org = app.create_org(&user, "Owned by a plain role").await;
@@ -1391,7 +1391,7 @@ async fn concurrent_appends_keep_every_chain_whole() {
         h.join().unwrap();
     }
     let mut conn = app.db.connect();
-    let report = crust_dal::audit::verify(&mut conn).unwrap();
+    let report = crust_dal::audit::verify(&crust_dal::Operator::at_console(), &mut conn).unwrap();
     assert!(report.broken.is_empty(), "{:?}", report.broken);
     assert_eq!(rows(&app, &format!("chain = '{fresh}'")).len(), 8);
     let seqs: Vec<i64> = rows(&app, &format!("chain = '{}'", o.org))

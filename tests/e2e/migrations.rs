@@ -29,7 +29,8 @@ fn tables(conn: &mut PgConnection) -> Vec<String> {
 async fn migrations_go_up_down_and_up_again() {
     let db = TestDb::empty().await;
     let mut conn = db.connect();
-    let applied = crust_dal::migrate::run_pending(&mut conn).unwrap();
+    let applied =
+        crust_dal::migrate::run_pending(&crust_dal::Operator::at_console(), &mut conn).unwrap();
     assert_eq!(applied.len(), crust_dal::migrate::embedded_count());
     let expected = [
         "audit_chain_heads",
@@ -57,12 +58,12 @@ async fn migrations_go_up_down_and_up_again() {
     ];
     assert_eq!(tables(&mut conn), expected);
     assert_eq!(crust_dal::migrate::pending_count(&mut conn).unwrap(), 0);
-    crust_dal::migrate::revert_all(&mut conn).unwrap();
+    crust_dal::migrate::revert_all(&crust_dal::Operator::at_console(), &mut conn).unwrap();
     assert!(
         tables(&mut conn).is_empty(),
         "down migrations drop everything"
     );
-    crust_dal::migrate::run_pending(&mut conn).unwrap();
+    crust_dal::migrate::run_pending(&crust_dal::Operator::at_console(), &mut conn).unwrap();
     assert_eq!(tables(&mut conn), expected);
 }
 

@@ -23,7 +23,12 @@ fn seed(
     tasks: usize,
 ) -> String {
     let mut conn = app.db.connect();
-    let actor = Actor::load(&mut conn, UserId(owner.id.parse().unwrap())).unwrap();
+    let actor = Actor::for_operator(
+        &crust_dal::Operator::at_console(),
+        &mut conn,
+        UserId(owner.id.parse().unwrap()),
+    )
+    .unwrap();
     let project = crust_dal::projects::create(
         &mut conn,
         &actor,

@@ -156,14 +156,13 @@ async fn concurrent_moves_keep_a_clean_order() {
         "every task once"
     );
     // Positions inside each box are distinct.
-    use diesel::prelude::*;
     let mut conn = b.app.db.connect();
     for bx in [&b.todo, &b.doing] {
-        let positions: Vec<i32> = crust_dal::schema::tasks::table
-            .filter(crust_dal::schema::tasks::box_id.eq(uuid::Uuid::parse_str(bx).unwrap()))
-            .select(crust_dal::schema::tasks::position)
-            .load(&mut conn)
-            .unwrap();
+        let positions = crust_e2e::db::texts(
+            &mut conn,
+            "SELECT position::text AS v FROM tasks WHERE box_id = $1::uuid",
+            bx,
+        );
         let mut unique = positions.clone();
         unique.sort();
         unique.dedup();

@@ -97,7 +97,7 @@ fn template() -> String {
             .unwrap();
         {
             let mut tpl = PgConnection::establish(&url_for(&building)).unwrap();
-            crust_dal::migrate::run_pending(&mut tpl).unwrap();
+            crust_dal::migrate::run_pending(&crust_dal::Operator::at_console(), &mut tpl).unwrap();
         }
         diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
             .execute(&mut conn)
@@ -163,4 +163,22 @@ impl Drop for TestDb {
         ))
         .execute(&mut conn);
     }
+}
+
+#[derive(QueryableByName)]
+struct TextRow {
+    #[diesel(sql_type = Text)]
+    v: String,
+}
+
+/// The first column (named `v`, as text) of every row `sql` returns, with `$1` bound
+/// to `arg`. Tests read raw rows through SQL: the DAL's schema is its own.
+pub fn texts(conn: &mut PgConnection, sql: &str, arg: &str) -> Vec<String> {
+    diesel::sql_query(sql)
+        .bind::<Text, _>(arg)
+        .load::<TextRow>(conn)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|r| r.v)
+        .collect()
 }

@@ -1,4 +1,4 @@
-//! Runs blocking diesel work off the async executor, on a pooled connection.
+//! Runs blocking DAL work off the async executor, on a pooled connection.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;

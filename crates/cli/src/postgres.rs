@@ -75,8 +75,12 @@ pub fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<()> {
     let maintenance = with_database(server_url, "postgres")?;
     let mut conn = crust_dal::establish(&maintenance)
         .with_context(|| "cannot connect to the PostgreSQL server".to_string())?;
-    crust_dal::admin::create_database_if_missing(&mut conn, name)
-        .map_err(|e| anyhow!("cannot create database {name}: {e}"))
+    crust_dal::admin::create_database_if_missing(
+        &crust_dal::Operator::at_console(),
+        &mut conn,
+        name,
+    )
+    .map_err(|e| anyhow!("cannot create database {name}: {e}"))
 }
 
 /// Finds a server and returns a URL for it (database part to be replaced).

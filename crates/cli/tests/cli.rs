@@ -348,11 +348,13 @@ async fn migrate_user_create_and_revert() {
     assert!(ok && out.contains("password (shown once): "), "{out}");
 
     let mut conn = db.connect();
-    let hash: String = crust_dal::schema::users::table
-        .filter(crust_dal::schema::users::email.eq("ops@example.test"))
-        .select(crust_dal::schema::users::password_hash)
-        .first(&mut conn)
-        .unwrap();
+    let hash = crust_e2e::db::texts(
+        &mut conn,
+        "SELECT password_hash AS v FROM users WHERE email = $1",
+        "ops@example.test",
+    )
+    .pop()
+    .unwrap();
     assert!(
         hash.starts_with("$2b$12$"),
         "the CLI hashes at the configured cost: {hash}"

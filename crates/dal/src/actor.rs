@@ -16,8 +16,25 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The signed-in user as an actor (see [`crate::sessions::Authenticated`]).
+    pub fn signed_in(
+        conn: &mut PgConnection,
+        auth: &crate::sessions::Authenticated,
+    ) -> DalResult<Actor> {
+        Self::load(conn, auth.user_id())
+    }
+
+    /// A user as an actor for a command of the operator's (seed data, benchmarks).
+    pub fn for_operator(
+        _: &crate::Operator,
+        conn: &mut PgConnection,
+        user_id: UserId,
+    ) -> DalResult<Actor> {
+        Self::load(conn, user_id)
+    }
+
     /// Loads an active user's memberships. An inactive or missing user is `NotFound`.
-    pub fn load(conn: &mut PgConnection, user_id: UserId) -> DalResult<Actor> {
+    pub(crate) fn load(conn: &mut PgConnection, user_id: UserId) -> DalResult<Actor> {
         let active: bool = users::table
             .find(user_id.0)
             .select(users::active)

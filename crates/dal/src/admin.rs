@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Text;
 
 use crate::error::{DalError, DalResult};
+use crate::Operator;
 
 #[derive(QueryableByName)]
 struct Exists {
@@ -14,7 +15,11 @@ struct Exists {
 
 /// `CREATE DATABASE name` unless it exists. The name must be a plain identifier
 /// (letters, digits, underscores), checked here because it cannot be a bound parameter.
-pub fn create_database_if_missing(conn: &mut PgConnection, name: &str) -> DalResult<()> {
+pub fn create_database_if_missing(
+    _: &Operator,
+    conn: &mut PgConnection,
+    name: &str,
+) -> DalResult<()> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(DalError::Invalid(format!(
             "database name `{name}` must be letters, digits and underscores"
@@ -31,7 +36,7 @@ pub fn create_database_if_missing(conn: &mut PgConnection, name: &str) -> DalRes
 }
 
 /// `DROP DATABASE name WITH (FORCE)` if it exists (the benchmark's scratch database).
-pub fn drop_database_if_exists(conn: &mut PgConnection, name: &str) -> DalResult<()> {
+pub fn drop_database_if_exists(_: &Operator, conn: &mut PgConnection, name: &str) -> DalResult<()> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(DalError::Invalid(format!(
             "database name `{name}` must be letters, digits and underscores"
@@ -47,6 +52,7 @@ pub fn drop_database_if_exists(conn: &mut PgConnection, name: &str) -> DalResult
 /// has more rights than that, rather than quietly serving with them. Both names must be
 /// plain identifiers and the password plain ASCII without quotes (none can be bound).
 pub fn ensure_member_login(
+    _: &Operator,
     conn: &mut PgConnection,
     name: &str,
     password: &str,

@@ -593,9 +593,10 @@ fn newest_first(
 /// changes, and failed sign-ins against it), newest first.
 pub fn security_events(
     conn: &mut PgConnection,
-    user: UserId,
+    auth: &crate::sessions::Authenticated,
     page: Page,
 ) -> DalResult<Paged<Event>> {
+    let user = auth.user_id();
     let mine = || {
         filtered(GLOBAL_CHAIN, &EventFilter::default())
             // The account concerned, not whoever acted: a failed login names its
@@ -641,7 +642,7 @@ const BATCH: i64 = 1000;
 /// Walks every chain from its start and checks each link: numbering, the previous
 /// hash, the event's own hash, the client digests of unpruned events, and that the
 /// chain's head names its last event (so deleting the newest events shows too).
-pub fn verify(conn: &mut PgConnection) -> DalResult<VerifyReport> {
+pub fn verify(_: &crate::Operator, conn: &mut PgConnection) -> DalResult<VerifyReport> {
     // One snapshot: events appended while the walk runs would otherwise look like a
     // head ahead of its chain.
     conn.build_transaction()
@@ -753,7 +754,11 @@ fn verify_chain(
 /// trigger checks against), the user agent is blanked, and the salt that could link
 /// them to their digests is dropped. The chain stays verifiable. Returns how many
 /// events were pruned. Needs the table owner (the application role may not update).
-pub fn prune(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> DalResult<usize> {
+pub fn prune(
+    _: &crate::Operator,
+    conn: &mut PgConnection,
+    cutoff: DateTime<Utc>,
+) -> DalResult<usize> {
     let mut pruned = 0;
     loop {
         let n = conn.transaction(|conn| -> DalResult<usize> {
@@ -779,6 +784,7 @@ pub fn prune(conn: &mut PgConnection, cutoff: DateTime<Utc>) -> DalResult<usize>
 /// Every event of one organization (or of the global chain) in a time range, oldest
 /// first, handed to `write` one at a time (the export never holds the log in memory).
 pub fn export(
+    _: &crate::Operator,
     conn: &mut PgConnection,
     org: Option<Uuid>,
     from: Option<DateTime<Utc>>,

@@ -1,13 +1,61 @@
 //! Crust's data access layer.
 //!
-//! Owns the database: the diesel schema, the connection pool, the embedded migrations
-//! and one module per aggregate. **Every entry point that touches tenant data takes the
-//! acting user** ([`Actor`]): reads are filtered in SQL so a row the actor may not see
-//! never leaves PostgreSQL (and answers [`DalError::NotFound`]), and writes ask
-//! [`crust_domain::decide`] first. It never speaks HTTP or GraphQL.
+//! Owns the database: the diesel schema (private to this crate), the connection pool,
+//! the embedded migrations and one module per aggregate. **Every entry point that
+//! touches tenant data takes the acting user** ([`Actor`]): reads are filtered in SQL so
+//! a row the actor may not see never leaves PostgreSQL (and answers
+//! [`DalError::NotFound`]), and writes ask [`crust_domain::decide`] first. It never
+//! speaks HTTP or GraphQL.
 //!
 //! Functions take `&mut PgConnection` so callers can compose several in one
 //! transaction; mutations open their own transaction (nested ones become savepoints).
+//! The API crate cannot run SQL on that connection (it has no diesel; the architecture
+//! test keeps it so): all it can do with one is pass it to the functions here.
+//!
+//! # The proofs
+//!
+//! An [`Actor`] is made only from proof of who is acting:
+//! [`sessions::Authenticated`] (a signed-in user; made only by [`sessions`] from a
+//! session it found open, opened or refreshed) or [`Operator`] (the `crust` command
+//! line; its constructor exists only with the `operator` feature, which only the CLI and
+//! the test harness enable).
+//!
+//! # Entry points that take no `Actor`, and why
+//!
+//! Before anyone is signed in (sign-up, login, refresh, logout — the token or password
+//! presented is the credential):
+//! - `users::create` (sign-up), `users::credentials_by_email` (login; same work whether
+//!   or not the account exists).
+//! - `sessions::create` (opens a session once the API has checked the password: the one
+//!   place a bare user id becomes an [`sessions::Authenticated`]), `sessions::rotate`
+//!   (presenting a refresh token), `sessions::session_of_refresh_token` (the browser
+//!   flow's CSRF check), `sessions::revoke` and `sessions::user_of` (logout by a token
+//!   the caller holds).
+//! - `sessions::authenticate` (an access token's session: makes the proof).
+//!
+//! With the proof of a signed-in user, for their own account only:
+//! - `Actor::signed_in`, `users::get_self`, `users::credentials_of`,
+//!   `users::set_password_hash`, `sessions::open_for_user`, `sessions::revoke_own`,
+//!   `sessions::revoke_others`, `audit::security_events`.
+//!
+//! With the [`Operator`] proof (the CLI acts on the whole server):
+//! - `Actor::for_operator`, `users::id_by_email`, `users::reset_password_hash`,
+//!   `audit::verify`, `audit::prune`, `audit::export`, `migrate::run_pending`,
+//!   `migrate::revert_all`, `admin::create_database_if_missing`,
+//!   `admin::drop_database_if_exists`, `admin::ensure_member_login`.
+//!
+//! Audit writing, called by the API's audit recorder inside the transaction of the
+//! change it records (events are appended, never read back by these):
+//! - `audit::append`, `audit::append_all`; `NewEvent::new`, `Target::new` build them.
+//! - `projects::classified_secret`: which of the projects just served to the caller are
+//!   SECRET, to record need-to-know reads (the caller has already been served them).
+//!
+//! Plumbing that reads no tenant data:
+//! - `pool::build_pool`, `pool::establish`, `pool::count_statements`,
+//!   `pool::stop_counting`, `transaction`; `migrate::pending_count` and
+//!   `migrate::embedded_count` (readiness); `Operator::at_console`.
+//! - Pure helpers: `batch::blocked` (over rows already filtered for the actor),
+//!   `Page::first`, `DalError::forbidden`, `DalError::check`.
 
 pub mod actor;
 pub mod admin;
@@ -20,13 +68,14 @@ pub mod error;
 pub mod migrate;
 pub mod models;
 mod need_to_know;
+pub mod operator;
 pub mod orgs;
 pub mod page;
 pub mod pool;
 pub mod projects;
 mod raw;
 pub mod recipes;
-pub mod schema;
+mod schema;
 pub mod search;
 pub mod sessions;
 pub mod structure;
@@ -38,6 +87,7 @@ pub mod workspaces;
 pub use actor::Actor;
 pub use diesel::PgConnection;
 pub use error::{DalError, DalResult};
+pub use operator::Operator;
 pub use page::{Page, Paged};
 pub use pool::{build_pool, count_statements, establish, stop_counting, PgPool, PoolSettings};
 

@@ -10,13 +10,13 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations")
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Applies every pending migration; returns the versions applied.
-pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>, BoxError> {
+pub fn run_pending(_: &crate::Operator, conn: &mut PgConnection) -> Result<Vec<String>, BoxError> {
     let applied = conn.run_pending_migrations(MIGRATIONS)?;
     Ok(applied.iter().map(|v| v.to_string()).collect())
 }
 
 /// Reverts every applied migration, newest first; returns the versions reverted.
-pub fn revert_all(conn: &mut PgConnection) -> Result<Vec<String>, BoxError> {
+pub fn revert_all(_: &crate::Operator, conn: &mut PgConnection) -> Result<Vec<String>, BoxError> {
     let reverted = conn.revert_all_migrations(MIGRATIONS)?;
     Ok(reverted.iter().map(|v| v.to_string()).collect())
 }

@@ -192,7 +192,7 @@ pub fn add_member(
     check_role_change(actor, org, None, Some(role))?;
     let email = crust_domain::validate::email(email)?;
     conn.transaction(|conn| {
-        let user = crate::users::id_by_email(conn, &email)?.ok_or_else(|| {
+        let user = crate::users::lookup_id(conn, &email)?.ok_or_else(|| {
             DalError::Invalid(
                 "email: no account uses this address; ask them to sign up first".into(),
             )

@@ -353,7 +353,7 @@ pub fn add_member(
         need_to_know::lock_org(conn, OrgId(project.org_id))?;
         upsert_member(conn, project.id, user.0, role)?;
         need_to_know::ensure_managed(conn, OrgId(project.org_id))?;
-        let user = crate::users::get_self(conn, user)?;
+        let user = crate::users::by_id(conn, user)?;
         Ok(ProjectMember {
             project_id: project.id,
             user,

@@ -5,6 +5,12 @@
 //! reuse (a stolen token raced its owner) and revokes the whole session. Only SHA-256
 //! hashes of tokens are stored. Expiry: idle (time since the last refresh) and
 //! absolute (since login).
+//!
+//! [`Authenticated`] is the proof that a user is signed in. Only this module makes it:
+//! from a session found open in the database ([`authenticate`]), just opened
+//! ([`create`]) or just refreshed ([`rotate`]). What acts on a user's own account —
+//! their [`crate::Actor`], their sessions, their password, their security events —
+//! takes it instead of a bare user id.
 
 use chrono::{DateTime, Duration, Utc};
 use crust_domain::{SessionId, UserId};
@@ -36,6 +42,23 @@ impl RevokeReason {
     }
 }
 
+/// Proof that a user is signed in (see the module docs); it cannot be made elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Authenticated {
+    user: UserId,
+    session: SessionId,
+}
+
+impl Authenticated {
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        self.session
+    }
+}
+
 /// Where a login came from (kept for the user's session list and the audit log).
 #[derive(Clone, Debug, Default)]
 pub struct ClientInfo {
@@ -53,14 +76,16 @@ struct NewSession<'a> {
     user_agent: Option<&'a str>,
 }
 
-/// Opens a session with its first refresh token (given as its hash).
+/// Opens a session with its first refresh token (given as its hash). The one place a
+/// bare user id becomes a proof: the API calls it only once it has checked that
+/// user's password (the pepper and bcrypt live there), at sign-up or login.
 pub fn create(
     conn: &mut PgConnection,
     user_id: UserId,
     refresh_hash: &[u8],
     client: &ClientInfo,
     absolute_ttl: Duration,
-) -> DalResult<SessionId> {
+) -> DalResult<Authenticated> {
     let id = Uuid::new_v4();
     let user_agent = client
         .user_agent
@@ -82,7 +107,10 @@ pub fn create(
                 refresh_tokens::session_id.eq(id),
             ))
             .execute(conn)?;
-        Ok(SessionId(id))
+        Ok(Authenticated {
+            user: user_id,
+            session: SessionId(id),
+        })
     })
 }
 
@@ -91,9 +119,14 @@ fn truncate_chars(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Is this session of this user still good for an access token? (Checked on every
-/// authenticated request, so logout and revocation take effect at once.)
-pub fn is_active(conn: &mut PgConnection, session: SessionId, user: UserId) -> DalResult<bool> {
+/// The proof for an access token's session, if that session of that user is still
+/// open and the user active. (Checked on every authenticated request, so logout and
+/// revocation take effect at once.)
+pub fn authenticate(
+    conn: &mut PgConnection,
+    session: SessionId,
+    user: UserId,
+) -> DalResult<Option<Authenticated>> {
     let row: Option<(Option<DateTime<Utc>>, DateTime<Utc>, bool)> = sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(session.0))
@@ -105,14 +138,15 @@ pub fn is_active(conn: &mut PgConnection, session: SessionId, user: UserId) -> D
         ))
         .first(conn)
         .optional()?;
-    Ok(matches!(row, Some((None, expires, true)) if expires > Utc::now()))
+    let open = matches!(row, Some((None, expires, true)) if expires > Utc::now());
+    Ok(open.then_some(Authenticated { user, session }))
 }
 
 /// The outcome of presenting a refresh token.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refresh {
     /// The token was current: it is now spent and `new_hash` is the session's next one.
-    Rotated { session: SessionId, user: UserId },
+    Rotated(Authenticated),
     /// Unknown token, or the session is revoked or expired.
     Invalid,
     /// A spent token came back: the session has been revoked.
@@ -182,10 +216,10 @@ pub fn rotate(
         diesel::update(sessions::table.find(session_id))
             .set(sessions::last_refreshed_at.eq(now))
             .execute(conn)?;
-        Ok(Refresh::Rotated {
-            session: SessionId(session_id),
+        Ok(Refresh::Rotated(Authenticated {
             user: UserId(user_id),
-        })
+            session: SessionId(session_id),
+        }))
     })
 }
 
@@ -204,16 +238,14 @@ pub fn revoke(conn: &mut PgConnection, session: SessionId, reason: RevokeReason)
     Ok(())
 }
 
-/// Ends every session of a user (deactivation), or every one but `keep` (a password
-/// change keeps the session that made it). Returns how many were ended.
-pub fn revoke_all_for_user(
+/// Ends every other session of the signed-in user (a password change keeps the session
+/// that made it). Returns how many were ended.
+pub fn revoke_others(
     conn: &mut PgConnection,
-    user: UserId,
-    keep: Option<SessionId>,
+    auth: &Authenticated,
     reason: RevokeReason,
 ) -> DalResult<usize> {
-    // The nil id names no session: with no `keep`, every open session ends.
-    let keep = keep.map_or(Uuid::nil(), |k| k.0);
+    let (user, keep) = (auth.user, auth.session.0);
     Ok(diesel::update(
         sessions::table
             .filter(sessions::user_id.eq(user.0))
@@ -256,10 +288,10 @@ pub struct SessionInfo {
 /// past their absolute expiry), newest first.
 pub fn open_for_user(
     conn: &mut PgConnection,
-    user: UserId,
+    auth: &Authenticated,
     idle_ttl: Duration,
 ) -> DalResult<Vec<SessionInfo>> {
-    let now = Utc::now();
+    let (user, now) = (auth.user, Utc::now());
     Ok(sessions::table
         .filter(sessions::user_id.eq(user.0))
         .filter(sessions::revoked_at.is_null())
@@ -279,7 +311,12 @@ pub fn open_for_user(
 
 /// Ends one of the user's own open sessions; anyone else's, or one already ended, is
 /// `NotFound`.
-pub fn revoke_own(conn: &mut PgConnection, user: UserId, session: SessionId) -> DalResult<()> {
+pub fn revoke_own(
+    conn: &mut PgConnection,
+    auth: &Authenticated,
+    session: SessionId,
+) -> DalResult<()> {
+    let user = auth.user;
     let n = diesel::update(
         sessions::table
             .find(session.0)

@@ -413,7 +413,7 @@ pub fn grant(
         )?;
         crate::orgs::role_of(conn, OrgId(task.org_id), user.0)?.ok_or(DalError::NotFound)?;
         upsert_grant(conn, task.id, user.0, access, actor.uid())?;
-        let user = crate::users::get_self(conn, user)?;
+        let user = crate::users::by_id(conn, user)?;
         Ok(TaskGrant {
             task_id: task.id,
             user,

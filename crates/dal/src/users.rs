@@ -9,6 +9,7 @@ use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::models::User;
 use crate::schema::users;
+use crate::sessions::Authenticated;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -68,10 +69,13 @@ pub fn credentials_by_email(
     Ok((lowered, credentials))
 }
 
-/// A user's email and credentials (to check their current password).
-pub fn credentials_of(conn: &mut PgConnection, user: UserId) -> DalResult<(String, Credentials)> {
+/// The signed-in user's email and credentials (to check their current password).
+pub fn credentials_of(
+    conn: &mut PgConnection,
+    auth: &Authenticated,
+) -> DalResult<(String, Credentials)> {
     let (email, id, password_hash, active) = users::table
-        .find(user.0)
+        .find(auth.user_id().0)
         .select((users::email, users::id, users::password_hash, users::active))
         .first(conn)?;
     Ok((
@@ -84,8 +88,14 @@ pub fn credentials_of(conn: &mut PgConnection, user: UserId) -> DalResult<(Strin
     ))
 }
 
-/// The signed-in user's own record (sign-in answers and `me`).
-pub fn get_self(conn: &mut PgConnection, user_id: UserId) -> DalResult<User> {
+/// The signed-in user's own record (sign-in answers).
+pub fn get_self(conn: &mut PgConnection, auth: &Authenticated) -> DalResult<User> {
+    by_id(conn, auth.user_id())
+}
+
+/// A user's record, for callers in this crate that have already decided the reader may
+/// see it (a grant or membership the actor just made, the actor themself).
+pub(crate) fn by_id(conn: &mut PgConnection, user_id: UserId) -> DalResult<User> {
     Ok(users::table
         .find(user_id.0)
         .select(User::as_select())
@@ -94,12 +104,17 @@ pub fn get_self(conn: &mut PgConnection, user_id: UserId) -> DalResult<User> {
 
 /// The actor's own record.
 pub fn me(conn: &mut PgConnection, actor: &Actor) -> DalResult<User> {
-    get_self(conn, actor.user_id)
+    by_id(conn, actor.user_id)
 }
 
-/// Stores a new hash for the user (rehash on login after a cost change).
-pub fn set_password_hash(conn: &mut PgConnection, user_id: UserId, hash: &str) -> DalResult<()> {
-    diesel::update(users::table.find(user_id.0))
+/// Stores a new hash for the signed-in user (a password change, or a rehash at login
+/// after a cost change, once the session is open).
+pub fn set_password_hash(
+    conn: &mut PgConnection,
+    auth: &Authenticated,
+    hash: &str,
+) -> DalResult<()> {
+    diesel::update(users::table.find(auth.user_id().0))
         .set((
             users::password_hash.eq(hash),
             users::updated_at.eq(diesel::dsl::now),
@@ -109,6 +124,32 @@ pub fn set_password_hash(conn: &mut PgConnection, user_id: UserId, hash: &str) -
 }
 
 /// Finds a user id by email for administrative commands (the `crust` CLI).
-pub fn id_by_email(conn: &mut PgConnection, email: &str) -> DalResult<Option<UserId>> {
+pub fn id_by_email(
+    _: &crate::Operator,
+    conn: &mut PgConnection,
+    email: &str,
+) -> DalResult<Option<UserId>> {
+    lookup_id(conn, email)
+}
+
+/// A user id by email, for this crate's own checks (adding a member by address).
+pub(crate) fn lookup_id(conn: &mut PgConnection, email: &str) -> DalResult<Option<UserId>> {
     Ok(credentials_by_email(conn, email)?.1.map(|c| UserId(c.id)))
+}
+
+/// Sets a user's password hash from the console (`crust seed demo` resets the demo
+/// users' passwords).
+pub fn reset_password_hash(
+    _: &crate::Operator,
+    conn: &mut PgConnection,
+    user_id: UserId,
+    hash: &str,
+) -> DalResult<()> {
+    diesel::update(users::table.find(user_id.0))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

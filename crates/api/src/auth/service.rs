@@ -28,12 +28,9 @@ const BAD_LOGIN: &str = "the email or password is incorrect";
 const BAD_REFRESH: &str = "the refresh token is invalid or expired; sign in again";
 const BAD_ACCESS: &str = "the access token is invalid or expired";
 
-/// The authenticated caller of a request.
-#[derive(Clone, Copy, Debug)]
-pub struct Principal {
-    pub user_id: UserId,
-    pub session_id: SessionId,
-}
+/// Who is calling: the DAL's proof of a signed-in user (made only by the DAL, from
+/// a session it found open).
+pub type Principal = crust_dal::sessions::Authenticated;
 
 /// What a successful sign-in returns.
 #[derive(Clone, Debug)]
@@ -115,9 +112,12 @@ impl AuthService {
         let name =
             validate::name("name", name).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
         let hash = self.hash_new_password(password).await?;
-        self.open_session(rec, "signUp", move |c| {
-            Ok(UserId(users::create(c, &email, &name, &hash)?.id))
-        })
+        self.open_session(
+            rec,
+            "signUp",
+            move |c| Ok(UserId(users::create(c, &email, &name, &hash)?.id)),
+            None,
+        )
         .await
     }
 
@@ -184,13 +184,8 @@ impl AuthService {
         };
         self.throttle.succeeded(account, client);
         tracing::info!(outcome = "success", user_id = %user_id, "login");
-        self.open_session(rec, "login", move |c| {
-            if let Some(new_hash) = rehash {
-                users::set_password_hash(c, user_id, &new_hash)?;
-            }
-            Ok(user_id)
-        })
-        .await
+        self.open_session(rec, "login", move |_| Ok(user_id), rehash)
+            .await
     }
 
     /// Waits out the account's delay (on a timer, not a thread) and says whether this
@@ -236,8 +231,9 @@ impl AuthService {
         Ok(())
     }
 
-    /// Runs `prepare` (which makes or checks the user), opens a session for that user
-    /// and records `action`, all in one transaction.
+    /// Runs `prepare` (which makes the user, or names the one whose password was just
+    /// checked), opens a session for that user, stores `rehash` as their password hash
+    /// if given, and records `action`, all in one transaction.
     async fn open_session(
         &self,
         rec: &Recorder,
@@ -245,6 +241,7 @@ impl AuthService {
         prepare: impl FnOnce(&mut crust_dal::PgConnection) -> crust_dal::DalResult<UserId>
             + Send
             + 'static,
+        rehash: Option<String>,
     ) -> Result<SignedIn, ApiError> {
         let refresh_token = new_refresh_token().map_err(|e| ApiError::internal(e.to_string()))?;
         let refresh_hash = refresh_token_hash(&refresh_token);
@@ -255,9 +252,13 @@ impl AuthService {
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
                     let user_id = prepare(c)?;
-                    let session =
+                    let auth =
                         sessions::create(c, user_id, &refresh_hash, &rec2.client(), absolute)?;
-                    let user = users::get_self(c, user_id)?;
+                    if let Some(hash) = &rehash {
+                        users::set_password_hash(c, &auth, hash)?;
+                    }
+                    let user = users::get_self(c, &auth)?;
+                    let session = auth.session_id();
                     let mut e = rec2.sign_in_event(action, Outcome::Ok);
                     e.actor = Some(user_id);
                     e.session = Some(session);
@@ -306,12 +307,12 @@ impl AuthService {
                 crust_dal::transaction(c, |c| {
                     let outcome = sessions::rotate(c, &presented_hash, &next_hash, idle)?;
                     let (user, event) = match &outcome {
-                        Refresh::Rotated { user, session } => {
+                        Refresh::Rotated(auth) => {
                             let mut e = rec2.sign_in_event("refreshSession", Outcome::Ok);
-                            e.actor = Some(*user);
-                            e.session = Some(*session);
-                            e.subject_user = Some(*user);
-                            (Some(users::get_self(c, *user)?), e)
+                            e.actor = Some(auth.user_id());
+                            e.session = Some(auth.session_id());
+                            e.subject_user = Some(auth.user_id());
+                            (Some(users::get_self(c, auth)?), e)
                         }
                         Refresh::Reused { user, session } => {
                             let mut e =
@@ -339,7 +340,7 @@ impl AuthService {
             .await?;
         rec.mark_recorded();
         match outcome {
-            (Refresh::Rotated { session, .. }, Some(user)) => self.signed_in(user, session, next),
+            (Refresh::Rotated(auth), Some(user)) => self.signed_in(user, auth.session_id(), next),
             (Refresh::Reused { .. }, _) => {
                 tracing::warn!("refresh token reuse detected; session revoked");
                 Err(ApiError::Unauthenticated(BAD_REFRESH))
@@ -423,10 +424,10 @@ impl AuthService {
         new: String,
         rec: &Recorder,
     ) -> Result<usize, ApiError> {
-        let user_id = principal.user_id;
+        let user_id = principal.user_id();
         let (_, creds) = self
             .db
-            .run(move |c| users::credentials_of(c, user_id))
+            .run(move |c| users::credentials_of(c, &principal))
             .await?;
         let account = AccountKey::User(user_id);
         let client = ClientKey::of(rec.client().ip.as_deref());
@@ -458,13 +459,9 @@ impl AuthService {
             .db
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
-                    users::set_password_hash(c, user_id, &hash)?;
-                    let ended = sessions::revoke_all_for_user(
-                        c,
-                        user_id,
-                        Some(principal.session_id),
-                        RevokeReason::PasswordChanged,
-                    )?;
+                    users::set_password_hash(c, &principal, &hash)?;
+                    let ended =
+                        sessions::revoke_others(c, &principal, RevokeReason::PasswordChanged)?;
                     let mut e = rec2.event("changePassword", Outcome::Ok);
                     e.subject_user = Some(user_id);
                     e.variables = Some(json!({ "otherSessionsEnded": ended }).to_string());
@@ -483,17 +480,13 @@ impl AuthService {
             .keys
             .verify(bearer)
             .map_err(|_| ApiError::Unauthenticated(BAD_ACCESS))?;
-        let principal = Principal {
-            user_id: UserId(claims.sub),
-            session_id: SessionId(claims.sid),
-        };
-        let actor = self
+        let (user, session) = (UserId(claims.sub), SessionId(claims.sid));
+        let (principal, actor) = self
             .db
             .run(move |c| {
-                if !sessions::is_active(c, principal.session_id, principal.user_id)? {
-                    return Err(DalError::NotFound);
-                }
-                Actor::load(c, principal.user_id)
+                let principal =
+                    sessions::authenticate(c, session, user)?.ok_or(DalError::NotFound)?;
+                Ok((principal, Actor::signed_in(c, &principal)?))
             })
             .await
             .map_err(|e| match e {

@@ -295,13 +295,13 @@ pub async fn sessions(ctx: &Context<'_>) -> Result<Vec<Session>, ApiError> {
     let me = principal(ctx)?;
     let idle = auth_service(ctx)?.idle_ttl();
     let list = db(ctx)?
-        .run(move |c| crust_dal::sessions::open_for_user(c, me.user_id, idle))
+        .run(move |c| crust_dal::sessions::open_for_user(c, &me, idle))
         .await?;
     Ok(list
         .into_iter()
         .map(|s| Session {
             id: id(s.id),
-            current: s.id == me.session_id.0,
+            current: s.id == me.session_id().0,
             created_at: s.created_at,
             last_used_at: s.last_refreshed_at,
             expires_at: s.absolute_expires_at,
@@ -320,7 +320,7 @@ pub async fn security_events(
     let me = principal(ctx)?;
     let page = page(first, after)?;
     let paged = db(ctx)?
-        .run(move |c| crust_dal::audit::security_events(c, me.user_id, page))
+        .run(move |c| crust_dal::audit::security_events(c, &me, page))
         .await?;
     Ok(connection(paged, AuditEvent))
 }
@@ -363,7 +363,7 @@ impl SessionMutation {
         let me = principal(ctx)?;
         let session: SessionId = parse("sessionId", &input.session_id)?;
         db(ctx)?
-            .run(move |c| crust_dal::sessions::revoke_own(c, me.user_id, session))
+            .run(move |c| crust_dal::sessions::revoke_own(c, &me, session))
             .await?;
         Ok(RevokeSessionPayload {
             revoked_session_id: id(session.0),

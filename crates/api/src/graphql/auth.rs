@@ -97,7 +97,7 @@ impl AuthMutation {
     async fn logout(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
         let me = principal(ctx)?;
         auth_service(ctx)?
-            .logout(Some(me.user_id), me.session_id, &recorder(ctx)?)
+            .logout(Some(me.user_id()), me.session_id(), &recorder(ctx)?)
             .await?;
         Ok(LogoutPayload { revoked: true })
     }

@@ -452,7 +452,7 @@ fn rate_limit(
 ) -> Result<Verdict, (Bucket, String, Box<HttpResponse>)> {
     let ip = ctx.client.ip.clone().unwrap_or_default();
     let mut checks = vec![match &ctx.caller {
-        Some((principal, _)) => (Bucket::User, principal.user_id.to_string()),
+        Some((principal, _)) => (Bucket::User, principal.user_id().to_string()),
         None => (Bucket::Anonymous, ip.clone()),
     }];
     if signs_in(requests) {

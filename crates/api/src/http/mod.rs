@@ -68,7 +68,7 @@ pub(crate) fn recorder(
     crate::audit::Recorder::new(
         state.audit_enabled,
         origin,
-        caller.map(|p| (p.user_id, p.session_id)),
+        caller.map(|p| (p.user_id(), p.session_id())),
     )
 }
 

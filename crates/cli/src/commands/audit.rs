@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use crust_dal::audit::Event;
+use crust_dal::Operator;
 use crust_domain::audit::hex;
 use serde_json::json;
 use uuid::Uuid;
@@ -63,7 +64,8 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
     let dal = |e: crust_dal::DalError| anyhow::anyhow!("{e}");
     match cmd {
         AuditCommand::Verify => {
-            let report = crust_dal::audit::verify(&mut conn).map_err(dal)?;
+            let report =
+                crust_dal::audit::verify(&Operator::at_console(), &mut conn).map_err(dal)?;
             for b in &report.broken {
                 println!(
                     "BROKEN: chain {} at event #{}{}: {}",
@@ -90,7 +92,8 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Prune { older_than_days } => {
             let days = older_than_days.unwrap_or(config.audit_retention_days);
             let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
-            let n = crust_dal::audit::prune(&mut conn, cutoff).map_err(dal)?;
+            let n =
+                crust_dal::audit::prune(&Operator::at_console(), &mut conn, cutoff).map_err(dal)?;
             println!("pruned {n} events older than {days} days (before {cutoff})");
             Ok(())
         }
@@ -108,11 +111,12 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                 )),
                 None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
             };
-            let n = crust_dal::audit::export(&mut conn, org, from, to, |e| {
-                serde_json::to_writer(&mut sink, &line(e))?;
-                sink.write_all(b"\n")
-            })
-            .map_err(dal)?;
+            let n =
+                crust_dal::audit::export(&Operator::at_console(), &mut conn, org, from, to, |e| {
+                    serde_json::to_writer(&mut sink, &line(e))?;
+                    sink.write_all(b"\n")
+                })
+                .map_err(dal)?;
             sink.flush().context("cannot write the export")?;
             eprintln!("exported {n} events");
             Ok(())

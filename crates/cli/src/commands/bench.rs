@@ -12,7 +12,7 @@ use anyhow::{anyhow, Context};
 use crust_api::config::Source;
 use crust_dal::structure::BoxKind;
 use crust_dal::tasks::{NewTask, TaskPatch};
-use crust_dal::{Actor, PgConnection};
+use crust_dal::{Actor, Operator, PgConnection};
 use crust_domain::roles::DependencyKind;
 use crust_domain::{BoxId, Classification, ProjectId, SliceId, TaskId, UserId, Visibility};
 use serde_json::{json, Value};
@@ -51,8 +51,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let server = base.database_url.expose().to_owned();
     let mut admin = crust_dal::establish(&postgres::with_database(&server, "postgres")?)
         .context("cannot reach PostgreSQL")?;
-    crust_dal::admin::drop_database_if_exists(&mut admin, BENCH_DB).map_err(|e| anyhow!("{e}"))?;
-    crust_dal::admin::create_database_if_missing(&mut admin, BENCH_DB)
+    crust_dal::admin::drop_database_if_exists(&Operator::at_console(), &mut admin, BENCH_DB)
+        .map_err(|e| anyhow!("{e}"))?;
+    crust_dal::admin::create_database_if_missing(&Operator::at_console(), &mut admin, BENCH_DB)
         .map_err(|e| anyhow!("{e}"))?;
     let url = postgres::with_database(&server, BENCH_DB)?;
     let config = bench_config(&url)?;
@@ -116,7 +117,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Ok(())
     });
     let mut admin = crust_dal::establish(&postgres::with_database(&server, "postgres")?)?;
-    crust_dal::admin::drop_database_if_exists(&mut admin, BENCH_DB).map_err(|e| anyhow!("{e}"))?;
+    crust_dal::admin::drop_database_if_exists(&Operator::at_console(), &mut admin, BENCH_DB)
+        .map_err(|e| anyhow!("{e}"))?;
     result
 }
 
@@ -179,9 +181,17 @@ fn seed(
         "Bench",
         &hash,
     ))?;
-    let actor = dal(Actor::load(conn, UserId(user.id)))?;
+    let actor = dal(Actor::for_operator(
+        &Operator::at_console(),
+        conn,
+        UserId(user.id),
+    ))?;
     let org = dal(crust_dal::orgs::create(conn, &actor, "Bench"))?;
-    let actor = dal(Actor::load(conn, UserId(user.id)))?;
+    let actor = dal(Actor::for_operator(
+        &Operator::at_console(),
+        conn,
+        UserId(user.id),
+    ))?;
     let new_project = |name: &str| crust_dal::projects::NewProject {
         org: crust_domain::OrgId(org.id),
         workspace: None,

@@ -101,8 +101,14 @@ fn server_login(
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    crust_dal::admin::ensure_member_login(conn, &login, &password, "crust_app")
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    crust_dal::admin::ensure_member_login(
+        &crust_dal::Operator::at_console(),
+        conn,
+        &login,
+        &password,
+        "crust_app",
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((
         login.clone(),
         postgres::with_login(owner_url, &login, &password)?,

@@ -18,12 +18,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         {
             anyhow::bail!("cancelled");
         }
-        let reverted = crust_dal::migrate::revert_all(&mut conn)
-            .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
+        let reverted =
+            crust_dal::migrate::revert_all(&crust_dal::Operator::at_console(), &mut conn)
+                .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
         println!("reverted {} migration(s)", reverted.len());
         return Ok(());
     }
-    let applied = crust_dal::migrate::run_pending(&mut conn)
+    let applied = crust_dal::migrate::run_pending(&crust_dal::Operator::at_console(), &mut conn)
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     if applied.is_empty() {
         println!("database is up to date");

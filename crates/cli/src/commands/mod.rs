@@ -28,7 +28,7 @@ pub fn connect(config: &Config) -> anyhow::Result<PgConnection> {
 
 /// Applies pending migrations and reports what it did.
 pub fn migrate(conn: &mut PgConnection) -> anyhow::Result<()> {
-    let applied = crust_dal::migrate::run_pending(conn)
+    let applied = crust_dal::migrate::run_pending(&crust_dal::Operator::at_console(), conn)
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     for version in &applied {
         tracing::info!(version, "migration applied");

@@ -9,7 +9,9 @@ use crust_api::auth::password::PasswordHasher;
 use crust_api::{Config, Profile};
 use crust_dal::projects::NewProject;
 use crust_dal::tasks::{NewTask, TaskPatch};
-use crust_dal::{orgs, projects, structure, tasks, users, workspaces, Actor, Page, PgConnection};
+use crust_dal::{
+    orgs, projects, structure, tasks, users, workspaces, Actor, Operator, Page, PgConnection,
+};
 use crust_domain::{
     Classification, OrgId, OrgRole, ProjectId, ProjectRole, TaskAccess, TaskStatus, UserId,
     Visibility,
@@ -84,9 +86,15 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
     for (email, name, role) in DEMO_USERS {
         let password = generate_password()?;
         let hash = hasher.hash(&password).map_err(|e| anyhow!("{e}"))?;
-        let id = match dal(users::id_by_email(conn, email), "look up user")? {
+        let id = match dal(
+            users::id_by_email(&Operator::at_console(), conn, email),
+            "look up user",
+        )? {
             Some(id) => {
-                dal(users::set_password_hash(conn, id, &hash), "reset password")?;
+                dal(
+                    users::reset_password_hash(&Operator::at_console(), conn, id, &hash),
+                    "reset password",
+                )?;
                 id
             }
             None => UserId(dal(users::create(conn, email, name, &hash), "create user")?.id),
@@ -98,7 +106,10 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
             password,
         });
     }
-    let owner = dal(Actor::load(conn, ids[0]), "load owner")?;
+    let owner = dal(
+        Actor::for_operator(&Operator::at_console(), conn, ids[0]),
+        "load owner",
+    )?;
     let existing = dal(orgs::list(conn, &owner, Page::first(100)), "list orgs")?;
     if existing.items.iter().any(|o| o.name == DEMO_ORG) {
         return Ok(logins);
@@ -109,7 +120,10 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
 
 fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::Result<()> {
     let org = OrgId(dal(orgs::create(conn, &owner, DEMO_ORG), "create org")?.id);
-    let owner = dal(Actor::load(conn, owner.user_id), "reload owner")?;
+    let owner = dal(
+        Actor::for_operator(&Operator::at_console(), conn, owner.user_id),
+        "reload owner",
+    )?;
     for ((email, _, role), _) in DEMO_USERS.iter().zip(ids).skip(1) {
         dal(
             orgs::add_member(conn, &owner, org, email, *role),
