@@ -1624,23 +1624,18 @@ async fn a_secret_task_named_as_a_secondary_argument_hides_the_event_from_admins
     // Honest traffic: a link between tasks the admin may see is listed to them.
     app.ok(&o.owner, link, json!({ "t": plain, "o": o.task }))
         .await;
-    let admin = app
-        .ok(
+    let links_seen_by_admin = || {
+        app.ok(
             &o.admin,
             AUDIT_Q,
             json!({ "o": o.org, "first": 100, "f": { "action": "addTaskDependency" } }),
         )
-        .await;
+    };
+    let admin = links_seen_by_admin().await;
     assert_eq!(admin["auditEvents"]["totalCount"], 1);
     assert_eq!(admin["auditEvents"]["nodes"][0]["targetId"], plain.as_str());
     // Someone added to the SECRET task's list later sees the first one too.
     app.grant(&o.owner, &secret, &o.admin, "VIEW").await;
-    let admin = app
-        .ok(
-            &o.admin,
-            AUDIT_Q,
-            json!({ "o": o.org, "first": 100, "f": { "action": "addTaskDependency" } }),
-        )
-        .await;
+    let admin = links_seen_by_admin().await;
     assert_eq!(admin["auditEvents"]["totalCount"], 2);
 }

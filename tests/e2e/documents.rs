@@ -38,6 +38,17 @@ async fn post(
     (started.elapsed(), status, body)
 }
 
+/// Sends `query` and asserts it was refused as bad input saying `says`, before any
+/// statement ran.
+async fn refused(app: &TestApp, token: Option<&str>, query: &str, says: &str) {
+    let (_, status, body) = post(app, token, json!({ "query": query })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "expected `{says}`: {body}");
+    assert_eq!(body["extensions"]["sqlStatements"], 0, "{body}");
+}
+
 fn assert_bomb_refused(body: &Value) {
     assert_eq!(error_code(body), Some("BAD_USER_INPUT"), "{body}");
     assert!(
@@ -146,90 +157,51 @@ async fn a_fragment_bomb_is_refused_at_once_and_health_answers_throughout() {
 #[tokio::test]
 async fn a_fragment_cycle_and_deep_nesting_are_refused_before_authentication() {
     let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
-    let (_, _, body) = post(
+    refused(
         &app,
         None,
-        json!({ "query": "{ me { ...a } } fragment a on Me { ...b } fragment b on Me { id ...a ...a }" }),
+        "{ me { ...a } } fragment a on Me { ...b } fragment b on Me { id ...a ...a }",
+        "spreads itself",
     )
     .await;
-    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
-    assert!(body["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("spreads itself"));
     // Deeply nested list values would make the parser recurse thousands of times.
     let deep = format!(
         "{{ me {{ id }} tasks(filter: {{ text: {}\"a\"{} }}) {{ totalCount }} }}",
         "[".repeat(6000),
         "]".repeat(6000)
     );
-    let (_, status, body) = post(&app, None, json!({ "query": deep })).await;
-    assert_eq!(status, 200);
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("nests brackets"),
-        "{body}"
-    );
-    assert_eq!(body["extensions"]["sqlStatements"], 0, "{body}");
+    refused(&app, None, &deep, "nests brackets").await;
 }
 
 #[tokio::test]
 async fn repeated_fields_are_counted_through_fragments_and_inline_fragments() {
     let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
     let user = app.user("searcher").await;
+    let token = Some(user.access.as_str());
+    let search = "tasks(first: 100, filter: {text: \"a\"}) { nodes { id } }";
     // 2,500 spreads of one search: thousands of searches in one request before.
     let spreads = "...F ".repeat(2500);
-    let q = format!(
-        "{{ {spreads} }} fragment F on Query {{ tasks(first: 100, filter: {{text: \"a\"}}) {{ nodes {{ id }} }} }}"
-    );
-    let (_, _, body) = post(&app, Some(&user.access), json!({ "query": q })).await;
-    assert_eq!(error_code(&body), Some("BAD_USER_INPUT"), "{body}");
-    assert_eq!(body["extensions"]["sqlStatements"], 0, "{body}");
+    let q = format!("{{ {spreads} }} fragment F on Query {{ {search} }}");
+    refused(&app, token, &q, "once its fragments are expanded").await;
     // Fewer spreads, under the selection bound: the repeat limit sees them all.
     let spreads = "...F ".repeat(50);
-    let q = format!(
-        "{{ {spreads} }} fragment F on Query {{ tasks(first: 100, filter: {{text: \"a\"}}) {{ nodes {{ id }} }} }}"
-    );
-    let (_, _, body) = post(&app, Some(&user.access), json!({ "query": q })).await;
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("`tasks` is repeated 50 times"),
-        "{body}"
-    );
-    assert_eq!(body["extensions"]["sqlStatements"], 0, "{body}");
+    let q = format!("{{ {spreads} }} fragment F on Query {{ {search} }}");
+    refused(&app, token, &q, "`tasks` is repeated 50 times").await;
     // Each inline fragment used to start a fresh count.
-    let inline =
-        "... on Query { tasks(first: 100, filter: {text: \"a\"}) { nodes { id } } } ".repeat(40);
-    let (_, _, body) = post(
+    let inline = format!("... on Query {{ {search} }} ").repeat(40);
+    refused(
         &app,
-        Some(&user.access),
-        json!({ "query": format!("{{ {inline} }}") }),
+        token,
+        &format!("{{ {inline} }}"),
+        "`tasks` is repeated 40 times",
     )
     .await;
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("`tasks` is repeated 40 times"),
-        "{body}"
-    );
     // Merged parents merge their children.
     let q = format!(
         "{{ {} }}",
         "organizations { totalCount totalCount totalCount } ".repeat(4)
     );
-    let (_, _, body) = post(&app, Some(&user.access), json!({ "query": q })).await;
-    assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("`totalCount` is repeated 12 times"),
-        "{body}"
-    );
+    refused(&app, token, &q, "`totalCount` is repeated 12 times").await;
     // Honest: a fragment spread in two places, a field merged twice.
     let body = app
         .gql(

@@ -33,22 +33,8 @@ async fn board() -> Board {
     app.add_project_member(&alice, &project, &bob, "EDITOR")
         .await;
     let slice = app.create_slice(&alice, &project, "Board").await;
-    let column = |name: &'static str, done: bool| {
-        let (app, alice, slice) = (&app, &alice, slice.clone());
-        async move {
-            app.ok(
-                alice,
-                "mutation($s: ID!, $n: String!, $d: Boolean!) { createBox(input: {sliceId: $s, name: $n, boardColumn: true, doneColumn: $d}) { box { id } } }",
-                json!({ "s": slice, "n": name, "d": done }),
-            )
-            .await["createBox"]["box"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let todo = column("To do", false).await;
-    let done = column("Done", true).await;
+    let todo = app.create_column(&alice, &slice, "To do", false).await;
+    let done = app.create_column(&alice, &slice, "Done", true).await;
     let secret = task(&app, &alice, &project, &done, "Secret", "SECRET").await;
     let plain = task(&app, &bob, &project, &done, "Plain", "CONFIDENTIAL").await;
     Board {

@@ -22,23 +22,9 @@ async fn board() -> Board {
         .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
         .await;
     let slice = app.create_slice(&owner, &project, "Sprint board").await;
-    let column = |name: &'static str, done: bool| {
-        let (app, owner, slice) = (&app, &owner, slice.clone());
-        async move {
-            app.ok(
-                owner,
-                "mutation($s: ID!, $n: String!, $d: Boolean!) { createBox(input: {sliceId: $s, name: $n, boardColumn: true, doneColumn: $d}) { box { id } } }",
-                json!({ "s": slice, "n": name, "d": done }),
-            )
-            .await["createBox"]["box"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    let todo = column("To do", false).await;
-    let doing = column("Doing", false).await;
-    let done = column("Done", true).await;
+    let todo = app.create_column(&owner, &slice, "To do", false).await;
+    let doing = app.create_column(&owner, &slice, "Doing", false).await;
+    let done = app.create_column(&owner, &slice, "Done", true).await;
     Board {
         app,
         owner,

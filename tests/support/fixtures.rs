@@ -77,6 +77,24 @@ impl TestApp {
         id(&d["createSlice"]["slice"]["id"])
     }
 
+    /// A board column (a box of a board), the done column when `done`.
+    pub async fn create_column(
+        &self,
+        who: &Session,
+        slice: &str,
+        name: &str,
+        done: bool,
+    ) -> String {
+        let d = self
+            .ok(
+                who,
+                "mutation($s: ID!, $n: String!, $d: Boolean!) { createBox(input: {sliceId: $s, name: $n, boardColumn: true, doneColumn: $d}) { box { id } } }",
+                json!({ "s": slice, "n": name, "d": done }),
+            )
+            .await;
+        id(&d["createBox"]["box"]["id"])
+    }
+
     pub async fn create_box(&self, who: &Session, slice: &str, name: &str) -> String {
         let d = self
             .ok(
