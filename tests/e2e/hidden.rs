@@ -72,22 +72,7 @@ async fn task(
 
 /// The titles of a box's tasks, in order, as `who` sees them.
 async fn titles(app: &TestApp, who: &Session, box_id: &str, project: &str) -> Vec<String> {
-    let d = app
-        .ok(who, "query($p: ID!) { project(id: $p) { slices { nodes { boxes { nodes { id tasks { nodes { title } } } } } } } }", json!({ "p": project }))
-        .await;
-    for s in d["project"]["slices"]["nodes"].as_array().unwrap() {
-        for bx in s["boxes"]["nodes"].as_array().unwrap() {
-            if bx["id"] == box_id {
-                return bx["tasks"]["nodes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|t| t["title"].as_str().unwrap().to_owned())
-                    .collect();
-            }
-        }
-    }
-    panic!("box {box_id} not found in {d}")
+    app.box_titles(who, project, box_id).await
 }
 
 const TASK: &str = "query($t: ID!) { task(id: $t) { title status startDate dueDate box { id } dependsOn { task { id } } dependents { task { id } } } }";

@@ -48,23 +48,7 @@ async fn task_in(b: &Board, box_id: &str, title: &str) -> String {
 }
 
 async fn box_titles(b: &Board, box_id: &str) -> Vec<String> {
-    let d = b
-        .app
-        .ok(&b.owner, "query($p: ID!) { project(id: $p) { slices { nodes { boxes { nodes { id tasks { nodes { title } } } } } } } }", json!({ "p": b.project }))
-        .await;
-    for s in d["project"]["slices"]["nodes"].as_array().unwrap() {
-        for bx in s["boxes"]["nodes"].as_array().unwrap() {
-            if bx["id"] == box_id {
-                return bx["tasks"]["nodes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|t| t["title"].as_str().unwrap().to_owned())
-                    .collect();
-            }
-        }
-    }
-    panic!("box {box_id} not found in {d}")
+    b.app.box_titles(&b.owner, &b.project, box_id).await
 }
 
 const MOVE: &str = "mutation($t: ID!, $b: ID!, $p: Int!) { moveTask(input: {taskId: $t, boxId: $b, position: $p}) { task { status progress } } }";

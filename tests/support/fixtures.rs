@@ -95,6 +95,26 @@ impl TestApp {
         id(&d["createBox"]["box"]["id"])
     }
 
+    /// The titles of a box's tasks, in order, as `who` sees them.
+    pub async fn box_titles(&self, who: &Session, project: &str, box_id: &str) -> Vec<String> {
+        let d = self
+            .ok(who, "query($p: ID!) { project(id: $p) { slices { nodes { boxes { nodes { id tasks { nodes { title } } } } } } } }", json!({ "p": project }))
+            .await;
+        for s in d["project"]["slices"]["nodes"].as_array().unwrap() {
+            for bx in s["boxes"]["nodes"].as_array().unwrap() {
+                if bx["id"] == box_id {
+                    return bx["tasks"]["nodes"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t["title"].as_str().unwrap().to_owned())
+                        .collect();
+                }
+            }
+        }
+        panic!("box {box_id} not found in {d}")
+    }
+
     pub async fn create_box(&self, who: &Session, slice: &str, name: &str) -> String {
         let d = self
             .ok(
