@@ -7,9 +7,11 @@
 //! 1. bracket nesting, by a scan of the raw text (the parser recurses on nesting);
 //! 2. parsing;
 //! 3. one walk over the text in which each fragment's body is summed once (memoized),
-//!    refusing fragment cycles and any operation or fragment whose selection, with
-//!    every spread expanded, holds more than `max_selections` fields, spreads and inline
-//!    fragments, or more than `max_aliases` aliases;
+//!    refusing fragment cycles, any fragment whose selection, with every spread
+//!    expanded, holds more than `max_selections` fields, spreads and inline fragments,
+//!    a document whose operations together hold more (async-graphql walks every
+//!    operation of a document, not only the selected one), and an operation with more
+//!    than `max_aliases` aliases;
 //! 4. only then, the expansion itself — now bounded by `max_selections` — to count how
 //!    often one response key repeats once GraphQL has merged what it merges, and to
 //!    read the root fields (through fragments) that the rate limits look at.
@@ -102,10 +104,12 @@ pub fn check_counting(
             ));
         }
     }
+    let mut total = 0u64;
     for (_, op) in doc.operations.iter() {
         let size = sizes.set(&op.node.selection_set.node, 0)?;
-        if size.selections > limits.max_selections as u64 {
-            return Err(too_many_selections(size.selections, limits, "the query"));
+        total = total.saturating_add(size.selections);
+        if total > limits.max_selections as u64 {
+            return Err(too_many_selections(total, limits, "the query"));
         }
         if size.aliases > limits.max_aliases as u64 {
             return Err(refuse(format!(

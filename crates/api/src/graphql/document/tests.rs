@@ -67,6 +67,24 @@ fn a_fragment_bomb_is_refused_after_linear_work() {
 }
 
 #[test]
+fn the_bound_holds_for_the_whole_document_not_each_operation() {
+    // Each operation stays under the bound; together they would not.
+    let mut q = String::from("fragment T on Query { me { ");
+    q.push_str(&"id name email ".repeat(10));
+    q.push_str("} }");
+    for i in 0..20 {
+        q.push_str(&format!(" query q{i} {{ ...T }}"));
+    }
+    let mut limits = limits();
+    limits.max_selections = 500;
+    let e = check(&q, Some("q0"), &limits).unwrap_err();
+    assert!(e.message().contains("at most 500"), "{}", e.message());
+    // The same operations, few enough, pass.
+    let few = q.split(" query q3").next().unwrap_or_default();
+    assert!(check(few, Some("q0"), &limits).is_ok());
+}
+
+#[test]
 fn fragment_cycles_are_refused() {
     let e = refused("{ me { ...a } } fragment a on Me { ...b } fragment b on Me { id ...a }");
     assert!(e.contains("spreads itself"), "{e}");
