@@ -366,3 +366,69 @@ async fn honest_traffic_never_sees_a_429() {
         );
     }
 }
+
+/// Forty guesses sent at once from one IPv6 /64, each from its own address: before,
+/// every one was checked against the password (the lock was decided before any failure
+/// was counted) and none met the sign-in rate limit (keyed by the whole address).
+#[tokio::test]
+async fn guesses_sent_at_once_from_a_rotating_ipv6_block_gain_nothing() {
+    // With the sign-in rate limit out of the way, the pair lock alone holds.
+    let app = TestApp::start_with(|c| {
+        strict_behind_proxy(c);
+        c.login_lockout_secs = 900;
+    })
+    .await;
+    let victim = app.user("victim").await;
+    let guesses: Vec<_> = (0..40)
+        .map(|i| {
+            let app_url = app.url("/graphql");
+            let http = app.http.clone();
+            let email = victim.email.clone();
+            tokio::spawn(async move {
+                http.post(app_url)
+                    .header("x-forwarded-for", format!("2001:db8:1:2::{:x}", i + 1))
+                    .json(&json!({ "query": LOGIN, "variables": { "e": email, "p": format!("wrong guess {i}") } }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for g in guesses {
+        assert_eq!(g.await.unwrap(), 200);
+    }
+    let mut conn = app.db.connect();
+    let checked = crust_e2e::db::texts(
+        &mut conn,
+        "SELECT count(*)::text AS v FROM audit_events WHERE action = 'login' AND reason = $1",
+        "wrong_password",
+    );
+    assert_eq!(checked, ["5"], "only five guesses were checked");
+    // The block is locked now, whatever address of it comes next, right password or not.
+    let body = login_from(&app, "2001:db8:1:2::ffff", &victim.email, TEST_PASSWORD).await;
+    assert_eq!(error_code(&body), Some("UNAUTHENTICATED"), "{body}");
+    // The owner elsewhere gets in.
+    let body = login_from(&app, "2001:db8:9:9::1", &victim.email, TEST_PASSWORD).await;
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+
+    // With the default sign-in limit, a rotating block meets it like one address does.
+    let limited = TestApp::start_with(|c| {
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.rate_limits.sign_in_per_hour = 100;
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let res = post(
+            &limited,
+            None,
+            Some(&format!("2001:db8:5:5::{:x}", i + 1)),
+            LOGIN,
+            json!({ "e": "someone@example.test", "p": "whatever-password" }),
+        )
+        .await;
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+}

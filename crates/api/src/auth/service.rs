@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::audit::Recorder;
 use crate::auth::password::PasswordHasher;
-use crate::auth::throttle::{AccountKey, ClientKey, LoginThrottle};
+use crate::auth::throttle::{AccountKey, Attempt, ClientKey, LoginThrottle};
 use crate::auth::tokens::{new_refresh_token, refresh_token_hash, TokenKeys};
 use crate::config::Config;
 use crate::db::{blocking, Db};
@@ -140,7 +140,8 @@ impl AuthService {
         let client = ClientKey::of(rec.client().ip.as_deref());
         // A locked pair goes through the same wait and hashing as any other attempt and
         // fails the same way: neither message nor timing tells.
-        let locked = self.throttled(account, client).await;
+        let attempt = self.throttled(account, client).await;
+        let locked = attempt.check.locked;
         let hasher = self.hasher.clone();
         let (verdict, user_id, rehash) = blocking(move || match creds {
             Some(c) => {
@@ -168,7 +169,7 @@ impl AuthService {
             verdict
         };
         if let Some(reason) = refusal {
-            let newly_locked = self.throttle.failed(account, client) && !locked;
+            let newly_locked = attempt.failed() && !locked;
             tracing::info!(outcome = "failure", locked = newly_locked, "login refused");
             let mut e = rec.sign_in_event("login", Outcome::Forbidden);
             e.error_code = Some("UNAUTHENTICATED".into());
@@ -182,7 +183,7 @@ impl AuthService {
         let Some(user_id) = user_id else {
             return Err(ApiError::Unauthenticated(BAD_LOGIN));
         };
-        self.throttle.succeeded(account, client);
+        attempt.succeeded();
         tracing::info!(outcome = "success", user_id = %user_id, "login");
         self.open_session(rec, "login", move |_| Ok(user_id), rehash)
             .await
@@ -191,8 +192,9 @@ impl AuthService {
     /// Waits out the account's delay (on a timer, not a thread) and says whether this
     /// client's attempts on it are locked. Called before any password is checked, so a
     /// client that stops listening early learns nothing from the wait.
-    async fn throttled(&self, account: AccountKey, client: ClientKey) -> bool {
-        let check = self.throttle.check(account, client);
+    async fn throttled(&self, account: AccountKey, client: ClientKey) -> Attempt<'_> {
+        let attempt = self.throttle.begin(account, client);
+        let check = attempt.check;
         if !check.delay.is_zero() {
             tracing::info!(
                 delay_ms = check.delay.as_millis() as u64,
@@ -200,7 +202,7 @@ impl AuthService {
             );
             tokio::time::sleep(check.delay).await;
         }
-        check.locked
+        attempt
     }
 
     /// Records a refused attempt on an account and, when it was the failure that
@@ -431,11 +433,12 @@ impl AuthService {
             .await?;
         let account = AccountKey::User(user_id);
         let client = ClientKey::of(rec.client().ip.as_deref());
-        let locked = self.throttled(account, client).await;
+        let attempt = self.throttled(account, client).await;
+        let locked = attempt.check.locked;
         let hasher = self.hasher.clone();
         let current_ok = blocking(move || hasher.verify(&current, &creds.password_hash)).await?;
         if locked || !current_ok {
-            let newly_locked = self.throttle.failed(account, client) && !locked;
+            let newly_locked = attempt.failed() && !locked;
             let mut e = rec.event("changePassword", Outcome::Forbidden);
             e.variables = Some(rec.sent(json!({})));
             e.error_code = Some("FORBIDDEN".into());
@@ -452,7 +455,7 @@ impl AuthService {
                 "the current password is incorrect".into(),
             ));
         }
-        self.throttle.succeeded(account, client);
+        attempt.succeeded();
         let hash = self.hash_new_password(new).await?;
         let rec2 = rec.clone();
         let ended = self

@@ -9,6 +9,12 @@
 //!   `max_delay`. It only ever delays — the right password from an address that is not
 //!   locked always gets in.
 //!
+//! Attempts still being decided count too: [`LoginThrottle::begin`] reserves a place
+//! for each attempt before its password is checked, so forty guesses sent at once from
+//! one address are not all checked before the first failures are counted — the sixth
+//! finds the pair full, and every one waits the delay the others in flight have
+//! earned. The reservation ends with the attempt's outcome, or when it is dropped.
+//!
 //! Accounts are keyed by user id (several spellings of one email are one account, as
 //! PostgreSQL's `lower()` finds it); emails without an account by a digest of the text
 //! PostgreSQL's `lower()` made of them, which groups spellings exactly as an account
@@ -20,7 +26,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -50,19 +56,10 @@ pub struct ClientKey(Option<IpAddr>);
 impl ClientKey {
     /// The client of a request as the audit origin records it (`None`: unknown).
     pub fn of(ip: Option<&str>) -> Self {
-        let ip = ip
-            .and_then(|s| s.parse::<IpAddr>().ok())
-            .map(|ip| match ip {
-                IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                    Some(v4) => IpAddr::V4(v4),
-                    None => {
-                        let [a, b, c, d, ..] = v6.segments();
-                        IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
-                    }
-                },
-                v4 => v4,
-            });
-        ClientKey(ip)
+        ClientKey(
+            ip.and_then(|s| s.parse::<IpAddr>().ok())
+                .map(crate::http::client_ip::network),
+        )
     }
 }
 
@@ -95,12 +92,51 @@ pub struct LoginThrottle {
 struct State {
     pairs: HashMap<(AccountKey, ClientKey), Pair>,
     accounts: HashMap<AccountKey, Failures>,
+    /// Attempts begun and not yet decided, per account.
+    in_flight: HashMap<AccountKey, usize>,
 }
 
 #[derive(Default)]
 struct Pair {
     failures: Failures,
     locked_until: Option<Instant>,
+    /// Attempts from this pair begun and not yet decided.
+    in_flight: usize,
+}
+
+/// An attempt in progress: what it faces, and its place among the attempts in flight.
+/// Settle it with [`Attempt::failed`] or [`Attempt::succeeded`]; dropped unsettled (the
+/// request ended some other way), it only gives its place back.
+pub struct Attempt<'a> {
+    throttle: &'a LoginThrottle,
+    account: AccountKey,
+    client: ClientKey,
+    pub check: Check,
+    settled: bool,
+}
+
+impl Attempt<'_> {
+    /// The attempt failed: see [`LoginThrottle::failed`].
+    pub fn failed(mut self) -> bool {
+        self.settled = true;
+        self.throttle.release(self.account, self.client);
+        self.throttle.failed(self.account, self.client)
+    }
+
+    /// The attempt succeeded: see [`LoginThrottle::succeeded`].
+    pub fn succeeded(mut self) {
+        self.settled = true;
+        self.throttle.release(self.account, self.client);
+        self.throttle.succeeded(self.account, self.client);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.throttle.release(self.account, self.client);
+        }
+    }
 }
 
 /// Failure times within the window, oldest first, at most `cap` of them.
@@ -184,7 +220,50 @@ impl LoginThrottle {
         self.max.saturating_add(24)
     }
 
-    /// What an attempt on `account` from `client` faces.
+    /// Begins an attempt on `account` from `client`: what it faces, counting the
+    /// attempts already in flight as if they had failed, and its own place among them.
+    pub fn begin(&self, account: AccountKey, client: ClientKey) -> Attempt<'_> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let pair = state.pairs.entry((account, client)).or_default();
+        pair.failures.expire(now, self.window);
+        let locked = pair.locked_until.is_some_and(|until| until > now)
+            || pair.failures.0.len() + pair.in_flight >= self.max;
+        pair.in_flight += 1;
+        let recent = match state.accounts.get_mut(&account) {
+            Some(f) => {
+                f.expire(now, self.window);
+                f.0.len()
+            }
+            None => 0,
+        };
+        let in_flight = state.in_flight.entry(account).or_default();
+        let delay = self.delay_after(recent + *in_flight);
+        *in_flight += 1;
+        Attempt {
+            throttle: self,
+            account,
+            client,
+            check: Check { locked, delay },
+            settled: false,
+        }
+    }
+
+    /// Gives an attempt's place among those in flight back.
+    fn release(&self, account: AccountKey, client: ClientKey) {
+        let mut state = self.state();
+        if let Some(pair) = state.pairs.get_mut(&(account, client)) {
+            pair.in_flight = pair.in_flight.saturating_sub(1);
+        }
+        if let Some(n) = state.in_flight.get_mut(&account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                state.in_flight.remove(&account);
+            }
+        }
+    }
+
+    /// What an attempt on `account` from `client` would face (without beginning one).
     pub fn check(&self, account: AccountKey, client: ClientKey) -> Check {
         let now = Instant::now();
         let mut state = self.state();
@@ -217,7 +296,8 @@ impl LoginThrottle {
         sweep(
             &mut state.pairs,
             |p| {
-                p.locked_until.is_some_and(|u| u > now)
+                p.in_flight > 0
+                    || p.locked_until.is_some_and(|u| u > now)
                     || p.failures.last().is_some_and(|t| now - t < window)
             },
             |p| p.failures.last().or(p.locked_until),
@@ -285,6 +365,36 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(250));
         assert!(!t.check(ann, here).locked, "the cooling-off ends");
+    }
+
+    #[test]
+    fn attempts_in_flight_count_before_they_are_decided() {
+        let t = LoginThrottle::new(
+            5,
+            Duration::from_secs(900),
+            Duration::from_secs(900),
+            Duration::from_secs(4),
+        );
+        let (ann, here) = (user(1), ip("2001:db8:1:2::1"));
+        // Forty guesses at once from one /64: five are checked, the rest find it full.
+        let attempts: Vec<Attempt<'_>> = (0..40)
+            .map(|i| t.begin(ann, ip(&format!("2001:db8:1:2::{:x}", i + 1))))
+            .collect();
+        let checked = attempts.iter().filter(|a| !a.check.locked).count();
+        assert_eq!(checked, 5);
+        // Each waits the delay the others in flight earned: they do not all pass at once.
+        assert_eq!(attempts[4].check.delay, Duration::ZERO);
+        assert_eq!(attempts[5].check.delay, Duration::from_millis(100));
+        assert_eq!(attempts[39].check.delay, Duration::from_secs(4));
+        // Dropped undecided, they give their places back.
+        drop(attempts);
+        assert!(!t.begin(ann, here).check.locked);
+        // Decided as failures, the first five lock the pair.
+        let five: Vec<Attempt<'_>> = (0..5).map(|_| t.begin(ann, here)).collect();
+        let locked: Vec<bool> = five.into_iter().map(Attempt::failed).collect();
+        assert_eq!(locked, [false, false, false, false, true]);
+        assert!(t.begin(ann, here).check.locked);
+        assert!(!t.begin(ann, ip("192.0.2.1")).check.locked);
     }
 
     #[test]

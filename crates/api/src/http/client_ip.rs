@@ -26,3 +26,19 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
             .unwrap_or(peer),
     )
 }
+
+/// The network one client holds: an IPv4 address itself (an IPv4-mapped IPv6 address
+/// as IPv4), an IPv6 address's /64 — the block one subscriber usually gets, so rotating
+/// through it does not make a client new. Rate limits and sign-in counters key by it.
+pub fn network(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}

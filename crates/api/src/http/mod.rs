@@ -5,7 +5,7 @@
 //! `GET /readyz`, and GraphiQL at `/graphiql` where enabled (dev).
 
 mod browser;
-mod client_ip;
+pub(crate) mod client_ip;
 mod cors;
 mod graphql;
 mod headers;

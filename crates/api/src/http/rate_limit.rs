@@ -68,6 +68,9 @@ impl Limiters {
         }
     }
 
+    /// Draws from `bucket` for `key`: a user id, or a client IP, which counts as its
+    /// network (an IPv6 client's /64: rotating through one's block does not make a
+    /// client new).
     pub fn check(&self, bucket: Bucket, key: &str) -> Verdict {
         let (limiter, per_hour) = match bucket {
             Bucket::User => (&self.user, self.limits.user_per_hour),
@@ -78,7 +81,11 @@ impl Limiters {
             limiter.retain_recent();
         }
         let limit = burst(per_hour);
-        match limiter.check_key(&key.to_owned()) {
+        let key = match key.parse::<std::net::IpAddr>() {
+            Ok(ip) => super::client_ip::network(ip).to_string(),
+            Err(_) => key.to_owned(),
+        };
+        match limiter.check_key(&key) {
             Ok(state) => Verdict::Allowed {
                 limit,
                 remaining: state.remaining_burst_capacity(),
@@ -112,4 +119,44 @@ pub fn too_many_requests(limit: u32, retry_after: Duration) -> HttpResponse {
         }
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_client_draws_from_its_64_however_it_rotates() {
+        let limits = Limiters::new(RateLimits {
+            user_per_hour: 100,
+            anonymous_per_hour: 100,
+            sign_in_per_hour: 100,
+        });
+        for i in 0..5 {
+            let ip = format!("2001:db8:1:2::{:x}", i + 1);
+            assert!(matches!(
+                limits.check(Bucket::SignIn, &ip),
+                Verdict::Allowed { .. }
+            ));
+        }
+        let rotated = "2001:db8:1:2:ffff:ffff:ffff:ffff";
+        assert!(matches!(
+            limits.check(Bucket::SignIn, rotated),
+            Verdict::Limited { .. }
+        ));
+        assert!(matches!(
+            limits.check(Bucket::SignIn, "2001:db8:1:3::1"),
+            Verdict::Allowed { .. }
+        ));
+        // IPv4 is itself; user ids are not addresses.
+        assert!(matches!(
+            limits.check(Bucket::SignIn, "192.0.2.1"),
+            Verdict::Allowed { .. }
+        ));
+        let user = "5f0c3a8e-2b7d-4a51-9a57-0d3b9f1c2e44";
+        assert!(matches!(
+            limits.check(Bucket::User, user),
+            Verdict::Allowed { .. }
+        ));
+    }
 }
