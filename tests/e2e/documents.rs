@@ -297,7 +297,6 @@ async fn suggestions_are_never_given_to_anonymous_callers() {
         let anonymous = app.gql(None, query, json!({})).await;
         let message = anonymous["errors"][0]["message"].as_str().unwrap();
         assert!(!message.contains("Did you mean"), "{query}: {message}");
-        assert_eq!(error_code(&anonymous), Some("BAD_USER_INPUT"));
     }
     // Where introspection is on (not prod), a signed-in developer gets the hint; with
     // it off, nobody does.
@@ -317,4 +316,54 @@ async fn suggestions_are_never_given_to_anonymous_callers() {
     let user = closed.user("typo").await;
     let body = closed.gql(Some(&user.access), typo, json!({})).await;
     assert!(!hint(&body).contains("Did you mean"), "{body}");
+}
+
+/// Without a token, whether a field or type exists cannot be told from the answer:
+/// documents naming fields that need a token are refused before validation, and every
+/// validation error reads the same.
+#[tokio::test]
+async fn anonymous_answers_say_nothing_of_the_schema() {
+    let app = TestApp::start().await;
+    let answer = |q: &'static str| {
+        let app = &app;
+        async move { app.gql(None, q, json!({})).await }
+    };
+    // A field that exists and one that does not.
+    let real = answer("{ projects(organizationId: \"x\") { nodes { id } } }").await;
+    let made_up = answer("{ projectz { id } }").await;
+    assert_eq!(real, made_up);
+    assert_eq!(error_code(&real), Some("UNAUTHENTICATED"), "{real}");
+    // Also through fragments, and for mutations with missing arguments.
+    let fragment = answer("{ ...F } fragment F on Query { projectz { id } }").await;
+    assert_eq!(fragment, made_up);
+    let mutation = answer("mutation { createProject(input: {}) { id } }").await;
+    let made_up_mutation = answer("mutation { createProjekt(input: {}) { id } }").await;
+    assert_eq!(mutation, made_up_mutation);
+    assert_eq!(error_code(&mutation), Some("UNAUTHENTICATED"));
+    // A type that exists and one that does not; a public field's input misspelt.
+    let real_type = answer("query($x: ProjectStatus) { __typename }").await;
+    let made_up_type = answer("query($x: NotAType) { __typename }").await;
+    assert_eq!(real_type, made_up_type);
+    let misspelt =
+        answer("mutation { login(input: {email: \"a\", password: \"b\", pasword: \"c\"}) { accessToken } }")
+            .await;
+    for body in [&real_type, &misspelt] {
+        assert_eq!(error_code(body), Some("BAD_USER_INPUT"), "{body}");
+        assert_eq!(
+            body["errors"][0]["message"],
+            crust_api::graphql::ANONYMOUS_INVALID
+        );
+    }
+    // Signed in, the same mistakes are explained.
+    let user = app.user("dev").await;
+    let body = app
+        .gql(Some(&user.access), "{ projectz { id } }", json!({}))
+        .await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("projectz"),
+        "{body}"
+    );
 }

@@ -40,7 +40,7 @@ impl ExtensionFactory for AuditMutations {
 struct AuditMutationsExtension;
 
 /// A field's arguments as JSON, variables filled in (a missing one is null).
-fn arguments(field: &Field, variables: &Variables) -> serde_json::Value {
+pub(crate) fn arguments(field: &Field, variables: &Variables) -> serde_json::Value {
     let map = field
         .arguments
         .iter()
@@ -60,6 +60,27 @@ fn arguments(field: &Field, variables: &Variables) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Object(map)
+}
+
+/// Records a mutation field refused before its document was validated (an anonymous
+/// caller naming a field that needs a token) as the gate's refusal would be recorded.
+pub(crate) async fn record_refused_field(
+    recorder: &Recorder,
+    db: &Db,
+    field: &Field,
+    variables: &Variables,
+    code: &str,
+) {
+    if !recorder.enabled() {
+        return;
+    }
+    recorder.begin(field.name.node.as_str(), arguments(field, variables));
+    if let Some(pending) = recorder.finish() {
+        let outcome = Outcome::of_error_code(code);
+        recorder
+            .record_unfinished(db, pending, outcome, Some(code.to_owned()))
+            .await;
+    }
 }
 
 #[async_graphql::async_trait::async_trait]

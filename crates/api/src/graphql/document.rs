@@ -22,7 +22,8 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, Field, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 
 use crate::config::GraphqlLimits;
@@ -127,9 +128,10 @@ pub fn check_counting(
     for (_, op) in doc.operations.iter() {
         let root = [&op.node.selection_set.node];
         expand.repeats(&root, &mut worst);
-        for key in expand.collect(&root).fields {
-            if !root_fields.iter().any(|f| f == key.name) {
-                root_fields.push(key.name.to_owned());
+        for field in expand.collect(&root).fields {
+            let name = field.name.node.as_str();
+            if !root_fields.iter().any(|f| f == name) {
+                root_fields.push(name.to_owned());
             }
         }
     }
@@ -286,38 +288,22 @@ struct Expand<'a, 'w> {
     work: &'w mut Work,
 }
 
-/// A response key and the field it names.
-struct Key<'a> {
-    key: &'a str,
-    name: &'a str,
-}
-
-/// The fields of merged selection sets, in order, with each field's sub-selection.
+/// The fields of merged selection sets, in order.
 struct Collected<'a> {
-    fields: Vec<Key<'a>>,
-    children: Vec<&'a SelectionSet>,
+    fields: Vec<&'a Field>,
 }
 
 impl<'a> Expand<'a, '_> {
     /// The fields of `sets` with inline fragments and spreads flattened, as GraphQL
     /// collects them before merging.
     fn collect(&mut self, sets: &[&'a SelectionSet]) -> Collected<'a> {
-        let mut out = Collected {
-            fields: Vec::new(),
-            children: Vec::new(),
-        };
+        let mut out = Collected { fields: Vec::new() };
         let mut stack: Vec<&'a SelectionSet> = sets.iter().rev().copied().collect();
         while let Some(set) = stack.pop() {
             self.work.0 += set.items.len() as u64;
             for item in set.items.iter().rev() {
                 match &item.node {
-                    Selection::Field(f) => {
-                        out.fields.push(Key {
-                            key: f.node.alias.as_ref().unwrap_or(&f.node.name).node.as_str(),
-                            name: f.node.name.node.as_str(),
-                        });
-                        out.children.push(&f.node.selection_set.node);
-                    }
+                    Selection::Field(f) => out.fields.push(&f.node),
                     Selection::InlineFragment(f) => stack.push(&f.node.selection_set.node),
                     Selection::FragmentSpread(spread) => {
                         if let Some(fragment) =
@@ -330,7 +316,6 @@ impl<'a> Expand<'a, '_> {
             }
         }
         out.fields.reverse();
-        out.children.reverse();
         out
     }
 
@@ -340,12 +325,13 @@ impl<'a> Expand<'a, '_> {
         let collected = self.collect(sets);
         let mut groups: Vec<(&str, Vec<&'a SelectionSet>)> = Vec::new();
         let mut index: HashMap<&str, usize> = HashMap::new();
-        for (field, child) in collected.fields.iter().zip(collected.children) {
-            let at = *index.entry(field.key).or_insert_with(|| {
-                groups.push((field.key, Vec::new()));
+        for field in collected.fields {
+            let key = field.alias.as_ref().unwrap_or(&field.name).node.as_str();
+            let at = *index.entry(key).or_insert_with(|| {
+                groups.push((key, Vec::new()));
                 groups.len() - 1
             });
-            groups[at].1.push(child);
+            groups[at].1.push(&field.selection_set.node);
         }
         for (key, children) in &groups {
             if children.len() > worst.0 {
@@ -360,6 +346,39 @@ impl<'a> Expand<'a, '_> {
                 self.repeats(&nested, worst);
             }
         }
+    }
+}
+
+/// The root fields (through fragments) of the operation a request selects, in order;
+/// none when it selects none. Call it on a checked document only (its expansion is
+/// bounded).
+pub fn selected_root_fields<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Vec<&'a Field> {
+    let Some(op) = selected(doc, operation_name) else {
+        return Vec::new();
+    };
+    let mut work = Work::default();
+    let mut expand = Expand {
+        doc,
+        work: &mut work,
+    };
+    expand.collect(&[&op.selection_set.node]).fields
+}
+
+/// The operation a request selects, as async-graphql will pick it.
+fn selected<'a>(
+    doc: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
     }
 }
 

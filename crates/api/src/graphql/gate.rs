@@ -1,16 +1,26 @@
 //! Deny by default: every root field needs an authenticated caller, except the
 //! sign-in ones; and one request carries at most one sign-in field.
+//!
+//! For anonymous callers the HTTP layer refuses a document naming any other root field
+//! before it is validated (see `http::graphql`), and [`AnonymousValidation`] words
+//! every validation error alike: otherwise "unknown field" against UNAUTHENTICATED, or
+//! "unknown type" against "variable not used", would map the schema one guess at a
+//! time, introspection or not.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, NextValidation, ResolveInfo,
 };
+use async_graphql::ValidationResult;
 use async_graphql::{ErrorExtensions, PathSegment, ServerError, ServerResult, Value};
 
 use super::RequestCtx;
 use crate::error::ApiError;
+
+/// What an anonymous caller is told of any invalid document.
+pub const ANONYMOUS_INVALID: &str = "the request is not valid; without signing in only signUp, login and refreshSession may be sent, as schema.graphql and the README describe them";
 
 /// Root fields anyone may call (PRODUCT.md: sign-up, login, token refresh).
 pub const PUBLIC_FIELDS: &[&str] = &["signUp", "login", "refreshSession", "__typename"];
@@ -19,7 +29,7 @@ pub const PUBLIC_FIELDS: &[&str] = &["signUp", "login", "refreshSession", "__typ
 /// cannot be packed into a single request as aliases.
 pub const SIGN_IN_FIELDS: &[&str] = &["signUp", "login", "refreshSession"];
 
-const SIGN_IN_FIRST: &str = "sign in first: send Authorization: Bearer <access token>";
+pub const SIGN_IN_FIRST: &str = "sign in first: send Authorization: Bearer <access token>";
 
 /// `introspection: false` refuses `__schema` and `__type` to everyone (prod).
 pub struct AuthGate {
@@ -74,5 +84,28 @@ impl Extension for AuthGateExtension {
             }
         }
         next.run(ctx, info).await
+    }
+}
+
+/// In the anonymous schema: validation errors say nothing of the schema.
+pub struct AnonymousValidation;
+
+impl ExtensionFactory for AnonymousValidation {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AnonymousValidation)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AnonymousValidation {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|_| {
+            let e = ApiError::BadUserInput(ANONYMOUS_INVALID.into());
+            vec![e.extend().into_server_error(Default::default())]
+        })
     }
 }

@@ -32,8 +32,9 @@ use crate::config::{Config, Profile};
 use crate::db::Db;
 use crate::error::ApiError;
 
+pub(crate) use audit::record_refused_field;
 pub use audit::RequestVariables;
-pub use gate::{PUBLIC_FIELDS, SIGN_IN_FIELDS};
+pub use gate::{ANONYMOUS_INVALID, PUBLIC_FIELDS, SIGN_IN_FIELDS, SIGN_IN_FIRST};
 pub use loaders::loaders;
 
 #[derive(MergedObject, Default)]
@@ -85,12 +86,8 @@ pub struct Schemas {
 impl Schemas {
     pub fn build(db: Db, auth: AuthService, config: &Config) -> Self {
         Schemas {
-            signed_in: build_schema(
-                Some((db.clone(), auth.clone())),
-                config,
-                config.graphql.introspection,
-            ),
-            anonymous: build_schema(Some((db, auth)), config, false),
+            signed_in: build_schema(Some((db.clone(), auth.clone())), config, Audience::SignedIn),
+            anonymous: build_schema(Some((db, auth)), config, Audience::Anonymous),
         }
     }
 
@@ -103,13 +100,20 @@ impl Schemas {
     }
 }
 
+/// Whom a schema answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    SignedIn,
+    Anonymous,
+}
+
 /// Builds a schema with its shared data and limits. `None` data builds a schema for
 /// SDL export. Documents reach it only through [`document::check`] (see the HTTP
 /// layer), which bounds what async-graphql's own walks cost.
 fn build_schema(
     services: Option<(Db, AuthService)>,
     config: &Config,
-    suggestions: bool,
+    audience: Audience,
 ) -> CrustSchema {
     let limits = &config.graphql;
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
@@ -121,8 +125,12 @@ fn build_schema(
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives);
-    if !suggestions || config.profile == Profile::Prod {
+    let anonymous = audience == Audience::Anonymous;
+    if anonymous || !limits.introspection || config.profile == Profile::Prod {
         builder = builder.disable_suggestions();
+    }
+    if anonymous {
+        builder = builder.extension(gate::AnonymousValidation);
     }
     if config.test_hooks {
         builder = builder.extension(test_hooks::PanicProbe);
@@ -138,7 +146,7 @@ pub fn export_sdl() -> String {
     let defaults = crate::config::Source::from_vars(Default::default())
         .and_then(|s| s.load())
         .unwrap_or_else(|e| unreachable!("the default configuration is valid: {e}"));
-    build_schema(None, &defaults, false).sdl()
+    build_schema(None, &defaults, Audience::SignedIn).sdl()
 }
 
 pub(crate) fn request<'a>(ctx: &Context<'a>) -> &'a RequestCtx {

@@ -110,6 +110,47 @@ struct Facts {
     mutation: bool,
 }
 
+impl Facts {
+    /// Does every root field of the document (through fragments) allow anonymous
+    /// callers? (An unparsable document has none, and async-graphql reports its syntax.)
+    fn public(&self) -> bool {
+        self.root_fields
+            .iter()
+            .all(|f| crate::graphql::PUBLIC_FIELDS.contains(&f.as_str()))
+    }
+}
+
+/// Refuses an anonymous request that names a root field needing a token before its
+/// document is validated, so that whether a field exists cannot be told from the
+/// answer; a mutation is recorded as the gate would record it.
+async fn refuse_anonymous(
+    ctx: &RequestCtx,
+    recorder: &crate::audit::Recorder,
+    db: &crate::db::Db,
+    request: &mut Request,
+    facts: &Facts,
+) -> Response {
+    let code = "UNAUTHENTICATED";
+    if facts.mutation {
+        let variables = request.variables.clone();
+        let operation = request.operation_name.clone();
+        if let Ok(doc) = request.parsed_query() {
+            let fields = document::selected_root_fields(doc, operation.as_deref());
+            let refused = fields
+                .into_iter()
+                .find(|f| !crate::graphql::PUBLIC_FIELDS.contains(&f.name.node.as_str()));
+            if let Some(field) = refused {
+                crate::graphql::record_refused_field(recorder, db, field, &variables, code).await;
+            }
+        }
+    }
+    let e = ApiError::Unauthenticated(ctx.auth_error.unwrap_or(crate::graphql::SIGN_IN_FIRST));
+    tracing::info!(code, "anonymous request for fields that need a token");
+    let mut error = ServerError::new(e.message(), None);
+    error.extensions = e.extend().extensions;
+    Response::from_errors(vec![error])
+}
+
 /// Runs the document checks. A refused document is answered like any GraphQL error
 /// (HTTP 200, code BAD_USER_INPUT); a refused mutation is recorded like the other
 /// refusals made before authentication.
@@ -257,13 +298,17 @@ async fn execute(
     let mut responses = Vec::with_capacity(requests.len());
     let schema = state.schemas.for_caller(ctx.caller.is_some());
     for prepared in requests {
-        let (request, facts) = match prepared {
+        let (mut request, facts) = match prepared {
             Prepared::Run(request, facts) => (request, facts),
             Prepared::Refused(response) => {
                 responses.push(response);
                 continue;
             }
         };
+        if ctx.caller.is_none() && !facts.public() {
+            responses.push(refuse_anonymous(&ctx, &recorder, &db, &mut request, &facts).await);
+            continue;
+        }
         // A text that never says `mutation` holds none. Anything else is kept, to
         // record it should it be refused before it runs, and for the audit extension.
         let copy = request.query.contains("mutation").then(|| {
