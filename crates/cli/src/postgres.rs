@@ -64,7 +64,7 @@ pub fn database_of(url: &str) -> Option<String> {
 }
 
 fn reachable(url: &str) -> bool {
-    crust_dal::establish(url).is_ok()
+    crust_dal::establish(&crust_dal::Operator::at_console(), url).is_ok()
 }
 
 /// Creates the database when it does not exist yet.
@@ -73,7 +73,7 @@ pub fn ensure_database(server_url: &str, name: &str) -> anyhow::Result<()> {
         bail!("database name `{name}`: use letters, digits and underscores only");
     }
     let maintenance = with_database(server_url, "postgres")?;
-    let mut conn = crust_dal::establish(&maintenance)
+    let mut conn = crust_dal::establish(&crust_dal::Operator::at_console(), &maintenance)
         .with_context(|| "cannot connect to the PostgreSQL server".to_string())?;
     crust_dal::admin::create_database_if_missing(
         &crust_dal::Operator::at_console(),

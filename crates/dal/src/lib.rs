@@ -16,21 +16,24 @@
 //!
 //! An [`Actor`] is made only from proof of who is acting:
 //! [`sessions::Authenticated`] (a signed-in user; made only by [`sessions`] from a
-//! session it found open, opened or refreshed) or [`Operator`] (the `crust` command
-//! line; its constructor exists only with the `operator` feature, which only the CLI and
-//! the test harness enable).
+//! session it found open, refreshed, or opened with [`users::PasswordChecked`] — which
+//! only [`users::Credentials::check`] makes, by checking the password against the
+//! stored hash, which never leaves this crate, or [`users::create`] for a new account)
+//! or [`Operator`] (the `crust` command line; its constructor exists only with the
+//! `operator` feature, which only the CLI and the test harness enable).
 //!
 //! # Entry points that take no `Actor`, and why
 //!
 //! Before anyone is signed in (sign-up, login, refresh, logout — the token or password
 //! presented is the credential):
 //! - `users::create` (sign-up), `users::credentials_by_email` (login; same work whether
-//!   or not the account exists).
-//! - `sessions::create` (opens a session once the API has checked the password: the one
-//!   place a bare user id becomes an [`sessions::Authenticated`]), `sessions::rotate`
-//!   (presenting a refresh token), `sessions::session_of_refresh_token` (the browser
-//!   flow's CSRF check), `sessions::revoke` and `sessions::user_of` (logout by a token
-//!   the caller holds).
+//!   or not the account exists; the hash stays inside [`users::Credentials`]),
+//!   `Credentials::check` (makes [`users::PasswordChecked`]), `PasswordHasher::new`.
+//! - `sessions::create` (takes [`users::PasswordChecked`]), `sessions::rotate`
+//!   (presenting a refresh token), `sessions::session_of_refresh_token` (presenting a
+//!   refresh token: makes [`sessions::TokenHolder`], for the browser flow's CSRF check),
+//!   `sessions::end` (logout, with [`sessions::Authenticated`] or a
+//!   [`sessions::TokenHolder`]).
 //! - `sessions::authenticate` (an access token's session: makes the proof).
 //!
 //! With the proof of a signed-in user, for their own account only:
@@ -39,7 +42,7 @@
 //!   `sessions::revoke_others`, `audit::security_events`.
 //!
 //! With the [`Operator`] proof (the CLI acts on the whole server):
-//! - `Actor::for_operator`, `users::id_by_email`, `users::reset_password_hash`,
+//! - `pool::establish` (a direct connection), `Actor::for_operator`, `users::id_by_email`, `users::reset_password_hash`,
 //!   `audit::verify`, `audit::prune`, `audit::export`, `migrate::run_pending`,
 //!   `migrate::revert_all`, `admin::create_database_if_missing`,
 //!   `admin::drop_database_if_exists`, `admin::ensure_member_login`.
@@ -51,7 +54,7 @@
 //!   SECRET, to record need-to-know reads (the caller has already been served them).
 //!
 //! Plumbing that reads no tenant data:
-//! - `pool::build_pool`, `pool::establish`, `pool::count_statements`,
+//! - `pool::build_pool` (the server's pool, as its configured login), `pool::count_statements`,
 //!   `pool::stop_counting`, `transaction`; `migrate::pending_count` and
 //!   `migrate::embedded_count` (readiness); `Operator::at_console`.
 //! - Pure helpers: `batch::blocked` (over rows already filtered for the actor),
@@ -71,6 +74,7 @@ mod need_to_know;
 pub mod operator;
 pub mod orgs;
 pub mod page;
+pub mod password;
 pub mod pool;
 pub mod projects;
 mod raw;

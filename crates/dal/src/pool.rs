@@ -69,7 +69,10 @@ pub fn build_pool(database_url: &str, settings: &PoolSettings) -> PgPool {
 }
 
 /// One direct connection (for the CLI's administrative commands).
-pub fn establish(database_url: &str) -> Result<PgConnection, diesel::ConnectionError> {
+pub fn establish(
+    _: &crate::Operator,
+    database_url: &str,
+) -> Result<PgConnection, diesel::ConnectionError> {
     use diesel::Connection;
     PgConnection::establish(database_url)
 }

@@ -7,8 +7,9 @@
 //! absolute (since login).
 //!
 //! [`Authenticated`] is the proof that a user is signed in. Only this module makes it:
-//! from a session found open in the database ([`authenticate`]), just opened
-//! ([`create`]) or just refreshed ([`rotate`]). What acts on a user's own account —
+//! from a session found open in the database ([`authenticate`]), just opened with a
+//! checked password ([`create`], which takes [`crate::users::PasswordChecked`]) or just
+//! refreshed with a refresh token ([`rotate`]). What acts on a user's own account —
 //! their [`crate::Actor`], their sessions, their password, their security events —
 //! takes it instead of a bare user id.
 
@@ -59,6 +60,54 @@ impl Authenticated {
     }
 }
 
+/// Proof of holding a refresh token of a session (spent or not): made only by
+/// [`session_of_refresh_token`]. Enough to end that session (logout from a browser).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenHolder {
+    user: UserId,
+    session: SessionId,
+}
+
+impl TokenHolder {
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        self.session
+    }
+}
+
+/// What proves a right to end a session: signing in with it, or holding its token.
+pub trait HoldsSession: private::Sealed {
+    fn user_id(&self) -> UserId;
+    fn session_id(&self) -> SessionId;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Authenticated {}
+    impl Sealed for super::TokenHolder {}
+}
+
+impl HoldsSession for Authenticated {
+    fn user_id(&self) -> UserId {
+        self.user
+    }
+    fn session_id(&self) -> SessionId {
+        self.session
+    }
+}
+
+impl HoldsSession for TokenHolder {
+    fn user_id(&self) -> UserId {
+        self.user
+    }
+    fn session_id(&self) -> SessionId {
+        self.session
+    }
+}
+
 /// Where a login came from (kept for the user's session list and the audit log).
 #[derive(Clone, Debug, Default)]
 pub struct ClientInfo {
@@ -76,16 +125,16 @@ struct NewSession<'a> {
     user_agent: Option<&'a str>,
 }
 
-/// Opens a session with its first refresh token (given as its hash). The one place a
-/// bare user id becomes a proof: the API calls it only once it has checked that
-/// user's password (the pepper and bcrypt live there), at sign-up or login.
+/// Opens a session with its first refresh token (given as its hash), for the user
+/// whose password was just checked (or who was just created with it).
 pub fn create(
     conn: &mut PgConnection,
-    user_id: UserId,
+    proof: crate::users::PasswordChecked,
     refresh_hash: &[u8],
     client: &ClientInfo,
     absolute_ttl: Duration,
 ) -> DalResult<Authenticated> {
+    let user_id = proof.user_id();
     let id = Uuid::new_v4();
     let user_agent = client
         .user_agent
@@ -223,8 +272,13 @@ pub fn rotate(
     })
 }
 
+/// Ends the session the caller proves a right to (logout; idempotent).
+pub fn end(conn: &mut PgConnection, proof: &impl HoldsSession) -> DalResult<()> {
+    revoke(conn, proof.session_id(), RevokeReason::Logout)
+}
+
 /// Ends a session now (idempotent: the first reason is kept).
-pub fn revoke(conn: &mut PgConnection, session: SessionId, reason: RevokeReason) -> DalResult<()> {
+fn revoke(conn: &mut PgConnection, session: SessionId, reason: RevokeReason) -> DalResult<()> {
     diesel::update(
         sessions::table
             .find(session.0)
@@ -264,13 +318,17 @@ pub fn revoke_others(
 pub fn session_of_refresh_token(
     conn: &mut PgConnection,
     token_hash: &[u8],
-) -> DalResult<Option<SessionId>> {
+) -> DalResult<Option<TokenHolder>> {
     Ok(refresh_tokens::table
+        .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(token_hash))
-        .select(refresh_tokens::session_id)
-        .first::<Uuid>(conn)
+        .select((sessions::user_id, sessions::id))
+        .first::<(Uuid, Uuid)>(conn)
         .optional()?
-        .map(SessionId))
+        .map(|(user, session)| TokenHolder {
+            user: UserId(user),
+            session: SessionId(session),
+        }))
 }
 
 /// A login as its user sees it in their session list.
@@ -332,14 +390,4 @@ pub fn revoke_own(
         return Err(crate::DalError::NotFound);
     }
     Ok(())
-}
-
-/// Whose session this is.
-pub fn user_of(conn: &mut PgConnection, session: SessionId) -> DalResult<Option<UserId>> {
-    Ok(sessions::table
-        .find(session.0)
-        .select(sessions::user_id)
-        .first::<Uuid>(conn)
-        .optional()?
-        .map(UserId))
 }

@@ -8,17 +8,58 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
 use crate::models::User;
+use crate::password::PasswordHasher;
 use crate::schema::users;
 use crate::sessions::Authenticated;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-/// What login needs to check a password.
-#[derive(Queryable, Clone, Debug)]
+/// A user's stored password hash, to check a password against. The hash itself never
+/// leaves the DAL.
+#[derive(Queryable)]
 pub struct Credentials {
-    pub id: Uuid,
-    pub password_hash: String,
-    pub active: bool,
+    id: Uuid,
+    password_hash: String,
+    active: bool,
+}
+
+/// Proof that a password was checked against a user's stored hash (or that the user
+/// was just created with it): what [`crate::sessions::create`] takes to open a session.
+/// Made only here; used once.
+#[derive(Debug)]
+pub struct PasswordChecked {
+    user: UserId,
+}
+
+impl PasswordChecked {
+    pub fn user_id(&self) -> UserId {
+        self.user
+    }
+}
+
+impl Credentials {
+    pub fn user_id(&self) -> UserId {
+        UserId(self.id)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// Checks `password` (bcrypt: call it off the async executor, without a pooled
+    /// connection held); the proof if it is this user's.
+    pub fn check(&self, hasher: &PasswordHasher, password: &str) -> Option<PasswordChecked> {
+        hasher
+            .verify(password, &self.password_hash)
+            .then_some(PasswordChecked {
+                user: self.user_id(),
+            })
+    }
+
+    /// Was the stored hash made at another cost than the hasher's?
+    pub fn needs_rehash(&self, hasher: &PasswordHasher) -> bool {
+        hasher.needs_rehash(&self.password_hash)
+    }
 }
 
 #[derive(Insertable)]
@@ -29,14 +70,15 @@ struct NewUserRow<'a> {
     password_hash: &'a str,
 }
 
-/// Creates an account. The email must be new (case-insensitively).
+/// Creates an account. The email must be new (case-insensitively). The proof that
+/// comes with it opens the new user's first session (sign-up).
 pub fn create(
     conn: &mut PgConnection,
     email: &str,
     name: &str,
     password_hash: &str,
-) -> DalResult<User> {
-    diesel::insert_into(users::table)
+) -> DalResult<(User, PasswordChecked)> {
+    let user: User = diesel::insert_into(users::table)
         .values(NewUserRow {
             email,
             name,
@@ -49,7 +91,11 @@ pub fn create(
                 DalError::Conflict("an account with this email already exists".into())
             }
             other => other,
-        })
+        })?;
+    let proof = PasswordChecked {
+        user: UserId(user.id),
+    };
+    Ok((user, proof))
 }
 
 /// An email as sign-in sees it: PostgreSQL's `lower()` of it (the key the accounts'

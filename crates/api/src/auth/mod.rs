@@ -1,8 +1,7 @@
-//! Authentication: password hashing, access and refresh tokens, and the sign-in flows
-//! built on them. Authorization (what a signed-in user may do) lives in the domain and
-//! DAL crates, not here.
+//! Authentication: access and refresh tokens, and the sign-in flows. The password
+//! hasher and the proofs it makes live in the DAL; authorization (what a signed-in
+//! user may do) lives in the domain and DAL crates.
 
-pub mod password;
 pub mod service;
 pub mod throttle;
 pub mod tokens;

@@ -17,12 +17,13 @@ use crust_domain::{password::check_new_password, validate, SessionId, UserId};
 use serde_json::json;
 
 use crate::audit::Recorder;
-use crate::auth::password::PasswordHasher;
 use crate::auth::throttle::{AccountKey, Attempt, ClientKey, LoginThrottle};
 use crate::auth::tokens::{new_refresh_token, refresh_token_hash, TokenKeys};
 use crate::config::Config;
 use crate::db::{blocking, Db};
 use crate::error::ApiError;
+use crust_dal::password::PasswordHasher;
+use crust_dal::users::PasswordChecked;
 
 const BAD_LOGIN: &str = "the email or password is incorrect";
 const BAD_REFRESH: &str = "the refresh token is invalid or expired; sign in again";
@@ -58,7 +59,7 @@ pub struct AuthService {
 
 impl AuthService {
     pub fn new(db: Db, config: &Config) -> Result<Self, ApiError> {
-        let hasher = PasswordHasher::new(config.password_pepper.clone(), config.bcrypt_cost)
+        let hasher = PasswordHasher::new(config.password_pepper.expose(), config.bcrypt_cost)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(AuthService {
             db,
@@ -115,7 +116,7 @@ impl AuthService {
         self.open_session(
             rec,
             "signUp",
-            move |c| Ok(UserId(users::create(c, &email, &name, &hash)?.id)),
+            move |c| Ok(users::create(c, &email, &name, &hash)?.1),
             None,
         )
         .await
@@ -134,7 +135,7 @@ impl AuthService {
             .run(move |c| users::credentials_by_email(c, &lookup))
             .await?;
         let account = match &creds {
-            Some(c) => AccountKey::User(UserId(c.id)),
+            Some(c) => AccountKey::User(c.user_id()),
             None => AccountKey::unknown(&lowered),
         };
         let client = ClientKey::of(rec.client().ip.as_deref());
@@ -143,22 +144,22 @@ impl AuthService {
         let attempt = self.throttled(account, client).await;
         let locked = attempt.check.locked;
         let hasher = self.hasher.clone();
-        let (verdict, user_id, rehash) = blocking(move || match creds {
+        let (verdict, user_id, proof, rehash) = blocking(move || match creds {
             Some(c) => {
-                let password_ok = hasher.verify(&password, &c.password_hash);
-                let verdict = match (password_ok, c.active) {
+                let proof = c.check(&hasher, &password);
+                let verdict = match (proof.is_some(), c.is_active()) {
                     (true, true) => None,
                     (true, false) => Some("inactive_account"),
                     (false, _) => Some("wrong_password"),
                 };
-                let rehash = (verdict.is_none() && hasher.needs_rehash(&c.password_hash))
+                let rehash = (verdict.is_none() && c.needs_rehash(&hasher))
                     .then(|| hasher.hash(&password).ok())
                     .flatten();
-                (verdict, Some(UserId(c.id)), rehash)
+                (verdict, Some(c.user_id()), proof, rehash)
             }
             None => {
                 hasher.verify_dummy(&password);
-                (Some("unknown_account"), None, None)
+                (Some("unknown_account"), None, None, None)
             }
         })
         .await?;
@@ -180,12 +181,12 @@ impl AuthService {
             self.record_refusal(rec, e, newly_locked).await?;
             return Err(ApiError::Unauthenticated(BAD_LOGIN));
         }
-        let Some(user_id) = user_id else {
+        let (Some(user_id), Some(proof)) = (user_id, proof) else {
             return Err(ApiError::Unauthenticated(BAD_LOGIN));
         };
         attempt.succeeded();
         tracing::info!(outcome = "success", user_id = %user_id, "login");
-        self.open_session(rec, "login", move |_| Ok(user_id), rehash)
+        self.open_session(rec, "login", move |_| Ok(proof), rehash)
             .await
     }
 
@@ -240,7 +241,7 @@ impl AuthService {
         &self,
         rec: &Recorder,
         action: &'static str,
-        prepare: impl FnOnce(&mut crust_dal::PgConnection) -> crust_dal::DalResult<UserId>
+        prepare: impl FnOnce(&mut crust_dal::PgConnection) -> crust_dal::DalResult<PasswordChecked>
             + Send
             + 'static,
         rehash: Option<String>,
@@ -253,9 +254,9 @@ impl AuthService {
             .db
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
-                    let user_id = prepare(c)?;
-                    let auth =
-                        sessions::create(c, user_id, &refresh_hash, &rec2.client(), absolute)?;
+                    let proof = prepare(c)?;
+                    let auth = sessions::create(c, proof, &refresh_hash, &rec2.client(), absolute)?;
+                    let user_id = auth.user_id();
                     if let Some(hash) = &rehash {
                         users::set_password_hash(c, &auth, hash)?;
                     }
@@ -380,31 +381,32 @@ impl AuthService {
             .is_ok_and(|bytes| self.csrf_mac(session).verify_slice(&bytes).is_ok())
     }
 
-    /// The session a refresh token belongs to, if any.
-    pub async fn session_of(&self, refresh_token: &str) -> Result<Option<SessionId>, ApiError> {
+    /// The session a refresh token belongs to, if any, as proof of holding it.
+    pub async fn session_of(
+        &self,
+        refresh_token: &str,
+    ) -> Result<Option<sessions::TokenHolder>, ApiError> {
         let hash = refresh_token_hash(refresh_token);
         self.db
             .run(move |c| sessions::session_of_refresh_token(c, &hash))
             .await
     }
 
-    /// Revokes a session (logout, in the API or the browser flow) and records it.
+    /// Ends the session the caller holds (logout, in the API or the browser flow) and
+    /// records it.
     pub async fn logout(
         &self,
-        user: Option<UserId>,
-        session: SessionId,
+        proof: impl sessions::HoldsSession + Send + 'static,
         rec: &Recorder,
     ) -> Result<(), ApiError> {
         let rec2 = rec.clone();
+        let session = proof.session_id();
         self.db
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
-                    sessions::revoke(c, session, RevokeReason::Logout)?;
+                    sessions::end(c, &proof)?;
                     let mut e = rec2.event("logout", Outcome::Ok);
-                    e.actor = match user.or(e.actor) {
-                        Some(u) => Some(u),
-                        None => sessions::user_of(c, session)?,
-                    };
+                    e.actor = Some(proof.user_id());
                     e.subject_user = e.actor;
                     e.session = Some(session);
                     e.target = Some(Target::new(TargetKind::Session, session.0));
@@ -436,7 +438,7 @@ impl AuthService {
         let attempt = self.throttled(account, client).await;
         let locked = attempt.check.locked;
         let hasher = self.hasher.clone();
-        let current_ok = blocking(move || hasher.verify(&current, &creds.password_hash)).await?;
+        let current_ok = blocking(move || creds.check(&hasher, &current).is_some()).await?;
         if locked || !current_ok {
             let newly_locked = attempt.failed() && !locked;
             let mut e = rec.event("changePassword", Outcome::Forbidden);

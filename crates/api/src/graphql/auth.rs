@@ -96,9 +96,7 @@ impl AuthMutation {
     /// Ends the caller's session at once.
     async fn logout(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
         let me = principal(ctx)?;
-        auth_service(ctx)?
-            .logout(Some(me.user_id()), me.session_id(), &recorder(ctx)?)
-            .await?;
+        auth_service(ctx)?.logout(me, &recorder(ctx)?).await?;
         Ok(LogoutPayload { revoked: true })
     }
 }

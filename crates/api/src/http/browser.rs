@@ -126,7 +126,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
 async fn cookie_session(
     state: &AppState,
     req: &HttpRequest,
-) -> Result<(String, crust_domain::SessionId), Refusal> {
+) -> Result<(String, crust_dal::sessions::TokenHolder), Refusal> {
     let Some(cookie) = req.cookie(REFRESH_COOKIE) else {
         return Err(refusal(
             StatusCode::UNAUTHORIZED,
@@ -151,7 +151,7 @@ async fn cookie_session(
         .get(CSRF_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !state.auth.csrf_matches(session, presented) {
+    if !state.auth.csrf_matches(session.session_id(), presented) {
         tracing::warn!("cookie request without a valid CSRF token refused");
         let action = if req.path().ends_with("/logout") {
             "logout"
@@ -206,7 +206,7 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest) -> HttpRespons
         Err(refusal) => return *refusal,
     };
     let rec = super::recorder(&state, &req, None);
-    if let Err(e) = state.auth.logout(None, session, &rec).await {
+    if let Err(e) = state.auth.logout(session, &rec).await {
         return api_error(e);
     }
     HttpResponse::Ok()

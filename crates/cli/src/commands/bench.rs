@@ -49,15 +49,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let base = super::load_config()?;
     let server = base.database_url.expose().to_owned();
-    let mut admin = crust_dal::establish(&postgres::with_database(&server, "postgres")?)
-        .context("cannot reach PostgreSQL")?;
+    let mut admin = crust_dal::establish(
+        &crust_dal::Operator::at_console(),
+        &postgres::with_database(&server, "postgres")?,
+    )
+    .context("cannot reach PostgreSQL")?;
     crust_dal::admin::drop_database_if_exists(&Operator::at_console(), &mut admin, BENCH_DB)
         .map_err(|e| anyhow!("{e}"))?;
     crust_dal::admin::create_database_if_missing(&Operator::at_console(), &mut admin, BENCH_DB)
         .map_err(|e| anyhow!("{e}"))?;
     let url = postgres::with_database(&server, BENCH_DB)?;
     let config = bench_config(&url)?;
-    let mut conn = crust_dal::establish(&url)?;
+    let mut conn = crust_dal::establish(&crust_dal::Operator::at_console(), &url)?;
     super::migrate(&mut conn)?;
     println!("Seeding {BENCH_DB} …");
     let started = Instant::now();
@@ -116,7 +119,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         Ok(())
     });
-    let mut admin = crust_dal::establish(&postgres::with_database(&server, "postgres")?)?;
+    let mut admin = crust_dal::establish(
+        &crust_dal::Operator::at_console(),
+        &postgres::with_database(&server, "postgres")?,
+    )?;
     crust_dal::admin::drop_database_if_exists(&Operator::at_console(), &mut admin, BENCH_DB)
         .map_err(|e| anyhow!("{e}"))?;
     result
@@ -169,13 +175,13 @@ fn seed(
     config: &crust_api::Config,
     sizes: &Sizes,
 ) -> anyhow::Result<(String, String, Vec<String>)> {
-    let hasher = crust_api::auth::password::PasswordHasher::new(
-        config.password_pepper.clone(),
+    let hasher = crust_dal::password::PasswordHasher::new(
+        config.password_pepper.expose(),
         config.bcrypt_cost,
     )
     .map_err(|e| anyhow!("{e}"))?;
     let hash = hasher.hash(PASSWORD).map_err(|e| anyhow!("{e}"))?;
-    let user = dal(crust_dal::users::create(
+    let (user, _) = dal(crust_dal::users::create(
         conn,
         "bench@example.test",
         "Bench",

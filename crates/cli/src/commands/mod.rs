@@ -21,9 +21,11 @@ pub fn load_config() -> anyhow::Result<Config> {
 /// `DATABASE_URL`): admin commands migrate, seed and prune, which the server's
 /// member-only login may not.
 pub fn connect(config: &Config) -> anyhow::Result<PgConnection> {
-    crust_dal::establish(config.owner_database_url().expose()).context(
-        "cannot connect to the database (check CRUST_MIGRATION_DATABASE_URL or DATABASE_URL)",
+    crust_dal::establish(
+        &crust_dal::Operator::at_console(),
+        config.owner_database_url().expose(),
     )
+    .context("cannot connect to the database (check CRUST_MIGRATION_DATABASE_URL or DATABASE_URL)")
 }
 
 /// Applies pending migrations and reports what it did.

@@ -5,8 +5,8 @@
 //! password is ever written in the repository); the organization is created once.
 
 use anyhow::{anyhow, Context};
-use crust_api::auth::password::PasswordHasher;
 use crust_api::{Config, Profile};
+use crust_dal::password::PasswordHasher;
 use crust_dal::projects::NewProject;
 use crust_dal::tasks::{NewTask, TaskPatch};
 use crust_dal::{
@@ -79,7 +79,7 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
     if config.profile == Profile::Prod {
         anyhow::bail!("refusing to load demo data with the prod profile");
     }
-    let hasher = PasswordHasher::new(config.password_pepper.clone(), config.bcrypt_cost)
+    let hasher = PasswordHasher::new(config.password_pepper.expose(), config.bcrypt_cost)
         .map_err(|e| anyhow!("{e}"))?;
     let mut logins = Vec::new();
     let mut ids = Vec::new();
@@ -97,7 +97,11 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
                 )?;
                 id
             }
-            None => UserId(dal(users::create(conn, email, name, &hash), "create user")?.id),
+            None => UserId(
+                dal(users::create(conn, email, name, &hash), "create user")?
+                    .0
+                    .id,
+            ),
         };
         ids.push(id);
         logins.push(Login {

@@ -1,7 +1,7 @@
 use std::io::BufRead;
 
 use anyhow::Context;
-use crust_api::auth::password::PasswordHasher;
+use crust_dal::password::PasswordHasher;
 use crust_domain::{password::check_new_password, validate};
 
 #[derive(clap::Subcommand)]
@@ -38,11 +38,11 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
         (generate_password()?, true)
     };
     check_new_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-    let hasher = PasswordHasher::new(config.password_pepper.clone(), config.bcrypt_cost)
+    let hasher = PasswordHasher::new(config.password_pepper.expose(), config.bcrypt_cost)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = hasher.hash(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut conn = super::connect(&config)?;
-    let user = crust_dal::users::create(&mut conn, &email, &name, &hash)
+    let (user, _) = crust_dal::users::create(&mut conn, &email, &name, &hash)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "created user {} <{}> with id {}",

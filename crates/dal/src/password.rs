@@ -3,18 +3,21 @@
 //! a pepper kept outside the database and turns any password, however long, into 64
 //! ASCII bytes, so bcrypt's 72-byte limit never truncates anything.
 //!
-//! These functions are CPU-heavy and blocking: call them from `spawn_blocking`.
+//! These functions are CPU-heavy and blocking: call them from `spawn_blocking`, not
+//! while holding a pooled connection.
+//!
+//! It lives in the DAL because checking a password against the stored hash is what
+//! makes the proof that opens a session ([`crate::users::Credentials::check`]).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha384;
 
-use crate::config::Secret;
-
+/// Never printed (no `Debug`): it holds the pepper.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    pepper: Secret,
+    pepper: String,
     cost: u32,
     /// A hash of nothing anyone knows, verified when an email is unknown so that a
     /// failed login costs the same time either way (no user enumeration by timing).
@@ -26,9 +29,9 @@ pub struct PasswordHasher {
 pub struct HashError;
 
 impl PasswordHasher {
-    pub fn new(pepper: Secret, cost: u32) -> Result<Self, HashError> {
+    pub fn new(pepper: &str, cost: u32) -> Result<Self, HashError> {
         let mut hasher = PasswordHasher {
-            pepper,
+            pepper: pepper.to_owned(),
             cost,
             dummy_hash: String::new(),
         };
@@ -40,7 +43,7 @@ impl PasswordHasher {
 
     fn prehash(&self, password: &str) -> String {
         // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = <Hmac<Sha384> as Mac>::new_from_slice(self.pepper.expose().as_bytes())
+        let mut mac = <Hmac<Sha384> as Mac>::new_from_slice(self.pepper.as_bytes())
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(password.as_bytes());
         STANDARD.encode(mac.finalize().into_bytes())
@@ -71,7 +74,7 @@ mod tests {
     use super::*;
 
     fn hasher(cost: u32) -> PasswordHasher {
-        PasswordHasher::new(Secret::new("test-pepper"), cost).unwrap_or_else(|_| panic!("hasher"))
+        PasswordHasher::new("test-pepper", cost).unwrap_or_else(|_| panic!("hasher"))
     }
 
     #[test]
@@ -86,8 +89,7 @@ mod tests {
     #[test]
     fn the_pepper_is_part_of_the_hash() {
         let stored = hasher(4).hash("a fine password").unwrap_or_default();
-        let other = PasswordHasher::new(Secret::new("another-pepper"), 4)
-            .unwrap_or_else(|_| panic!("hasher"));
+        let other = PasswordHasher::new("another-pepper", 4).unwrap_or_else(|_| panic!("hasher"));
         assert!(!other.verify("a fine password", &stored));
         assert!(hasher(4).verify("a fine password", &stored));
     }
