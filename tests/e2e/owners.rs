@@ -40,6 +40,45 @@ async fn the_last_owner_cannot_be_demoted_or_removed() {
     assert_eq!(error_code(&body), Some("CONFLICT"));
 }
 
+/// Holds every membership row of `org` locked until `waiting` other backends of the
+/// test database wait on a lock, then lets them all go at once: the requests sent
+/// meanwhile are certain to overlap.
+fn hold_memberships_until(app: &TestApp, org: &str, waiting: i64) -> std::thread::JoinHandle<()> {
+    use diesel::prelude::*;
+    let (mut holder, mut watcher) = (app.db.connect(), app.db.connect());
+    let org = org.to_owned();
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        holder
+            .transaction::<_, diesel::result::Error, _>(|c| {
+                diesel::sql_query("SELECT 1 FROM memberships WHERE org_id = $1::uuid FOR UPDATE")
+                    .bind::<diesel::sql_types::Text, _>(&org)
+                    .execute(c)?;
+                locked_tx.send(()).unwrap();
+                let started = std::time::Instant::now();
+                loop {
+                    let n = crust_e2e::db::texts(
+                        &mut watcher,
+                        "SELECT count(*)::text AS v FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event_type = 'Lock' AND $1 = $1",
+                        "",
+                    );
+                    if n.first().and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) >= waiting {
+                        return Ok(());
+                    }
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(20),
+                        "the requests never met at the lock"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            })
+            .unwrap();
+    });
+    locked_rx.recv().unwrap();
+    handle
+}
+
 #[tokio::test]
 async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
     let app = TestApp::start().await;
@@ -47,12 +86,20 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
     let b = app.user("b").await;
     let org = app.create_org(&a, "Race").await;
     app.add_org_member(&a, &org, &b, "OWNER").await;
-    for _ in 0..5 {
-        // Both try to step down at the same instant; the row locks let one through.
+    for _ in 0..3 {
+        // Both try to step down while the membership rows are held, so both are in
+        // flight together when they are let go: the locks must let exactly one through.
+        let gate = hold_memberships_until(&app, &org, 2);
         let (ra, rb) = tokio::join!(
             app.gql(Some(&a.access), DEMOTE, json!({ "o": org, "u": a.id })),
             app.gql(Some(&b.access), DEMOTE, json!({ "o": org, "u": b.id })),
         );
+        gate.join().unwrap();
+        let refused: Vec<_> = [&ra, &rb]
+            .iter()
+            .filter_map(|r| error_code(r).map(str::to_owned))
+            .collect();
+        assert_eq!(refused, ["CONFLICT"], "exactly one is refused: {ra} {rb}");
         let members = app.gql(Some(&a.access), OWNERS, json!({ "o": org })).await;
         let owners = members["data"]["organization"]["members"]["nodes"]
             .as_array()
@@ -60,7 +107,7 @@ async fn two_owners_demoting_each_other_at_once_leave_one_owner() {
             .iter()
             .filter(|m| m["role"] == "OWNER")
             .count();
-        assert!(owners >= 1, "no owner left: {ra} {rb}");
+        assert_eq!(owners, 1, "{members}");
         // Restore two owners for the next round.
         let current_owner = if ra["errors"].is_null() { &b } else { &a };
         let other = if ra["errors"].is_null() { &a } else { &b };
