@@ -207,6 +207,30 @@ fn field(h: &mut Sha256, bytes: Option<&[u8]>) {
     }
 }
 
+/// What the audit record of a request needs for one task it served (the need-to-know
+/// read policy: a `read` event for every need-to-know object served).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskRead {
+    /// The task is need-to-know: record the read.
+    Record,
+    /// It is not: nothing to record.
+    Skip,
+    /// Its own classification is not SECRET, and its project's is not known: ask.
+    AskProject,
+}
+
+/// `task_secret`: the task itself is SECRET. `project_secret`: its project's
+/// classification, if the request served the project too. `known_plain`: a mutation of
+/// this request already found the task not need-to-know.
+pub fn task_read(task_secret: bool, project_secret: Option<bool>, known_plain: bool) -> TaskRead {
+    match (task_secret, project_secret) {
+        (true, _) | (false, Some(true)) => TaskRead::Record,
+        (false, Some(false)) => TaskRead::Skip,
+        (false, None) if known_plain => TaskRead::Skip,
+        (false, None) => TaskRead::AskProject,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +382,28 @@ mod tests {
         assert_eq!(Outcome::of_error_code("CONFLICT"), Outcome::Invalid);
         assert_eq!(Outcome::of_error_code("BAD_USER_INPUT"), Outcome::Invalid);
         assert_eq!(Outcome::of_error_code("INTERNAL"), Outcome::Error);
+    }
+
+    #[test]
+    fn task_reads_are_recorded_exactly_when_the_task_is_need_to_know() {
+        use TaskRead::*;
+        // (task SECRET, project served and SECRET?, found plain) → decision
+        let table = [
+            ((true, None, false), Record),
+            ((true, Some(false), false), Record),
+            ((true, Some(true), true), Record),
+            ((false, Some(true), false), Record),
+            ((false, Some(true), true), Record),
+            ((false, Some(false), false), Skip),
+            ((false, None, true), Skip),
+            ((false, None, false), AskProject),
+        ];
+        for ((secret, project, plain), expected) in table {
+            assert_eq!(
+                task_read(secret, project, plain),
+                expected,
+                "{secret} {project:?} {plain}"
+            );
+        }
     }
 }

@@ -9,16 +9,16 @@ use async_graphql::extensions::{
 };
 use async_graphql::parser::types::Field;
 use async_graphql::{
-    Context, Enum, InputObject, Object, Result, ServerResult, SimpleObject, Value, Variables, ID,
+    Context, Enum, InputObject, Object, Result, ServerResult, Value, Variables, ID,
 };
 use chrono::{DateTime, Utc};
 use crust_dal::audit::{Event, EventFilter};
 use crust_domain::audit::Outcome;
-use crust_domain::{OrgId, SessionId};
+use crust_domain::OrgId;
 
 use super::connection::{connection, page, Conn};
 use super::ids::{id, parse};
-use super::{actor, auth_service, db, principal, recorder};
+use super::{actor, db};
 use crate::audit::Recorder;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -112,7 +112,7 @@ impl Extension for AuditMutationsExtension {
         };
         let (outcome, code) = match &result {
             Ok(_) => {
-                // Every mutation's work should go through `Db::run` and be recorded
+                // Every mutation's work should go through `Work::run` and be recorded
                 // in its transaction; this one is recorded after the fact instead.
                 tracing::warn!(mutation = %name, "mutation recorded outside its transaction");
                 (Outcome::Ok, None)
@@ -126,7 +126,7 @@ impl Extension for AuditMutationsExtension {
                 (Outcome::of_error_code(&code), Some(code))
             }
         };
-        if let Some(db) = ctx.data_opt::<Db>() {
+        if let Some(db) = ctx.data_opt::<crate::audit::Work>().map(|w| w.db()) {
             recorder.record_unfinished(db, pending, outcome, code).await;
         }
         result
@@ -145,7 +145,7 @@ pub enum AuditOutcome {
 }
 
 /// One entry of the audit log.
-pub struct AuditEvent(Event);
+pub struct AuditEvent(pub(super) Event);
 
 #[Object]
 impl AuditEvent {
@@ -293,117 +293,5 @@ impl AuditQuery {
             .run(move |c| crust_dal::audit::for_org(c, &actor, org, &filter, page))
             .await?;
         Ok(connection(paged, AuditEvent))
-    }
-}
-
-/// One of your sign-ins that is still open.
-#[derive(SimpleObject)]
-pub struct Session {
-    pub id: ID,
-    pub created_at: DateTime<Utc>,
-    /// When its refresh token was last used.
-    pub last_used_at: DateTime<Utc>,
-    /// When it ends whatever happens.
-    pub expires_at: DateTime<Utc>,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// The session of this request.
-    pub current: bool,
-}
-
-/// The caller's open sessions, newest first.
-pub async fn sessions(ctx: &Context<'_>) -> Result<Vec<Session>, ApiError> {
-    let me = principal(ctx)?;
-    let idle = auth_service(ctx)?.idle_ttl();
-    let list = db(ctx)?
-        .run(move |c| crust_dal::sessions::open_for_user(c, &me, idle))
-        .await?;
-    Ok(list
-        .into_iter()
-        .map(|s| Session {
-            id: id(s.id),
-            current: s.id == me.session_id().0,
-            created_at: s.created_at,
-            last_used_at: s.last_refreshed_at,
-            expires_at: s.absolute_expires_at,
-            ip: s.ip,
-            user_agent: s.user_agent,
-        })
-        .collect())
-}
-
-/// The caller's own security events, newest first.
-pub async fn security_events(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-) -> Result<Conn<AuditEvent>, ApiError> {
-    let me = principal(ctx)?;
-    let page = page(first, after)?;
-    let paged = db(ctx)?
-        .run(move |c| crust_dal::audit::security_events(c, &me, page))
-        .await?;
-    Ok(connection(paged, AuditEvent))
-}
-
-#[derive(InputObject)]
-pub struct RevokeSessionInput {
-    pub session_id: ID,
-}
-
-#[derive(SimpleObject)]
-pub struct RevokeSessionPayload {
-    pub revoked_session_id: ID,
-}
-
-#[derive(InputObject)]
-pub struct ChangePasswordInput {
-    pub current_password: String,
-    /// 8–128 characters, not one of the 10,000 most common passwords.
-    pub new_password: String,
-}
-
-#[derive(SimpleObject)]
-pub struct ChangePasswordPayload {
-    /// Your other sessions, now ended (this one stays signed in).
-    pub ended_sessions: i32,
-}
-
-#[derive(Default)]
-pub struct SessionMutation;
-
-#[Object]
-impl SessionMutation {
-    /// Ends one of your sessions (for instance a sign-in you do not recognize): its
-    /// tokens are refused from the next request on. Others' sessions are NOT_FOUND.
-    async fn revoke_session(
-        &self,
-        ctx: &Context<'_>,
-        input: RevokeSessionInput,
-    ) -> Result<RevokeSessionPayload> {
-        let me = principal(ctx)?;
-        let session: SessionId = parse("sessionId", &input.session_id)?;
-        db(ctx)?
-            .run(move |c| crust_dal::sessions::revoke_own(c, &me, session))
-            .await?;
-        Ok(RevokeSessionPayload {
-            revoked_session_id: id(session.0),
-        })
-    }
-
-    /// Changes your password and ends your other sessions.
-    async fn change_password(
-        &self,
-        ctx: &Context<'_>,
-        input: ChangePasswordInput,
-    ) -> Result<ChangePasswordPayload> {
-        let me = principal(ctx)?;
-        let rec = recorder(ctx)?;
-        let ended = auth_service(ctx)?
-            .change_password(me, input.current_password, input.new_password, &rec)
-            .await?;
-        Ok(ChangePasswordPayload {
-            ended_sessions: i32::try_from(ended).unwrap_or(i32::MAX),
-        })
     }
 }

@@ -5,6 +5,7 @@
 //! field except the sign-in ones needs an authenticated caller; [`gate::AuthGate`]
 //! enforces that for all of them at once, so no resolver can forget.
 
+mod account;
 mod audit;
 mod auth;
 mod board;
@@ -43,6 +44,7 @@ pub struct Query(
     project::ProjectQuery,
     task::TaskQuery,
     recipes::RecipeQuery,
+    account::AccountQuery,
     search::SearchQuery,
     audit::AuditQuery,
 );
@@ -57,7 +59,7 @@ pub struct Mutation(
     deps::DependencyMutation,
     comments::CommentMutation,
     recipes::RecipeMutation,
-    audit::SessionMutation,
+    account::AccountMutation,
 );
 
 pub type CrustSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -176,8 +178,9 @@ pub(crate) fn principal(ctx: &Context<'_>) -> Result<Principal, ApiError> {
         ))
 }
 
-pub(crate) fn db<'a>(ctx: &Context<'a>) -> Result<&'a Db, ApiError> {
-    ctx.data::<Db>()
+/// The request's audited unit of work: resolvers reach the database only through it.
+pub(crate) fn db<'a>(ctx: &Context<'a>) -> Result<&'a crate::audit::Work, ApiError> {
+    ctx.data::<crate::audit::Work>()
         .map_err(|_| ApiError::internal("database missing from schema data"))
 }
 

@@ -6,7 +6,7 @@ use crust_dal::search::{TaskFilter, TaskOrder as DalOrder};
 use crust_domain::UserId;
 
 use super::connection::{connection, page, Conn};
-use super::ids::{id, parse};
+use super::ids::parse;
 use super::types::{Task, TaskStatus};
 use super::{actor, db};
 use crate::error::ApiError;
@@ -36,7 +36,7 @@ pub struct TaskSearchFilter {
     pub text: Option<String>,
 }
 
-fn to_dal(f: TaskSearchFilter) -> Result<TaskFilter, ApiError> {
+pub(super) fn to_dal(f: TaskSearchFilter) -> Result<TaskFilter, ApiError> {
     Ok(TaskFilter {
         org: f
             .organization_id
@@ -65,7 +65,7 @@ fn order(o: TaskOrder) -> DalOrder {
     }
 }
 
-async fn search(
+pub(super) async fn search(
     ctx: &Context<'_>,
     filter: TaskFilter,
     order_by: TaskOrder,
@@ -80,66 +80,11 @@ async fn search(
     Ok(connection(paged, |t| Task::served(ctx, t)))
 }
 
-/// The signed-in user, with their work.
-pub struct Me(pub crust_dal::models::User);
-
-#[Object]
-impl Me {
-    async fn id(&self) -> ID {
-        id(self.0.id)
-    }
-    async fn email(&self) -> &str {
-        &self.0.email
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// Tasks assigned to you that you may see (`filter.assigneeId` is ignored).
-    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
-    async fn assigned_tasks(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default)] filter: TaskSearchFilter,
-        first: Option<i32>,
-        after: Option<String>,
-        #[graphql(default)] order_by: TaskOrder,
-    ) -> Result<Conn<Task>> {
-        let mut filter = to_dal(filter)?;
-        filter.assignee = Some(UserId(self.0.id));
-        search(ctx, filter, order_by, first, after).await
-    }
-
-    /// Your sessions that are still open; end one with `revokeSession`.
-    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<super::audit::Session>> {
-        Ok(super::audit::sessions(ctx).await?)
-    }
-
-    /// Your sign-ins (and failed attempts on your account), sign-outs, token
-    /// refreshes, password changes and session revocations, newest first.
-    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
-    async fn security_events(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-    ) -> Result<Conn<super::audit::AuditEvent>> {
-        Ok(super::audit::security_events(ctx, first, after).await?)
-    }
-}
-
 #[derive(Default)]
 pub struct SearchQuery;
 
 #[Object]
 impl SearchQuery {
-    /// The signed-in user.
-    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
-        let actor = actor(ctx)?;
-        Ok(Me(db(ctx)?
-            .run(move |c| crust_dal::users::me(c, &actor))
-            .await?))
-    }
-
     /// Tasks matching the filter among all you may see.
     #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
     async fn tasks(

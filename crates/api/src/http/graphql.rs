@@ -294,7 +294,7 @@ async fn execute(
     // Per request: a database handle that counts statements and records mutations,
     // and the DataLoaders.
     let (db, statements) = state.db.counting();
-    let db = db.audited(recorder.clone());
+    let work = crate::audit::Work::new(db.clone(), recorder.clone());
     let mut responses = Vec::with_capacity(requests.len());
     let schema = state.schemas.for_caller(ctx.caller.is_some());
     for prepared in requests {
@@ -318,7 +318,7 @@ async fn execute(
         });
         let fields_before = recorder.mutation_fields();
         let mut request = request
-            .data(db.clone())
+            .data(work.clone())
             .data(ctx.clone())
             .data(recorder.clone());
         if let Some(copy) = &copy {
