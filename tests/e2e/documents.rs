@@ -367,3 +367,68 @@ async fn anonymous_answers_say_nothing_of_the_schema() {
         "{body}"
     );
 }
+
+/// Two fields of one key with 500 arguments each, spread from 60 places:
+/// async-graphql compared their arguments pairwise in each (4.8 s with 1,000).
+fn quadratic_arguments() -> String {
+    let args = |p: &str| (0..500).map(|i| format!("{p}{i}:0 ")).collect::<String>();
+    let spreads: String = (0..60).map(|i| format!("...B{i} ")).collect();
+    let mut q = format!(
+        "{{ {spreads} }} fragment F on Query {{ a({}) a({}) }}",
+        args("x"),
+        args("y")
+    );
+    for i in 0..60 {
+        q.push_str(&format!(" fragment B{i} on Query {{ ...F }}"));
+    }
+    q
+}
+
+/// async-graphql copies a variable's value at every use and compares a field's
+/// arguments pairwise: directives, uses of variables and arguments are bounded before
+/// it sees a document, in every place they can stand.
+#[tokio::test]
+async fn directives_variables_and_arguments_cannot_multiply_validation_work() {
+    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let big: Vec<u8> = vec![0; 480_000];
+    let cases = [
+        // 1,200 directives on the operation, each copying a 1 MB variable (80 s before).
+        (
+            json!({ "query": format!("query{}{{__typename}}", "@skip(if:$v)".repeat(1200)), "variables": { "v": big } }),
+            "1200 directives stand in one place",
+        ),
+        // Fifteen uses of that variable.
+        (
+            json!({ "query": format!("query($v: Boolean) {{ {} }}", (0..15).map(|i| format!("a{i}: __typename @include(if: $v) ")).collect::<String>()), "variables": { "v": big } }),
+            "uses its variables in 15 places",
+        ),
+        (
+            json!({ "query": quadratic_arguments() }),
+            "takes 500 arguments",
+        ),
+    ];
+    for (body, says) in cases {
+        for token in [None, Some("not-a-token")] {
+            let (took, status, answer) = post(&app, token, body.clone()).await;
+            assert_eq!(status, 200, "{answer}");
+            let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(says), "expected `{says}`: {answer}");
+            assert_eq!(answer["extensions"]["sqlStatements"], 0, "{answer}");
+            assert!(took < Duration::from_secs(2), "{says}: {took:?}");
+        }
+    }
+    // Without signing in, variables stay small: a sign-in sends a few hundred bytes.
+    let (_, _, answer) = post(
+        &app,
+        None,
+        json!({ "query": LOGIN_DIRECT, "variables": { "e": "a@example.test", "p": "x".repeat(20_000) } }),
+    )
+    .await;
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("without signing in, variables may hold at most"),
+        "{answer}"
+    );
+}

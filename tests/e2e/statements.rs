@@ -80,7 +80,7 @@ fn seed(
                 .unwrap();
                 let id = TaskId(task.id);
                 let patch = TaskPatch {
-                    assignees: Some(vec![actor.user_id]),
+                    assignees: Some(vec![actor.user_id()]),
                     ..TaskPatch::default()
                 };
                 crust_dal::tasks::update(&mut conn, &actor, id, patch).unwrap();

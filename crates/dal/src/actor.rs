@@ -11,7 +11,8 @@ use crate::schema::{memberships, users};
 
 #[derive(Clone, Debug)]
 pub struct Actor {
-    pub user_id: UserId,
+    /// Private to the DAL: an actor is who a proof says, never re-pointed by a caller.
+    pub(crate) user_id: UserId,
     org_roles: HashMap<OrgId, OrgRole>,
 }
 
@@ -51,6 +52,10 @@ impl Actor {
             .filter_map(|(org, role)| Some((OrgId(org), role.parse().ok()?)))
             .collect();
         Ok(Actor { user_id, org_roles })
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.user_id
     }
 
     pub fn org_role(&self, org: OrgId) -> Option<OrgRole> {

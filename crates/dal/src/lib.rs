@@ -34,7 +34,11 @@
 //!   refresh token: makes [`sessions::TokenHolder`], for the browser flow's CSRF check),
 //!   `sessions::end` (logout, with [`sessions::Authenticated`] or a
 //!   [`sessions::TokenHolder`]).
-//! - `sessions::authenticate` (an access token's session: makes the proof).
+//! - `sessions::authenticate` (an access token's session: makes the proof). It takes the
+//!   session and user ids the API read from a JWT whose signature the API checked: the
+//!   signing keys live there, so this one proof rests on the API's check (the session
+//!   must still be open and its user active). Refresh tokens, by contrast, are hashed
+//!   here: the DAL's functions take the token itself, never what is stored.
 //!
 //! With the proof of a signed-in user, for their own account only:
 //! - `Actor::signed_in`, `users::get_self`, `users::credentials_of`,

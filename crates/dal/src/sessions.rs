@@ -108,6 +108,13 @@ impl HoldsSession for TokenHolder {
     }
 }
 
+/// How a refresh token is stored: its SHA-256 (a 256-bit random token needs no salt or
+/// stretching). Hashed here, so callers must hold the token itself, not what is stored.
+fn token_hash(token: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
 /// Where a login came from (kept for the user's session list and the audit log).
 #[derive(Clone, Debug, Default)]
 pub struct ClientInfo {
@@ -130,7 +137,7 @@ struct NewSession<'a> {
 pub fn create(
     conn: &mut PgConnection,
     proof: crate::users::PasswordChecked,
-    refresh_hash: &[u8],
+    refresh_token: &str,
     client: &ClientInfo,
     absolute_ttl: Duration,
 ) -> DalResult<Authenticated> {
@@ -152,7 +159,7 @@ pub fn create(
             .execute(conn)?;
         diesel::insert_into(refresh_tokens::table)
             .values((
-                refresh_tokens::token_hash.eq(refresh_hash),
+                refresh_tokens::token_hash.eq(token_hash(refresh_token)),
                 refresh_tokens::session_id.eq(id),
             ))
             .execute(conn)?;
@@ -194,7 +201,7 @@ pub fn authenticate(
 /// The outcome of presenting a refresh token.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refresh {
-    /// The token was current: it is now spent and `new_hash` is the session's next one.
+    /// The token was current: it is now spent and `next` is the session's next one.
     Rotated(Authenticated),
     /// Unknown token, or the session is revoked or expired.
     Invalid,
@@ -206,13 +213,14 @@ pub enum Refresh {
 /// row locked, so two concurrent uses of one token cannot both succeed.
 pub fn rotate(
     conn: &mut PgConnection,
-    presented_hash: &[u8],
-    new_hash: &[u8],
+    presented: &str,
+    next: &str,
     idle_ttl: Duration,
 ) -> DalResult<Refresh> {
+    let (presented_hash, new_hash) = (token_hash(presented), token_hash(next));
     conn.transaction(|conn| {
         let token: Option<(Uuid, Option<DateTime<Utc>>)> = refresh_tokens::table
-            .filter(refresh_tokens::token_hash.eq(presented_hash))
+            .filter(refresh_tokens::token_hash.eq(&presented_hash))
             .select((refresh_tokens::session_id, refresh_tokens::used_at))
             .for_update()
             .first(conn)
@@ -253,12 +261,12 @@ pub fn rotate(
         if revoked_at.is_some() || !active || now >= absolute || now >= last + idle_ttl {
             return Ok(Refresh::Invalid);
         }
-        diesel::update(refresh_tokens::table.find(presented_hash))
+        diesel::update(refresh_tokens::table.find(&presented_hash))
             .set(refresh_tokens::used_at.eq(now))
             .execute(conn)?;
         diesel::insert_into(refresh_tokens::table)
             .values((
-                refresh_tokens::token_hash.eq(new_hash),
+                refresh_tokens::token_hash.eq(&new_hash),
                 refresh_tokens::session_id.eq(session_id),
             ))
             .execute(conn)?;
@@ -317,11 +325,11 @@ pub fn revoke_others(
 /// using the token (the browser flow's CSRF token is bound to the session).
 pub fn session_of_refresh_token(
     conn: &mut PgConnection,
-    token_hash: &[u8],
+    token: &str,
 ) -> DalResult<Option<TokenHolder>> {
     Ok(refresh_tokens::table
         .inner_join(sessions::table)
-        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .filter(refresh_tokens::token_hash.eq(token_hash(token)))
         .select((sessions::user_id, sessions::id))
         .first::<(Uuid, Uuid)>(conn)
         .optional()?

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::audit::Recorder;
 use crate::auth::throttle::{AccountKey, Attempt, ClientKey, LoginThrottle};
-use crate::auth::tokens::{new_refresh_token, refresh_token_hash, TokenKeys};
+use crate::auth::tokens::{new_refresh_token, TokenKeys};
 use crate::config::Config;
 use crate::db::{blocking, Db};
 use crate::error::ApiError;
@@ -247,7 +247,7 @@ impl AuthService {
         rehash: Option<String>,
     ) -> Result<SignedIn, ApiError> {
         let refresh_token = new_refresh_token().map_err(|e| ApiError::internal(e.to_string()))?;
-        let refresh_hash = refresh_token_hash(&refresh_token);
+        let stored = refresh_token.clone();
         let absolute = self.absolute_ttl;
         let rec2 = rec.clone();
         let (session, user) = self
@@ -255,7 +255,7 @@ impl AuthService {
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
                     let proof = prepare(c)?;
-                    let auth = sessions::create(c, proof, &refresh_hash, &rec2.client(), absolute)?;
+                    let auth = sessions::create(c, proof, &stored, &rec2.client(), absolute)?;
                     let user_id = auth.user_id();
                     if let Some(hash) = &rehash {
                         users::set_password_hash(c, &auth, hash)?;
@@ -299,16 +299,16 @@ impl AuthService {
     /// Spends a refresh token and returns a new pair. Reuse of a spent token revokes
     /// the session it belonged to.
     pub async fn refresh(&self, presented: &str, rec: &Recorder) -> Result<SignedIn, ApiError> {
-        let presented_hash = refresh_token_hash(presented);
+        let presented = presented.to_owned();
         let next = new_refresh_token().map_err(|e| ApiError::internal(e.to_string()))?;
-        let next_hash = refresh_token_hash(&next);
+        let next_stored = next.clone();
         let idle = self.idle_ttl;
         let rec2 = rec.clone();
         let outcome = self
             .db
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
-                    let outcome = sessions::rotate(c, &presented_hash, &next_hash, idle)?;
+                    let outcome = sessions::rotate(c, &presented, &next_stored, idle)?;
                     let (user, event) = match &outcome {
                         Refresh::Rotated(auth) => {
                             let mut e = rec2.sign_in_event("refreshSession", Outcome::Ok);
@@ -386,9 +386,9 @@ impl AuthService {
         &self,
         refresh_token: &str,
     ) -> Result<Option<sessions::TokenHolder>, ApiError> {
-        let hash = refresh_token_hash(refresh_token);
+        let token = refresh_token.to_owned();
         self.db
-            .run(move |c| sessions::session_of_refresh_token(c, &hash))
+            .run(move |c| sessions::session_of_refresh_token(c, &token))
             .await
     }
 

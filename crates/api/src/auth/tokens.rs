@@ -9,7 +9,6 @@ use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -122,9 +121,4 @@ pub fn new_refresh_token() -> Result<String, TokenError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|_| TokenError::Signing)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
-
-/// What the database stores of a refresh token.
-pub fn refresh_token_hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
 }

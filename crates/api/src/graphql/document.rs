@@ -6,12 +6,17 @@
 //! Every check here is linear in the length of the text, and they run cheapest first:
 //! 1. bracket nesting, by a scan of the raw text (the parser recurses on nesting);
 //! 2. parsing;
-//! 3. one walk over the text in which each fragment's body is summed once (memoized),
-//!    refusing fragment cycles, any fragment whose selection, with every spread
-//!    expanded, holds more than `max_selections` fields, spreads and inline fragments,
-//!    a document whose operations together hold more (async-graphql walks every
-//!    operation of a document, not only the selected one), and an operation with more
-//!    than `max_aliases` aliases;
+//! 3. one walk from the operations in which each fragment's body is summed once
+//!    (memoized), refusing fragment cycles, fragments no operation uses (GraphQL
+//!    refuses them anyway; refused here, nothing walks them), operations whose
+//!    selections together — every spread expanded — hold more than `max_selections`
+//!    fields, spreads and inline fragments (async-graphql walks every operation of a
+//!    document, not only the selected one), more than `max_aliases` aliases in one
+//!    operation, more than `max_directives` directives in one place or
+//!    [`MAX_ARGUMENTS`] arguments on one field or directive (async-graphql compares
+//!    arguments pairwise), and more uses of variables than the variables' size allows
+//!    (async-graphql copies a variable's value at every use: see
+//!    [`MAX_VARIABLE_COPY_BYTES`]);
 //! 4. only then, the expansion itself — now bounded by `max_selections` — to count how
 //!    often one response key repeats once GraphQL has merged what it merges, and to
 //!    read the root fields (through fragments) that the rate limits look at.
@@ -37,6 +42,14 @@ pub const MAX_FIELD_REPEATS: usize = 10;
 /// Bracket nesting (`{`, `[`, `(`) the text may have. A legitimate query stays far below
 /// it (its selection depth is capped lower still); the parser recurses once per level.
 pub const MAX_NESTING: usize = 64;
+
+/// Arguments one field or directive may take (the schema's fields take a handful).
+pub const MAX_ARGUMENTS: usize = 32;
+
+/// Bytes of variables async-graphql may copy while validating one request: the
+/// variables' size times the number of places (every fragment expanded) they are used.
+/// A 1 MiB variable used once is fine; used at 1,200 directives it stalled a worker.
+pub const MAX_VARIABLE_COPY_BYTES: u64 = 8 * 1024 * 1024;
 
 /// A document that passed every check, ready for async-graphql.
 #[derive(Debug)]
@@ -66,22 +79,42 @@ fn refuse(message: String) -> ApiError {
     ApiError::BadUserInput(message)
 }
 
-/// Runs every check on `query`, selecting `operation_name` as async-graphql will.
-pub fn check(
-    query: &str,
-    operation_name: Option<&str>,
-    limits: &GraphqlLimits,
-) -> Result<Verdict, ApiError> {
-    check_counting(query, operation_name, limits, &mut Work::default())
+/// What is checked: a request's text, the operation it selects and the size of its
+/// variables (as JSON).
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    pub query: &'a str,
+    pub operation_name: Option<&'a str>,
+    pub variables_bytes: usize,
+}
+
+impl<'a> Input<'a> {
+    /// A text alone, selecting nothing by name and sending no variables.
+    pub fn text(query: &'a str) -> Self {
+        Input {
+            query,
+            operation_name: None,
+            variables_bytes: 0,
+        }
+    }
+}
+
+/// Runs every check on a request, selecting its operation as async-graphql will.
+pub fn check(input: Input<'_>, limits: &GraphqlLimits) -> Result<Verdict, ApiError> {
+    check_counting(input, limits, &mut Work::default())
 }
 
 /// [`check`], adding the items it visits to `work`.
 pub fn check_counting(
-    query: &str,
-    operation_name: Option<&str>,
+    input: Input<'_>,
     limits: &GraphqlLimits,
     work: &mut Work,
 ) -> Result<Verdict, ApiError> {
+    let Input {
+        query,
+        operation_name,
+        variables_bytes,
+    } = input;
     let nesting = nesting(query, work);
     if nesting > MAX_NESTING {
         return Err(refuse(format!(
@@ -91,26 +124,18 @@ pub fn check_counting(
     let Ok(doc) = async_graphql::parser::parse_query(query) else {
         return Ok(Verdict::Unparsable);
     };
-    let mut sizes = Sizes::new(&doc);
-    let mut names: Vec<&str> = doc.fragments.keys().map(|n| n.as_str()).collect();
-    // Report the same fragment whatever the map's order.
-    names.sort_unstable();
-    for name in names {
-        let size = sizes.fragment(name, 0)?;
-        if size.selections > limits.max_selections as u64 {
-            return Err(too_many_selections(
-                size.selections,
-                limits,
-                &format!("fragment {name}"),
-            ));
-        }
-    }
-    let mut total = 0u64;
+    let mut sizes = Sizes::new(&doc, limits.max_directives);
+    let (mut total, mut uses) = (0u64, 0u64);
     for (_, op) in doc.operations.iter() {
-        let size = sizes.set(&op.node.selection_set.node, 0)?;
+        let mut size = sizes.set(&op.node.selection_set.node, 0)?;
+        size.add(sizes.directives(&op.node.directives)?);
+        for var in &op.node.variable_definitions {
+            size.add(sizes.directives(&var.node.directives)?);
+        }
         total = total.saturating_add(size.selections);
+        uses = uses.saturating_add(size.variable_uses);
         if total > limits.max_selections as u64 {
-            return Err(too_many_selections(total, limits, "the query"));
+            return Err(too_many_selections(total, limits));
         }
         if size.aliases > limits.max_aliases as u64 {
             return Err(refuse(format!(
@@ -118,6 +143,30 @@ pub fn check_counting(
                 size.aliases, limits.max_aliases
             )));
         }
+    }
+    let mut unused: Vec<&str> = doc
+        .fragments
+        .keys()
+        .map(|n| n.as_str())
+        .filter(|n| !sizes.memo.contains_key(n))
+        .collect();
+    if !unused.is_empty() {
+        unused.sort_unstable();
+        return Err(refuse(format!(
+            "fragment {} is never used; send only the fragments the operations spread",
+            unused.join(", ")
+        )));
+    }
+    // Fragment definitions' own directives (each definition is validated once).
+    for fragment in doc.fragments.values() {
+        let own = sizes.directives(&fragment.node.directives)?;
+        uses = uses.saturating_add(own.variable_uses);
+    }
+    let copies = uses.saturating_mul(variables_bytes as u64);
+    if copies > MAX_VARIABLE_COPY_BYTES {
+        return Err(refuse(format!(
+            "the query uses its variables in {uses} places; with {variables_bytes} bytes of variables that is too much to check: send smaller variables or use them in fewer places"
+        )));
     }
     work.0 += sizes.work;
 
@@ -149,9 +198,9 @@ pub fn check_counting(
     })))
 }
 
-fn too_many_selections(n: u64, limits: &GraphqlLimits, what: &str) -> ApiError {
+fn too_many_selections(n: u64, limits: &GraphqlLimits) -> ApiError {
     refuse(format!(
-        "{what} selects {n} fields once its fragments are expanded; at most {} are allowed",
+        "the query selects {n} fields once its fragments are expanded; at most {} are allowed",
         limits.max_selections
     ))
 }
@@ -198,17 +247,32 @@ fn nesting(text: &str, work: &mut Work) -> usize {
     deepest
 }
 
-/// Selections and aliases under a selection set, every spread expanded (saturating).
+/// Selections, aliases and uses of variables under a selection set, every spread
+/// expanded (saturating).
 #[derive(Clone, Copy, Default)]
 struct Size {
     selections: u64,
     aliases: u64,
+    variable_uses: u64,
 }
 
 impl Size {
     fn add(&mut self, other: Size) {
         self.selections = self.selections.saturating_add(other.selections);
         self.aliases = self.aliases.saturating_add(other.aliases);
+        self.variable_uses = self.variable_uses.saturating_add(other.variable_uses);
+    }
+}
+
+/// How often variables are used in an argument value (linear in the value's text).
+fn variable_uses(value: &async_graphql_value::Value, work: &mut u64) -> u64 {
+    use async_graphql_value::Value;
+    *work += 1;
+    match value {
+        Value::Variable(_) => 1,
+        Value::List(items) => items.iter().map(|v| variable_uses(v, work)).sum(),
+        Value::Object(fields) => fields.values().map(|v| variable_uses(v, work)).sum(),
+        _ => 0,
     }
 }
 
@@ -221,16 +285,64 @@ enum Memo {
 struct Sizes<'a> {
     doc: &'a ExecutableDocument,
     memo: HashMap<&'a str, Memo>,
+    max_directives: usize,
     work: u64,
 }
 
 impl<'a> Sizes<'a> {
-    fn new(doc: &'a ExecutableDocument) -> Self {
+    fn new(doc: &'a ExecutableDocument, max_directives: usize) -> Self {
         Sizes {
             doc,
             memo: HashMap::with_capacity(doc.fragments.len()),
+            max_directives,
             work: 0,
         }
+    }
+
+    /// One field's or directive's arguments: their count is bounded, their variables
+    /// counted.
+    fn arguments(
+        &mut self,
+        arguments: &[(
+            async_graphql::Positioned<async_graphql::Name>,
+            async_graphql::Positioned<async_graphql_value::Value>,
+        )],
+        what: &str,
+    ) -> Result<u64, ApiError> {
+        if arguments.len() > MAX_ARGUMENTS {
+            return Err(refuse(format!(
+                "{what} takes {} arguments; at most {MAX_ARGUMENTS} are accepted",
+                arguments.len()
+            )));
+        }
+        let mut uses = 0u64;
+        for (_, value) in arguments {
+            uses = uses.saturating_add(variable_uses(&value.node, &mut self.work));
+        }
+        Ok(uses)
+    }
+
+    /// The directives of one place: at most `max_directives` of them (anywhere, not only
+    /// on fields), their arguments bounded and their variables counted.
+    fn directives(
+        &mut self,
+        directives: &[async_graphql::Positioned<async_graphql::parser::types::Directive>],
+    ) -> Result<Size, ApiError> {
+        if directives.len() > self.max_directives {
+            return Err(refuse(format!(
+                "{} directives stand in one place; at most {} are allowed",
+                directives.len(),
+                self.max_directives
+            )));
+        }
+        let mut size = Size::default();
+        for d in directives {
+            let name = format!("directive @{}", d.node.name.node);
+            size.variable_uses = size
+                .variable_uses
+                .saturating_add(self.arguments(&d.node.arguments, &name)?);
+        }
+        Ok(size)
     }
 
     fn fragment(&mut self, name: &'a str, depth: usize) -> Result<Size, ApiError> {
@@ -268,12 +380,19 @@ impl<'a> Sizes<'a> {
             match &item.node {
                 Selection::Field(f) => {
                     size.aliases += u64::from(f.node.alias.is_some());
+                    let what = format!("field `{}`", f.node.name.node);
+                    size.variable_uses = size
+                        .variable_uses
+                        .saturating_add(self.arguments(&f.node.arguments, &what)?);
+                    size.add(self.directives(&f.node.directives)?);
                     size.add(self.set(&f.node.selection_set.node, depth + 1)?);
                 }
                 Selection::InlineFragment(f) => {
+                    size.add(self.directives(&f.node.directives)?);
                     size.add(self.set(&f.node.selection_set.node, depth + 1)?)
                 }
                 Selection::FragmentSpread(spread) => {
+                    size.add(self.directives(&spread.node.directives)?);
                     size.add(self.fragment(spread.node.fragment_name.node.as_str(), depth + 1)?)
                 }
             }

@@ -108,7 +108,13 @@ enum Prepared {
 struct Facts {
     root_fields: Vec<String>,
     mutation: bool,
+    /// The size of its variables, as JSON.
+    variables_bytes: usize,
 }
+
+/// Variables an anonymous request may send: sign-in inputs are small, and a caller who
+/// may not run anything else has no use for more (it would only make validation work).
+const ANONYMOUS_VARIABLES_MAX: usize = 16 * 1024;
 
 impl Facts {
     /// Does every root field of the document (through fragments) allow anonymous
@@ -146,6 +152,11 @@ async fn refuse_anonymous(
     }
     let e = ApiError::Unauthenticated(ctx.auth_error.unwrap_or(crate::graphql::SIGN_IN_FIRST));
     tracing::info!(code, "anonymous request for fields that need a token");
+    refusal(e)
+}
+
+/// A GraphQL response that refuses the request with `e`.
+fn refusal(e: ApiError) -> Response {
     let mut error = ServerError::new(e.message(), None);
     error.extensions = e.extend().extensions;
     Response::from_errors(vec![error])
@@ -155,11 +166,13 @@ async fn refuse_anonymous(
 /// (HTTP 200, code BAD_USER_INPUT); a refused mutation is recorded like the other
 /// refusals made before authentication.
 async fn prepare(state: &AppState, req: &HttpRequest, mut request: Request) -> Prepared {
-    match document::check(
-        &request.query,
-        request.operation_name.as_deref(),
-        &state.limits,
-    ) {
+    let variables_bytes = serde_json::to_vec(&request.variables).map_or(0, |v| v.len());
+    let input = document::Input {
+        query: &request.query,
+        operation_name: request.operation_name.as_deref(),
+        variables_bytes,
+    };
+    match document::check(input, &state.limits) {
         Ok(Document::Checked(checked)) => {
             let document::Checked {
                 doc,
@@ -172,6 +185,7 @@ async fn prepare(state: &AppState, req: &HttpRequest, mut request: Request) -> P
                 Facts {
                     root_fields,
                     mutation,
+                    variables_bytes,
                 },
             )
         }
@@ -182,6 +196,7 @@ async fn prepare(state: &AppState, req: &HttpRequest, mut request: Request) -> P
                 Facts {
                     root_fields: Vec::new(),
                     mutation,
+                    variables_bytes,
                 },
             )
         }
@@ -190,9 +205,7 @@ async fn prepare(state: &AppState, req: &HttpRequest, mut request: Request) -> P
             if looks_like_mutation(&request) || request.query.contains("mutation") {
                 refused_mutation(state, req, "document_refused").await;
             }
-            let mut error = ServerError::new(e.message(), None);
-            error.extensions = e.extend().extensions;
-            Prepared::Refused(Response::from_errors(vec![error]))
+            Prepared::Refused(refusal(e))
         }
     }
 }
@@ -307,6 +320,14 @@ async fn execute(
         };
         if ctx.caller.is_none() && !facts.public() {
             responses.push(refuse_anonymous(&ctx, &recorder, &db, &mut request, &facts).await);
+            continue;
+        }
+        if ctx.caller.is_none() && facts.variables_bytes > ANONYMOUS_VARIABLES_MAX {
+            let e = ApiError::BadUserInput(format!(
+                "without signing in, variables may hold at most {ANONYMOUS_VARIABLES_MAX} bytes; these hold {}",
+                facts.variables_bytes
+            ));
+            responses.push(refusal(e));
             continue;
         }
         // A text that never says `mutation` holds none. Anything else is kept, to

@@ -303,7 +303,7 @@ fn tasks(
         let id = TaskId(task.id);
         ids.push(task.id.to_string());
         let patch = TaskPatch {
-            assignees: Some(vec![actor.user_id]),
+            assignees: Some(vec![actor.user_id()]),
             progress: Some((t % 101) as i16),
             ..TaskPatch::default()
         };

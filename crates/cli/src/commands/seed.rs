@@ -125,7 +125,7 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
 fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::Result<()> {
     let org = OrgId(dal(orgs::create(conn, &owner, DEMO_ORG), "create org")?.id);
     let owner = dal(
-        Actor::for_operator(&Operator::at_console(), conn, owner.user_id),
+        Actor::for_operator(&Operator::at_console(), conn, owner.user_id()),
         "reload owner",
     )?;
     for ((email, _, role), _) in DEMO_USERS.iter().zip(ids).skip(1) {
@@ -217,7 +217,7 @@ fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::R
                 let patch = TaskPatch {
                     status,
                     progress: (status == Some(TaskStatus::InProgress)).then_some(40),
-                    assignees: Some(vec![if ti == 0 { maya } else { owner.user_id }]),
+                    assignees: Some(vec![if ti == 0 { maya } else { owner.user_id() }]),
                     duration_days: Some(Some(2 + ti as i32)),
                     ..TaskPatch::default()
                 };

@@ -17,14 +17,14 @@ fn limits() -> GraphqlLimits {
 }
 
 fn refused(query: &str) -> String {
-    match check(query, None, &limits()) {
+    match check(Input::text(query), &limits()) {
         Err(e) => e.message(),
         Ok(v) => panic!("accepted: {query}: {v:?}"),
     }
 }
 
 fn checked(query: &str) -> Checked {
-    match check(query, None, &limits()) {
+    match check(Input::text(query), &limits()) {
         Ok(Verdict::Checked(c)) => *c,
         other => panic!("not accepted: {query}: {other:?}"),
     }
@@ -49,7 +49,7 @@ fn a_fragment_bomb_is_refused_after_linear_work() {
     assert!(q.len() < 1500, "{}", q.len());
     let mut work = Work::default();
     let started = std::time::Instant::now();
-    let e = check_counting(&q, None, &limits(), &mut work).unwrap_err();
+    let e = check_counting(Input::text(&q), &limits(), &mut work).unwrap_err();
     assert!(
         e.message()
             .contains("fields once its fragments are expanded"),
@@ -77,11 +77,27 @@ fn the_bound_holds_for_the_whole_document_not_each_operation() {
     }
     let mut limits = limits();
     limits.max_selections = 500;
-    let e = check(&q, Some("q0"), &limits).unwrap_err();
+    let e = check(
+        Input {
+            query: &q,
+            operation_name: Some("q0"),
+            variables_bytes: 0,
+        },
+        &limits,
+    )
+    .unwrap_err();
     assert!(e.message().contains("at most 500"), "{}", e.message());
     // The same operations, few enough, pass.
     let few = q.split(" query q3").next().unwrap_or_default();
-    assert!(check(few, Some("q0"), &limits).is_ok());
+    assert!(check(
+        Input {
+            query: few,
+            operation_name: Some("q0"),
+            variables_bytes: 0
+        },
+        &limits
+    )
+    .is_ok());
 }
 
 #[test]
@@ -161,13 +177,14 @@ fn root_fields_are_found_through_fragments() {
         "query Q { me { id } } mutation M { refreshSession(refreshToken: \"x\") { accessToken } }",
     );
     assert!(c.root_fields.contains(&"refreshSession".to_owned()));
-    assert!(!check(
-        "query Q { me { id } } mutation M { x }",
-        Some("Q"),
-        &limits()
-    )
-    .map(|v| matches!(v, Verdict::Checked(c) if c.mutation))
-    .unwrap());
+    let input = Input {
+        query: "query Q { me { id } } mutation M { x }",
+        operation_name: Some("Q"),
+        variables_bytes: 0,
+    };
+    assert!(!check(input, &limits())
+        .map(|v| matches!(v, Verdict::Checked(c) if c.mutation))
+        .unwrap());
 }
 
 /// A tiny deterministic generator (no dependency for one test).
@@ -216,7 +233,7 @@ fn random_fragment_graphs_are_checked_in_linear_work() {
         let n = 1 + rng.next(120);
         let q = random_document(&mut rng, n);
         let mut work = Work::default();
-        let verdict = check_counting(&q, None, &limits, &mut work);
+        let verdict = check_counting(Input::text(&q), &limits, &mut work);
         // Parsing aside, the work is the text once plus the bounded expansion.
         let bound = 4 * q.len() as u64 + 4 * limits.max_selections as u64;
         assert!(
@@ -227,4 +244,56 @@ fn random_fragment_graphs_are_checked_in_linear_work() {
             verdict.map(|_| ())
         );
     }
+}
+
+#[test]
+fn unused_fragments_are_refused_before_anything_walks_them() {
+    let e = refused("{ me { id } } fragment Lone on Query { me { name } }");
+    assert!(e.contains("fragment Lone is never used"), "{e}");
+    checked("{ me { ...Used } } fragment Used on Me { name }");
+}
+
+#[test]
+fn directives_are_bounded_in_every_place() {
+    let three = "@include(if: true) @include(if: true) @include(if: true)";
+    let four = format!("{three} @skip(if: false)");
+    for q in [
+        format!("query {four} {{ me {{ id }} }}"),
+        format!("{{ me {{ ...F {four} }} }} fragment F on Me {{ id }}"),
+        format!("{{ me {{ ... {four} {{ id }} }} }}"),
+        format!("{{ me {{ ...F }} }} fragment F on Me {four} {{ id }}"),
+        format!("query($v: Boolean {four}) {{ me {{ id }} }}"),
+    ] {
+        assert!(
+            refused(&q).contains("4 directives stand in one place"),
+            "{q}"
+        );
+    }
+    checked(&format!(
+        "query {three} {{ me {{ ...F {three} }} }} fragment F on Me {{ id }}"
+    ));
+}
+
+#[test]
+fn arguments_are_bounded_on_fields_and_directives() {
+    let many: String = (0..33).map(|i| format!("a{i}: 0 ")).collect();
+    assert!(refused(&format!("{{ me {{ id({many}) }} }}")).contains("takes 33 arguments"));
+    assert!(refused(&format!("{{ me {{ id @skip({many}) }} }}")).contains("takes 33 arguments"));
+}
+
+#[test]
+fn variables_may_be_used_only_as_often_as_their_size_allows() {
+    // Fifteen uses (one per alias) of the variables.
+    let uses: String = (0..15)
+        .map(|i| format!("a{i}: __typename @include(if: $v) "))
+        .collect();
+    let q = format!("query($v: Boolean!) {{ {uses} }}");
+    let input = |bytes| Input {
+        query: &q,
+        operation_name: None,
+        variables_bytes: bytes,
+    };
+    let e = check(input(1_000_000), &limits()).unwrap_err().message();
+    assert!(e.contains("uses its variables in 15 places"), "{e}");
+    assert!(check(input(100_000), &limits()).is_ok());
 }
