@@ -11,16 +11,16 @@ use serde_json::{json, Value};
 const LOGIN: &str = "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }";
 
 fn strict(c: &mut crust_api::Config) {
-    c.login_max_failures = 5;
-    c.login_failure_window_secs = 900;
-    c.login_lockout_secs = 2;
+    c.login.max_failures = 5;
+    c.login.failure_window_secs = 900;
+    c.login.lockout_secs = 2;
 }
 
 /// Behind a trusted proxy (the test client's address), so each test picks its
 /// clients' addresses with `X-Forwarded-For`.
 fn strict_behind_proxy(c: &mut crust_api::Config) {
     strict(c);
-    c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
 }
 
 /// A login from `ip`; the whole answer.
@@ -84,8 +84,8 @@ async fn five_failed_logins_lock_that_address_out_without_saying_so() {
 async fn guesses_from_many_addresses_slow_the_owner_down_but_never_lock_them_out() {
     let app = TestApp::start_with(|c| {
         strict_behind_proxy(c);
-        c.login_lockout_secs = 600;
-        c.login_max_delay_ms = 300;
+        c.login.lockout_secs = 600;
+        c.login.max_delay_ms = 300;
     })
     .await;
     let victim = app.user("victim").await;
@@ -122,7 +122,7 @@ async fn guesses_from_many_addresses_slow_the_owner_down_but_never_lock_them_out
 async fn spellings_of_one_email_share_one_counter_as_postgresql_matches_them() {
     let app = TestApp::start_with(|c| {
         strict_behind_proxy(c);
-        c.login_lockout_secs = 600;
+        c.login.lockout_secs = 600;
     })
     .await;
     let tag = uuid::Uuid::new_v4().simple().to_string();
@@ -307,7 +307,7 @@ async fn sign_in_is_limited_per_client_ip_and_forged_forwarding_does_not_help() 
     // Behind a trusted proxy, each forwarded client has its own bucket.
     let proxied = TestApp::start_with(|c| {
         c.rate_limits = limits;
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     for _ in 0..5 {
@@ -375,7 +375,7 @@ async fn guesses_sent_at_once_from_a_rotating_ipv6_block_gain_nothing() {
     // With the sign-in rate limit out of the way, the pair lock alone holds.
     let app = TestApp::start_with(|c| {
         strict_behind_proxy(c);
-        c.login_lockout_secs = 900;
+        c.login.lockout_secs = 900;
     })
     .await;
     let victim = app.user("victim").await;
@@ -414,7 +414,7 @@ async fn guesses_sent_at_once_from_a_rotating_ipv6_block_gain_nothing() {
 
     // With the default sign-in limit, a rotating block meets it like one address does.
     let limited = TestApp::start_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
         c.rate_limits.sign_in_per_hour = 100;
     })
     .await;

@@ -81,8 +81,8 @@ const UA: &str = "AuditProbe/1.0 (e2e)";
 #[tokio::test]
 async fn sign_in_events_carry_actor_session_ip_user_agent_and_request_id() {
     let app = TestApp::start_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-        c.login_max_failures = 3;
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.login.max_failures = 3;
     })
     .await;
     let user = app.user("alice").await;
@@ -344,7 +344,7 @@ async fn a_forged_forwarded_for_is_ignored_unless_a_trusted_proxy_sent_it() {
         "no trusted proxy: the socket's address"
     );
 
-    app.restart_with(|c| c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
+    app.restart_with(|c| c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]);
     // A client prepending a forged address: the right-most untrusted entry counts.
     let (_, rid) = send(
         &app,
@@ -748,7 +748,7 @@ async fn the_app_role_may_append_but_never_update_or_delete() {
     let user = app.user("gina").await;
     app.login(&user.email, TEST_PASSWORD).await;
     assert!(
-        app.config.db_role.as_deref() == Some("crust_app"),
+        app.config.database.role.as_deref() == Some("crust_app"),
         "the server runs as crust_app"
     );
     // The server's own pool switches every connection to that role.
@@ -1246,7 +1246,7 @@ async fn a_deployment_without_a_superuser_migrates_and_runs_as_crust_app() {
 
     let mut conn = PgConnection::establish(&url).unwrap();
     crust_dal::migrate::run_pending(&crust_dal::Operator::at_console(), &mut conn).unwrap();
-    let app = TestApp::start_with(|c| c.database_url = crust_e2e::secret(&url)).await;
+    let app = TestApp::start_with(|c| c.database.url = crust_e2e::secret(&url)).await;
     let user = app.user("lee").await;
     let org = app.create_org(&user, "Owned by a plain role").await;
     let d = app.ok(&user, AUDIT_Q, json!({ "o": org })).await;
@@ -1270,7 +1270,7 @@ async fn a_deployment_without_a_superuser_migrates_and_runs_as_crust_app() {
         .execute(&mut admin)
         .unwrap();
     let web_url = url.replacen(&format!("{login}@"), &format!("{web}@"), 1);
-    let app = TestApp::start_with(|c| c.database_url = crust_e2e::secret(&web_url)).await;
+    let app = TestApp::start_with(|c| c.database.url = crust_e2e::secret(&web_url)).await;
     let user = app.user("mo").await;
     let org = app.create_org(&user, "Served by a member login").await;
     let d = app.ok(&user, AUDIT_Q, json!({ "o": org })).await;
@@ -1506,7 +1506,7 @@ async fn refusals_before_authentication_are_recorded_once_a_minute_per_client() 
 
 #[tokio::test]
 async fn a_mutation_whose_resolver_panics_is_recorded_as_an_error() {
-    let app = TestApp::start_with(|c| c.test_hooks = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.test_hooks = true).await;
     let user = app.user("oz").await;
     let res = app
         .http
@@ -1537,8 +1537,8 @@ async fn a_mutation_whose_resolver_panics_is_recorded_as_an_error() {
 #[tokio::test]
 async fn guessing_the_current_password_through_change_password_locks_the_account() {
     let app = TestApp::start_with(|c| {
-        c.login_max_failures = 3;
-        c.login_lockout_secs = 600;
+        c.login.max_failures = 3;
+        c.login.lockout_secs = 600;
     })
     .await;
     let user = app.user("pat").await;

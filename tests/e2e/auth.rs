@@ -59,7 +59,7 @@ async fn sign_up_refuses_bad_input_with_clear_messages() {
 
 #[tokio::test]
 async fn sign_up_can_be_disabled() {
-    let app = TestApp::start_with(|c| c.signup_enabled = false).await;
+    let app = TestApp::start_with(|c| c.auth.signup_enabled = false).await;
     let body = app
         .gql(
             None,
@@ -101,7 +101,7 @@ async fn passwords_are_stored_peppered_and_hashed_with_bcrypt() {
 async fn login_rehashes_when_the_cost_changes() {
     let mut app = TestApp::start().await;
     let user = app.user("rehash").await;
-    app.restart_with(|c| c.bcrypt_cost = 5);
+    app.restart_with(|c| c.auth.bcrypt_cost = 5);
     assert!(app.login(&user.email, TEST_PASSWORD).await["data"]["login"].is_object());
     let mut conn = app.db.connect();
     let hash = password_hash(&mut conn, &user.email);
@@ -115,7 +115,7 @@ async fn login_rehashes_when_the_cost_changes() {
 #[tokio::test]
 async fn login_failures_do_not_tell_whether_the_account_exists() {
     // A real cost so bcrypt dominates the timing, as in production.
-    let app = TestApp::start_with(|c| c.bcrypt_cost = 10).await;
+    let app = TestApp::start_with(|c| c.auth.bcrypt_cost = 10).await;
     let user = app.user("known").await;
     let unknown = app.login("nobody@example.test", TEST_PASSWORD).await;
     let wrong = app.login(&user.email, "wrong password entirely").await;
@@ -216,7 +216,7 @@ async fn logout_revokes_at_once() {
 
 #[tokio::test]
 async fn refresh_tokens_expire_when_idle() {
-    let app = TestApp::start_with(|c| c.refresh_idle_ttl_secs = 1).await;
+    let app = TestApp::start_with(|c| c.auth.refresh_idle_ttl_secs = 1).await;
     let user = app.user("idle").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
@@ -228,8 +228,8 @@ async fn refresh_tokens_expire_when_idle() {
 #[tokio::test]
 async fn sessions_end_at_their_absolute_expiry() {
     let app = TestApp::start_with(|c| {
-        c.refresh_idle_ttl_secs = 5;
-        c.refresh_absolute_ttl_secs = 6;
+        c.auth.refresh_idle_ttl_secs = 5;
+        c.auth.refresh_absolute_ttl_secs = 6;
     })
     .await;
     let user = app.user("absolute").await;
@@ -296,7 +296,7 @@ async fn refresh_tokens_are_stored_only_as_hashes() {
 #[tokio::test]
 async fn password_hashing_does_not_block_the_server() {
     // One worker thread: if bcrypt ran on it, nothing else could be answered meanwhile.
-    let app = TestApp::start_with(|c| c.bcrypt_cost = 14).await;
+    let app = TestApp::start_with(|c| c.auth.bcrypt_cost = 14).await;
     let slow_login = app.login("nobody@example.test", "a wrong password"); // ≈1 s of bcrypt
     let health = async {
         tokio::time::sleep(Duration::from_millis(100)).await;

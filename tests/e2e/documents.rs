@@ -64,7 +64,7 @@ fn assert_bomb_refused(body: &Value) {
 #[tokio::test]
 async fn a_fragment_bomb_is_refused_at_once_and_health_answers_throughout() {
     // One worker thread: a single stalled request would stop everything.
-    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
     let user = app.user("bomber").await;
     let q = bomb();
     assert!(q.len() < 1200, "{} bytes", q.len());
@@ -179,7 +179,7 @@ fn many_operations() -> String {
 
 #[tokio::test]
 async fn a_document_of_many_operations_is_bounded_as_a_whole() {
-    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
     let q = many_operations();
     let mut fastest = Duration::MAX;
     for _ in 0..3 {
@@ -197,7 +197,7 @@ async fn a_document_of_many_operations_is_bounded_as_a_whole() {
 
 #[tokio::test]
 async fn a_fragment_cycle_and_deep_nesting_are_refused_before_authentication() {
-    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
     refused(
         &app,
         None,
@@ -216,7 +216,7 @@ async fn a_fragment_cycle_and_deep_nesting_are_refused_before_authentication() {
 
 #[tokio::test]
 async fn repeated_fields_are_counted_through_fragments_and_inline_fragments() {
-    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
     let user = app.user("searcher").await;
     let token = Some(user.access.as_str());
     let search = "tasks(first: 100, filter: {text: \"a\"}) { nodes { id } }";

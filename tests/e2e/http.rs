@@ -165,9 +165,9 @@ async fn health_and_readiness() {
 
     // An unreachable database: alive, not ready, and no hang.
     let gone = TestApp::start_with(|c| {
-        c.database_url =
+        c.database.url =
             crust_e2e::secret("postgres://postgres@127.0.0.1:1/none?connect_timeout=1");
-        c.db_checkout_timeout_ms = 1000;
+        c.database.checkout_timeout_ms = 1000;
     })
     .await;
     assert_eq!(
@@ -202,7 +202,7 @@ async fn graphiql_only_where_enabled() {
             .status(),
         404
     );
-    let dev = TestApp::start_with(|c| c.graphiql = true).await;
+    let dev = TestApp::start_with(|c| c.diagnostics.graphiql = true).await;
     let res = dev.http.get(dev.url("/graphiql")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     // GraphiQL gets the CSP it needs, and still cannot be framed.

@@ -10,7 +10,7 @@ use crust_e2e::{error_code, Session, TestApp};
 use serde_json::{json, Value};
 
 async fn counted() -> (TestApp, Session) {
-    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
     let user = app.user("limits").await;
     (app, user)
 }
@@ -220,9 +220,9 @@ async fn a_configured_batch_is_bounded_and_counts_sign_ins_together() {
 async fn production_hides_the_schema() {
     let app = TestApp::start_with(|c| {
         c.profile = Profile::Prod;
-        c.bcrypt_cost = 12;
+        c.auth.bcrypt_cost = 12;
         c.graphql.introspection = false;
-        c.behind_tls_proxy = true;
+        c.http.behind_tls_proxy = true;
     })
     .await;
     let user = app.user("prod").await;
@@ -260,7 +260,7 @@ async fn production_hides_the_schema() {
 
 #[tokio::test]
 async fn a_panic_becomes_internal_with_a_request_id() {
-    let app = TestApp::start_with(|c| c.test_hooks = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.test_hooks = true).await;
     let user = app.user("panicky").await;
     let res = app
         .http
@@ -340,7 +340,7 @@ async fn every_response_carries_the_security_headers() {
         !ok.headers().contains_key("strict-transport-security"),
         "no HSTS over plain HTTP"
     );
-    let behind_proxy = TestApp::start_with(|c| c.behind_tls_proxy = true).await;
+    let behind_proxy = TestApp::start_with(|c| c.http.behind_tls_proxy = true).await;
     let res = behind_proxy
         .http
         .get(behind_proxy.url("/healthz"))
@@ -355,7 +355,7 @@ async fn every_response_carries_the_security_headers() {
 
 #[tokio::test]
 async fn a_slow_client_is_dropped() {
-    let app = TestApp::start_with(|c| c.client_timeout_ms = 1000).await;
+    let app = TestApp::start_with(|c| c.http.client_timeout_ms = 1000).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let started = Instant::now();
     let closed = tokio::task::spawn_blocking(move || {
@@ -425,9 +425,9 @@ fn lock_table(app: &TestApp, table: &'static str, hold: Duration) -> std::thread
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_quickly() {
     let app = TestApp::start_with(|c| {
-        c.db_pool_size = 1;
-        c.db_checkout_timeout_ms = 500;
-        c.db_statement_timeout_ms = 4000;
+        c.database.pool_size = 1;
+        c.database.checkout_timeout_ms = 500;
+        c.database.statement_timeout_ms = 4000;
     })
     .await;
     let user = app.user("pool").await;
@@ -473,8 +473,8 @@ async fn an_exhausted_pool_answers_503_quickly() {
 #[tokio::test]
 async fn a_request_past_its_deadline_is_stopped() {
     let app = TestApp::start_with(|c| {
-        c.request_timeout_ms = 700;
-        c.db_statement_timeout_ms = 10_000;
+        c.http.request_timeout_ms = 700;
+        c.database.statement_timeout_ms = 10_000;
     })
     .await;
     let user = app.user("slow").await;
@@ -502,7 +502,7 @@ async fn a_request_past_its_deadline_is_stopped() {
 #[tokio::test]
 async fn cors_only_for_configured_origins() {
     let app =
-        TestApp::start_with(|c| c.cors_origins = vec!["https://app.example.com".into()]).await;
+        TestApp::start_with(|c| c.http.cors_origins = vec!["https://app.example.com".into()]).await;
     let preflight = |origin: &'static str| {
         app.http
             .request(reqwest::Method::OPTIONS, app.url("/graphql"))

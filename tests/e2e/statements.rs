@@ -107,7 +107,7 @@ fn seed(
 
 #[tokio::test]
 async fn nested_queries_cost_a_fixed_number_of_statements() {
-    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
     let owner = app.user("owner").await;
     let org = app.create_org(&owner, "Org").await;
     let small = seed(&app, &owner, &org, 2, 2, 3); // 12 tasks

@@ -48,8 +48,8 @@ async fn https_is_served_with_hsts_and_plain_http_redirects() {
     let dir = std::env::temp_dir().join(format!("crust-tls-{}", uuid::Uuid::new_v4().simple()));
     let (cert, key, der) = certificate(&dir);
     let app = TestApp::start_with(|c| {
-        c.tls_cert = Some(cert);
-        c.tls_key = Some(key);
+        c.http.tls_cert = Some(cert);
+        c.http.tls_key = Some(key);
     })
     .await;
     let addr = app.base.trim_start_matches("http://").to_owned();
@@ -99,12 +99,12 @@ async fn https_is_served_with_hsts_and_plain_http_redirects() {
 #[tokio::test]
 async fn tls_settings_are_checked() {
     let mut config = crust_e2e::test_config("postgres://postgres@127.0.0.1:5432/postgres");
-    config.tls_cert = Some("/nonexistent/cert.pem".into());
+    config.http.tls_cert = Some("/nonexistent/cert.pem".into());
     assert!(
         config.validate().is_err(),
         "a certificate without its key is refused"
     );
-    config.tls_key = Some("/nonexistent/key.pem".into());
+    config.http.tls_key = Some("/nonexistent/key.pem".into());
     config.validate().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let started = crust_api::server::spawn(&config, listener, 1);

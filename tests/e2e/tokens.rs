@@ -241,9 +241,11 @@ async fn a_previous_key_still_verifies_during_rotation() {
     let user = app.user("rotation").await;
     // Rotate: a new current key, the old one kept as "k1" for verification only.
     app.restart_with(|c| {
-        c.jwt_previous.insert("k1".into(), c.jwt_secret.clone());
-        c.jwt_kid = "k2".into();
-        c.jwt_secret = crust_e2e::secret("test-only-rotated-secret-0123456789abcdef012");
+        c.auth
+            .jwt_previous
+            .insert("k1".into(), c.auth.jwt_secret.clone());
+        c.auth.jwt_kid = "k2".into();
+        c.auth.jwt_secret = crust_e2e::secret("test-only-rotated-secret-0123456789abcdef012");
     });
     assert!(app.gql(Some(&user.access), ME, json!({})).await["errors"].is_null());
     let login = app.login(&user.email, crust_e2e::TEST_PASSWORD).await;

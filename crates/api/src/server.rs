@@ -33,12 +33,12 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: &Config) -> Result<Self, ApiError> {
         let pool = build_pool(
-            config.database_url.expose(),
+            config.database.url.expose(),
             &PoolSettings {
-                max_size: config.db_pool_size,
-                checkout_timeout: Duration::from_millis(config.db_checkout_timeout_ms),
-                statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
-                role: config.db_role.clone(),
+                max_size: config.database.pool_size,
+                checkout_timeout: Duration::from_millis(config.database.checkout_timeout_ms),
+                statement_timeout: Duration::from_millis(config.database.statement_timeout_ms),
+                role: config.database.role.clone(),
             },
         );
         let db = Db::new(pool);
@@ -48,15 +48,15 @@ impl AppState {
             db,
             auth,
             schemas,
-            report_sql_statements: config.report_sql_statements,
+            report_sql_statements: config.diagnostics.report_sql_statements,
             limits: config.graphql.clone(),
-            request_deadline: Duration::from_millis(config.request_timeout_ms),
+            request_deadline: Duration::from_millis(config.http.request_timeout_ms),
             rate_limits: std::sync::Arc::new(crate::http::rate_limit::Limiters::new(
                 config.rate_limits,
             )),
-            trusted_proxies: config.trusted_proxies.clone(),
-            refresh_cookie_max_age: config.refresh_absolute_ttl_secs,
-            audit_enabled: config.audit_enabled,
+            trusted_proxies: config.http.trusted_proxies.clone(),
+            refresh_cookie_max_age: config.auth.refresh_absolute_ttl_secs,
+            audit_enabled: config.audit.enabled,
             refusals: Default::default(),
         })
     }
@@ -107,12 +107,16 @@ struct HttpOptions {
 impl HttpOptions {
     fn from(config: &Config) -> Self {
         HttpOptions {
-            graphiql: config.graphiql,
+            graphiql: config.diagnostics.graphiql,
             hsts: config.hsts(),
-            client_timeout: Duration::from_millis(config.client_timeout_ms),
-            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
-            cors_origins: config.cors_origins.clone(),
-            tls: config.tls_cert.clone().zip(config.tls_key.clone()),
+            client_timeout: Duration::from_millis(config.http.client_timeout_ms),
+            shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
+            cors_origins: config.http.cors_origins.clone(),
+            tls: config
+                .http
+                .tls_cert
+                .clone()
+                .zip(config.http.tls_key.clone()),
         }
     }
 }
@@ -209,7 +213,7 @@ pub async fn serve(
         .map(|n| n.get())
         .unwrap_or(2);
     let https_port = listener.local_addr()?.port();
-    let _redirect = match config.http_redirect_bind {
+    let _redirect = match config.http.http_redirect_bind {
         Some(addr) => Some(spawn_redirect(TcpListener::bind(addr)?, https_port)?),
         None => None,
     };

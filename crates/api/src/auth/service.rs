@@ -59,22 +59,25 @@ pub struct AuthService {
 
 impl AuthService {
     pub fn new(db: Db, config: &Config) -> Result<Self, ApiError> {
-        let hasher = PasswordHasher::new(config.password_pepper.expose(), config.bcrypt_cost)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let hasher = PasswordHasher::new(
+            config.auth.password_pepper.expose(),
+            config.auth.bcrypt_cost,
+        )
+        .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(AuthService {
             db,
             hasher: Arc::new(hasher),
             keys: Arc::new(TokenKeys::from_config(config)),
-            signup_enabled: config.signup_enabled,
-            csrf_key: config.jwt_secret.clone(),
+            signup_enabled: config.auth.signup_enabled,
+            csrf_key: config.auth.jwt_secret.clone(),
             throttle: Arc::new(LoginThrottle::new(
-                config.login_max_failures,
-                std::time::Duration::from_secs(config.login_failure_window_secs),
-                std::time::Duration::from_secs(config.login_lockout_secs),
-                std::time::Duration::from_millis(config.login_max_delay_ms),
+                config.login.max_failures,
+                std::time::Duration::from_secs(config.login.failure_window_secs),
+                std::time::Duration::from_secs(config.login.lockout_secs),
+                std::time::Duration::from_millis(config.login.max_delay_ms),
             )),
-            idle_ttl: Duration::seconds(config.refresh_idle_ttl_secs),
-            absolute_ttl: Duration::seconds(config.refresh_absolute_ttl_secs),
+            idle_ttl: Duration::seconds(config.auth.refresh_idle_ttl_secs),
+            absolute_ttl: Duration::seconds(config.auth.refresh_absolute_ttl_secs),
         })
     }
 

@@ -52,10 +52,10 @@ impl TokenKeys {
         let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
         let mut decoding = HashMap::new();
         decoding.insert(
-            config.jwt_kid.clone(),
-            DecodingKey::from_secret(config.jwt_secret.expose().as_bytes()),
+            config.auth.jwt_kid.clone(),
+            DecodingKey::from_secret(config.auth.jwt_secret.expose().as_bytes()),
         );
-        for (kid, secret) in &config.jwt_previous {
+        for (kid, secret) in &config.auth.jwt_previous {
             decoding.insert(
                 kid.clone(),
                 DecodingKey::from_secret(secret.expose().as_bytes()),
@@ -66,17 +66,17 @@ impl TokenKeys {
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        validation.set_issuer(&[&config.jwt_issuer]);
-        validation.set_audience(&[&config.jwt_audience]);
+        validation.set_issuer(&[&config.auth.jwt_issuer]);
+        validation.set_audience(&[&config.auth.jwt_audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         TokenKeys {
-            current_kid: config.jwt_kid.clone(),
-            encoding: EncodingKey::from_secret(config.jwt_secret.expose().as_bytes()),
+            current_kid: config.auth.jwt_kid.clone(),
+            encoding: EncodingKey::from_secret(config.auth.jwt_secret.expose().as_bytes()),
             decoding,
             validation,
-            issuer: config.jwt_issuer.clone(),
-            audience: config.jwt_audience.clone(),
-            ttl_secs: config.access_token_ttl_secs,
+            issuer: config.auth.jwt_issuer.clone(),
+            audience: config.auth.jwt_audience.clone(),
+            ttl_secs: config.auth.access_token_ttl_secs,
         }
     }
 

@@ -134,7 +134,7 @@ fn build_schema(
     if anonymous {
         builder = builder.extension(gate::AnonymousValidation);
     }
-    if config.test_hooks {
+    if config.diagnostics.test_hooks {
         builder = builder.extension(test_hooks::PanicProbe);
     }
     if let Some((db, auth)) = services {

@@ -90,7 +90,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             }
         }
         AuditCommand::Prune { older_than_days } => {
-            let days = older_than_days.unwrap_or(config.audit_retention_days);
+            let days = older_than_days.unwrap_or(config.audit.retention_days);
             let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
             let n =
                 crust_dal::audit::prune(&Operator::at_console(), &mut conn, cutoff).map_err(dal)?;

@@ -48,7 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("--scale must be above 0 and at most 1");
     }
     let base = super::load_config()?;
-    let server = base.database_url.expose().to_owned();
+    let server = base.database.url.expose().to_owned();
     let mut admin = crust_dal::establish(
         &crust_dal::Operator::at_console(),
         &postgres::with_database(&server, "postgres")?,
@@ -100,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let mut per_second = Vec::new();
         for audit in [true, false] {
             let mut config = config.clone();
-            config.audit_enabled = audit;
+            config.audit.enabled = audit;
             let listener = TcpListener::bind("127.0.0.1:0")?;
             let running = crust_api::server::spawn(&config, listener, workers)
                 .map_err(|e| anyhow!("{e}"))?;
@@ -176,8 +176,8 @@ fn seed(
     sizes: &Sizes,
 ) -> anyhow::Result<(String, String, Vec<String>)> {
     let hasher = crust_dal::password::PasswordHasher::new(
-        config.password_pepper.expose(),
-        config.bcrypt_cost,
+        config.auth.password_pepper.expose(),
+        config.auth.bcrypt_cost,
     )
     .map_err(|e| anyhow!("{e}"))?;
     let hash = hasher.hash(PASSWORD).map_err(|e| anyhow!("{e}"))?;

@@ -30,7 +30,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = super::load_config()?;
-    crust_api::logging::init(config.log_format);
+    crust_api::logging::init(config.diagnostics.log_format);
     if config.profile == Profile::Prod {
         anyhow::bail!("`crust dev` refuses the prod profile; use `crust serve`");
     }
@@ -50,15 +50,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     postgres::ensure_database(&server, &database)?;
     let owner_url = postgres::with_database(&server, &database)?;
-    config.migration_database_url = Some(Secret::new(owner_url.clone()));
-    config.database_url = Secret::new(owner_url.clone());
+    config.database.migration_url = Some(Secret::new(owner_url.clone()));
+    config.database.url = Secret::new(owner_url.clone());
 
     let mut conn = super::connect(&config)?;
     super::migrate(&mut conn)?;
     let logins = super::seed::demo(&config, &mut conn)?;
     let serving_as = match server_login(&mut conn, &database, &owner_url) {
         Ok((login, url)) => {
-            config.database_url = Secret::new(url);
+            config.database.url = Secret::new(url);
             format!("{login} (a member of crust_app only; new password every run)")
         }
         Err(e) => {
@@ -68,14 +68,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     drop(conn);
 
-    let listener = TcpListener::bind(config.bind)
-        .with_context(|| format!("cannot listen on {} (set CRUST_BIND)", config.bind))?;
+    let listener = TcpListener::bind(config.http.bind)
+        .with_context(|| format!("cannot listen on {} (set CRUST_BIND)", config.http.bind))?;
     let addr = listener.local_addr()?;
     println!();
     super::seed::print_logins(&logins);
     println!();
     println!("GraphQL endpoint: http://{addr}/graphql");
-    if config.graphiql {
+    if config.diagnostics.graphiql {
         println!("GraphiQL:         http://{addr}/graphiql");
     }
     println!("Database:         {database}");

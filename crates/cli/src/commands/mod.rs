@@ -23,7 +23,7 @@ pub fn load_config() -> anyhow::Result<Config> {
 pub fn connect(config: &Config) -> anyhow::Result<PgConnection> {
     crust_dal::establish(
         &crust_dal::Operator::at_console(),
-        config.owner_database_url().expose(),
+        config.database.owner_url().expose(),
     )
     .context("cannot connect to the database (check CRUST_MIGRATION_DATABASE_URL or DATABASE_URL)")
 }

@@ -79,8 +79,11 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
     if config.profile == Profile::Prod {
         anyhow::bail!("refusing to load demo data with the prod profile");
     }
-    let hasher = PasswordHasher::new(config.password_pepper.expose(), config.bcrypt_cost)
-        .map_err(|e| anyhow!("{e}"))?;
+    let hasher = PasswordHasher::new(
+        config.auth.password_pepper.expose(),
+        config.auth.bcrypt_cost,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
     let mut logins = Vec::new();
     let mut ids = Vec::new();
     for (email, name, role) in DEMO_USERS {

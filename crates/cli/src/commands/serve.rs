@@ -18,17 +18,17 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = super::load_config()?;
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        config.tls_cert = Some(cert);
-        config.tls_key = Some(key);
+        config.http.tls_cert = Some(cert);
+        config.http.tls_key = Some(key);
         config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    crust_api::logging::init(config.log_format);
+    crust_api::logging::init(config.diagnostics.log_format);
     if !args.no_migrate {
         super::migrate(&mut super::connect(&config)?)?;
     }
-    let listener = TcpListener::bind(config.bind)
-        .with_context(|| format!("cannot listen on {}", config.bind))?;
-    tracing::info!(addr = %config.bind, profile = config.profile.as_str(), "serving");
+    let listener = TcpListener::bind(config.http.bind)
+        .with_context(|| format!("cannot listen on {}", config.http.bind))?;
+    tracing::info!(addr = %config.http.bind, profile = config.profile.as_str(), "serving");
     actix_web::rt::System::new()
         .block_on(crust_api::server::serve(&config, listener))
         .map_err(|e| anyhow::anyhow!("server failed: {e}"))

@@ -38,8 +38,11 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
         (generate_password()?, true)
     };
     check_new_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-    let hasher = PasswordHasher::new(config.password_pepper.expose(), config.bcrypt_cost)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hasher = PasswordHasher::new(
+        config.auth.password_pepper.expose(),
+        config.auth.bcrypt_cost,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = hasher.hash(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut conn = super::connect(&config)?;
     let (user, _) = crust_dal::users::create(&mut conn, &email, &name, &hash)

@@ -1,0 +1,78 @@
+//! Authentication settings: token keys and lifetimes, password hashing, sign-up.
+
+use std::collections::HashMap;
+
+use super::setting::{settings, Secret};
+
+/// The JWT secret used when none is configured. Never valid in prod.
+pub const DEV_JWT_SECRET: &str = "dev-only-insecure-jwt-secret-do-not-use-in-production";
+/// The password pepper used when none is configured. Never valid in prod.
+pub const DEV_PASSWORD_PEPPER: &str = "dev-only-insecure-pepper-do-not-use-in-production";
+
+/// What the README says instead of printing a development secret.
+const MARKED_DEV_VALUE: &str = "a marked development value";
+
+settings! {
+    /// Tokens, sessions and passwords.
+    pub struct AuthConfig {
+        pub jwt_secret: Secret {
+            env: "CRUST_JWT_SECRET",
+            default: FromProfile(|_| DEV_JWT_SECRET.into(), MARKED_DEV_VALUE),
+            doc: "HMAC key signing access tokens (HS256). **Prod: required, ≥ 32 bytes.**",
+        },
+        pub jwt_kid: String {
+            env: "CRUST_JWT_KID",
+            default: Is("k1"),
+            doc: "Key id put in tokens' `kid` header for `CRUST_JWT_SECRET`.",
+        },
+        pub jwt_previous: HashMap<String, Secret> {
+            env: "CRUST_JWT_PREVIOUS_KEYS",
+            default: Unset("none"),
+            doc: "`kid=secret,kid=secret`: older keys still accepted while tokens signed with them live (key rotation). A `kid` is only ever looked up in this table.",
+        },
+        pub jwt_issuer: String {
+            env: "CRUST_JWT_ISSUER",
+            default: Is("crust"),
+            doc: "`iss` written into and required from tokens.",
+        },
+        pub jwt_audience: String {
+            env: "CRUST_JWT_AUDIENCE",
+            default: Is("crust-api"),
+            doc: "`aud` written into and required from tokens.",
+        },
+        pub access_token_ttl_secs: i64 {
+            env: "CRUST_ACCESS_TOKEN_TTL_SECS",
+            default: IsNoted("900", "15 min"),
+            range: 1..=86_400,
+            doc: "Access-token lifetime.",
+        },
+        pub refresh_idle_ttl_secs: i64 {
+            env: "CRUST_REFRESH_IDLE_TTL_SECS",
+            default: IsNoted("1800", "30 min"),
+            range: 1..,
+            doc: "A refresh token unused this long is dead.",
+        },
+        pub refresh_absolute_ttl_secs: i64 {
+            env: "CRUST_REFRESH_ABSOLUTE_TTL_SECS",
+            default: IsNoted("43200", "12 h"),
+            range: 1..,
+            doc: "A session ends this long after login whatever happens; not shorter than `CRUST_REFRESH_IDLE_TTL_SECS`.",
+        },
+        pub password_pepper: Secret {
+            env: "CRUST_PASSWORD_PEPPER",
+            default: FromProfile(|_| DEV_PASSWORD_PEPPER.into(), MARKED_DEV_VALUE),
+            doc: "Server-side key of the HMAC-SHA384 applied before bcrypt; keep it outside the database. **Prod: required, ≥ 32 bytes.**",
+        },
+        pub bcrypt_cost: u32 {
+            env: "CRUST_BCRYPT_COST",
+            default: Is("12"),
+            range: 4..=31,
+            doc: "bcrypt cost. Below 12 only in the `test` profile; hashes are upgraded at the next login when it changes.",
+        },
+        pub signup_enabled: bool {
+            env: "CRUST_SIGNUP_ENABLED",
+            default: OutsideProd("true", "false"),
+            doc: "Whether `signUp` is open.",
+        },
+    }
+}

@@ -1,0 +1,179 @@
+//! Rules over the loaded configuration: each setting's range and own rule (declared
+//! with it), the rules that tie settings together, and what the prod profile refuses.
+//! Every rule runs; all problems are reported together.
+
+use super::auth::{DEV_JWT_SECRET, DEV_PASSWORD_PEPPER};
+use super::{Config, Problems, Profile, Secret};
+
+/// Shortest secret (in bytes) the prod profile accepts for the JWT key and the pepper.
+pub const MIN_PROD_SECRET_BYTES: usize = 32;
+
+/// One finding of `crust check --deploy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub serious: bool,
+    pub message: String,
+}
+
+impl Config {
+    /// Checks ranges everywhere and refuses insecure settings in prod, reporting every
+    /// problem found.
+    pub fn validate(&self) -> Result<(), super::ConfigError> {
+        let mut problems = Problems::default();
+        self.check_values(&mut problems);
+        if self.auth.bcrypt_cost < 12 && self.profile != Profile::Test {
+            problems.invalid(
+                "CRUST_BCRYPT_COST",
+                "below 12 is allowed only in the test profile",
+            );
+        }
+        if self.profile == Profile::Prod {
+            problems.refused_in_prod = self.prod_problems();
+        }
+        problems.into_result()
+    }
+
+    /// Ranges and formats, whatever the profile.
+    pub(crate) fn check_values(&self, problems: &mut Problems) {
+        self.database.check(problems);
+        self.auth.check(problems);
+        self.login.check(problems);
+        self.rate_limits.check(problems);
+        self.http.check(problems);
+        self.graphql.check(problems);
+        self.audit.check(problems);
+        self.diagnostics.check(problems);
+        self.check_together(problems);
+    }
+
+    /// The rules that involve more than one setting.
+    fn check_together(&self, problems: &mut Problems) {
+        let auth = &self.auth;
+        if auth.refresh_absolute_ttl_secs < auth.refresh_idle_ttl_secs {
+            problems.invalid(
+                "CRUST_REFRESH_ABSOLUTE_TTL_SECS",
+                "must be positive and not shorter than CRUST_REFRESH_IDLE_TTL_SECS",
+            );
+        }
+        if auth.jwt_kid.is_empty() || auth.jwt_previous.contains_key(&auth.jwt_kid) {
+            problems.invalid(
+                "CRUST_JWT_KID",
+                "must be non-empty and not reused in CRUST_JWT_PREVIOUS_KEYS",
+            );
+        }
+        let http = &self.http;
+        if http.tls_cert.is_some() != http.tls_key.is_some() {
+            problems.invalid(
+                "CRUST_TLS_CERT",
+                "set both CRUST_TLS_CERT and CRUST_TLS_KEY, or neither",
+            );
+        }
+        if http.http_redirect_bind.is_some() && http.tls_cert.is_none() {
+            problems.invalid(
+                "CRUST_HTTP_REDIRECT_BIND",
+                "redirects to HTTPS need TLS (CRUST_TLS_CERT and CRUST_TLS_KEY)",
+            );
+        }
+        if self.diagnostics.test_hooks && self.profile != Profile::Test {
+            problems.invalid(
+                "CRUST_TEST_HOOKS",
+                "only the test profile may turn test hooks on",
+            );
+        }
+    }
+
+    /// HTTPS is in front of clients (served here, or by the proxy): send HSTS.
+    pub fn hsts(&self) -> bool {
+        self.http.hsts()
+    }
+
+    /// Every finding of `crust check --deploy`: what prod refuses (serious) and what
+    /// deserves a second look (warnings).
+    pub fn deploy_findings(&self) -> Vec<Finding> {
+        let mut findings: Vec<Finding> = self
+            .prod_problems()
+            .into_iter()
+            .map(|m| Finding {
+                serious: true,
+                message: m,
+            })
+            .collect();
+        let mut warn = |m: &str| {
+            findings.push(Finding {
+                serious: false,
+                message: m.to_owned(),
+            })
+        };
+        if self.profile != Profile::Prod {
+            warn(&format!(
+                "CRUST_PROFILE is {}, not prod",
+                self.profile.as_str()
+            ));
+        }
+        if self.auth.signup_enabled {
+            warn("CRUST_SIGNUP_ENABLED: anyone can create an account");
+        }
+        let url = self.database.url.expose();
+        if !url.contains("sslmode=require") && !url.contains("sslmode=verify") {
+            warn("DATABASE_URL does not require TLS (add sslmode=require or verify-full when the database is remote)");
+        }
+        if self.http.cors_origins.is_empty() {
+            warn("CRUST_CORS_ORIGINS is empty: no browser app on another origin can call the API");
+        }
+        if self.http.trusted_proxies.is_empty() && self.http.behind_tls_proxy {
+            warn("CRUST_TRUSTED_PROXIES is empty behind a proxy: every client will share the proxy's IP in rate limits");
+        }
+        findings
+    }
+
+    /// What the prod profile will not run with.
+    pub fn prod_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let weak =
+            |s: &Secret, dev: &str| s.expose() == dev || s.expose().len() < MIN_PROD_SECRET_BYTES;
+        let auth = &self.auth;
+        if weak(&auth.jwt_secret, DEV_JWT_SECRET) {
+            problems.push(format!(
+                "CRUST_JWT_SECRET is the development default or shorter than {MIN_PROD_SECRET_BYTES} bytes"
+            ));
+        }
+        if auth.jwt_previous.values().any(|s| weak(s, DEV_JWT_SECRET)) {
+            problems.push("CRUST_JWT_PREVIOUS_KEYS holds a default or short secret".into());
+        }
+        if weak(&auth.password_pepper, DEV_PASSWORD_PEPPER) {
+            problems.push(format!(
+                "CRUST_PASSWORD_PEPPER is the development default or shorter than {MIN_PROD_SECRET_BYTES} bytes"
+            ));
+        }
+        if auth.bcrypt_cost < 12 {
+            problems.push("CRUST_BCRYPT_COST is below 12".into());
+        }
+        if self.diagnostics.graphiql {
+            problems.push("CRUST_GRAPHIQL is on".into());
+        }
+        if !self.audit.enabled {
+            problems.push("CRUST_AUDIT_ENABLED is off".into());
+        }
+        if self.database.role.is_none() {
+            problems.push(
+                "CRUST_DATABASE_ROLE is none: the server would run with its login role's rights over the audit log".into(),
+            );
+        }
+        if self.diagnostics.report_sql_statements {
+            problems.push("CRUST_REPORT_SQL_STATEMENTS is on".into());
+        }
+        if self.graphql.introspection {
+            problems.push("CRUST_INTROSPECTION is on".into());
+        }
+        if self.http.cors_origins.iter().any(|o| o == "*") {
+            problems.push("CRUST_CORS_ORIGINS allows any origin (*)".into());
+        }
+        if !self.http.behind_tls_proxy && self.http.tls_cert.is_none() {
+            problems.push(
+                "no TLS: set CRUST_TLS_CERT and CRUST_TLS_KEY, or CRUST_BEHIND_TLS_PROXY=true behind a TLS-terminating proxy"
+                    .into(),
+            );
+        }
+        problems
+    }
+}
