@@ -389,7 +389,7 @@ fn quadratic_arguments() -> String {
 /// it sees a document, in every place they can stand.
 #[tokio::test]
 async fn directives_variables_and_arguments_cannot_multiply_validation_work() {
-    let app = TestApp::start_with(|c| c.report_sql_statements = true).await;
+    let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
     let big: Vec<u8> = vec![0; 480_000];
     let cases = [
         // 1,200 directives on the operation, each copying a 1 MB variable (80 s before).
