@@ -14,7 +14,9 @@ pub mod http;
 pub mod logging;
 pub mod markdown;
 pub mod server;
+pub mod state;
 pub mod tls;
 
 pub use config::{Config, Profile};
-pub use server::{AppState, RunningServer};
+pub use server::RunningServer;
+pub use state::AppState;

@@ -1,66 +1,12 @@
-//! Building the application state and running the HTTP server.
+//! Running the HTTP server (the state it shares with every handler is `state`).
 
 use std::net::TcpListener;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
-use crust_dal::{build_pool, PoolSettings};
 
-use crate::auth::AuthService;
-use crate::config::{Config, GraphqlLimits};
-use crate::db::Db;
-use crate::error::ApiError;
-use crate::graphql::Schemas;
-
-/// Everything a request handler needs, shared by all workers.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub auth: AuthService,
-    pub schemas: Schemas,
-    /// Put the number of SQL statements in each GraphQL response (tests, benchmarks).
-    pub report_sql_statements: bool,
-    pub limits: GraphqlLimits,
-    pub request_deadline: Duration,
-    pub rate_limits: std::sync::Arc<crate::http::rate_limit::Limiters>,
-    pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// How long the browser keeps the refresh cookie (the session's absolute lifetime).
-    pub refresh_cookie_max_age: i64,
-    pub audit_enabled: bool,
-    pub refusals: std::sync::Arc<crate::audit::RefusalSampler>,
-}
-
-impl AppState {
-    pub fn new(config: &Config) -> Result<Self, ApiError> {
-        let pool = build_pool(
-            config.database.url.expose(),
-            &PoolSettings {
-                max_size: config.database.pool_size,
-                checkout_timeout: Duration::from_millis(config.database.checkout_timeout_ms),
-                statement_timeout: Duration::from_millis(config.database.statement_timeout_ms),
-                role: config.database.role.clone(),
-            },
-        );
-        let db = Db::new(pool);
-        let auth = AuthService::new(db.clone(), config)?;
-        let schemas = Schemas::build(db.clone(), auth.clone(), config);
-        Ok(AppState {
-            db,
-            auth,
-            schemas,
-            report_sql_statements: config.diagnostics.report_sql_statements,
-            limits: config.graphql.clone(),
-            request_deadline: Duration::from_millis(config.http.request_timeout_ms),
-            rate_limits: std::sync::Arc::new(crate::http::rate_limit::Limiters::new(
-                config.rate_limits,
-            )),
-            trusted_proxies: config.http.trusted_proxies.clone(),
-            refresh_cookie_max_age: config.auth.refresh_absolute_ttl_secs,
-            audit_enabled: config.audit.enabled,
-            refusals: Default::default(),
-        })
-    }
-}
+use crate::config::Config;
+use crate::state::AppState;
 
 /// A server running on its own thread (used by the tests and `crust serve`).
 pub struct RunningServer {

@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use crust_domain::{SessionId, UserId};
 
 use super::audit::AuditEvent;
-use super::connection::{connection, page, Conn};
+use super::connection::{paged, Conn};
 use super::ids::{id, parse};
 use super::search::{search, to_dal, TaskOrder, TaskSearchFilter};
-use super::types::Task;
+use super::task::Task;
 use super::{actor, auth_service, db, principal, recorder};
 use crate::error::ApiError;
 
@@ -116,12 +116,10 @@ pub async fn security_events(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<AuditEvent>, ApiError> {
+    // The caller's own account: the proof of their session, not their actor.
     let me = principal(ctx)?;
-    let page = page(first, after)?;
-    let paged = db(ctx)?
-        .run(move |c| crust_dal::audit::security_events(c, &me, page))
-        .await?;
-    Ok(connection(paged, AuditEvent))
+    let fetch = move |c: &mut _, _: &_, p| crust_dal::audit::security_events(c, &me, p);
+    paged(ctx, first, after, fetch, AuditEvent).await
 }
 
 #[derive(InputObject)]

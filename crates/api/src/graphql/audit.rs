@@ -16,9 +16,8 @@ use crust_dal::audit::{Event, EventFilter};
 use crust_domain::audit::Outcome;
 use crust_domain::OrgId;
 
-use super::connection::{connection, page, Conn};
+use super::connection::{paged, Conn};
 use super::ids::{id, parse};
-use super::{actor, db};
 use crate::audit::Recorder;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -285,13 +284,9 @@ impl AuditQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<AuditEvent>> {
-        let actor = actor(ctx)?;
         let org: OrgId = parse("organizationId", &organization_id)?;
         let filter = filter.unwrap_or_default().into_dal()?;
-        let page = page(first, after)?;
-        let paged = db(ctx)?
-            .run(move |c| crust_dal::audit::for_org(c, &actor, org, &filter, page))
-            .await?;
-        Ok(connection(paged, AuditEvent))
+        let fetch = move |c: &mut _, a: &_, p| crust_dal::audit::for_org(c, a, org, &filter, p);
+        Ok(paged(ctx, first, after, fetch, AuditEvent).await?)
     }
 }

@@ -4,7 +4,7 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::types::User;
+use super::org::User;
 use super::{auth_service, principal, recorder};
 use crate::auth::SignedIn;
 

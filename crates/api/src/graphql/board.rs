@@ -4,7 +4,8 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use crust_domain::{BoxId, SliceId, TaskId};
 
 use super::ids::parse;
-use super::types::{Slice, Task, TaskBox};
+use super::structure::{Slice, TaskBox};
+use super::task::Task;
 use super::{actor, db};
 
 #[derive(InputObject)]

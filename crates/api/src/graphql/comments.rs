@@ -4,8 +4,12 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use crust_domain::{CommentId, TaskId};
 
 use super::ids::{id, parse};
-use super::types::Comment;
+use super::loaders::{request_loaders, UserById};
+use super::org::User;
 use super::{actor, db};
+use crate::markdown::to_safe_html;
+use chrono::{DateTime, Utc};
+use crust_dal::models;
 
 #[derive(InputObject)]
 pub struct AddCommentInput {
@@ -86,5 +90,41 @@ impl CommentMutation {
         Ok(DeleteCommentPayload {
             deleted_comment_id: id(cid.0),
         })
+    }
+}
+
+pub struct Comment(pub models::Comment);
+
+#[Object]
+impl Comment {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn task_id(&self) -> ID {
+        id(self.0.task_id)
+    }
+    /// Markdown.
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+    /// The body rendered to sanitized HTML.
+    async fn body_html(&self) -> String {
+        to_safe_html(&self.0.body)
+    }
+    /// The author; null once their account is gone ("deleted user").
+    async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Some(author) = self.0.author_id else {
+            return Ok(None);
+        };
+        Ok(request_loaders(ctx)?
+            .load_one(UserById(author))
+            .await?
+            .map(User))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn edited_at(&self) -> Option<DateTime<Utc>> {
+        self.0.edited_at
     }
 }

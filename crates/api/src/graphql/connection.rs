@@ -22,6 +22,33 @@ pub struct Totals {
 
 pub type Conn<N> = Connection<String, N, Totals>;
 
+/// One page of a list the DAL filters for the caller: reads the page arguments and the
+/// caller, runs `fetch` on a pooled connection and wraps each row — the shape of every
+/// paged list resolver.
+pub async fn paged<T, N, F, W>(
+    ctx: &async_graphql::Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    fetch: F,
+    wrap: W,
+) -> Result<Conn<N>, ApiError>
+where
+    F: FnOnce(
+            &mut crust_dal::PgConnection,
+            &crust_dal::Actor,
+            Page,
+        ) -> crust_dal::DalResult<Paged<T>>
+        + Send
+        + 'static,
+    T: Send + 'static,
+    N: OutputType,
+    W: Fn(T) -> N,
+{
+    let (actor, page) = (super::actor(ctx)?, page(first, after)?);
+    let rows = super::db(ctx)?.run(move |c| fetch(c, &actor, page)).await?;
+    Ok(connection(rows, wrap))
+}
+
 pub fn page(first: Option<i32>, after: Option<String>) -> Result<Page, ApiError> {
     let limit = first.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {

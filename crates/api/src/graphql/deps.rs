@@ -3,8 +3,10 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use crust_domain::{BoxId, TaskId};
 
+use super::enums::DependencyType;
 use super::ids::parse;
-use super::types::{DependencyType, Task, TaskBox};
+use super::structure::TaskBox;
+use super::task::Task;
 use super::{actor, db};
 
 #[derive(InputObject)]

@@ -141,3 +141,21 @@ grouped_loader!(
     |c, actor, _g, ids| batch::project_names(c, &actor, &ids),
     |_g, id| ProjectNameOf(id)
 );
+
+/// The request's loaders (only signed-in requests have them).
+pub(super) fn request_loaders<'a>(
+    ctx: &async_graphql::Context<'a>,
+) -> Result<&'a Loaders, ApiError> {
+    ctx.data::<Loaders>().map_err(|_| {
+        ApiError::Unauthenticated("sign in first: send Authorization: Bearer <access token>")
+    })
+}
+
+/// An empty page, for lists a caller may not see at all.
+pub(super) fn empty<T>(page: crust_dal::Page) -> crust_dal::Paged<T> {
+    crust_dal::Paged {
+        items: Vec::new(),
+        total: 0,
+        offset: page.offset,
+    }
+}

@@ -13,6 +13,7 @@ mod comments;
 mod connection;
 mod deps;
 pub mod document;
+mod enums;
 mod gate;
 mod ids;
 mod loaders;
@@ -20,9 +21,9 @@ mod org;
 mod project;
 mod recipes;
 mod search;
+mod structure;
 mod task;
 mod test_hooks;
-mod types;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 use crust_dal::sessions::ClientInfo;
@@ -54,6 +55,7 @@ pub struct Mutation(
     auth::AuthMutation,
     org::OrgMutation,
     project::ProjectMutation,
+    structure::StructureMutation,
     task::TaskMutation,
     board::BoardMutation,
     deps::DependencyMutation,

@@ -3,10 +3,13 @@
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
 use crust_domain::{OrgId, UserId, WorkspaceId};
 
-use super::connection::{connection, page, Conn};
+use super::connection::{paged, Conn};
+use super::enums::OrgRole;
 use super::ids::{id, parse};
-use super::types::{OrgRole, Organization, OrganizationMember, Workspace};
+use super::project::Project;
 use super::{actor, db};
+use chrono::{DateTime, Utc};
+use crust_dal::models;
 
 #[derive(Default)]
 pub struct OrgQuery;
@@ -21,11 +24,7 @@ impl OrgQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Organization>> {
-        let (actor, page) = (actor(ctx)?, page(first, after)?);
-        let paged = db(ctx)?
-            .run(move |c| crust_dal::orgs::list(c, &actor, page))
-            .await?;
-        Ok(connection(paged, Organization))
+        Ok(paged(ctx, first, after, crust_dal::orgs::list, Organization).await?)
     }
 
     /// One organization the caller belongs to (NOT_FOUND otherwise).
@@ -47,15 +46,9 @@ impl OrgQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Workspace>> {
-        let (actor, org, page): (_, OrgId, _) = (
-            actor(ctx)?,
-            parse("organizationId", &organization_id)?,
-            page(first, after)?,
-        );
-        let paged = db(ctx)?
-            .run(move |c| crust_dal::workspaces::list(c, &actor, org, page))
-            .await?;
-        Ok(connection(paged, Workspace))
+        let org: OrgId = parse("organizationId", &organization_id)?;
+        let fetch = move |c: &mut _, a: &_, p| crust_dal::workspaces::list(c, a, org, p);
+        Ok(paged(ctx, first, after, fetch, Workspace).await?)
     }
 }
 
@@ -259,5 +252,106 @@ impl OrgMutation {
         Ok(DeleteWorkspacePayload {
             deleted_workspace_id: id(ws.0),
         })
+    }
+}
+
+pub struct User(pub models::User);
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+pub struct Organization(pub models::Organization);
+
+#[Object]
+impl Organization {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// The caller's own role here.
+    async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<OrgRole>> {
+        Ok(actor(ctx)?.org_role(OrgId(self.0.id)).map(Into::into))
+    }
+    /// Members, by name (MEMBER and above).
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<OrganizationMember>> {
+        let org = OrgId(self.0.id);
+        let fetch = move |c: &mut _, a: &_, p| crust_dal::orgs::members(c, a, org, p);
+        Ok(paged(ctx, first, after, fetch, OrganizationMember).await?)
+    }
+    /// Workspaces, by name (MEMBER and above).
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn workspaces(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Workspace>> {
+        let org = OrgId(self.0.id);
+        let fetch = move |c: &mut _, a: &_, p| crust_dal::workspaces::list(c, a, org, p);
+        Ok(paged(ctx, first, after, fetch, Workspace).await?)
+    }
+    /// Projects the caller may read, by name.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Project>> {
+        let ws: Option<WorkspaceId> = workspace_id
+            .map(|w| super::ids::parse("workspaceId", &w))
+            .transpose()?;
+        let org = OrgId(self.0.id);
+        let fetch = move |c: &mut _, a: &_, p| crust_dal::projects::list(c, a, org, ws, p);
+        Ok(paged(ctx, first, after, fetch, |p| Project::served(ctx, p)).await?)
+    }
+}
+
+pub struct OrganizationMember(pub models::OrgMember);
+
+#[Object]
+impl OrganizationMember {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn role(&self) -> OrgRole {
+        self.0.role.into()
+    }
+}
+
+pub struct Workspace(pub models::Workspace);
+
+#[Object]
+impl Workspace {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn organization_id(&self) -> ID {
+        id(self.0.org_id)
     }
 }

@@ -3,16 +3,22 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, SimpleObject, ID};
 use chrono::NaiveDate;
 use crust_dal::projects::{NewProject, ProjectPatch};
-use crust_dal::structure::BoxKind;
-use crust_domain::{OrgId, ProjectId, SliceId, UserId, WorkspaceId};
+use crust_domain::{OrgId, ProjectId, UserId, WorkspaceId};
 
-use super::connection::{connection, page, Conn};
+use super::connection::{connection, page};
+use super::connection::{paged, Conn};
+use super::enums::{Classification, ProjectRole, ProjectStatus, Visibility};
 use super::ids::{id, parse};
-use super::types::{
-    Classification, Project, ProjectMember, ProjectRole, ProjectStatus, Slice, TaskBox, Visibility,
-};
+use super::loaders::{empty, request_loaders, ProgressOf, SlicesOf, TasksOf};
+use super::org::{Organization, User, Workspace};
+use super::structure::Slice;
+use super::task::Task;
 use super::{actor, db};
 use crate::error::ApiError;
+use crate::markdown::to_safe_html;
+use chrono::{DateTime, Utc};
+use crust_dal::batch::{RollupOf, TaskParent};
+use crust_dal::models;
 
 #[derive(Default)]
 pub struct ProjectQuery;
@@ -29,14 +35,10 @@ impl ProjectQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Project>> {
-        let actor = actor(ctx)?;
         let org: OrgId = parse("organizationId", &organization_id)?;
         let ws: Option<WorkspaceId> = workspace_id.map(|w| parse("workspaceId", &w)).transpose()?;
-        let page = page(first, after)?;
-        let paged = db(ctx)?
-            .run(move |c| crust_dal::projects::list(c, &actor, org, ws, page))
-            .await?;
-        Ok(connection(paged, |p| Project::served(ctx, p)))
+        let fetch = move |c: &mut _, a: &_, p| crust_dal::projects::list(c, a, org, ws, p);
+        Ok(paged(ctx, first, after, fetch, |p| Project::served(ctx, p)).await?)
     }
 
     /// One project the caller may read (NOT_FOUND otherwise).
@@ -122,35 +124,6 @@ pub struct RemoveProjectMemberInput {
 #[derive(SimpleObject)]
 pub struct RemoveProjectMemberPayload {
     pub removed_user_id: ID,
-}
-
-#[derive(InputObject)]
-pub struct CreateSliceInput {
-    pub project_id: ID,
-    pub name: String,
-}
-
-#[derive(SimpleObject)]
-pub struct CreateSlicePayload {
-    pub slice: Slice,
-}
-
-#[derive(InputObject)]
-pub struct CreateBoxInput {
-    pub slice_id: ID,
-    pub name: String,
-    /// Make the box a column of its slice's board.
-    #[graphql(default)]
-    pub board_column: bool,
-    /// Make it the board's done column (a task dropped here becomes DONE).
-    #[graphql(default)]
-    pub done_column: bool,
-}
-
-#[derive(SimpleObject)]
-pub struct CreateBoxPayload {
-    #[graphql(name = "box")]
-    pub task_box: TaskBox,
 }
 
 pub(crate) fn maybe<T, U>(
@@ -274,41 +247,156 @@ impl ProjectMutation {
             removed_user_id: id(user.0),
         })
     }
+}
 
-    /// Appends a slice to a project (EDITOR).
-    async fn create_slice(
+/// A project as served. Made only through [`Project::served`], which notes it for the
+/// audit log's record of need-to-know reads.
+pub struct Project(models::Project);
+
+impl Project {
+    pub fn served(ctx: &Context<'_>, project: models::Project) -> Self {
+        if let Some(rec) = ctx.data_opt::<crate::audit::Recorder>() {
+            rec.read_project(&project);
+        }
+        Project(project)
+    }
+}
+
+#[Object]
+impl Project {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Markdown.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// The description rendered to sanitized HTML.
+    async fn description_html(&self) -> String {
+        to_safe_html(&self.0.description)
+    }
+    /// Duration-weighted progress (0–100) of the tasks the caller may see; null when
+    /// none counts.
+    async fn progress(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
+        Ok(request_loaders(ctx)?
+            .load_one(ProgressOf(RollupOf::Project, self.0.id))
+            .await?
+            .flatten())
+    }
+    async fn status(&self) -> ProjectStatus {
+        self.0.status().into()
+    }
+    async fn visibility(&self) -> Visibility {
+        self.0.visibility().into()
+    }
+    async fn classification(&self) -> Classification {
+        self.0.classification().into()
+    }
+    async fn start_date(&self) -> Option<NaiveDate> {
+        self.0.start_date
+    }
+    async fn due_date(&self) -> Option<NaiveDate> {
+        self.0.due_date
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn organization(&self, ctx: &Context<'_>) -> Result<Organization> {
+        let (actor, org) = (actor(ctx)?, OrgId(self.0.org_id));
+        Ok(Organization(
+            db(ctx)?
+                .run(move |c| crust_dal::orgs::get(c, &actor, org))
+                .await?,
+        ))
+    }
+    async fn workspace(&self, ctx: &Context<'_>) -> Result<Option<Workspace>> {
+        let Some(ws) = self.0.workspace_id else {
+            return Ok(None);
+        };
+        let actor = actor(ctx)?;
+        let found = db(ctx)?
+            .run(move |c| crust_dal::workspaces::get(c, &actor, WorkspaceId(ws)))
+            .await;
+        match found {
+            Ok(ws) => Ok(Some(Workspace(ws))),
+            Err(crate::error::ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    /// The role the caller effectively holds here (org OWNER/ADMIN act as MANAGER on
+    /// non-SECRET projects).
+    async fn viewer_role(&self, ctx: &Context<'_>) -> Result<Option<ProjectRole>> {
+        let (actor, project) = (actor(ctx)?, self.0.clone());
+        let role = db(ctx)?
+            .run(move |c| crust_dal::projects::viewer_role(c, &actor, &project))
+            .await?;
+        Ok(role.map(Into::into))
+    }
+    /// Members (for a SECRET project: its access list), by name.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn members(
         &self,
         ctx: &Context<'_>,
-        input: CreateSliceInput,
-    ) -> Result<CreateSlicePayload> {
-        let (actor, pid): (_, ProjectId) = (actor(ctx)?, parse("projectId", &input.project_id)?);
-        let slice = db(ctx)?
-            .create(move |c| crust_dal::structure::create_slice(c, &actor, pid, &input.name))
-            .await?;
-        Ok(CreateSlicePayload {
-            slice: Slice(slice),
-        })
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<ProjectMember>> {
+        let pid = ProjectId(self.0.id);
+        let fetch = move |c: &mut _, a: &_, p| crust_dal::projects::members(c, a, pid, p);
+        Ok(paged(ctx, first, after, fetch, ProjectMember).await?)
     }
-
-    /// Appends a box to a slice (EDITOR).
-    async fn create_box(
+    /// Slices in order.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn slices(
         &self,
         ctx: &Context<'_>,
-        input: CreateBoxInput,
-    ) -> Result<CreateBoxPayload> {
-        let (actor, sid): (_, SliceId) = (actor(ctx)?, parse("sliceId", &input.slice_id)?);
-        let b = db(ctx)?
-            .create(move |c| {
-                let kind = match (input.board_column, input.done_column) {
-                    (_, true) => BoxKind::DoneColumn,
-                    (true, false) => BoxKind::Column,
-                    _ => BoxKind::Group,
-                };
-                crust_dal::structure::create_box(c, &actor, sid, &input.name, kind)
-            })
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Slice>> {
+        let page = page(first, after)?;
+        let paged = request_loaders(ctx)?
+            .load_one(SlicesOf(self.0.id, page))
             .await?;
-        Ok(CreateBoxPayload {
-            task_box: TaskBox(b),
-        })
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), Slice))
     }
+    /// Every task of the project the caller may see, in position order.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Task>> {
+        let page = page(first, after)?;
+        let paged = request_loaders(ctx)?
+            .load_one(TasksOf(TaskParent::Project, self.0.id, page))
+            .await?;
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), |t| {
+            Task::served(ctx, t)
+        }))
+    }
+}
+
+pub struct ProjectMember(pub models::ProjectMember);
+
+#[Object]
+impl ProjectMember {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn role(&self) -> ProjectRole {
+        self.0.role.into()
+    }
+}
+
+/// The least a task shows of its project.
+#[derive(async_graphql::SimpleObject)]
+pub struct ProjectSummary {
+    pub id: ID,
+    pub name: String,
 }

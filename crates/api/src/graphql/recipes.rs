@@ -6,9 +6,10 @@ use crust_dal::models;
 use crust_dal::recipes::{self as dal, Assignment, FromRecipe, NewRecipe};
 use crust_domain::{OrgId, ProjectId, RecipeId, UserId, WorkspaceId};
 
-use super::connection::{connection, page, Conn};
+use super::connection::{paged, Conn};
+use super::enums::{Classification, DependencyType, Visibility};
 use super::ids::{id, parse};
-use super::types::{Classification, DependencyType, Project, Visibility};
+use super::project::Project;
 use super::{actor, db};
 
 pub struct Recipe(pub models::Recipe);
@@ -137,14 +138,10 @@ impl RecipeQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Recipe>> {
-        let actor = actor(ctx)?;
         let org: OrgId = parse("organizationId", &organization_id)?;
         let ws: Option<WorkspaceId> = workspace_id.map(|w| parse("workspaceId", &w)).transpose()?;
-        let page = page(first, after)?;
-        let paged = db(ctx)?
-            .run(move |c| dal::list(c, &actor, org, ws, page))
-            .await?;
-        Ok(connection(paged, Recipe))
+        let fetch = move |c: &mut _, a: &_, p| dal::list(c, a, org, ws, p);
+        Ok(paged(ctx, first, after, fetch, Recipe).await?)
     }
 
     async fn recipe(&self, ctx: &Context<'_>, id: ID) -> Result<Recipe> {

@@ -5,10 +5,10 @@ use chrono::NaiveDate;
 use crust_dal::search::{TaskFilter, TaskOrder as DalOrder};
 use crust_domain::UserId;
 
-use super::connection::{connection, page, Conn};
+use super::connection::{paged, Conn};
+use super::enums::TaskStatus;
 use super::ids::parse;
-use super::types::{Task, TaskStatus};
-use super::{actor, db};
+use super::task::Task;
 use crate::error::ApiError;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
@@ -72,12 +72,9 @@ pub(super) async fn search(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Task>> {
-    let (actor, page) = (actor(ctx)?, page(first, after)?);
     let o = order(order_by);
-    let paged = db(ctx)?
-        .run(move |c| crust_dal::search::tasks(c, &actor, &filter, o, page))
-        .await?;
-    Ok(connection(paged, |t| Task::served(ctx, t)))
+    let fetch = move |c: &mut _, a: &_, p| crust_dal::search::tasks(c, a, &filter, o, p);
+    Ok(paged(ctx, first, after, fetch, |t| Task::served(ctx, t)).await?)
 }
 
 #[derive(Default)]

@@ -5,11 +5,25 @@ use chrono::NaiveDate;
 use crust_dal::tasks::{NewTask, TaskPatch};
 use crust_domain::{BoxId, TaskId, UserId};
 
+use super::comments::Comment;
+use super::connection::{connection, page, Conn};
+use super::enums::DependencyType;
+use super::enums::{Classification, TaskAccess, TaskStatus};
 use super::ids::{id, parse};
+use super::loaders::{
+    empty, request_loaders, AssigneesOf, CommentsOf, DependenciesOf, ProjectNameOf,
+};
+use super::org::User;
 use super::project::maybe;
-use super::types::{Classification, Task, TaskAccess, TaskGrant, TaskStatus};
+use super::project::{Project, ProjectSummary};
+use super::structure::TaskBox;
 use super::{actor, db};
 use crate::error::ApiError;
+use crate::markdown::to_safe_html;
+use chrono::{DateTime, Utc};
+use crust_dal::batch::Direction;
+use crust_dal::models;
+use crust_domain::ProjectId;
 
 #[derive(Default)]
 pub struct TaskQuery;
@@ -230,5 +244,201 @@ impl TaskMutation {
         Ok(RevokeTaskAccessPayload {
             revoked_user_id: id(user.0),
         })
+    }
+}
+
+/// A task as served. Made only through [`Task::served`], which notes it for the audit
+/// log's record of need-to-know reads.
+pub struct Task(models::Task);
+
+impl Task {
+    pub fn served(ctx: &Context<'_>, task: models::Task) -> Self {
+        if let Some(rec) = ctx.data_opt::<crate::audit::Recorder>() {
+            rec.read_task(&task);
+        }
+        Task(task)
+    }
+}
+
+#[Object]
+impl Task {
+    async fn id(&self) -> ID {
+        id(self.0.id)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// Markdown.
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// The description rendered to sanitized HTML.
+    async fn description_html(&self) -> String {
+        to_safe_html(&self.0.description)
+    }
+    /// The role placeholder this task was made for, when it came from a recipe.
+    async fn recipe_role(&self) -> Option<&str> {
+        self.0.recipe_role.as_deref()
+    }
+    async fn status(&self) -> TaskStatus {
+        self.0.status().into()
+    }
+    /// 0–100; DONE is always 100 and NOT_STARTED always 0.
+    async fn progress(&self) -> i32 {
+        i32::from(self.0.progress)
+    }
+    async fn classification(&self) -> Classification {
+        self.0.classification().into()
+    }
+    async fn start_date(&self) -> Option<NaiveDate> {
+        self.0.start_date
+    }
+    async fn due_date(&self) -> Option<NaiveDate> {
+        self.0.due_date
+    }
+    /// Planned duration in days (rollups weigh a task without one as 1 day).
+    async fn duration_days(&self) -> Option<i32> {
+        self.0.duration_days
+    }
+    // No `position`: its gaps would count the SECRET tasks hidden from the caller.
+    // Lists come in position order.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn project_id(&self) -> ID {
+        id(self.0.project_id)
+    }
+    /// The project's id and name: all that a guest working on this task learns of it.
+    async fn project_summary(&self, ctx: &Context<'_>) -> Result<ProjectSummary> {
+        let name = request_loaders(ctx)?
+            .load_one(ProjectNameOf(self.0.project_id))
+            .await?;
+        Ok(ProjectSummary {
+            id: id(self.0.project_id),
+            name: name.unwrap_or_default(),
+        })
+    }
+    /// The task's project, or null when the caller sees this task only through a
+    /// grant and may not read the project itself.
+    async fn project(&self, ctx: &Context<'_>) -> Result<Option<Project>> {
+        let (actor, pid) = (actor(ctx)?, ProjectId(self.0.project_id));
+        match db(ctx)?
+            .run(move |c| crust_dal::projects::get(c, &actor, pid))
+            .await
+        {
+            Ok(p) => Ok(Some(Project::served(ctx, p))),
+            Err(crate::error::ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    /// The box holding the task (null when unboxed or when the project is hidden).
+    #[graphql(name = "box")]
+    async fn task_box(&self, ctx: &Context<'_>) -> Result<Option<TaskBox>> {
+        let Some(bid) = self.0.box_id else {
+            return Ok(None);
+        };
+        let actor = actor(ctx)?;
+        match db(ctx)?
+            .run(move |c| crust_dal::structure::get_box(c, &actor, BoxId(bid)))
+            .await
+        {
+            Ok(b) => Ok(Some(TaskBox(b))),
+            Err(crate::error::ApiError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
+    async fn assignees(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        let users = request_loaders(ctx)?
+            .load_one(AssigneesOf(self.0.id))
+            .await?;
+        Ok(users.unwrap_or_default().into_iter().map(User).collect())
+    }
+    /// The tasks this one depends on (only those the caller may see).
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
+    async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<TaskDependency>> {
+        let deps = request_loaders(ctx)?
+            .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
+            .await?;
+        Ok(deps
+            .unwrap_or_default()
+            .into_iter()
+            .map(TaskDependency)
+            .collect())
+    }
+    /// The tasks that depend on this one (only those the caller may see).
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
+    async fn dependents(&self, ctx: &Context<'_>) -> Result<Vec<TaskDependency>> {
+        let deps = request_loaders(ctx)?
+            .load_one(DependenciesOf(Direction::Dependents, self.0.id))
+            .await?;
+        Ok(deps
+            .unwrap_or_default()
+            .into_iter()
+            .map(TaskDependency)
+            .collect())
+    }
+    /// True while a predecessor the caller can see holds this task back.
+    async fn is_blocked(&self, ctx: &Context<'_>) -> Result<bool> {
+        let deps = request_loaders(ctx)?
+            .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
+            .await?;
+        Ok(deps
+            .unwrap_or_default()
+            .iter()
+            .any(|d| crust_domain::dependency::blocks(d.kind, d.task.status())))
+    }
+    /// Comments, oldest first.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn comments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<Comment>> {
+        let page = page(first, after)?;
+        let paged = request_loaders(ctx)?
+            .load_one(CommentsOf(self.0.id, page))
+            .await?;
+        Ok(connection(paged.unwrap_or_else(|| empty(page)), Comment))
+    }
+    /// Who holds a grant on this task (its access list when SECRET). Readable by
+    /// those who manage the task's access and by everyone on a SECRET task's list.
+    #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
+    async fn grants(&self, ctx: &Context<'_>) -> Result<Vec<TaskGrant>> {
+        let (actor, tid) = (actor(ctx)?, TaskId(self.0.id));
+        let grants = db(ctx)?
+            .run(move |c| crust_dal::tasks::grants(c, &actor, tid))
+            .await?;
+        Ok(grants.into_iter().map(TaskGrant).collect())
+    }
+}
+
+pub struct TaskGrant(pub models::TaskGrant);
+
+#[Object]
+impl TaskGrant {
+    async fn user(&self) -> User {
+        User(self.0.user.clone())
+    }
+    async fn access(&self) -> TaskAccess {
+        self.0.access.into()
+    }
+}
+
+/// A dependency as seen from one task: the task at the other end, and the type.
+pub struct TaskDependency(pub models::Dependency);
+
+#[Object]
+impl TaskDependency {
+    async fn task(&self, ctx: &Context<'_>) -> Task {
+        Task::served(ctx, self.0.task.clone())
+    }
+    #[graphql(name = "type")]
+    async fn kind(&self) -> DependencyType {
+        self.0.kind.into()
     }
 }

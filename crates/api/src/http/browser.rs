@@ -18,7 +18,7 @@ use super::error_response as problem;
 use super::rate_limit::{Bucket, Verdict};
 use crate::auth::SignedIn;
 use crate::error::ApiError;
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub const REFRESH_COOKIE: &str = "crust_refresh";
 pub const CSRF_HEADER: &str = "x-csrf-token";

@@ -26,7 +26,7 @@ use super::request_id::RequestId;
 use crate::error::ApiError;
 use crate::graphql::document::{self, Verdict as Document};
 use crate::graphql::RequestCtx;
-use crate::server::AppState;
+use crate::state::AppState;
 
 fn bad_input(status: StatusCode, message: &str) -> HttpResponse {
     error_response(status, "BAD_USER_INPUT", message)

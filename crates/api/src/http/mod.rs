@@ -50,7 +50,7 @@ pub(crate) fn client_info(
 /// The audit recorder of a request: its id, the client IP (by the trusted-proxy rule)
 /// and user agent, and the signed-in caller if any.
 pub(crate) fn recorder(
-    state: &crate::server::AppState,
+    state: &crate::state::AppState,
     req: &actix_web::HttpRequest,
     caller: Option<&crate::auth::Principal>,
 ) -> crate::audit::Recorder {
@@ -79,7 +79,7 @@ pub(crate) fn recorder(
 /// per `client` (IP or user id) and kind each minute — the event says so, the server
 /// log has every one. A failure to record is logged: the refusal stands either way.
 pub(crate) async fn record_early_refusal(
-    state: &crate::server::AppState,
+    state: &crate::state::AppState,
     rec: &crate::audit::Recorder,
     action: &str,
     code: &str,
@@ -106,7 +106,7 @@ pub(crate) async fn record_early_refusal(
 
 /// Records a rate-limit refusal of `bucket` for `key` (a user id or an IP).
 pub(crate) async fn record_rate_limited(
-    state: &crate::server::AppState,
+    state: &crate::state::AppState,
     rec: &crate::audit::Recorder,
     bucket: rate_limit::Bucket,
     key: &str,
@@ -121,7 +121,7 @@ pub(crate) async fn record_rate_limited(
 
 /// Records a refusal of an anonymous request, sampled per client IP.
 pub(crate) async fn record_refused_request(
-    state: &crate::server::AppState,
+    state: &crate::state::AppState,
     req: &actix_web::HttpRequest,
     action: &str,
     code: &str,
