@@ -7,8 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use crust_domain::dependency::cycle_if_added;
+use crust_domain::recipe::{self, CastError, Casting};
 use crust_domain::roles::DependencyKind;
 use crust_domain::{
     Action, Classification, OrgId, OrgRole, ProjectId, ProjectRole, RecipeId, UserId, Visibility,
@@ -26,39 +27,8 @@ use crate::schema::{
     recipes, slices, task_assignees, task_dependencies, tasks,
 };
 
-/// The most tasks one recipe may hold.
-pub const MAX_RECIPE_TASKS: usize = 5_000;
-/// The furthest a recipe task may be placed from the project's start (100 years).
-pub const MAX_OFFSET_DAYS: i32 = 36_500;
-
-#[derive(Clone, Debug, Default)]
-pub struct RecipeTask {
-    pub id: Uuid,
-    /// In input: a name other tasks use in `depends_on`. In output: the task's id.
-    pub key: Option<String>,
-    pub title: String,
-    pub description: String,
-    pub start_offset_days: Option<i32>,
-    pub due_offset_days: Option<i32>,
-    pub duration_days: Option<i32>,
-    pub role: Option<String>,
-    /// (key of the task depended on, kind); in output the key is the task's id.
-    pub depends_on: Vec<(String, DependencyKind)>,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct RecipeBox {
-    pub name: String,
-    pub board_column: bool,
-    pub done_column: bool,
-    pub tasks: Vec<RecipeTask>,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct RecipeSlice {
-    pub name: String,
-    pub boxes: Vec<RecipeBox>,
-}
+// The structure is plain data, and its rules are the domain's.
+pub use crust_domain::recipe::{RecipeBox, RecipeSlice, RecipeTask};
 
 /// A recipe with its whole structure.
 #[derive(Clone, Debug)]
@@ -246,72 +216,6 @@ pub fn tree(conn: &mut PgConnection, actor: &Actor, id: RecipeId) -> DalResult<R
     Ok(RecipeTree { recipe, slices })
 }
 
-fn check_structure(slices: &[RecipeSlice]) -> DalResult<()> {
-    let count: usize = slices
-        .iter()
-        .flat_map(|s| &s.boxes)
-        .map(|b| b.tasks.len())
-        .sum();
-    if count > MAX_RECIPE_TASKS {
-        return Err(DalError::Invalid(format!(
-            "slices: a recipe holds at most {MAX_RECIPE_TASKS} tasks (got {count})"
-        )));
-    }
-    let mut keys = HashSet::new();
-    for s in slices {
-        crust_domain::validate::name("slices.name", &s.name)?;
-        if s.boxes.iter().filter(|b| b.done_column).count() > 1 {
-            return Err(DalError::Invalid(format!(
-                "slices: \"{}\" has more than one done column",
-                s.name
-            )));
-        }
-        for b in &s.boxes {
-            crust_domain::validate::name("boxes.name", &b.name)?;
-            for t in &b.tasks {
-                crust_domain::validate::title("tasks.title", &t.title)?;
-                crust_domain::validate::description("tasks.description", &t.description)?;
-                if let Some(role) = &t.role {
-                    if role.trim().is_empty() || role.chars().count() > 100 {
-                        return Err(DalError::Invalid("tasks.role: 1 to 100 characters".into()));
-                    }
-                }
-                for offset in [t.start_offset_days, t.due_offset_days]
-                    .into_iter()
-                    .flatten()
-                {
-                    if offset.abs() > MAX_OFFSET_DAYS {
-                        return Err(DalError::Invalid(format!(
-                            "tasks.startOffsetDays/dueOffsetDays: must be within ±{MAX_OFFSET_DAYS} days"
-                        )));
-                    }
-                }
-                if let (Some(s), Some(d)) = (t.start_offset_days, t.due_offset_days) {
-                    if d < s {
-                        return Err(DalError::Invalid(format!(
-                            "tasks.dueOffsetDays: \"{}\" is due before it starts",
-                            t.title
-                        )));
-                    }
-                }
-                if matches!(t.duration_days, Some(d) if d <= 0) {
-                    return Err(DalError::Invalid(
-                        "tasks.durationDays: must be at least 1".into(),
-                    ));
-                }
-                if let Some(k) = &t.key {
-                    if !keys.insert(k.clone()) {
-                        return Err(DalError::Invalid(format!(
-                            "tasks.key: \"{k}\" is used twice"
-                        )));
-                    }
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Writes a recipe and its structure (dependencies by task key; a cycle is refused).
 fn insert_tree(conn: &mut PgConnection, actor: &Actor, new: &NewRecipe) -> DalResult<Recipe> {
     let name = crust_domain::validate::name("name", &new.name)?;
@@ -319,7 +223,7 @@ fn insert_tree(conn: &mut PgConnection, actor: &Actor, new: &NewRecipe) -> DalRe
         "description",
         new.description.as_deref().unwrap_or(""),
     )?;
-    check_structure(&new.slices)?;
+    recipe::check_structure(&new.slices)?;
     let recipe: Recipe = diesel::insert_into(recipes::table)
         .values((
             recipes::org_id.eq(new.org.0),
@@ -449,37 +353,29 @@ pub fn create_project(
     conn.transaction(|conn| {
         let tree = tree(conn, actor, input.recipe)?;
         let org = OrgId(tree.recipe.org_id);
-        let roles: HashSet<&str> = tree
-            .slices
-            .iter()
-            .flat_map(|s| &s.boxes)
-            .flat_map(|b| &b.tasks)
-            .filter_map(|t| t.role.as_deref())
-            .collect();
-        let mut people: HashMap<String, Uuid> = HashMap::new();
+        // Each person's role in the organization, for the casting rule to judge.
+        let mut org_roles = Vec::with_capacity(input.assignments.len());
         for a in &input.assignments {
-            if !roles.contains(a.role.as_str()) {
-                return Err(DalError::Invalid(format!(
-                    "assignments: the recipe has no role \"{}\"",
-                    a.role
-                )));
-            }
-            match crate::orgs::role_of(conn, org, a.user.0)? {
-                None => return Err(DalError::NotFound),
-                Some(OrgRole::Guest) => {
-                    return Err(DalError::Invalid(
-                        "assignments: guests cannot fill a role; grant them single tasks".into(),
-                    ))
-                }
-                Some(_) => {}
-            }
-            if people.insert(a.role.clone(), a.user.0).is_some() {
-                return Err(DalError::Invalid(format!(
-                    "assignments: role \"{}\" is given twice",
-                    a.role
-                )));
-            }
+            org_roles.push(crate::orgs::role_of(conn, org, a.user.0)?);
         }
+        let castings: Vec<Casting> = input
+            .assignments
+            .iter()
+            .zip(org_roles)
+            .map(|(a, org_role)| Casting {
+                role: &a.role,
+                user: a.user,
+                org_role,
+            })
+            .collect();
+        let people: HashMap<String, Uuid> = recipe::cast(&recipe::roles(&tree.slices), &castings)
+            .map_err(|e| match e {
+                CastError::NotAMember => DalError::NotFound,
+                other => DalError::Invalid(other.to_string()),
+            })?
+            .into_iter()
+            .map(|(role, user)| (role, user.0))
+            .collect();
         let project = crate::projects::create(
             conn,
             actor,
@@ -509,20 +405,7 @@ pub fn create_project(
                 .on_conflict_do_nothing()
                 .execute(conn)?;
         }
-        let day = |offset: Option<i32>| -> DalResult<Option<NaiveDate>> {
-            offset
-                .map(|o| {
-                    input
-                        .start_date
-                        .checked_add_signed(Duration::days(i64::from(o)))
-                        .ok_or_else(|| {
-                            DalError::Invalid(
-                                "startDate: the recipe's dates would leave the calendar".into(),
-                            )
-                        })
-                })
-                .transpose()
-        };
+        let day = |offset: Option<i32>| recipe::date_at(input.start_date, offset);
         let mut new_ids: HashMap<String, Uuid> = HashMap::new();
         let mut links: Vec<(Uuid, String, DependencyKind)> = Vec::new();
         for (si, s) in tree.slices.iter().enumerate() {
@@ -663,16 +546,11 @@ pub fn save_project(
                 task_dependencies::kind,
             ))
             .load(conn)?;
-        let base = project.start_date.or_else(|| {
-            task_rows
-                .iter()
-                .filter_map(|t| t.start_date.or(t.due_date))
-                .min()
-        });
-        let offset = |d: Option<NaiveDate>| match (d, base) {
-            (Some(d), Some(b)) => i32::try_from((d - b).num_days()).ok(),
-            _ => None,
-        };
+        let base = recipe::offset_base(
+            project.start_date,
+            task_rows.iter().map(|t| (t.start_date, t.due_date)),
+        );
+        let offset = |d: Option<NaiveDate>| recipe::offset_of(d, base);
         let mut deps_of: HashMap<Uuid, Vec<(String, DependencyKind)>> = HashMap::new();
         for (t, on, kind) in deps.into_iter().filter(|(_, on, _)| kept.contains(on)) {
             deps_of
