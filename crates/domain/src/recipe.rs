@@ -256,7 +256,8 @@ mod tests {
     #[test]
     fn recipe_task_schedule_table() {
         // (start offset, due offset, duration) → problem, if any
-        let table: [(Option<i32>, Option<i32>, Option<i32>, Option<&str>); 12] = [
+        type Row<'a> = (Option<i32>, Option<i32>, Option<i32>, Option<&'a str>);
+        let table: [Row; 12] = [
             (None, None, None, None),
             (Some(0), Some(0), Some(1), None),
             (Some(-5), Some(3), None, None),
@@ -411,7 +412,8 @@ mod tests {
         };
         let member = Some(OrgRole::Member);
         // castings → who fills which role, or why not
-        let table: Vec<(Vec<Casting>, Result<Vec<(&str, UserId)>, CastError>)> = vec![
+        type Row<'a> = (Vec<Casting<'a>>, Result<Vec<(&'a str, UserId)>, CastError>);
+        let table: Vec<Row> = vec![
             (vec![], Ok(vec![])),
             (
                 vec![
@@ -528,11 +530,8 @@ mod tests {
     fn dates_become_offsets_table() {
         let d = |m, day| NaiveDate::from_ymd_opt(2027, m, day);
         // (project start, tasks' (start, due)) → the base offsets count from
-        let table: [(
-            Option<NaiveDate>,
-            Vec<(Option<NaiveDate>, Option<NaiveDate>)>,
-            Option<NaiveDate>,
-        ); 5] = [
+        type Dates = (Option<NaiveDate>, Option<NaiveDate>);
+        let table: [(Option<NaiveDate>, Vec<Dates>, Option<NaiveDate>); 5] = [
             (d(3, 1), vec![(d(2, 1), None)], d(3, 1)),
             (None, vec![(d(3, 5), d(3, 9)), (None, d(3, 2))], d(3, 2)),
             // A task's start counts, not its later due date.

@@ -61,7 +61,8 @@ mod tests {
     fn schedule_rule_table() {
         use Breach::*;
         // (start, due, duration) → decision
-        let table: [(Option<i32>, Option<i32>, Option<i32>, Result<(), Breach>); 13] = [
+        type Row = (Option<i32>, Option<i32>, Option<i32>, Result<(), Breach>);
+        let table: [Row; 13] = [
             (None, None, None, Ok(())),
             (Some(0), None, None, Ok(())),
             (None, Some(-5), None, Ok(())),

@@ -132,7 +132,8 @@ mod tests {
     fn shift_walk_table() {
         let everyone: &[u128] = &[1, 2, 3, 4, 5, 6];
         // (links, from, propagate, editable) → moved tasks in order
-        let table: Vec<(Vec<Link>, u128, bool, &[u128], Vec<u128>)> = vec![
+        type Row<'a> = (Vec<Link>, u128, bool, &'a [u128], Vec<u128>);
+        let table: Vec<Row> = vec![
             // No links: only the task itself.
             (vec![], 1, true, everyone, vec![1]),
             // A chain 1 ← 2 ← 3, of each kind: all move.
