@@ -3,6 +3,9 @@
 //! project's dates become offsets again when it is saved as a recipe.
 //!
 //! The types here are a recipe's structure as plain data; the DAL stores and loads it.
+//!
+//! Longer than 400 lines only because of its table tests (the rules are ~230 lines),
+//! kept beside the rules they pin down.
 
 use std::collections::{HashMap, HashSet};
 
