@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use crust_domain::ordering::place;
-use crust_domain::sprint::{sprint_box_name, DONE_SPRINTS_SLICE};
-use crust_domain::{Action, BoxId, ProjectId, SliceId, TaskId, TaskStatus};
+use crust_domain::sprint::{self, Archive};
+use crust_domain::{Action, BoxId, ProjectId, SliceId, TaskId};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -71,11 +71,13 @@ pub fn move_task(
                 tasks::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
-        if target.done_column && task.status() != TaskStatus::Done {
+        if let Some((status, progress)) =
+            crust_domain::board::on_drop(target.done_column, (task.status(), task.progress))
+        {
             diesel::update(tasks::table.find(task.id))
                 .set((
-                    tasks::status.eq(TaskStatus::Done.as_str()),
-                    tasks::progress.eq(100i16),
+                    tasks::status.eq(status.as_str()),
+                    tasks::progress.eq(progress),
                 ))
                 .execute(conn)?;
         }
@@ -250,7 +252,8 @@ pub struct FinishedSprint {
 /// Moves the tasks of the board's done column (the board of the column `board_box`)
 /// that the actor may see and edit into a new box named with today's date in the
 /// project's "Done Sprints" slice (created after the board's slice when missing), and
-/// counts only those. One transaction.
+/// counts only those. One transaction. What moves where is decided by
+/// [`crust_domain::sprint`]; this loads the facts and applies its answer.
 pub fn finish_sprint(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -266,91 +269,75 @@ pub fn finish_sprint(
             "finish this sprint",
         )?;
         lock_project(conn, b.project_id)?;
-        if !b.board_column {
-            return Err(DalError::Invalid(
-                "boxId: this box is not a board column".into(),
-            ));
-        }
-        let done: TaskBox = boxes::table
+        let done_column: Option<Uuid> = boxes::table
             .filter(boxes::slice_id.eq(b.slice_id))
             .filter(boxes::done_column.eq(true))
-            .select(TaskBox::as_select())
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| {
-                DalError::Invalid("boxId: this board has no done column; mark one first".into())
-            })?;
-        let board_slice: Slice = slices::table
-            .find(b.slice_id)
-            .select(Slice::as_select())
-            .first(conn)?;
-        let existing: Option<Slice> = slices::table
-            .filter(slices::project_id.eq(b.project_id))
-            .filter(slices::name.eq(DONE_SPRINTS_SLICE))
-            .select(Slice::as_select())
+            .select(boxes::id)
             .first(conn)
             .optional()?;
-        let archive = match existing {
-            Some(s) => s,
-            None => {
-                let order: Vec<Uuid> = slices::table
-                    .filter(slices::project_id.eq(b.project_id))
-                    .order((slices::position, slices::id))
-                    .select(slices::id)
-                    .load(conn)?;
-                let created: Slice = diesel::insert_into(slices::table)
+        let done = sprint::done_column(b.board_column, done_column)?;
+        let project_slices: Vec<(Uuid, String)> = slices::table
+            .filter(slices::project_id.eq(b.project_id))
+            .order((slices::position, slices::id))
+            .select((slices::id, slices::name))
+            .load(conn)?;
+        let named: Vec<(Uuid, &str)> = project_slices
+            .iter()
+            .map(|(id, name)| (*id, name.as_str()))
+            .collect();
+        let archive = match sprint::archive(&named, b.slice_id) {
+            Archive::Existing(id) => id,
+            Archive::CreateAt(at) => {
+                let created: Uuid = diesel::insert_into(slices::table)
                     .values((
                         slices::project_id.eq(b.project_id),
-                        slices::name.eq(DONE_SPRINTS_SLICE),
+                        slices::name.eq(sprint::DONE_SPRINTS_SLICE),
                         slices::position.eq(0),
                     ))
-                    .returning(Slice::as_returning())
+                    .returning(slices::id)
                     .get_result(conn)?;
-                let after = order
-                    .iter()
-                    .position(|s| *s == board_slice.id)
-                    .map_or(order.len(), |i| i + 1);
-                let mut new_order = order;
-                new_order.insert(after, created.id);
+                let mut new_order: Vec<Uuid> = named.iter().map(|(id, _)| *id).collect();
+                new_order.insert(at, created);
                 renumber(conn, Ordered::Slices, &new_order)?;
                 created
             }
         };
         let names: Vec<String> = boxes::table
-            .filter(boxes::slice_id.eq(archive.id))
+            .filter(boxes::slice_id.eq(archive))
             .select(boxes::name)
             .load(conn)?;
         let last: Option<i32> = boxes::table
-            .filter(boxes::slice_id.eq(archive.id))
+            .filter(boxes::slice_id.eq(archive))
             .select(diesel::dsl::max(boxes::position))
             .first(conn)?;
         let sprint_box: TaskBox = diesel::insert_into(boxes::table)
             .values((
-                boxes::slice_id.eq(archive.id),
+                boxes::slice_id.eq(archive),
                 boxes::project_id.eq(b.project_id),
-                boxes::name.eq(sprint_box_name(Utc::now().date_naive(), &names)),
+                boxes::name.eq(sprint::sprint_box_name(Utc::now().date_naive(), &names)),
                 boxes::position.eq(last.map_or(0, |p| p + 1)),
             ))
             .returning(TaskBox::as_returning())
             .get_result(conn)?;
-        // Only what the actor may move leaves the column. A task hidden from them (or
-        // visible but not theirs to edit) stays where it is: moving it would change what
-        // they cannot see, and counting it would reveal it. The column is empty as far
-        // as the actor can tell; those who see what stayed finish it in a later sprint.
+        // Tasks hidden from the actor never leave PostgreSQL, so every candidate is
+        // visible; `sprint::leaving` decides among them by edit rights.
         let candidates: Vec<Task> = tasks::table
-            .filter(tasks::box_id.eq(done.id))
+            .filter(tasks::box_id.eq(done))
             .filter(task_visible(actor))
             .select(Task::as_select())
             .load(conn)?;
-        let mut movable = Vec::with_capacity(candidates.len());
+        let mut column = Vec::with_capacity(candidates.len());
         for t in &candidates {
-            if crate::tasks::allows(conn, actor, t, Action::UpdateTask)? {
-                movable.push(t.id);
-            }
+            column.push(sprint::ColumnTask {
+                id: t.id,
+                visible: true,
+                editable: crate::tasks::allows(conn, actor, t, Action::UpdateTask)?,
+            });
         }
+        let movable = sprint::leaving(&column);
         let moved = diesel::update(
             tasks::table
-                .filter(tasks::box_id.eq(done.id))
+                .filter(tasks::box_id.eq(done))
                 .filter(tasks::id.eq_any(&movable)),
         )
         .set((

@@ -1,23 +1,20 @@
 //! Dependencies between tasks of one organization (across projects too), never a
 //! cycle. Linking needs edit rights on both tasks; a cycle is refused with its path.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashSet;
 
-use chrono::{Duration, NaiveDate};
 use crust_domain::dependency::cycle_if_added;
 use crust_domain::roles::DependencyKind;
+use crust_domain::shift::{self, Link};
 use crust_domain::{Action, BoxId, OrgId, TaskId};
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::error::{DalError, DalResult};
-use crate::models::Task;
+use crate::models::{parse_dependency_kind, Task};
 use crate::need_to_know;
 use crate::schema::{task_dependencies, tasks};
-
-/// The most days one shift may move a task.
-pub const MAX_SHIFT_DAYS: i32 = 3650;
 
 fn edges(conn: &mut PgConnection, org: Uuid) -> DalResult<Vec<(Uuid, Uuid)>> {
     Ok(task_dependencies::table
@@ -104,17 +101,30 @@ pub fn remove(conn: &mut PgConnection, actor: &Actor, task: TaskId, on: TaskId) 
     })
 }
 
-fn shifted(date: Option<NaiveDate>, delta: Duration) -> DalResult<Option<NaiveDate>> {
-    date.map(|d| {
-        d.checked_add_signed(delta)
-            .ok_or_else(|| DalError::Invalid("days: the date would leave the calendar".into()))
-    })
-    .transpose()
+/// The organization's links with their kinds, for the shift walk.
+fn links(conn: &mut PgConnection, org: Uuid) -> DalResult<Vec<Link>> {
+    let rows: Vec<(Uuid, Uuid, String)> = task_dependencies::table
+        .filter(task_dependencies::org_id.eq(org))
+        .select((
+            task_dependencies::task_id,
+            task_dependencies::depends_on_task_id,
+            task_dependencies::kind,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(task, on, kind)| Link {
+            task,
+            on,
+            kind: parse_dependency_kind(&kind),
+        })
+        .collect())
 }
 
 /// Moves a task's dates by `days`; with `propagate`, also its successors, following
 /// only links to tasks the actor may edit (the walk stops at any other task, so it never
-/// reaches through a hidden one). Returns the tasks moved.
+/// reaches through a hidden one). Returns the tasks moved. Which tasks move, and by how
+/// much, is [`shift::walk`]'s decision; this loads the links and rights and applies it.
 pub fn shift_dates(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -122,11 +132,7 @@ pub fn shift_dates(
     days: i32,
     propagate: bool,
 ) -> DalResult<Vec<Task>> {
-    if days.abs() > MAX_SHIFT_DAYS {
-        return Err(DalError::Invalid(format!(
-            "days: must be within ±{MAX_SHIFT_DAYS}"
-        )));
-    }
+    let days = shift::check_days(days)?;
     conn.transaction(|conn| {
         let (first, _) = crate::tasks::authorize(
             conn,
@@ -135,40 +141,33 @@ pub fn shift_dates(
             Action::UpdateTask,
             "change this task's dates",
         )?;
-        let mut order = vec![first.id];
-        if propagate {
-            let mut successors: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-            for (t, on) in edges(conn, first.org_id)? {
-                successors.entry(on).or_default().push(t);
-            }
-            let mut seen: HashSet<Uuid> = HashSet::from([first.id]);
-            let mut queue = VecDeque::from([first.id]);
-            while let Some(at) = queue.pop_front() {
-                for next in successors.get(&at).cloned().unwrap_or_default() {
-                    if !seen.insert(next) {
-                        continue;
-                    }
-                    if crate::tasks::authorize(conn, actor, TaskId(next), Action::UpdateTask, "")
-                        .is_ok()
-                    {
-                        order.push(next);
-                        queue.push_back(next);
-                    }
+        let (links, editable) = if propagate {
+            let links = links(conn, first.org_id)?;
+            // Edit rights of every task the walk could reach; the walk itself decides
+            // which of them it enters.
+            let mut editable = HashSet::new();
+            for id in shift::reachable(&links, first.id) {
+                if crate::tasks::authorize(conn, actor, TaskId(id), Action::UpdateTask, "").is_ok()
+                {
+                    editable.insert(id);
                 }
             }
-        }
-        let delta = Duration::days(i64::from(days));
-        let mut moved = Vec::with_capacity(order.len());
-        for id in order {
+            (links, editable)
+        } else {
+            (Vec::new(), HashSet::new())
+        };
+        let plan = shift::walk(&links, first.id, days, propagate, &editable);
+        let mut moved = Vec::with_capacity(plan.len());
+        for step in plan {
             let t: Task = tasks::table
-                .find(id)
+                .find(step.task)
                 .select(Task::as_select())
                 .first(conn)?;
             moved.push(
-                diesel::update(tasks::table.find(id))
+                diesel::update(tasks::table.find(step.task))
                     .set((
-                        tasks::start_date.eq(shifted(t.start_date, delta)?),
-                        tasks::due_date.eq(shifted(t.due_date, delta)?),
+                        tasks::start_date.eq(shift::moved(t.start_date, step.days)?),
+                        tasks::due_date.eq(shift::moved(t.due_date, step.days)?),
                         tasks::updated_at.eq(diesel::dsl::now),
                     ))
                     .returning(Task::as_returning())

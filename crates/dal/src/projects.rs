@@ -118,15 +118,6 @@ pub struct NewProject {
     pub due_date: Option<NaiveDate>,
 }
 
-fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> DalResult<()> {
-    match (start, due) {
-        (Some(s), Some(d)) if d < s => Err(DalError::Invalid(
-            "dueDate: must not be before startDate".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
 fn check_workspace(conn: &mut PgConnection, org: OrgId, ws: WorkspaceId) -> DalResult<()> {
     let found: i64 = workspaces::table
         .filter(workspaces::id.eq(ws.0))
@@ -152,7 +143,8 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewProject) -> DalRes
         "description",
         new.description.as_deref().unwrap_or(""),
     )?;
-    check_dates(new.start_date, new.due_date)?;
+    // Projects have no duration of their own.
+    crust_domain::schedule::dates(new.start_date, new.due_date, None)?;
     conn.transaction(|conn| {
         if let Some(ws) = new.workspace {
             check_workspace(conn, new.org, ws)?;
@@ -235,9 +227,10 @@ pub fn update(
             start_date: patch.start_date,
             due_date: patch.due_date,
         };
-        check_dates(
+        crust_domain::schedule::dates(
             patch.start_date.unwrap_or(project.start_date),
             patch.due_date.unwrap_or(project.due_date),
+            None,
         )?;
         if let Some(Some(ws)) = patch.workspace {
             check_workspace(conn, OrgId(project.org_id), ws)?;

@@ -86,24 +86,6 @@ pub struct NewTask {
     pub duration_days: Option<i32>,
 }
 
-fn check_schedule(
-    start: Option<NaiveDate>,
-    due: Option<NaiveDate>,
-    duration: Option<i32>,
-) -> DalResult<()> {
-    if let (Some(s), Some(d)) = (start, due) {
-        if d < s {
-            return Err(DalError::Invalid(
-                "dueDate: must not be before startDate".into(),
-            ));
-        }
-    }
-    if matches!(duration, Some(d) if d <= 0) {
-        return Err(DalError::Invalid("durationDays: must be at least 1".into()));
-    }
-    Ok(())
-}
-
 /// Creates a task at the end of its box (or of the project's unboxed tasks).
 pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewTask) -> DalResult<Task> {
     let title = crust_domain::validate::title("title", &new.title)?;
@@ -111,7 +93,7 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, new: NewTask) -> DalResult
         "description",
         new.description.as_deref().unwrap_or(""),
     )?;
-    check_schedule(new.start_date, new.due_date, new.duration_days)?;
+    crust_domain::schedule::dates(new.start_date, new.due_date, new.duration_days)?;
     conn.transaction(|conn| {
         let project = crate::projects::authorize(
             conn,
@@ -245,7 +227,7 @@ pub fn update(
             patch.status,
             patch.progress,
         )?;
-        check_schedule(
+        crust_domain::schedule::dates(
             patch.start_date.unwrap_or(task.start_date),
             patch.due_date.unwrap_or(task.due_date),
             patch.duration_days.unwrap_or(task.duration_days),

@@ -1,7 +1,24 @@
-//! Task rules: status and progress stay consistent (DONE ⇒ 100, NOT_STARTED ⇒ 0).
+//! Task rules: progress is a percentage (0..=100), and status and progress stay
+//! consistent (DONE ⇒ 100, NOT_STARTED ⇒ 0).
 
 use crate::roles::TaskStatus;
 use crate::validate::ValidationError;
+
+/// A finished task: DONE at 100 %. Every way of finishing a task (setting its status,
+/// reaching 100 %, dropping it into a done column) lands here.
+pub const DONE: (TaskStatus, i16) = (TaskStatus::Done, 100);
+/// A task not started has made no progress.
+pub const NOT_STARTED: (TaskStatus, i16) = (TaskStatus::NotStarted, 0);
+
+/// A progress value as the user sent it, checked to be a percentage. It takes any
+/// integer width so that the API's 32-bit input and the stored 16-bit value meet the
+/// same check (a value that does not fit 16 bits is out of range all the same).
+pub fn progress(value: i64) -> Result<i16, ValidationError> {
+    i16::try_from(value)
+        .ok()
+        .filter(|p| (0..=100).contains(p))
+        .ok_or_else(|| ValidationError::new("progress", "must be between 0 and 100"))
+}
 
 /// Works out a task's new (status, progress) from what the user asked for and what it
 /// has now. An explicit contradiction (DONE at 40 %) is refused; a change of one side
@@ -13,12 +30,7 @@ pub fn reconcile(
     progress: Option<i16>,
 ) -> Result<(TaskStatus, i16), ValidationError> {
     if let Some(p) = progress {
-        if !(0..=100).contains(&p) {
-            return Err(ValidationError::new(
-                "progress",
-                "must be between 0 and 100",
-            ));
-        }
+        self::progress(i64::from(p))?;
     }
     match (status, progress) {
         (Some(TaskStatus::Done), Some(p)) if p != 100 => Err(ValidationError::new(
@@ -29,8 +41,8 @@ pub fn reconcile(
             "progress",
             "must be 0 when status is NOT_STARTED",
         )),
-        (Some(TaskStatus::Done), _) => Ok((TaskStatus::Done, 100)),
-        (Some(TaskStatus::NotStarted), _) => Ok((TaskStatus::NotStarted, 0)),
+        (Some(TaskStatus::Done), _) => Ok(DONE),
+        (Some(TaskStatus::NotStarted), _) => Ok(NOT_STARTED),
         (Some(s), Some(p)) => Ok((s, p)),
         (Some(s), None) => {
             let p = current.1;
@@ -46,8 +58,8 @@ pub fn reconcile(
         }
         (None, Some(p)) => Ok(match current.0 {
             TaskStatus::NotNeeded => (TaskStatus::NotNeeded, p),
-            _ if p == 100 => (TaskStatus::Done, 100),
-            _ if p == 0 && current.0 == TaskStatus::NotStarted => (TaskStatus::NotStarted, 0),
+            _ if p == 100 => DONE,
+            _ if p == 0 && current.0 == TaskStatus::NotStarted => NOT_STARTED,
             _ => (TaskStatus::InProgress, p),
         }),
         (None, None) => Ok(current),
@@ -58,6 +70,36 @@ pub fn reconcile(
 mod tests {
     use super::*;
     use TaskStatus::*;
+
+    #[test]
+    fn progress_range_table() {
+        let out_of_range = Err(ValidationError::new(
+            "progress",
+            "must be between 0 and 100",
+        ));
+        // value → decision
+        let table = [
+            (0, Ok(0)),
+            (1, Ok(1)),
+            (50, Ok(50)),
+            (99, Ok(99)),
+            (100, Ok(100)),
+            (-1, out_of_range.clone()),
+            (101, out_of_range.clone()),
+            (i64::from(i16::MAX), out_of_range.clone()),
+            // Wider than the stored 16 bits: refused, never wrapped into range.
+            (65_536 + 50, out_of_range.clone()),
+            (i64::from(i32::MAX), out_of_range.clone()),
+            (i64::from(i32::MIN), out_of_range.clone()),
+        ];
+        for (value, expected) in table {
+            assert_eq!(progress(value), expected, "{value}");
+        }
+        assert_eq!(
+            progress(101).err().map(|e| e.to_string()).as_deref(),
+            Some("progress: must be between 0 and 100")
+        );
+    }
 
     #[test]
     fn status_and_progress_stay_consistent() {

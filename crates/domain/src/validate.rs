@@ -1,6 +1,6 @@
 //! Validation of user input. Errors say what is wrong in words a user can act on.
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{field}: {problem}")]
 pub struct ValidationError {
     pub field: &'static str,

@@ -162,11 +162,9 @@ impl TaskMutation {
         let tid: TaskId = parse("taskId", &input.task_id)?;
         let progress = input
             .progress
-            .map(|p| i16::try_from(p).ok().filter(|p| (0..=100).contains(p)))
             .map(|p| {
-                p.ok_or_else(|| {
-                    ApiError::BadUserInput("progress: must be between 0 and 100".into())
-                })
+                crust_domain::task::progress(i64::from(p))
+                    .map_err(|e| ApiError::BadUserInput(e.to_string()))
             })
             .transpose()?;
         let patch = TaskPatch {
