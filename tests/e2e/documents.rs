@@ -77,7 +77,7 @@ async fn a_fragment_bomb_is_refused_at_once_and_health_answers_throughout() {
         Some(user.access.as_str()),
         Some("eyJhbGciOiJIUzI1NiJ9.e30.x"),
     ] {
-        for _ in 0..3 {
+        for _ in 0..5 {
             let (took, status, body) = post(&app, token, json!({ "query": q })).await;
             assert_eq!(status, 200);
             assert_bomb_refused(&body);
@@ -182,7 +182,8 @@ async fn a_document_of_many_operations_is_bounded_as_a_whole() {
     let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
     let q = many_operations();
     let mut fastest = Duration::MAX;
-    for _ in 0..3 {
+    // The fastest of ten: a loaded machine can delay any one answer, not all of them.
+    for _ in 0..10 {
         let (took, status, body) =
             post(&app, None, json!({ "query": q, "operationName": "aa" })).await;
         assert_eq!(status, 200);

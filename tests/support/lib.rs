@@ -108,7 +108,12 @@ impl TestApp {
             db,
             config,
             base: String::new(),
-            http: reqwest::Client::builder().build().unwrap(),
+            // Idle connections are dropped before the server's keep-alive ends them, so a
+            // request never races the server closing the connection it reuses.
+            http: reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .unwrap(),
             server: None,
         };
         app.launch();
