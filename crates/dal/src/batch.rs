@@ -58,25 +58,12 @@ fn group<T>(
     parents: &[Uuid],
     page: Page,
 ) -> HashMap<Uuid, Paged<T>> {
-    let mut out: HashMap<Uuid, Paged<T>> = parents
-        .iter()
-        .map(|p| {
-            (
-                *p,
-                Paged {
-                    items: Vec::new(),
-                    total: 0,
-                    offset: page.offset,
-                },
-            )
-        })
-        .collect();
+    let mut out: HashMap<Uuid, Paged<T>> =
+        parents.iter().map(|p| (*p, Paged::empty(page))).collect();
     for (item, parent, total, rn) in rows {
-        let entry = out.entry(parent).or_insert_with(|| Paged {
-            items: Vec::new(),
-            total,
-            offset: page.offset,
-        });
+        let entry = out
+            .entry(parent)
+            .or_insert_with(|| Paged::new(Vec::new(), total, page));
         entry.total = total;
         if rn > page.offset && rn <= page.offset + page.limit {
             entry.items.push(item);

@@ -198,11 +198,7 @@ pub fn sequence_box(conn: &mut PgConnection, actor: &Actor, b: BoxId) -> DalResu
         let list =
             crate::batch::tasks_of(conn, actor, crate::batch::TaskParent::Box, &[b.0], page)?
                 .remove(&b.0)
-                .unwrap_or(crate::page::Paged {
-                    items: Vec::new(),
-                    total: 0,
-                    offset: 0,
-                });
+                .unwrap_or_else(|| crate::page::Paged::empty(page));
         if list.total > MAX_SEQUENCE {
             return Err(DalError::Invalid(format!(
                 "boxId: a box of more than {MAX_SEQUENCE} tasks cannot be sequenced in one go"

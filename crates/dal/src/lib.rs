@@ -62,7 +62,7 @@
 //!   `pool::stop_counting`, `transaction`; `migrate::pending_count` and
 //!   `migrate::embedded_count` (readiness); `Operator::at_console`.
 //! - Pure helpers: `batch::blocked` (over rows already filtered for the actor),
-//!   `Page::first`, `DalError::forbidden`, `DalError::check`.
+//!   `Page::first`, `Paged::new`, `Paged::empty`, `DalError::forbidden`, `DalError::check`.
 
 pub mod actor;
 pub mod admin;

@@ -30,11 +30,7 @@ pub fn list(conn: &mut PgConnection, actor: &Actor, page: Page) -> DalResult<Pag
         .limit(page.limit)
         .select(Organization::as_select())
         .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    Ok(Paged::new(items, total, page))
 }
 
 /// One organization the actor belongs to; any other id is `NotFound`.
@@ -106,11 +102,7 @@ pub fn members(
             role: parse_org_role(&role),
         })
         .collect();
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    Ok(Paged::new(items, total, page))
 }
 
 /// A user's role in an organization, if they are a member.

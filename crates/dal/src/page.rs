@@ -20,3 +20,19 @@ pub struct Paged<T> {
     pub total: i64,
     pub offset: i64,
 }
+
+impl<T> Paged<T> {
+    /// The page `page` of a list that holds `total` rows the actor may see.
+    pub fn new(items: Vec<T>, total: i64, page: Page) -> Self {
+        Paged {
+            items,
+            total,
+            offset: page.offset,
+        }
+    }
+
+    /// An empty page (of a list the actor may see none of).
+    pub fn empty(page: Page) -> Self {
+        Self::new(Vec::new(), 0, page)
+    }
+}

@@ -53,11 +53,7 @@ pub fn list(
         .limit(page.limit)
         .select(Project::as_select())
         .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    Ok(Paged::new(items, total, page))
 }
 
 pub(crate) fn member_role(
@@ -291,11 +287,7 @@ pub fn members(
             role: parse_project_role(&role),
         })
         .collect();
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    Ok(Paged::new(items, total, page))
 }
 
 fn upsert_member(

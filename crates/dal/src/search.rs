@@ -103,9 +103,5 @@ pub fn tasks(
         .limit(page.limit)
         .select(Task::as_select())
         .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    Ok(Paged::new(items, total, page))
 }

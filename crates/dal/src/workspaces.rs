@@ -33,11 +33,7 @@ pub fn list(
         .limit(page.limit)
         .select(Workspace::as_select())
         .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    Ok(Paged::new(items, total, page))
 }
 
 /// A workspace of one of the actor's organizations (any other id is `NotFound`).

@@ -150,12 +150,3 @@ pub(super) fn request_loaders<'a>(
         ApiError::Unauthenticated("sign in first: send Authorization: Bearer <access token>")
     })
 }
-
-/// An empty page, for lists a caller may not see at all.
-pub(super) fn empty<T>(page: crust_dal::Page) -> crust_dal::Paged<T> {
-    crust_dal::Paged {
-        items: Vec::new(),
-        total: 0,
-        offset: page.offset,
-    }
-}

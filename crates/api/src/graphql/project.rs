@@ -9,7 +9,7 @@ use super::connection::{connection, page};
 use super::connection::{paged, Conn};
 use super::enums::{Classification, ProjectRole, ProjectStatus, Visibility};
 use super::ids::{id, parse};
-use super::loaders::{empty, request_loaders, ProgressOf, SlicesOf, TasksOf};
+use super::loaders::{request_loaders, ProgressOf, SlicesOf, TasksOf};
 use super::org::{Organization, User, Workspace};
 use super::structure::Slice;
 use super::task::Task;
@@ -362,7 +362,10 @@ impl Project {
         let paged = request_loaders(ctx)?
             .load_one(SlicesOf(self.0.id, page))
             .await?;
-        Ok(connection(paged.unwrap_or_else(|| empty(page)), Slice))
+        Ok(connection(
+            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
+            Slice,
+        ))
     }
     /// Every task of the project the caller may see, in position order.
     #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
@@ -376,9 +379,10 @@ impl Project {
         let paged = request_loaders(ctx)?
             .load_one(TasksOf(TaskParent::Project, self.0.id, page))
             .await?;
-        Ok(connection(paged.unwrap_or_else(|| empty(page)), |t| {
-            Task::served(ctx, t)
-        }))
+        Ok(connection(
+            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
+            |t| Task::served(ctx, t),
+        ))
     }
 }
 

@@ -9,7 +9,7 @@ use crust_domain::{ProjectId, SliceId};
 
 use super::connection::{connection, page, Conn};
 use super::ids::{id, parse};
-use super::loaders::{empty, request_loaders, BoxesOf, ProgressOf, TasksOf};
+use super::loaders::{request_loaders, BoxesOf, ProgressOf, TasksOf};
 use super::task::Task;
 use super::{actor, db};
 
@@ -49,7 +49,10 @@ impl Slice {
         let paged = request_loaders(ctx)?
             .load_one(BoxesOf(self.0.id, page))
             .await?;
-        Ok(connection(paged.unwrap_or_else(|| empty(page)), TaskBox))
+        Ok(connection(
+            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
+            TaskBox,
+        ))
     }
 }
 
@@ -98,9 +101,10 @@ impl TaskBox {
         let paged = request_loaders(ctx)?
             .load_one(TasksOf(TaskParent::Box, self.0.id, page))
             .await?;
-        Ok(connection(paged.unwrap_or_else(|| empty(page)), |t| {
-            Task::served(ctx, t)
-        }))
+        Ok(connection(
+            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
+            |t| Task::served(ctx, t),
+        ))
     }
 }
 

@@ -10,9 +10,7 @@ use super::connection::{connection, page, Conn};
 use super::enums::DependencyType;
 use super::enums::{Classification, TaskAccess, TaskStatus};
 use super::ids::{id, parse};
-use super::loaders::{
-    empty, request_loaders, AssigneesOf, CommentsOf, DependenciesOf, ProjectNameOf,
-};
+use super::loaders::{request_loaders, AssigneesOf, CommentsOf, DependenciesOf, ProjectNameOf};
 use super::org::User;
 use super::project::maybe;
 use super::project::{Project, ProjectSummary};
@@ -401,7 +399,10 @@ impl Task {
         let paged = request_loaders(ctx)?
             .load_one(CommentsOf(self.0.id, page))
             .await?;
-        Ok(connection(paged.unwrap_or_else(|| empty(page)), Comment))
+        Ok(connection(
+            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
+            Comment,
+        ))
     }
     /// Who holds a grant on this task (its access list when SECRET). Readable by
     /// those who manage the task's access and by everyone on a SECRET task's list.

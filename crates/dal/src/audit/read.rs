@@ -121,11 +121,7 @@ fn newest_first(
         .limit(page.limit)
         .select(Event::as_select())
         .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    Ok(Paged::new(items, total, page))
 }
 
 /// The security events of a user's account (their sign-ins, sessions, password

@@ -57,11 +57,7 @@ pub fn list(
         .limit(page.limit)
         .select(Recipe::as_select())
         .load(conn)?;
-    Ok(Paged {
-        items,
-        total,
-        offset: page.offset,
-    })
+    Ok(Paged::new(items, total, page))
 }
 
 /// The recipe's structure, in order.
