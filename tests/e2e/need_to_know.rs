@@ -2,6 +2,7 @@
 //! take the last one away; only those who could manage a SECRET item may create one;
 //! nobody raises their own grant; assignments never point at hidden tasks.
 
+use crust_e2e::scenario::Scenario;
 use crust_e2e::{error_code, Session, TestApp};
 use serde_json::{json, Value};
 
@@ -16,14 +17,21 @@ struct Org {
 
 async fn org() -> Org {
     let app = TestApp::start().await;
-    let owner = app.user("owner").await;
-    let admin = app.user("admin").await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let org = app.create_org(&owner, "Org").await;
-    app.add_org_member(&owner, &org, &admin, "ADMIN").await;
-    app.add_org_member(&owner, &org, &alice, "MEMBER").await;
-    app.add_org_member(&owner, &org, &bob, "MEMBER").await;
+    let w = Scenario::new(&app)
+        .await
+        .with_member("admin", "ADMIN")
+        .await
+        .with_member("alice", "MEMBER")
+        .await
+        .with_member("bob", "MEMBER")
+        .await;
+    let (org, owner) = (w.org.clone(), w.owner.clone());
+    let (admin, alice, bob) = (
+        w.user("admin").clone(),
+        w.user("alice").clone(),
+        w.user("bob").clone(),
+    );
+    drop(w);
     Org {
         app,
         org,

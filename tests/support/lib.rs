@@ -11,6 +11,7 @@
 
 pub mod db;
 pub mod fixtures;
+pub mod scenario;
 
 use std::collections::HashMap;
 use std::net::TcpListener;

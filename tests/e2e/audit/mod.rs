@@ -6,6 +6,7 @@
 //! the helpers every theme uses are here.
 
 use crate::operations::{all, Ids};
+use crust_e2e::scenario::Scenario;
 use crust_e2e::{error_code, Session, TestApp, TEST_PASSWORD};
 use diesel::prelude::*;
 use serde_json::{json, Value};
@@ -101,38 +102,30 @@ pub(crate) struct Org {
 }
 
 pub(crate) async fn org(app: &TestApp) -> Org {
-    let owner = app.user("owner").await;
-    let (admin, member, guest, viewer) = (
-        app.user("admin").await,
-        app.user("member").await,
-        app.user("guest").await,
-        app.user("viewer").await,
-    );
-    let org = app.create_org(&owner, "Audited").await;
-    app.add_org_member(&owner, &org, &admin, "ADMIN").await;
-    app.add_org_member(&owner, &org, &member, "MEMBER").await;
-    app.add_org_member(&owner, &org, &guest, "GUEST").await;
-    app.add_org_member(&owner, &org, &viewer, "MEMBER").await;
-    let project = app
-        .create_project(&owner, &org, "MEMBERS", "CONFIDENTIAL")
-        .await;
-    app.add_project_member(&owner, &project, &viewer, "VIEWER")
-        .await;
-    let slice = app.create_slice(&owner, &project, "S").await;
-    let box_id = app.create_box(&owner, &slice, "B").await;
-    let task = app
-        .create_task(&owner, &project, Some(&box_id), "CONFIDENTIAL")
+    let w = Scenario::new(app)
+        .await
+        .with_member("admin", "ADMIN")
+        .await
+        .with_member("member", "MEMBER")
+        .await
+        .with_member("guest", "GUEST")
+        .await
+        .with_project("MEMBERS", "CONFIDENTIAL")
+        .await
+        .with_project_member("viewer", "VIEWER")
+        .await
+        .with_task("CONFIDENTIAL")
         .await;
     Org {
-        org,
-        project,
-        box_id,
-        task,
-        owner,
-        admin,
-        member,
-        guest,
-        viewer,
+        org: w.org.clone(),
+        project: w.project().to_owned(),
+        box_id: w.box_id().to_owned(),
+        task: w.task_id().to_owned(),
+        admin: w.user("admin").clone(),
+        member: w.user("member").clone(),
+        guest: w.user("guest").clone(),
+        viewer: w.user("viewer").clone(),
+        owner: w.owner,
     }
 }
 
