@@ -1,6 +1,8 @@
 //! Brute force and abuse: per-account login throttling (also through aliases and
 //! batches), rate limits per user, per IP and for sign-in, and the client IP taken
 //! from the socket unless a trusted proxy says otherwise.
+//!
+//! A test file over 400 lines: one scenario per abuse, sharing the sign-in helpers.
 
 use std::time::Duration;
 

@@ -3,6 +3,8 @@
 //! One organization holds a user for each situation. Each table row names a target
 //! and, per role, one letter per action: A = allowed, F = FORBIDDEN, N = NOT_FOUND
 //! (the object is hidden). Destructive actions run on a fresh copy of the target.
+//!
+//! A test file over 400 lines: the role × action tables are long by nature.
 
 use crust_e2e::{error_code, Session, TestApp};
 use serde_json::{json, Value};

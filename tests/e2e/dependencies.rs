@@ -1,5 +1,7 @@
 //! Dependencies: blocking, cycles refused with their path, date shifts, sequencing,
 //! and never a hidden task in sight.
+//!
+//! A test file over 400 lines: one scenario per dependency rule.
 
 use crust_e2e::{error_code, Session, TestApp};
 use serde_json::{json, Value};

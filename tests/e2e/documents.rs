@@ -2,6 +2,8 @@
 //! bomb is refused at once, before authentication, while the server keeps answering;
 //! limits hold through fragments and inline fragments; sign-ins hidden in fragments
 //! draw from the sign-in bucket; "did you mean" is never told to anonymous callers.
+//!
+//! A test file over 400 lines: one attack per test, each built by a small generator.
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,8 @@
 //! Limits in front of the resolvers, each shown with the hostile request (graphql-cop's
 //! checks among them) and with honest traffic still passing.
+//!
+//! A test file over 400 lines: one hostile request per limit, each with its honest
+//! counterpart.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

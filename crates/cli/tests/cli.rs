@@ -1,4 +1,7 @@
 //! The `crust` binary, run as a user runs it.
+//!
+//! A test file over 400 lines: each test runs the real binary; they share its helpers
+//! (spawning, reading output, waiting for a port).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -12,6 +12,9 @@
 //! refreshed with a refresh token ([`rotate`]). What acts on a user's own account —
 //! their [`crate::Actor`], their sessions, their password, their security events —
 //! takes it instead of a bare user id.
+//!
+//! About 400 lines: a session, its refresh-token family and the proofs made from them
+//! belong together.
 
 use chrono::{DateTime, Duration, Utc};
 use crust_domain::{SessionId, UserId};

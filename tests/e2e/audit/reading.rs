@@ -1,5 +1,7 @@
 //! Reading the log: who may, what they see of need-to-know objects, and a user's own
 //! sessions.
+//!
+//! A test file of about 400 lines: one scenario per reader.
 
 use super::*;
 

@@ -1,4 +1,6 @@
 //! The loader's and the checks' unit tests.
+//!
+//! A test module: one case per rule of the configuration, kept together.
 
 use super::*;
 

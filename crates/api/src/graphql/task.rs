@@ -1,4 +1,7 @@
 //! Tasks and task grants.
+//!
+//! Over 400 lines: the Task type's fields (its nested lists and rollups) and the task
+//! mutations, one area.
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, SimpleObject, ID};
 use chrono::NaiveDate;

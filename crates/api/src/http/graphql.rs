@@ -8,6 +8,9 @@
 //! through fragments), the operations execute under a deadline with a panic caught as
 //! INTERNAL (with the request id), and a pool that cannot give a connection in time
 //! answers 503 with Retry-After.
+//!
+//! Over 400 lines on purpose: it is one request's path through the endpoint, step by
+//! step in the order it runs; split, that order would have to be read across files.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;

@@ -4,6 +4,9 @@
 //! prints requests/s, latency percentiles and SQL statements per request. Then it
 //! drives `updateTask` mutations (each client on its own tasks of one organization)
 //! with the audit log on and off, and prints the throughput ratio.
+//!
+//! Over 400 lines on purpose: one command — its seeding, its load loop and its report —
+//! read top to bottom.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
