@@ -434,3 +434,60 @@ async fn guesses_sent_at_once_from_a_rotating_ipv6_block_gain_nothing() {
     }
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
 }
+
+/// Refused documents draw from the anonymous bucket of the client's network, and a
+/// batch draws once per operation: neither refusals nor batches are free.
+#[tokio::test]
+async fn refusals_and_batches_draw_from_the_rate_limits() {
+    let limits = RateLimits {
+        user_per_hour: 100,
+        anonymous_per_hour: 100,
+        sign_in_per_hour: 10_000_000,
+    };
+    let app = TestApp::start_with(|c| {
+        c.rate_limits = limits;
+        c.graphql.max_batch = 10;
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    // A refused mutation document from addresses rotating through one /64: five are
+    // answered (the burst), then 429; and the audit log holds one sampled refusal.
+    let refused = "mutation { login(input: {email: \"a\", password: \"b\"}) { accessToken } } fragment U on Query { __typename }";
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let res = post(
+            &app,
+            None,
+            Some(&format!("2001:db8:7:7::{:x}", i + 1)),
+            refused,
+            json!({}),
+        )
+        .await;
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    let mut conn = app.db.connect();
+    let rows = crust_e2e::db::texts(
+        &mut conn,
+        "SELECT count(*)::text AS v FROM audit_events WHERE reason LIKE $1",
+        "document_refused%",
+    );
+    assert_eq!(rows, ["1"], "one sampled record per network and minute");
+
+    // Signed in: a batch of six operations overdraws a burst of five.
+    let user = app.user("batcher").await;
+    let batch = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|_| json!({ "query": "{ me { id } }" }))
+            .collect()
+    };
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&batch(6))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+}

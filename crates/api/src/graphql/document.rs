@@ -52,7 +52,7 @@ pub const MAX_ARGUMENTS: usize = 32;
 /// Bytes of variables async-graphql may copy while validating one request: the
 /// variables' size times the number of places (every fragment expanded) they are used.
 /// A 1 MiB variable used once is fine; used at 1,200 directives it stalled a worker.
-pub const MAX_VARIABLE_COPY_BYTES: u64 = 8 * 1024 * 1024;
+pub const MAX_VARIABLE_COPY_BYTES: u64 = 2 * 1024 * 1024;
 
 /// A document that passed every check, ready for async-graphql.
 #[derive(Debug)]

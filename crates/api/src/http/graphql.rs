@@ -94,7 +94,7 @@ pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
     }
     let mut prepared = Vec::with_capacity(requests.len());
     for request in requests {
-        prepared.push(prepare(&state, &req, request).await);
+        prepared.push(prepare(&state, request));
     }
     execute(&state, &req, prepared, batch).await
 }
@@ -103,7 +103,9 @@ pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
 /// already answered.
 enum Prepared {
     Run(Request, Facts),
-    Refused(Response),
+    /// The answer, and whether the text looked like a mutation (such refusals are
+    /// recorded, sampled, once the request has drawn from its rate limit).
+    Refused(Response, bool),
 }
 
 /// What the document checks learned about a request that may run.
@@ -166,9 +168,9 @@ fn refusal(e: ApiError) -> Response {
 }
 
 /// Runs the document checks. A refused document is answered like any GraphQL error
-/// (HTTP 200, code BAD_USER_INPUT); a refused mutation is recorded like the other
-/// refusals made before authentication.
-async fn prepare(state: &AppState, req: &HttpRequest, mut request: Request) -> Prepared {
+/// (HTTP 200, code BAD_USER_INPUT); a refused mutation is recorded (see `execute`)
+/// like the other refusals made before authentication.
+fn prepare(state: &AppState, mut request: Request) -> Prepared {
     let variables_bytes = serde_json::to_vec(&request.variables).map_or(0, |v| v.len());
     let input = document::Input {
         query: &request.query,
@@ -205,10 +207,8 @@ async fn prepare(state: &AppState, req: &HttpRequest, mut request: Request) -> P
         }
         Err(e) => {
             tracing::info!(reason = %e.message(), "query document refused");
-            if looks_like_mutation(&request) || request.query.contains("mutation") {
-                refused_mutation(state, req, "document_refused").await;
-            }
-            Prepared::Refused(refusal(e))
+            let mutation = looks_like_mutation(&request) || request.query.contains("mutation");
+            Prepared::Refused(refusal(e), mutation)
         }
     }
 }
@@ -229,7 +229,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
         }
         return refusal;
     }
-    let prepared = prepare(&state, &req, request).await;
+    let prepared = prepare(&state, request);
     // GET must never change anything (it is a "simple" cross-site request).
     if matches!(&prepared, Prepared::Run(_, facts) if facts.mutation) {
         refused_mutation(&state, &req, "mutation_over_get").await;
@@ -284,12 +284,30 @@ async fn execute(
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    if requests.iter().all(|r| matches!(r, Prepared::Refused(_))) {
-        // Nothing will run: no need to know who asked.
+    let refused_mutations = requests
+        .iter()
+        .any(|r| matches!(r, Prepared::Refused(_, true)));
+    if requests.iter().all(|r| matches!(r, Prepared::Refused(..))) {
+        // Nothing will run, so who asked need not be known; but refusals are no free
+        // lunch: the client's network draws from the anonymous bucket, so they can be
+        // neither sent nor recorded without limit.
+        let client = super::client_ip(req, &state.trusted_proxies)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        if let Verdict::Limited { limit, retry_after } =
+            state.rate_limits.check(Bucket::Anonymous, &client)
+        {
+            let rec = super::recorder(state, req, None);
+            super::record_rate_limited(state, &rec, Bucket::Anonymous, &client).await;
+            return too_many_requests(limit, retry_after);
+        }
+        if refused_mutations {
+            refused_mutation(state, req, "document_refused").await;
+        }
         let responses = requests
             .into_iter()
             .filter_map(|r| match r {
-                Prepared::Refused(response) => Some(response),
+                Prepared::Refused(response, _) => Some(response),
                 Prepared::Run(..) => None,
             })
             .collect();
@@ -307,6 +325,9 @@ async fn execute(
             return *refusal;
         }
     };
+    if refused_mutations {
+        refused_mutation(state, req, "document_refused").await;
+    }
     // Per request: a database handle that counts statements and records mutations,
     // and the DataLoaders.
     let (db, statements) = state.db.counting();
@@ -316,21 +337,21 @@ async fn execute(
     for prepared in requests {
         let (mut request, facts) = match prepared {
             Prepared::Run(request, facts) => (request, facts),
-            Prepared::Refused(response) => {
+            Prepared::Refused(response, _) => {
                 responses.push(response);
                 continue;
             }
         };
-        if ctx.caller.is_none() && !facts.public() {
-            responses.push(refuse_anonymous(&ctx, &recorder, &db, &mut request, &facts).await);
-            continue;
-        }
         if ctx.caller.is_none() && facts.variables_bytes > ANONYMOUS_VARIABLES_MAX {
             let e = ApiError::BadUserInput(format!(
                 "without signing in, variables may hold at most {ANONYMOUS_VARIABLES_MAX} bytes; these hold {}",
                 facts.variables_bytes
             ));
             responses.push(refusal(e));
+            continue;
+        }
+        if ctx.caller.is_none() && !facts.public() {
+            responses.push(refuse_anonymous(&ctx, &recorder, &db, &mut request, &facts).await);
             continue;
         }
         // A text that never says `mutation` holds none. Anything else is kept, to
@@ -507,7 +528,7 @@ fn signs_in(requests: &[Prepared]) -> bool {
             .root_fields
             .iter()
             .any(|f| crate::graphql::SIGN_IN_FIELDS.contains(&f.as_str())),
-        Prepared::Refused(_) => false,
+        Prepared::Refused(..) => false,
     })
 }
 
@@ -527,15 +548,24 @@ fn rate_limit(
     if signs_in(requests) {
         checks.push((Bucket::SignIn, ip));
     }
+    // Every operation of a batch draws from the caller's bucket, as if sent alone.
+    let operations = requests
+        .iter()
+        .filter(|r| matches!(r, Prepared::Run(..)))
+        .count()
+        .max(1);
     let mut verdict = Verdict::Allowed {
         limit: 0,
         remaining: 0,
     };
-    for (bucket, key) in checks {
-        verdict = state.rate_limits.check(bucket, &key);
-        if let Verdict::Limited { limit, retry_after } = verdict {
-            tracing::info!(?bucket, retry_after = retry_after.as_secs(), "rate limited");
-            return Err((bucket, key, Box::new(too_many_requests(limit, retry_after))));
+    for (i, (bucket, key)) in checks.into_iter().enumerate() {
+        let draws = if i == 0 { operations } else { 1 };
+        for _ in 0..draws {
+            verdict = state.rate_limits.check(bucket, &key);
+            if let Verdict::Limited { limit, retry_after } = verdict {
+                tracing::info!(?bucket, retry_after = retry_after.as_secs(), "rate limited");
+                return Err((bucket, key, Box::new(too_many_requests(limit, retry_after))));
+            }
         }
     }
     Ok(verdict)

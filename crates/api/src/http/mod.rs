@@ -86,6 +86,11 @@ pub(crate) async fn record_early_refusal(
     reason: &str,
     client: &str,
 ) {
+    // An IP counts as its network (an IPv6 client's /64), as in the rate limits.
+    let client = match client.parse::<std::net::IpAddr>() {
+        Ok(ip) => client_ip::network(ip).to_string(),
+        Err(_) => client.to_owned(),
+    };
     if !rec.enabled()
         || !state
             .refusals
