@@ -150,3 +150,38 @@ pub(super) fn request_loaders<'a>(
         ApiError::Unauthenticated("sign in first: send Authorization: Bearer <access token>")
     })
 }
+
+/// One page of a nested list, loaded together with its siblings' pages (one statement
+/// per level of the tree) — the shape of every nested list resolver.
+pub(super) async fn loaded_page<K, T, N>(
+    ctx: &async_graphql::Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    key: impl FnOnce(Page) -> K,
+    wrap: impl Fn(T) -> N,
+) -> Result<super::connection::Conn<N>, ApiError>
+where
+    Batch: Loader<K, Value = Paged<T>, Error = ApiError>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    T: Send + Sync + Clone + 'static,
+    N: async_graphql::OutputType,
+{
+    let page = super::connection::page(first, after)?;
+    let rows = request_loaders(ctx)?.load_one(key(page)).await?;
+    Ok(super::connection::connection(
+        rows.unwrap_or_else(|| Paged::empty(page)),
+        wrap,
+    ))
+}
+
+/// The duration-weighted progress of a project, slice or box, as the caller sees it.
+pub(super) async fn rollup(
+    ctx: &async_graphql::Context<'_>,
+    of: RollupOf,
+    id: Uuid,
+) -> Result<Option<f64>, ApiError> {
+    Ok(request_loaders(ctx)?
+        .load_one(ProgressOf(of, id))
+        .await?
+        .flatten())
+}

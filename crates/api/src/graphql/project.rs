@@ -7,11 +7,10 @@ use chrono::NaiveDate;
 use crust_dal::projects::{NewProject, ProjectPatch};
 use crust_domain::{OrgId, ProjectId, UserId, WorkspaceId};
 
-use super::connection::{connection, page};
 use super::connection::{paged, Conn};
 use super::enums::{Classification, ProjectRole, ProjectStatus, Visibility};
 use super::ids::{id, parse};
-use super::loaders::{request_loaders, ProgressOf, SlicesOf, TasksOf};
+use super::loaders::{loaded_page, rollup, SlicesOf, TasksOf};
 use super::org::{Organization, User, Workspace};
 use super::structure::Slice;
 use super::task::Task;
@@ -283,10 +282,7 @@ impl Project {
     /// Duration-weighted progress (0–100) of the tasks the caller may see; null when
     /// none counts.
     async fn progress(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        Ok(request_loaders(ctx)?
-            .load_one(ProgressOf(RollupOf::Project, self.0.id))
-            .await?
-            .flatten())
+        Ok(rollup(ctx, RollupOf::Project, self.0.id).await?)
     }
     async fn status(&self) -> ProjectStatus {
         self.0.status().into()
@@ -360,14 +356,7 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Slice>> {
-        let page = page(first, after)?;
-        let paged = request_loaders(ctx)?
-            .load_one(SlicesOf(self.0.id, page))
-            .await?;
-        Ok(connection(
-            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
-            Slice,
-        ))
+        Ok(loaded_page(ctx, first, after, |page| SlicesOf(self.0.id, page), Slice).await?)
     }
     /// Every task of the project the caller may see, in position order.
     #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
@@ -377,14 +366,14 @@ impl Project {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Task>> {
-        let page = page(first, after)?;
-        let paged = request_loaders(ctx)?
-            .load_one(TasksOf(TaskParent::Project, self.0.id, page))
-            .await?;
-        Ok(connection(
-            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
+        Ok(loaded_page(
+            ctx,
+            first,
+            after,
+            |page| TasksOf(TaskParent::Project, self.0.id, page),
             |t| Task::served(ctx, t),
-        ))
+        )
+        .await?)
     }
 }
 

@@ -7,9 +7,9 @@ use crust_dal::models;
 use crust_dal::structure::BoxKind;
 use crust_domain::{ProjectId, SliceId};
 
-use super::connection::{connection, page, Conn};
+use super::connection::Conn;
 use super::ids::{id, parse};
-use super::loaders::{request_loaders, BoxesOf, ProgressOf, TasksOf};
+use super::loaders::{loaded_page, rollup, BoxesOf, TasksOf};
 use super::task::Task;
 use super::{actor, db};
 
@@ -32,10 +32,7 @@ impl Slice {
     /// Duration-weighted progress (0–100) of the tasks the caller may see; null when
     /// none counts.
     async fn progress(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        Ok(request_loaders(ctx)?
-            .load_one(ProgressOf(RollupOf::Slice, self.0.id))
-            .await?
-            .flatten())
+        Ok(rollup(ctx, RollupOf::Slice, self.0.id).await?)
     }
     /// Boxes in order.
     #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
@@ -45,14 +42,7 @@ impl Slice {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<TaskBox>> {
-        let page = page(first, after)?;
-        let paged = request_loaders(ctx)?
-            .load_one(BoxesOf(self.0.id, page))
-            .await?;
-        Ok(connection(
-            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
-            TaskBox,
-        ))
+        Ok(loaded_page(ctx, first, after, |page| BoxesOf(self.0.id, page), TaskBox).await?)
     }
 }
 
@@ -84,10 +74,7 @@ impl TaskBox {
     /// Duration-weighted progress (0–100) of the tasks the caller may see; null when
     /// none counts.
     async fn progress(&self, ctx: &Context<'_>) -> Result<Option<f64>> {
-        Ok(request_loaders(ctx)?
-            .load_one(ProgressOf(RollupOf::Box, self.0.id))
-            .await?
-            .flatten())
+        Ok(rollup(ctx, RollupOf::Box, self.0.id).await?)
     }
     /// Tasks the caller may see, in position order.
     #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
@@ -97,14 +84,14 @@ impl TaskBox {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Task>> {
-        let page = page(first, after)?;
-        let paged = request_loaders(ctx)?
-            .load_one(TasksOf(TaskParent::Box, self.0.id, page))
-            .await?;
-        Ok(connection(
-            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
+        Ok(loaded_page(
+            ctx,
+            first,
+            after,
+            |page| TasksOf(TaskParent::Box, self.0.id, page),
             |t| Task::served(ctx, t),
-        ))
+        )
+        .await?)
     }
 }
 

@@ -9,11 +9,13 @@ use crust_dal::tasks::{NewTask, TaskPatch};
 use crust_domain::{BoxId, TaskId, UserId};
 
 use super::comments::Comment;
-use super::connection::{connection, page, Conn};
+use super::connection::Conn;
 use super::enums::DependencyType;
 use super::enums::{Classification, TaskAccess, TaskStatus};
 use super::ids::{id, parse};
-use super::loaders::{request_loaders, AssigneesOf, CommentsOf, DependenciesOf, ProjectNameOf};
+use super::loaders::{
+    loaded_page, request_loaders, AssigneesOf, CommentsOf, DependenciesOf, ProjectNameOf,
+};
 use super::org::User;
 use super::project::maybe;
 use super::project::{Project, ProjectSummary};
@@ -398,14 +400,14 @@ impl Task {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Comment>> {
-        let page = page(first, after)?;
-        let paged = request_loaders(ctx)?
-            .load_one(CommentsOf(self.0.id, page))
-            .await?;
-        Ok(connection(
-            paged.unwrap_or_else(|| crust_dal::Paged::empty(page)),
+        Ok(loaded_page(
+            ctx,
+            first,
+            after,
+            |page| CommentsOf(self.0.id, page),
             Comment,
-        ))
+        )
+        .await?)
     }
     /// Who holds a grant on this task (its access list when SECRET). Readable by
     /// those who manage the task's access and by everyone on a SECRET task's list.
