@@ -263,28 +263,6 @@ impl LoginThrottle {
         }
     }
 
-    /// What an attempt on `account` from `client` would face (without beginning one).
-    pub fn check(&self, account: AccountKey, client: ClientKey) -> Check {
-        let now = Instant::now();
-        let mut state = self.state();
-        let locked = state
-            .pairs
-            .get(&(account, client))
-            .and_then(|p| p.locked_until)
-            .is_some_and(|until| until > now);
-        let recent = match state.accounts.get_mut(&account) {
-            Some(f) => {
-                f.expire(now, self.window);
-                f.0.len()
-            }
-            None => 0,
-        };
-        Check {
-            locked,
-            delay: self.delay_after(recent),
-        }
-    }
-
     /// Counts a failed attempt; locks the pair when it reaches the limit. Returns
     /// whether the pair is now locked. Attempts from a locked pair learn nothing, so
     /// they do not slow the account down for everyone else.

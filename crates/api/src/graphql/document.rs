@@ -177,12 +177,14 @@ pub fn check_counting(
     let mut expand = Expand { doc: &doc, work };
     let mut worst = (0, String::new());
     let mut root_fields: Vec<String> = Vec::new();
+    // Names already listed (a set: a document may name thousands of root fields).
+    let mut listed: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (_, op) in doc.operations.iter() {
         let root = [&op.node.selection_set.node];
         expand.repeats(&root, &mut worst);
         for field in expand.collect(&root).fields {
             let name = field.name.node.as_str();
-            if !root_fields.iter().any(|f| f == name) {
+            if listed.insert(name) {
                 root_fields.push(name.to_owned());
             }
         }
@@ -507,14 +509,12 @@ fn selected<'a>(
 /// Does the request select an operation that may change something? With no usable
 /// selection (async-graphql will refuse it), any such operation counts.
 fn selects_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> bool {
-    let changes = |ty: OperationType| ty != OperationType::Query;
-    match (&doc.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => changes(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name) {
-            Some(op) => changes(op.node.ty),
-            None => ops.values().any(|op| changes(op.node.ty)),
-        },
-        (DocumentOperations::Multiple(ops), None) => ops.values().any(|op| changes(op.node.ty)),
+    match selected(doc, operation_name) {
+        Some(op) => op.ty != OperationType::Query,
+        None => doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty != OperationType::Query),
     }
 }
 

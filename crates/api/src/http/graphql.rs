@@ -108,6 +108,24 @@ enum Prepared {
     Refused(Response, bool),
 }
 
+/// The size of a value as JSON, counted without building the text.
+fn json_size(value: &impl serde::Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Serializing plain values into a sink cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
 /// What the document checks learned about a request that may run.
 #[derive(Default)]
 struct Facts {
@@ -171,7 +189,7 @@ fn refusal(e: ApiError) -> Response {
 /// (HTTP 200, code BAD_USER_INPUT); a refused mutation is recorded (see `execute`)
 /// like the other refusals made before authentication.
 fn prepare(state: &AppState, mut request: Request) -> Prepared {
-    let variables_bytes = serde_json::to_vec(&request.variables).map_or(0, |v| v.len());
+    let variables_bytes = json_size(&request.variables);
     let input = document::Input {
         query: &request.query,
         operation_name: request.operation_name.as_deref(),
@@ -207,7 +225,8 @@ fn prepare(state: &AppState, mut request: Request) -> Prepared {
         }
         Err(e) => {
             tracing::info!(reason = %e.message(), "query document refused");
-            let mutation = looks_like_mutation(&request) || request.query.contains("mutation");
+            // A text that never says `mutation` holds none.
+            let mutation = request.query.contains("mutation");
             Prepared::Refused(refusal(e), mutation)
         }
     }

@@ -20,16 +20,19 @@ fn five_failures_lock_the_pair_not_the_account() {
     for _ in 0..4 {
         assert!(!t.failed(ann, here));
     }
-    assert!(!t.check(ann, here).locked);
+    assert!(!t.begin(ann, here).check.locked);
     assert!(t.failed(ann, here), "the fifth failure locks");
-    assert!(t.check(ann, here).locked);
-    assert!(!t.check(ann, there).locked, "another address is not locked");
+    assert!(t.begin(ann, here).check.locked);
     assert!(
-        !t.check(user(2), here).locked,
+        !t.begin(ann, there).check.locked,
+        "another address is not locked"
+    );
+    assert!(
+        !t.begin(user(2), here).check.locked,
         "another account is not locked"
     );
     std::thread::sleep(Duration::from_millis(250));
-    assert!(!t.check(ann, here).locked, "the cooling-off ends");
+    assert!(!t.begin(ann, here).check.locked, "the cooling-off ends");
 }
 
 #[test]
@@ -73,11 +76,11 @@ fn attempts_from_a_locked_pair_neither_unlock_it_nor_slow_the_account() {
     let (ann, here) = (user(1), ip("203.0.113.7"));
     t.failed(ann, here);
     assert!(t.failed(ann, here));
-    let before = t.check(ann, here).delay;
+    let before = t.begin(ann, here).check.delay;
     for _ in 0..10 {
         assert!(t.failed(ann, here));
     }
-    assert_eq!(t.check(ann, ip("192.0.2.1")).delay, before);
+    assert_eq!(t.begin(ann, ip("192.0.2.1")).check.delay, before);
 }
 
 #[test]
@@ -109,13 +112,19 @@ fn failures_from_many_addresses_delay_the_account_everywhere_but_lock_nothing_ne
             assert!(!t.failed(ann, ip(&format!("198.51.100.{a}"))));
         }
     }
-    let fresh = t.check(ann, ip("192.0.2.1"));
+    let fresh = t.begin(ann, ip("192.0.2.1")).check;
     assert!(!fresh.locked, "a new address is never locked");
     assert_eq!(fresh.delay, Duration::from_secs(3));
-    assert_eq!(t.check(user(2), ip("192.0.2.1")).delay, Duration::ZERO);
+    assert_eq!(
+        t.begin(user(2), ip("192.0.2.1")).check.delay,
+        Duration::ZERO
+    );
     // The owner's success from the new address does not wipe the others' failures.
     t.succeeded(ann, ip("192.0.2.1"));
-    assert_eq!(t.check(ann, ip("192.0.2.1")).delay, Duration::from_secs(3));
+    assert_eq!(
+        t.begin(ann, ip("192.0.2.1")).check.delay,
+        Duration::from_secs(3)
+    );
 }
 
 #[test]
