@@ -435,3 +435,36 @@ async fn directives_variables_and_arguments_cannot_multiply_validation_work() {
         "{answer}"
     );
 }
+
+/// The same checks hold for each operation of a batch and over GET.
+#[tokio::test]
+async fn batches_and_get_are_checked_like_single_posts() {
+    let app = TestApp::start_with(|c| {
+        c.graphql.max_batch = 3;
+        c.diagnostics.report_sql_statements = true;
+    })
+    .await;
+    let batch = json!([
+        { "query": bomb() },
+        { "query": "{ __typename }" },
+        { "query": "{ projectz { id } }" },
+    ]);
+    let started = Instant::now();
+    let (_, status, body) = post(&app, None, batch).await;
+    assert_eq!(status, 200, "{body}");
+    assert_bomb_refused(&body[0]);
+    assert_eq!(body[1]["data"]["__typename"], "Query", "{body}");
+    assert_eq!(error_code(&body[2]), Some("UNAUTHENTICATED"), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Over GET, anonymous: a real and an invented field read alike, and the bomb is
+    // refused like a POST.
+    let get = |q: &str| {
+        let req = app.http.get(app.url("/graphql")).query(&[("query", q)]);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let real = get("{ projects(organizationId: \"x\") { nodes { id } } }").await;
+    let made_up = get("{ projectz { id } }").await;
+    assert_eq!(real["errors"], made_up["errors"]);
+    assert_eq!(error_code(&real), Some("UNAUTHENTICATED"));
+    assert_bomb_refused(&get(&bomb()).await);
+}
