@@ -222,8 +222,8 @@ async fn task_role_action_table() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Per role: read org, read members, create project, manage (workspace), add member,
-/// make someone OWNER.
+/// Per role: read org, read members, create project, manage (workspace), invite a
+/// member, make someone OWNER.
 #[rustfmt::skip]
 const ORG_TABLE: &[(&str, &str)] = &[
     ("owner", "AAAAAA"), ("admin", "AAAAAF"), ("member", "AAAFFF"), ("viewer", "AAAFFF"),
@@ -265,7 +265,7 @@ async fn organization_role_action_table() {
         got.push(run(&w, who, "mutation($o: ID!) { createProject(input: {organizationId: $o, name: \"P\"}) { project { id } } }", o.clone()).await);
         got.push(run(&w, who, "mutation($o: ID!, $n: String!) { createWorkspace(input: {organizationId: $o, name: $n}) { workspace { id } } }",
             json!({ "o": w.org, "n": format!("WS {i}") })).await);
-        got.push(run(&w, who, "mutation($o: ID!, $e: String!) { addOrganizationMember(input: {organizationId: $o, email: $e, role: MEMBER}) { member { role } } }",
+        got.push(run(&w, who, "mutation($o: ID!, $e: String!) { inviteToOrganization(input: {organizationId: $o, email: $e, role: MEMBER}) { email } }",
             json!({ "o": w.org, "e": newcomer.email })).await);
         got.push(run(&w, who, "mutation($o: ID!, $u: ID!) { updateOrganizationMember(input: {organizationId: $o, userId: $u, role: OWNER}) { member { role } } }",
             json!({ "o": w.org, "u": promotee.id })).await);

@@ -15,6 +15,7 @@ mod hidden;
 mod http;
 mod limits;
 mod logs;
+mod mail;
 mod migrations;
 mod need_to_know;
 mod nested;

@@ -22,6 +22,8 @@ pub struct Ids {
     /// A member of `org` (not the caller).
     pub user: String,
     pub user_email: String,
+    /// An open invitation of `org`.
+    pub invitation: String,
 }
 
 impl Ids {
@@ -40,6 +42,7 @@ impl Ids {
             comment: r(),
             user: r(),
             user_email: "nobody@example.test".into(),
+            invitation: r(),
         }
     }
 }
@@ -78,16 +81,30 @@ pub fn all() -> Vec<Op> {
         op!("recipe", true, "query($id: ID!) { recipe(id: $id) { id slices { name } } }", |i| json!({ "id": i.recipe })),
         op!("auditEvents", true, "query($o: ID!) { auditEvents(organizationId: $o) { totalCount nodes { action } } }", |i| json!({ "o": i.org })),
         // Sign-in
-        op!("signUp", false, "mutation { signUp(input: {email: \"x@example.test\", password: \"short\", name: \"X\"}) { accessToken } }", |_i| json!({})),
+        op!("organizationInvitations", true, "query($o: ID!) { organizationInvitations(organizationId: $o) { id email } }", |i| json!({ "o": i.org })),
+        op!("signUp", false, "mutation { signUp(input: {email: \"x@example.test\", password: \"short\", name: \"X\"}) { accepted } }", |_i| json!({})),
+        op!("verifyEmail", false, "mutation { verifyEmail(input: {token: \"not-a-token\"}) { accessToken } }", |_i| json!({})),
+        op!("resendVerification", false, "mutation { resendVerification(input: {email: \"x@example.test\"}) { accepted } }", |_i| json!({})),
+        op!("requestPasswordReset", false, "mutation { requestPasswordReset(input: {email: \"x@example.test\"}) { accepted } }", |_i| json!({})),
+        op!("resetPassword", false, "mutation { resetPassword(input: {token: \"not-a-token\", password: \"a brand new passphrase\"}) { endedSessions } }", |_i| json!({})),
+        op!("confirmEmailChange", false, "mutation { confirmEmailChange(input: {token: \"not-a-token\"}) { changed } }", |_i| json!({})),
+        op!("acceptInvitation", false, "mutation { acceptInvitation(input: {token: \"not-a-token\"}) { organizationId } }", |_i| json!({})),
         op!("login", false, "mutation { login(input: {email: \"x@example.test\", password: \"whatever\"}) { accessToken } }", |_i| json!({})),
         op!("refreshSession", false, "mutation { refreshSession(input: {refreshToken: \"x\"}) { accessToken } }", |_i| json!({})),
         op!("logout", false, "mutation { logout { revoked } }", |_i| json!({})),
+        op!("changeEmail", false, "mutation { changeEmail(input: {password: \"not the password\", newEmail: \"new@example.test\"}) { message } }", |_i| json!({})),
+        op!("markNotificationsRead", false, "mutation { markNotificationsRead(input: {}) { marked } }", |_i| json!({})),
+        op!("updateNotificationSettings", false, "mutation { updateNotificationSettings(input: {taskReadyEmail: true}) { settings { taskReadyEmail } } }", |_i| json!({})),
         op!("changePassword", false, "mutation { changePassword(input: {currentPassword: \"not the password\", newPassword: \"a brand new passphrase\"}) { endedSessions } }", |_i| json!({})),
         op!("revokeSession", false, "mutation($s: ID!) { revokeSession(input: {sessionId: $s}) { revokedSessionId } }", |_i| json!({ "s": uuid::Uuid::new_v4().to_string() })),
         // Organizations
         op!("createOrganization", false, "mutation { createOrganization(input: {name: \"Probe\"}) { organization { id } } }", |_i| json!({})),
-        op!("addOrganizationMember", true, "mutation($i: AddOrganizationMemberInput!) { addOrganizationMember(input: $i) { member { role } } }",
+        op!("inviteToOrganization", true, "mutation($i: InviteToOrganizationInput!) { inviteToOrganization(input: $i) { email } }",
             |i| json!({ "i": { "organizationId": i.org, "email": i.user_email, "role": "MEMBER" } })),
+        op!("revokeInvitation", true, "mutation($i: ID!) { revokeInvitation(input: {invitationId: $i}) { revokedInvitationId } }",
+            |i| json!({ "i": i.invitation })),
+        op!("resendInvitation", true, "mutation($i: ID!) { resendInvitation(input: {invitationId: $i}) { invitation { id } } }",
+            |i| json!({ "i": i.invitation })),
         op!("updateOrganizationMember", true, "mutation($i: UpdateOrganizationMemberInput!) { updateOrganizationMember(input: $i) { member { role } } }",
             |i| json!({ "i": { "organizationId": i.org, "userId": i.user, "role": "ADMIN" } })),
         op!("removeOrganizationMember", true, "mutation($i: RemoveOrganizationMemberInput!) { removeOrganizationMember(input: $i) { removedUserId } }",

@@ -11,6 +11,7 @@
 
 pub mod db;
 pub mod fixtures;
+pub mod mail;
 pub mod scenario;
 
 use std::collections::HashMap;
@@ -57,11 +58,28 @@ pub fn test_config(database_url: &str) -> Config {
         ("CRUST_RATE_LIMIT_ANONYMOUS_PER_HOUR", "10000000"),
         ("CRUST_RATE_LIMIT_SIGN_IN_PER_HOUR", "10000000"),
         ("CRUST_LOGIN_MAX_FAILURES", "1000"),
+        // Mail goes to files unless a test starts an SMTP peer; links point here.
+        ("CRUST_PUBLIC_URL", "https://app.crust.test"),
+        ("CRUST_MAIL_FROM", "Crust <no-reply@crust.test>"),
+        ("CRUST_MAIL_POLL_MS", "50"),
+        ("CRUST_MAIL_RETRY_BASE_MS", "100"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain([(
+        "CRUST_MAIL_DIR".to_owned(),
+        mail_dir(database_url).display().to_string(),
+    )])
     .collect();
     Source::from_vars(vars).unwrap().load().unwrap()
+}
+
+/// Where a test database's server writes mail without SMTP (one folder per database).
+fn mail_dir(database_url: &str) -> std::path::PathBuf {
+    let name = database_url.rsplit('/').next().unwrap_or("unknown");
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-mail")
+        .join(name)
 }
 
 pub struct TestApp {
@@ -163,25 +181,32 @@ impl TestApp {
         body["data"].clone()
     }
 
-    /// Signs up a new user named `name` with a unique email.
+    /// A new user named `name` with a unique email, signed in.
     pub async fn user(&self, name: &str) -> Session {
         let email = format!(
             "{}-{}@example.test",
             name.to_lowercase(),
             uuid::Uuid::new_v4().simple()
         );
-        self.sign_up(&email, name, TEST_PASSWORD).await
+        self.create_user(&email, name, TEST_PASSWORD).await
     }
 
-    pub async fn sign_up(&self, email: &str, name: &str, password: &str) -> Session {
-        let body = self
-            .gql(
-                None,
-                "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken refreshToken user { id email } } }",
-                json!({ "i": { "email": email, "password": password, "name": name } }),
-            )
-            .await;
-        session_from(&body["data"]["signUp"]).unwrap_or_else(|| panic!("signUp failed: {body}"))
+    /// Creates a verified account as an operator would (`crust user create`: sign-up
+    /// now goes through the inbox, see `e2e::mail`) and signs it in through the API.
+    pub async fn create_user(&self, email: &str, name: &str, password: &str) -> Session {
+        let hasher = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 4).unwrap();
+        let hash = hasher.hash(password).unwrap();
+        let mut conn = self.db.connect();
+        crust_dal::users::create_verified(
+            &crust_dal::Operator::at_console(),
+            &mut conn,
+            email,
+            name,
+            &hash,
+        )
+        .unwrap();
+        let body = self.login(email, password).await;
+        session_from(&body["data"]["login"]).unwrap_or_else(|| panic!("login failed: {body}"))
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Value {

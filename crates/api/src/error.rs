@@ -60,6 +60,7 @@ impl From<DalError> for ApiError {
                 ApiError::Unavailable
             }
             DalError::Database(e) => ApiError::Internal(format!("database: {e}")),
+            DalError::Internal(m) => ApiError::Internal(m),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod logging;
+pub mod mail;
 pub mod markdown;
 pub mod server;
 pub mod state;

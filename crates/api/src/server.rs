@@ -165,6 +165,7 @@ pub async fn serve(
     };
     let options = HttpOptions::from(config);
     let deadline = options.shutdown_grace + SHUTDOWN_MARGIN;
+    start_mail_worker(&state);
     let server = http_server(state, options, listener, workers)?;
     let handle = server.handle();
     actix_web::rt::spawn(async move {
@@ -206,6 +207,13 @@ async fn stop_signal() -> &'static str {
     }
 }
 
+/// Runs the outbox worker beside the server (on its runtime, so it stops with it).
+fn start_mail_worker(state: &AppState) {
+    if let Some(worker) = state.mail_worker.clone() {
+        actix_web::rt::spawn(worker.run(state.mail.clone()));
+    }
+}
+
 /// Starts the server on its own thread and returns once it accepts connections.
 pub fn spawn(
     config: &Config,
@@ -218,6 +226,7 @@ pub fn spawn(
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
+            start_mail_worker(&state);
             let server = http_server(state, options, listener, workers)?;
             let _ = tx.send(server.handle());
             server.await

@@ -27,6 +27,10 @@ pub struct AppState {
     pub refresh_cookie_max_age: i64,
     pub audit_enabled: bool,
     pub refusals: std::sync::Arc<crate::audit::RefusalSampler>,
+    /// Wakes this process's mail worker after a flow queued mail.
+    pub mail: crate::mail::MailWake,
+    /// The outbox worker, when this process runs one (`CRUST_MAIL_WORKER`).
+    pub mail_worker: Option<crate::mail::worker::Worker>,
 }
 
 impl AppState {
@@ -41,7 +45,18 @@ impl AppState {
             },
         );
         let db = Db::new(pool);
-        let auth = AuthService::new(db.clone(), config)?;
+        let mail = crate::mail::MailWake::default();
+        let mail_worker = if config.mail.worker {
+            let transport = crate::mail::transport::Transport::from_config(&config.mail)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Some(
+                crate::mail::worker::Worker::new(db.clone(), &config.mail, transport)
+                    .map_err(ApiError::internal)?,
+            )
+        } else {
+            None
+        };
+        let auth = AuthService::new(db.clone(), config, mail.clone())?;
         let schemas = Schemas::build(db.clone(), auth.clone(), config);
         Ok(AppState {
             db,
@@ -57,6 +72,8 @@ impl AppState {
             refresh_cookie_max_age: config.auth.refresh_absolute_ttl_secs,
             audit_enabled: config.audit.enabled,
             refusals: Default::default(),
+            mail,
+            mail_worker,
         })
     }
 }

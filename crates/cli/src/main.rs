@@ -39,6 +39,12 @@ enum Command {
     Bench(commands::bench::Args),
     /// Check the configuration (`--deploy`: for production), print every finding.
     Check(commands::check::Args),
+    /// Send a test message, or list the outbox (queued, retrying, dead).
+    #[command(subcommand)]
+    Mail(commands::mail::MailCommand),
+    /// Manage organizations and add members without an invitation.
+    #[command(subcommand)]
+    Org(commands::org::OrgCommand),
     /// Verify, prune or export the audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -56,6 +62,8 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
+        Command::Mail(cmd) => commands::mail::run(cmd),
+        Command::Org(cmd) => commands::org::run(cmd),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

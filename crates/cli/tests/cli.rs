@@ -22,6 +22,11 @@ fn crust() -> Command {
         }
     }
     c.env("RUST_LOG", "warn");
+    // Servers started here write their mail as files under target/, not the source tree.
+    c.env(
+        "CRUST_MAIL_DIR",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/test-mail/cli"),
+    );
     c
 }
 
@@ -693,6 +698,22 @@ async fn audit_prune_pseudonymizes_and_export_writes_a_verifiable_copy() {
 }
 
 /// `crust serve` on a fresh database with test hooks and a one-second grace period.
+/// An account as `crust user create` makes it (verified), with the test password.
+fn create_verified_user(db: &TestDb, email: &str) {
+    let hash = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 4)
+        .unwrap()
+        .hash(crust_e2e::TEST_PASSWORD)
+        .unwrap();
+    crust_dal::users::create_verified(
+        &crust_dal::Operator::at_console(),
+        &mut db.connect(),
+        email,
+        "Stall",
+        &hash,
+    )
+    .unwrap();
+}
+
 fn serve_with_hooks(url: &str, port: u16) -> Killed {
     Killed(
         crust()
@@ -761,15 +782,16 @@ async fn shutdown_is_graceful_and_has_a_hard_deadline() {
     let base = format!("http://127.0.0.1:{port}");
     let mut server = serve_with_hooks(&db.url, port);
     wait_healthy(&http, &base).await;
+    create_verified_user(&db, "stall@example.test");
     let signed = gql(
         &http,
         &base,
         None,
-        "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
-        json!({ "i": { "email": "stall@example.test", "password": crust_e2e::TEST_PASSWORD, "name": "Stall" } }),
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        json!({ "i": { "email": "stall@example.test", "password": crust_e2e::TEST_PASSWORD } }),
     )
     .await;
-    let token = signed["data"]["signUp"]["accessToken"]
+    let token = signed["data"]["login"]["accessToken"]
         .as_str()
         .unwrap_or_else(|| panic!("{signed}"))
         .to_owned();

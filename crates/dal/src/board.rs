@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use chrono::Utc;
 use crust_domain::ordering::place;
 use crust_domain::sprint::{self, Archive};
-use crust_domain::{Action, BoxId, ProjectId, SliceId, TaskId};
+use crust_domain::{Action, BoxId, ProjectId, SliceId, TaskId, TaskStatus};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -71,9 +71,9 @@ pub fn move_task(
                 tasks::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
-        if let Some((status, progress)) =
-            crust_domain::board::on_drop(target.done_column, (task.status(), task.progress))
-        {
+        let dropped =
+            crust_domain::board::on_drop(target.done_column, (task.status(), task.progress));
+        if let Some((status, progress)) = dropped {
             diesel::update(tasks::table.find(task.id))
                 .set((
                     tasks::status.eq(status.as_str()),
@@ -81,10 +81,14 @@ pub fn move_task(
                 ))
                 .execute(conn)?;
         }
-        Ok(tasks::table
+        let moved: Task = tasks::table
             .find(task.id)
             .select(Task::as_select())
-            .first(conn)?)
+            .first(conn)?;
+        if task.status() != TaskStatus::Done && moved.status() == TaskStatus::Done {
+            crate::notifications::task_done(conn, &moved, actor.user_id())?;
+        }
+        Ok(moved)
     })
 }
 

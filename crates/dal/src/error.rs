@@ -21,6 +21,9 @@ pub enum DalError {
     Database(DieselError),
     #[error("connection pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// Something outside the database failed (the OS random generator); for logs only.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 pub type DalResult<T> = Result<T, DalError>;

@@ -64,6 +64,7 @@
 //! - Pure helpers: `batch::blocked` (over rows already filtered for the actor),
 //!   `Page::first`, `Paged::new`, `Paged::empty`, `DalError::forbidden`, `DalError::check`.
 
+pub mod accounts;
 pub mod actor;
 pub mod admin;
 pub mod audit;
@@ -71,12 +72,16 @@ pub mod batch;
 pub mod board;
 pub mod comments;
 pub mod dependencies;
+mod email_tokens;
 pub mod error;
 pub mod migrate;
+pub mod invitations;
 pub mod models;
 mod need_to_know;
 pub mod operator;
+pub mod notifications;
 pub mod orgs;
+pub mod outbox;
 pub mod page;
 pub mod password;
 pub mod pool;

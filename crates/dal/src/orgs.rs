@@ -134,7 +134,7 @@ fn member(conn: &mut PgConnection, org: OrgId, user: Uuid) -> DalResult<OrgMembe
 }
 
 /// Whoever touches the OWNER role (giving it or changing an owner) must be an OWNER.
-fn check_role_change(
+pub(crate) fn check_role_change(
     actor: &Actor,
     org: OrgId,
     from: Option<OrgRole>,
@@ -173,22 +173,20 @@ fn ensure_other_owner(conn: &mut PgConnection, org: OrgId, leaving: Uuid) -> Dal
     Ok(())
 }
 
-/// Adds an existing account (found by email) to the organization.
-pub fn add_member(
+/// Adds an existing account to an organization from the console (`crust org
+/// add-member`): no invitation, no email. Recorded in the audit log as the console's.
+pub fn add_member_as_operator(
+    _: &crate::Operator,
     conn: &mut PgConnection,
-    actor: &Actor,
     org: OrgId,
-    email: &str,
+    user: UserId,
     role: OrgRole,
 ) -> DalResult<OrgMember> {
-    check_role_change(actor, org, None, Some(role))?;
-    let email = crust_domain::validate::email(email)?;
     conn.transaction(|conn| {
-        let user = crate::users::lookup_id(conn, &email)?.ok_or_else(|| {
-            DalError::Invalid(
-                "email: no account uses this address; ask them to sign up first".into(),
-            )
-        })?;
+        organizations::table
+            .find(org.0)
+            .select(organizations::id)
+            .first::<Uuid>(conn)?;
         if role_of(conn, org, user.0)?.is_some() {
             return Err(DalError::Conflict(
                 "this user is already a member of the organization".into(),
@@ -201,8 +199,45 @@ pub fn add_member(
                 memberships::role.eq(role.as_str()),
             ))
             .execute(conn)?;
+        let mut e = crate::audit::NewEvent::new(
+            "addOrganizationMember",
+            crust_domain::audit::Outcome::Ok,
+            crate::audit::Origin::default(),
+        );
+        e.reason = Some("console".into());
+        e.organization = Some(org.0);
+        e.subject_user = Some(user);
+        e.target = Some(crate::audit::Target::new(
+            crate::audit::TargetKind::User,
+            user.0,
+        ));
+        e.variables = Some(format!("{{\"role\":\"{}\"}}", role.as_str()));
+        crate::audit::append(conn, &e)?;
         member(conn, org, user.0)
     })
+}
+
+/// Every organization with its number of members, by name (`crust org list`).
+pub fn list_all(
+    _: &crate::Operator,
+    conn: &mut PgConnection,
+) -> DalResult<Vec<(Organization, i64)>> {
+    let orgs: Vec<Organization> = organizations::table
+        .order((organizations::name.asc(), organizations::id.asc()))
+        .select(Organization::as_select())
+        .load(conn)?;
+    let counts: Vec<(Uuid, i64)> = memberships::table
+        .group_by(memberships::org_id)
+        .select((memberships::org_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let counts: std::collections::HashMap<Uuid, i64> = counts.into_iter().collect();
+    Ok(orgs
+        .into_iter()
+        .map(|o| {
+            let n = counts.get(&o.id).copied().unwrap_or(0);
+            (o, n)
+        })
+        .collect())
 }
 
 /// Changes a member's role.

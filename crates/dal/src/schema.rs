@@ -11,6 +11,65 @@ diesel::table! {
         email_verified -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email_task_ready -> Bool,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Uuid,
+        template -> Text,
+        recipient -> Text,
+        user_id -> Nullable<Uuid>,
+        greeting_name -> Nullable<Text>,
+        token -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        sent_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    email_tokens (token_hash) {
+        token_hash -> Bytea,
+        purpose -> Text,
+        user_id -> Uuid,
+        email -> Text,
+        password_hash -> Nullable<Text>,
+        name -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        email -> Text,
+        role -> Text,
+        token_hash -> Bytea,
+        invited_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        accepted_at -> Nullable<Timestamptz>,
+        accepted_by -> Nullable<Uuid>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        task_id -> Uuid,
+        created_at -> Timestamptz,
+        read_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -299,4 +358,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     recipe_task_dependencies,
     audit_events,
     audit_chain_heads,
+    outbox,
+    email_tokens,
+    invitations,
+    notifications,
 );

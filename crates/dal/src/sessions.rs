@@ -166,6 +166,13 @@ pub fn create(
                 refresh_tokens::session_id.eq(id),
             ))
             .execute(conn)?;
+        crate::accounts::notice_if_new_device(
+            conn,
+            user_id,
+            id,
+            client.ip.as_deref(),
+            user_agent.as_deref(),
+        )?;
         Ok(Authenticated {
             user: user_id,
             session: SessionId(id),
@@ -232,11 +239,14 @@ pub fn rotate(
             return Ok(Refresh::Invalid);
         };
         if used_at.is_some() {
-            revoke(conn, SessionId(session_id), RevokeReason::RefreshReuse)?;
+            let ended = revoke(conn, SessionId(session_id), RevokeReason::RefreshReuse)?;
             let user: Uuid = sessions::table
                 .find(session_id)
                 .select(sessions::user_id)
                 .first(conn)?;
+            if ended {
+                crate::accounts::notice_refresh_reuse(conn, UserId(user))?;
+            }
             return Ok(Refresh::Reused {
                 session: SessionId(session_id),
                 user: UserId(user),
@@ -285,12 +295,13 @@ pub fn rotate(
 
 /// Ends the session the caller proves a right to (logout; idempotent).
 pub fn end(conn: &mut PgConnection, proof: &impl HoldsSession) -> DalResult<()> {
-    revoke(conn, proof.session_id(), RevokeReason::Logout)
+    revoke(conn, proof.session_id(), RevokeReason::Logout).map(|_| ())
 }
 
 /// Ends a session now (idempotent: the first reason is kept).
-fn revoke(conn: &mut PgConnection, session: SessionId, reason: RevokeReason) -> DalResult<()> {
-    diesel::update(
+/// True if the session was open and is now ended.
+fn revoke(conn: &mut PgConnection, session: SessionId, reason: RevokeReason) -> DalResult<bool> {
+    let ended = diesel::update(
         sessions::table
             .find(session.0)
             .filter(sessions::revoked_at.is_null()),
@@ -300,7 +311,7 @@ fn revoke(conn: &mut PgConnection, session: SessionId, reason: RevokeReason) -> 
         sessions::revoked_reason.eq(reason.as_str()),
     ))
     .execute(conn)?;
-    Ok(())
+    Ok(ended > 0)
 }
 
 /// Ends every other session of the signed-in user (a password change keeps the session
@@ -315,6 +326,25 @@ pub fn revoke_others(
         sessions::table
             .filter(sessions::user_id.eq(user.0))
             .filter(sessions::id.ne(keep))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(diesel::dsl::now),
+        sessions::revoked_reason.eq(reason.as_str()),
+    ))
+    .execute(conn)?)
+}
+
+/// Ends every open session of an account (a password reset: whoever had a session
+/// may be the reason for it).
+pub(crate) fn revoke_all(
+    conn: &mut PgConnection,
+    user: UserId,
+    reason: RevokeReason,
+) -> DalResult<usize> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user.0))
             .filter(sessions::revoked_at.is_null()),
     )
     .set((

@@ -267,6 +267,9 @@ pub fn update(
         if let Some(assignees) = &patch.assignees {
             set_assignees(conn, &updated, assignees)?;
         }
+        if task.status() != TaskStatus::Done && updated.status() == TaskStatus::Done {
+            crate::notifications::task_done(conn, &updated, actor.user_id())?;
+        }
         Ok(updated)
     })
 }

@@ -21,6 +21,7 @@ pub struct Credentials {
     id: Uuid,
     password_hash: String,
     active: bool,
+    verified: bool,
 }
 
 /// Proof that a password was checked against a user's stored hash (or that the user
@@ -32,6 +33,12 @@ pub struct PasswordChecked {
 }
 
 impl PasswordChecked {
+    /// For this crate's flows that prove the user another way (a link from their
+    /// inbox followed, an account just made with the password given).
+    pub(crate) fn new(user: UserId) -> Self {
+        PasswordChecked { user }
+    }
+
     pub fn user_id(&self) -> UserId {
         self.user
     }
@@ -44,6 +51,11 @@ impl Credentials {
 
     pub fn is_active(&self) -> bool {
         self.active
+    }
+
+    /// Has the address been confirmed (by a link, an invitation or an operator)?
+    pub fn is_verified(&self) -> bool {
+        self.verified
     }
 
     /// Checks `password` (bcrypt: call it off the async executor, without a pooled
@@ -68,11 +80,24 @@ struct NewUserRow<'a> {
     email: &'a str,
     name: &'a str,
     password_hash: &'a str,
+    email_verified: bool,
 }
 
-/// Creates an account. The email must be new (case-insensitively). The proof that
-/// comes with it opens the new user's first session (sign-up).
-pub fn create(
+/// Creates an account whose address counts as verified, from the console (`crust user
+/// create`, `crust seed demo`, `crust dev`). The email must be new (case-insensitively).
+pub fn create_verified(
+    _: &crate::Operator,
+    conn: &mut PgConnection,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+) -> DalResult<User> {
+    Ok(insert_verified(conn, email, name, password_hash)?.0)
+}
+
+/// Creates a verified account (an operator's, or one made by accepting an invitation,
+/// which proved the address); the proof opens its first session.
+pub(crate) fn insert_verified(
     conn: &mut PgConnection,
     email: &str,
     name: &str,
@@ -83,6 +108,7 @@ pub fn create(
             email,
             name,
             password_hash,
+            email_verified: true,
         })
         .returning(User::as_returning())
         .get_result(conn)
@@ -109,7 +135,12 @@ pub fn credentials_by_email(
     let lowered = diesel::select(lower(email)).get_result(conn)?;
     let credentials = users::table
         .filter(lower(users::email).eq(lower(email)))
-        .select((users::id, users::password_hash, users::active))
+        .select((
+            users::id,
+            users::password_hash,
+            users::active,
+            users::email_verified,
+        ))
         .first(conn)
         .optional()?;
     Ok((lowered, credentials))
@@ -120,9 +151,15 @@ pub fn credentials_of(
     conn: &mut PgConnection,
     auth: &Authenticated,
 ) -> DalResult<(String, Credentials)> {
-    let (email, id, password_hash, active) = users::table
+    let (email, id, password_hash, active, verified) = users::table
         .find(auth.user_id().0)
-        .select((users::email, users::id, users::password_hash, users::active))
+        .select((
+            users::email,
+            users::id,
+            users::password_hash,
+            users::active,
+            users::email_verified,
+        ))
         .first(conn)?;
     Ok((
         email,
@@ -130,6 +167,7 @@ pub fn credentials_of(
             id,
             password_hash,
             active,
+            verified,
         },
     ))
 }
@@ -175,11 +213,6 @@ pub fn id_by_email(
     conn: &mut PgConnection,
     email: &str,
 ) -> DalResult<Option<UserId>> {
-    lookup_id(conn, email)
-}
-
-/// A user id by email, for this crate's own checks (adding a member by address).
-pub(crate) fn lookup_id(conn: &mut PgConnection, email: &str) -> DalResult<Option<UserId>> {
     Ok(credentials_by_email(conn, email)?.1.map(|c| UserId(c.id)))
 }
 

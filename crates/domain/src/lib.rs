@@ -12,6 +12,7 @@ pub mod audit;
 pub mod board;
 pub mod dependency;
 pub mod ids;
+pub mod mail;
 pub mod ordering;
 pub mod password;
 pub mod progress;

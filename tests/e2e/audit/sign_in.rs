@@ -159,8 +159,8 @@ async fn sign_in_events_carry_actor_session_ip_user_agent_and_request_id() {
         )
         .await;
     let mine = &d["me"]["securityEvents"];
-    assert_eq!(mine["totalCount"], 1, "bob has only signed up: {mine}");
-    assert_eq!(mine["nodes"][0]["action"], "signUp");
+    assert_eq!(mine["totalCount"], 1, "bob has only signed in: {mine}");
+    assert_eq!(mine["nodes"][0]["action"], "login");
 }
 
 #[tokio::test]
@@ -247,7 +247,7 @@ async fn logout_and_password_change_are_recorded_and_seen_by_their_user() {
             "changePassword",
             "changePassword",
             "login",
-            "signUp"
+            "login"
         ],
         "newest first"
     );

@@ -2,8 +2,10 @@
 //! hasher and the proofs it makes live in the DAL; authorization (what a signed-in
 //! user may do) lives in the domain and DAL crates.
 
+pub mod email_flows;
 pub mod service;
 pub mod throttle;
 pub mod tokens;
 
+pub use email_flows::Joined;
 pub use service::{AuthError, AuthService, Principal, SignedIn};

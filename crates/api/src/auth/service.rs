@@ -14,7 +14,7 @@ use chrono::{Duration, Utc};
 use crust_dal::audit::{NewEvent, Target, TargetKind};
 use crust_dal::models::User;
 use crust_dal::sessions::{self, Refresh, RevokeReason};
-use crust_dal::{users, Actor, DalError};
+use crust_dal::{accounts, users, Actor, DalError};
 use crust_domain::audit::Outcome;
 use crust_domain::{password::check_new_password, validate, SessionId, UserId};
 use serde_json::json;
@@ -25,12 +25,15 @@ use crate::auth::tokens::{new_refresh_token, TokenKeys};
 use crate::config::Config;
 use crate::db::{blocking, Db};
 use crate::error::ApiError;
+use crate::mail::MailWake;
 use crust_dal::password::PasswordHasher;
 use crust_dal::users::PasswordChecked;
 
 const BAD_LOGIN: &str = "the email or password is incorrect";
 const BAD_REFRESH: &str = "the refresh token is invalid or expired; sign in again";
 const BAD_ACCESS: &str = "the access token is invalid or expired";
+const UNVERIFIED: &str = "email_not_verified";
+const VERIFY_FIRST: &str = "confirm your email address first: open the link we sent you, or ask for a new one with resendVerification";
 
 /// Who is calling: the DAL's proof of a signed-in user (made only by the DAL, from
 /// a session it found open).
@@ -50,18 +53,20 @@ pub type AuthError = ApiError;
 
 #[derive(Clone)]
 pub struct AuthService {
-    db: Db,
+    pub(super) db: Db,
     hasher: Arc<PasswordHasher>,
     keys: Arc<TokenKeys>,
     signup_enabled: bool,
     csrf_key: crate::config::Secret,
-    throttle: Arc<LoginThrottle>,
+    pub(super) throttle: Arc<LoginThrottle>,
     idle_ttl: Duration,
     absolute_ttl: Duration,
+    pub(super) mail: MailWake,
+    pub(super) reset_interval: Duration,
 }
 
 impl AuthService {
-    pub fn new(db: Db, config: &Config) -> Result<Self, ApiError> {
+    pub fn new(db: Db, config: &Config, mail: MailWake) -> Result<Self, ApiError> {
         let hasher = PasswordHasher::new(
             config.auth.password_pepper.expose(),
             config.auth.bcrypt_cost,
@@ -81,7 +86,14 @@ impl AuthService {
             )),
             idle_ttl: Duration::seconds(config.auth.refresh_idle_ttl_secs),
             absolute_ttl: Duration::seconds(config.auth.refresh_absolute_ttl_secs),
+            mail,
+            reset_interval: Duration::seconds(config.mail.reset_interval_secs),
         })
+    }
+
+    /// Wakes the mail worker after a transaction that queued mail committed.
+    pub fn wake_mail(&self) {
+        self.mail.wake();
     }
 
     /// How long an unused refresh token stays good.
@@ -103,13 +115,16 @@ impl AuthService {
             .map_err(|e| ApiError::internal(e.to_string()))
     }
 
+    /// Sign-up answers the same for a new and a taken address: a new one gets a
+    /// verification link, a taken one a notice to its owner (see `accounts::sign_up`).
+    /// The password is hashed in every case, so the time is alike too.
     pub async fn sign_up(
         &self,
         email: &str,
         password: String,
         name: &str,
         rec: &Recorder,
-    ) -> Result<SignedIn, ApiError> {
+    ) -> Result<(), ApiError> {
         if !self.signup_enabled {
             return Err(ApiError::Forbidden(
                 "sign-up is disabled on this server".into(),
@@ -119,13 +134,23 @@ impl AuthService {
         let name =
             validate::name("name", name).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
         let hash = self.hash_new_password(password).await?;
-        self.open_session(
-            rec,
-            "signUp",
-            move |c| Ok(users::create(c, &email, &name, &hash)?.1),
-            None,
-        )
-        .await
+        let rec2 = rec.clone();
+        self.db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    let outcome = accounts::sign_up(c, &email, &name, &hash)?;
+                    let mut e = rec2.sign_in_event("signUp", Outcome::Ok);
+                    e.reason = Some(outcome.as_str().into());
+                    e.subject_user = outcome.user();
+                    e.target = outcome.user().map(|u| Target::new(TargetKind::User, u.0));
+                    e.variables = Some(rec2.sent(json!({ "email": email, "password": "" })));
+                    rec2.append(c, &e)
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        self.mail.wake();
+        Ok(())
     }
 
     pub async fn login(
@@ -153,10 +178,11 @@ impl AuthService {
         let (verdict, user_id, proof, rehash) = blocking(move || match creds {
             Some(c) => {
                 let proof = c.check(&hasher, &password);
-                let verdict = match (proof.is_some(), c.is_active()) {
-                    (true, true) => None,
-                    (true, false) => Some("inactive_account"),
-                    (false, _) => Some("wrong_password"),
+                let verdict = match (proof.is_some(), c.is_active(), c.is_verified()) {
+                    (true, true, true) => None,
+                    (true, true, false) => Some(UNVERIFIED),
+                    (true, false, _) => Some("inactive_account"),
+                    (false, _, _) => Some("wrong_password"),
                 };
                 let rehash = (verdict.is_none() && c.needs_rehash(&hasher))
                     .then(|| hasher.hash(&password).ok())
@@ -176,7 +202,15 @@ impl AuthService {
             verdict
         };
         if let Some(reason) = refusal {
-            let newly_locked = attempt.failed() && !locked;
+            // The right password for an unverified address is not a failed guess; only
+            // someone who knows the password is told to verify.
+            let unverified = reason == UNVERIFIED;
+            let newly_locked = if unverified {
+                attempt.succeeded();
+                false
+            } else {
+                attempt.failed() && !locked
+            };
             tracing::info!(outcome = "failure", locked = newly_locked, "login refused");
             let mut e = rec.sign_in_event("login", Outcome::Forbidden);
             e.error_code = Some("UNAUTHENTICATED".into());
@@ -185,15 +219,20 @@ impl AuthService {
             e.target = user_id.map(|u| Target::new(TargetKind::User, u.0));
             e.variables = Some(rec.sent(json!({ "email": email, "password": "" })));
             self.record_refusal(rec, e, newly_locked).await?;
-            return Err(ApiError::Unauthenticated(BAD_LOGIN));
+            return Err(ApiError::Unauthenticated(if unverified {
+                VERIFY_FIRST
+            } else {
+                BAD_LOGIN
+            }));
         }
         let (Some(user_id), Some(proof)) = (user_id, proof) else {
             return Err(ApiError::Unauthenticated(BAD_LOGIN));
         };
         attempt.succeeded();
         tracing::info!(outcome = "success", user_id = %user_id, "login");
-        self.open_session(rec, "login", move |_| Ok(proof), rehash)
+        self.open_session(rec, "login", move |_| Ok((proof, ())), rehash)
             .await
+            .map(|(signed_in, ())| signed_in)
     }
 
     /// Waits out the account's delay (on a timer, not a thread) and says whether this
@@ -214,7 +253,7 @@ impl AuthService {
 
     /// Records a refused attempt on an account and, when it was the failure that
     /// locked the account for this client address, the lockout, in one transaction.
-    async fn record_refusal(
+    pub(super) async fn record_refusal(
         &self,
         rec: &Recorder,
         refusal: NewEvent,
@@ -226,6 +265,9 @@ impl AuthService {
                 crust_dal::transaction(c, |c| {
                     rec2.append(c, &refusal)?;
                     if newly_locked {
+                        if let Some(user) = refusal.subject_user {
+                            accounts::notice_account_locked(c, user)?;
+                        }
                         let mut lock = refusal;
                         lock.action = "accountLocked".into();
                         lock.reason = Some("too_many_failures".into());
@@ -237,30 +279,33 @@ impl AuthService {
             })
             .await?;
         rec.mark_recorded();
+        if newly_locked {
+            self.mail.wake();
+        }
         Ok(())
     }
 
     /// Runs `prepare` (which makes the user, or names the one whose password was just
     /// checked), opens a session for that user, stores `rehash` as their password hash
     /// if given, and records `action`, all in one transaction.
-    async fn open_session(
+    pub(super) async fn open_session<T: Send + 'static>(
         &self,
         rec: &Recorder,
         action: &'static str,
-        prepare: impl FnOnce(&mut crust_dal::PgConnection) -> crust_dal::DalResult<PasswordChecked>
+        prepare: impl FnOnce(&mut crust_dal::PgConnection) -> crust_dal::DalResult<(PasswordChecked, T)>
             + Send
             + 'static,
         rehash: Option<String>,
-    ) -> Result<SignedIn, ApiError> {
+    ) -> Result<(SignedIn, T), ApiError> {
         let refresh_token = new_refresh_token().map_err(|e| ApiError::internal(e.to_string()))?;
         let stored = refresh_token.clone();
         let absolute = self.absolute_ttl;
         let rec2 = rec.clone();
-        let (session, user) = self
+        let (session, user, extra) = self
             .db
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
-                    let proof = prepare(c)?;
+                    let (proof, extra) = prepare(c)?;
                     let auth = sessions::create(c, proof, &stored, &rec2.client(), absolute)?;
                     let user_id = auth.user_id();
                     if let Some(hash) = &rehash {
@@ -275,12 +320,14 @@ impl AuthService {
                     e.target = Some(Target::new(TargetKind::Session, session.0));
                     e.variables = Some(rec2.sent(json!({ "email": user.email, "password": "" })));
                     rec2.append(c, &e)?;
-                    Ok((session, user))
+                    Ok((session, user, extra))
                 })
             })
             .await?;
         rec.mark_recorded();
-        self.signed_in(user, session, refresh_token)
+        // A sign-in from a new device queues a notice.
+        self.mail.wake();
+        Ok((self.signed_in(user, session, refresh_token)?, extra))
     }
 
     fn signed_in(
@@ -352,6 +399,7 @@ impl AuthService {
             (Refresh::Rotated(auth), Some(user)) => self.signed_in(user, auth.session_id(), next),
             (Refresh::Reused { .. }, _) => {
                 tracing::warn!("refresh token reuse detected; session revoked");
+                self.mail.wake();
                 Err(ApiError::Unauthenticated(BAD_REFRESH))
             }
             _ => Err(ApiError::Unauthenticated(BAD_REFRESH)),
@@ -424,20 +472,21 @@ impl AuthService {
         Ok(())
     }
 
-    /// Changes the caller's password after checking the current one, and ends every
-    /// other session of theirs. Wrong current passwords count like failed logins: they
-    /// lock this client address out of the account and slow the account down.
-    pub async fn change_password(
+    /// Checks the caller's current password before a change to their account. Wrong
+    /// passwords count like failed logins: they lock this client address out of the
+    /// account and slow the account down. `action` names the change in the record.
+    pub(super) async fn check_current_password(
         &self,
-        principal: Principal,
+        principal: &Principal,
         current: String,
-        new: String,
+        action: &str,
         rec: &Recorder,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<(), ApiError> {
         let user_id = principal.user_id();
+        let me = principal.clone();
         let (_, creds) = self
             .db
-            .run(move |c| users::credentials_of(c, &principal))
+            .run(move |c| users::credentials_of(c, &me))
             .await?;
         let account = AccountKey::User(user_id);
         let client = ClientKey::of(rec.client().ip.as_deref());
@@ -447,7 +496,7 @@ impl AuthService {
         let current_ok = blocking(move || creds.check(&hasher, &current).is_some()).await?;
         if locked || !current_ok {
             let newly_locked = attempt.failed() && !locked;
-            let mut e = rec.event("changePassword", Outcome::Forbidden);
+            let mut e = rec.event(action, Outcome::Forbidden);
             e.variables = Some(rec.sent(json!({})));
             e.error_code = Some("FORBIDDEN".into());
             e.reason = Some(
@@ -464,6 +513,21 @@ impl AuthService {
             ));
         }
         attempt.succeeded();
+        Ok(())
+    }
+
+    /// Changes the caller's password after checking the current one, ends every other
+    /// session of theirs and sends the "password changed" notice.
+    pub async fn change_password(
+        &self,
+        principal: Principal,
+        current: String,
+        new: String,
+        rec: &Recorder,
+    ) -> Result<usize, ApiError> {
+        let user_id = principal.user_id();
+        self.check_current_password(&principal, current, "changePassword", rec)
+            .await?;
         let hash = self.hash_new_password(new).await?;
         let rec2 = rec.clone();
         let ended = self
@@ -473,6 +537,7 @@ impl AuthService {
                     users::set_password_hash(c, &principal, &hash)?;
                     let ended =
                         sessions::revoke_others(c, &principal, RevokeReason::PasswordChanged)?;
+                    accounts::password_changed(c, &principal)?;
                     let mut e = rec2.event("changePassword", Outcome::Ok);
                     e.subject_user = Some(user_id);
                     e.variables = Some(json!({ "otherSessionsEnded": ended }).to_string());
@@ -482,6 +547,7 @@ impl AuthService {
             })
             .await?;
         rec.mark_recorded();
+        self.mail.wake();
         Ok(ended)
     }
 

@@ -302,6 +302,15 @@ impl LoginThrottle {
         locked
     }
 
+    /// A password reset forgets every failure and lockout of the account: whoever reset
+    /// it proved they read its inbox. (Per process: other instances forget theirs when
+    /// their lockouts expire.)
+    pub fn clear_account(&self, account: AccountKey) {
+        let mut state = self.state();
+        state.pairs.retain(|(a, _), _| *a != account);
+        state.accounts.remove(&account);
+    }
+
     /// A successful sign-in forgets the pair's failures. The account's failures from
     /// elsewhere stay: the owner signing in says nothing about the other guesses.
     pub fn succeeded(&self, account: AccountKey, client: ClientKey) {

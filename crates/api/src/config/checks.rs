@@ -43,6 +43,7 @@ impl Config {
         self.graphql.check(problems);
         self.audit.check(problems);
         self.diagnostics.check(problems);
+        self.mail.check(problems);
         self.check_together(problems);
     }
 
@@ -167,6 +168,18 @@ impl Config {
         }
         if self.http.cors_origins.iter().any(|o| o == "*") {
             problems.push("CRUST_CORS_ORIGINS allows any origin (*)".into());
+        }
+        match self.mail.smtp.as_ref().map(|s| s.security) {
+            None => problems.push(
+                "CRUST_SMTP_URL is not set: no message would reach anyone (they would only be written to files)".into(),
+            ),
+            Some(super::SmtpSecurity::Plain) => problems.push(
+                "CRUST_SMTP_URL sends mail without TLS: use smtps:// or smtp://…?tls=required".into(),
+            ),
+            Some(_) => {}
+        }
+        if !self.mail.public_url.starts_with("https://") {
+            problems.push("CRUST_PUBLIC_URL is not https: links in messages would carry tokens in the clear".into());
         }
         if !self.http.behind_tls_proxy && self.http.tls_cert.is_none() {
             problems.push(

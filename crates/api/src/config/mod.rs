@@ -23,6 +23,7 @@ mod database;
 mod diagnostics;
 mod graphql;
 mod http;
+mod mail;
 mod rate_limits;
 pub mod readme;
 pub mod setting;
@@ -36,6 +37,7 @@ pub use database::DatabaseConfig;
 pub use diagnostics::Diagnostics;
 pub use graphql::GraphqlLimits;
 pub use http::HttpConfig;
+pub use mail::{MailConfig, SmtpSecurity, SmtpServer};
 pub use rate_limits::{LoginThrottle, RateLimits};
 pub use setting::{Secret, Setting};
 
@@ -121,6 +123,7 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     pub audit: AuditConfig,
     pub diagnostics: Diagnostics,
+    pub mail: MailConfig,
 }
 
 impl Config {
@@ -145,6 +148,7 @@ impl Config {
         all.extend(GraphqlLimits::settings());
         all.extend(AuditConfig::settings());
         all.extend(Diagnostics::settings());
+        all.extend(MailConfig::settings());
         all
     }
 }
@@ -287,6 +291,7 @@ impl Source {
         let graphql = GraphqlLimits::load(self, profile, &mut problems);
         let audit = AuditConfig::load(self, profile, &mut problems);
         let diagnostics = Diagnostics::load(self, profile, &mut problems);
+        let mail = MailConfig::load(self, profile, &mut problems);
         match (
             database,
             auth,
@@ -296,6 +301,7 @@ impl Source {
             graphql,
             audit,
             diagnostics,
+            mail,
         ) {
             (
                 Some(database),
@@ -306,6 +312,7 @@ impl Source {
                 Some(graphql),
                 Some(audit),
                 Some(diagnostics),
+                Some(mail),
             ) if problems.is_empty() => Ok(Config {
                 profile,
                 database,
@@ -316,6 +323,7 @@ impl Source {
                 graphql,
                 audit,
                 diagnostics,
+                mail,
             }),
             _ => Err(ConfigError::Invalid(problems)),
         }

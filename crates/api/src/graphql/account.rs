@@ -42,6 +42,26 @@ impl Me {
         search(ctx, filter, order_by, first, after).await
     }
 
+    /// Your notifications, newest first.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default)] unread_only: bool,
+    ) -> Result<Conn<super::notifications::Notification>> {
+        super::notifications::notifications(ctx, first, after, unread_only).await
+    }
+
+    /// Which emails you get.
+    async fn notification_settings(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<super::notifications::NotificationSettings> {
+        super::notifications::settings(ctx).await
+    }
+
     /// Your sessions that are still open; end one with `revokeSession`.
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
         Ok(sessions(ctx).await?)
@@ -145,6 +165,20 @@ pub struct ChangePasswordPayload {
     pub ended_sessions: i32,
 }
 
+#[derive(InputObject)]
+pub struct ChangeEmailInput {
+    /// Your current password.
+    pub password: String,
+    pub new_email: String,
+}
+
+/// The same whether or not the new address is free: nothing changes until the link
+/// sent to it is followed (`confirmEmailChange`).
+#[derive(SimpleObject)]
+pub struct ChangeEmailPayload {
+    pub message: String,
+}
+
 #[derive(Default)]
 pub struct AccountMutation;
 
@@ -164,6 +198,24 @@ impl AccountMutation {
             .await?;
         Ok(RevokeSessionPayload {
             revoked_session_id: id(session.0),
+        })
+    }
+
+    /// Starts changing your address: after your password is checked, a link goes to
+    /// the new address; the change takes effect when it is followed, and both the old
+    /// and the new address are told.
+    async fn change_email(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangeEmailInput,
+    ) -> Result<ChangeEmailPayload> {
+        let me = principal(ctx)?;
+        let rec = recorder(ctx)?;
+        auth_service(ctx)?
+            .change_email(me, input.password, &input.new_email, &rec)
+            .await?;
+        Ok(ChangeEmailPayload {
+            message: "check the new address's inbox: the change takes effect when you open the link we sent there".into(),
         })
     }
 

@@ -20,14 +20,37 @@ use super::RequestCtx;
 use crate::error::ApiError;
 
 /// What an anonymous caller is told of any invalid document.
-pub const ANONYMOUS_INVALID: &str = "the request is not valid; without signing in only signUp, login and refreshSession may be sent, as schema.graphql and the README describe them";
+pub const ANONYMOUS_INVALID: &str = "the request is not valid; without signing in only the sign-in fields (signUp, verifyEmail, resendVerification, login, refreshSession, requestPasswordReset, resetPassword, confirmEmailChange, acceptInvitation) may be sent, as schema.graphql and the README describe them";
 
-/// Root fields anyone may call (PRODUCT.md: sign-up, login, token refresh).
-pub const PUBLIC_FIELDS: &[&str] = &["signUp", "login", "refreshSession", "__typename"];
+/// Root fields anyone may call (PRODUCT.md: sign-up, login, token refresh, and the
+/// links of messages: verification, reset, address change, invitations).
+pub const PUBLIC_FIELDS: &[&str] = &[
+    "signUp",
+    "verifyEmail",
+    "resendVerification",
+    "login",
+    "refreshSession",
+    "requestPasswordReset",
+    "resetPassword",
+    "confirmEmailChange",
+    "acceptInvitation",
+    "__typename",
+];
 
-/// The sign-in fields. One request may carry at most one of them, so password guesses
-/// cannot be packed into a single request as aliases.
-pub const SIGN_IN_FIELDS: &[&str] = &["signUp", "login", "refreshSession"];
+/// The sign-in fields. One request may carry at most one of them, so guesses (of
+/// passwords, tokens or addresses) cannot be packed into a single request as aliases,
+/// and each draws from the stricter sign-in rate limit per client network.
+pub const SIGN_IN_FIELDS: &[&str] = &[
+    "signUp",
+    "verifyEmail",
+    "resendVerification",
+    "login",
+    "refreshSession",
+    "requestPasswordReset",
+    "resetPassword",
+    "confirmEmailChange",
+    "acceptInvitation",
+];
 
 pub const SIGN_IN_FIRST: &str = "sign in first: send Authorization: Bearer <access token>";
 

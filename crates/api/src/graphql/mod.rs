@@ -16,7 +16,9 @@ pub mod document;
 mod enums;
 mod gate;
 mod ids;
+mod invitations;
 mod loaders;
+mod notifications;
 mod org;
 mod project;
 mod recipes;
@@ -48,6 +50,7 @@ pub struct Query(
     account::AccountQuery,
     search::SearchQuery,
     audit::AuditQuery,
+    invitations::InvitationQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -62,6 +65,8 @@ pub struct Mutation(
     comments::CommentMutation,
     recipes::RecipeMutation,
     account::AccountMutation,
+    invitations::InvitationMutation,
+    notifications::NotificationMutation,
 );
 
 pub type CrustSchema = Schema<Query, Mutation, EmptySubscription>;

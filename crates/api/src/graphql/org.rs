@@ -63,19 +63,6 @@ pub struct CreateOrganizationPayload {
 }
 
 #[derive(InputObject)]
-pub struct AddOrganizationMemberInput {
-    pub organization_id: ID,
-    /// The email of an existing account.
-    pub email: String,
-    pub role: OrgRole,
-}
-
-#[derive(SimpleObject)]
-pub struct AddOrganizationMemberPayload {
-    pub member: OrganizationMember,
-}
-
-#[derive(InputObject)]
 pub struct UpdateOrganizationMemberInput {
     pub organization_id: ID,
     pub user_id: ID,
@@ -147,26 +134,6 @@ impl OrgMutation {
             .await?;
         Ok(CreateOrganizationPayload {
             organization: Organization(org),
-        })
-    }
-
-    /// Adds an existing account to the organization (OWNER/ADMIN; only an OWNER may
-    /// make someone OWNER).
-    async fn add_organization_member(
-        &self,
-        ctx: &Context<'_>,
-        input: AddOrganizationMemberInput,
-    ) -> Result<AddOrganizationMemberPayload> {
-        let (actor, org): (_, OrgId) = (
-            actor(ctx)?,
-            parse("organizationId", &input.organization_id)?,
-        );
-        let role = input.role.into();
-        let member = db(ctx)?
-            .run(move |c| crust_dal::orgs::add_member(c, &actor, org, &input.email, role))
-            .await?;
-        Ok(AddOrganizationMemberPayload {
-            member: OrganizationMember(member),
         })
     }
 

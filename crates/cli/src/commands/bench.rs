@@ -184,7 +184,8 @@ fn seed(
     )
     .map_err(|e| anyhow!("{e}"))?;
     let hash = hasher.hash(PASSWORD).map_err(|e| anyhow!("{e}"))?;
-    let (user, _) = dal(crust_dal::users::create(
+    let user = dal(crust_dal::users::create_verified(
+        &Operator::at_console(),
         conn,
         "bench@example.test",
         "Bench",

@@ -80,6 +80,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("Database:         {database}");
     println!("Server login:     {serving_as}");
+    match &config.mail.smtp {
+        None => println!(
+            "Mail:             written as .eml files to {} (set CRUST_SMTP_URL to send)",
+            config.mail.dir.display()
+        ),
+        Some(s) => println!("Mail:             SMTP {}:{}", s.host, s.port),
+    }
     if args.no_serve {
         return Ok(());
     }

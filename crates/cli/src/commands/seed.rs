@@ -101,9 +101,11 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
                 id
             }
             None => UserId(
-                dal(users::create(conn, email, name, &hash), "create user")?
-                    .0
-                    .id,
+                dal(
+                    users::create_verified(&Operator::at_console(), conn, email, name, &hash),
+                    "create user",
+                )?
+                .id,
             ),
         };
         ids.push(id);
@@ -131,9 +133,9 @@ fn build_org(conn: &mut PgConnection, owner: Actor, ids: &[UserId]) -> anyhow::R
         Actor::for_operator(&Operator::at_console(), conn, owner.user_id()),
         "reload owner",
     )?;
-    for ((email, _, role), _) in DEMO_USERS.iter().zip(ids).skip(1) {
+    for ((_, _, role), user) in DEMO_USERS.iter().zip(ids).skip(1) {
         dal(
-            orgs::add_member(conn, &owner, org, email, *role),
+            orgs::add_member_as_operator(&Operator::at_console(), conn, org, *user, *role),
             "add member",
         )?;
     }

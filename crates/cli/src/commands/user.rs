@@ -6,7 +6,7 @@ use crust_domain::{password::check_new_password, validate};
 
 #[derive(clap::Subcommand)]
 pub enum UserCommand {
-    /// Create an account. The password is read from standard input (one line) with
+    /// Create an account (its address counts as verified). The password is read from standard input (one line) with
     /// --password-stdin; otherwise a strong one is generated and printed once.
     Create {
         #[arg(long)]
@@ -45,7 +45,13 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = hasher.hash(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut conn = super::connect(&config)?;
-    let (user, _) = crust_dal::users::create(&mut conn, &email, &name, &hash)
+    let user = crust_dal::users::create_verified(
+        &crust_dal::Operator::at_console(),
+        &mut conn,
+        &email,
+        &name,
+        &hash,
+    )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "created user {} <{}> with id {}",

@@ -1,0 +1,246 @@
+//! The sign-in flows that go through the inbox: verification, password reset, change
+//! of address, invitations. Each runs its DAL flow and its audit event in one
+//! transaction, then wakes the mail worker. Tokens arrive only as arguments (which the
+//! recorder redacts) and are never logged.
+
+use crust_dal::audit::{Target, TargetKind};
+use crust_dal::{accounts, invitations};
+use crust_domain::audit::Outcome;
+use crust_domain::{validate, OrgId};
+use serde_json::json;
+
+use super::service::{AuthService, Principal, SignedIn};
+use super::throttle::AccountKey;
+use crate::audit::Recorder;
+use crate::error::ApiError;
+
+/// What accepting an invitation gave.
+pub struct Joined {
+    pub org: OrgId,
+    /// A new account's first session; `None` when a signed-in user accepted.
+    pub session: Option<SignedIn>,
+}
+
+impl AuthService {
+    /// Follows a verification link: the address is verified and a session opens.
+    pub async fn verify_email(&self, token: String, rec: &Recorder) -> Result<SignedIn, ApiError> {
+        self.open_session(
+            rec,
+            "verifyEmail",
+            move |c| Ok((accounts::verify_email(c, &token)?, ())),
+            None,
+        )
+        .await
+        .map(|(signed_in, ())| signed_in)
+    }
+
+    /// A new verification link for an unverified account; nothing for any other
+    /// address, and the same answer.
+    pub async fn resend_verification(&self, email: &str, rec: &Recorder) -> Result<(), ApiError> {
+        let email = validate::email(email).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+        let rec2 = rec.clone();
+        self.db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    let queued = accounts::resend_verification(c, &email)?;
+                    let mut e = rec2.sign_in_event("resendVerification", Outcome::Ok);
+                    e.reason = Some(if queued { "queued" } else { "nothing_sent" }.into());
+                    e.variables = Some(rec2.sent(json!({ "email": email })));
+                    rec2.append(c, &e)
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        self.mail.wake();
+        Ok(())
+    }
+
+    /// Queues a reset link for an active account (at most one per address per
+    /// `CRUST_PASSWORD_RESET_INTERVAL_SECS`); the same answer for any address.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        rec: &Recorder,
+    ) -> Result<(), ApiError> {
+        let email = validate::email(email).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+        let interval = self.reset_interval;
+        let rec2 = rec.clone();
+        self.db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    let user = accounts::request_password_reset(c, &email, interval)?;
+                    let mut e = rec2.sign_in_event("requestPasswordReset", Outcome::Ok);
+                    e.reason = Some(if user.is_some() { "queued" } else { "nothing_sent" }.into());
+                    e.subject_user = user;
+                    e.target = user.map(|u| Target::new(TargetKind::User, u.0));
+                    e.variables = Some(rec2.sent(json!({ "email": email })));
+                    rec2.append(c, &e)
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        self.mail.wake();
+        Ok(())
+    }
+
+    /// Follows a reset link: new password (the policy applies), every session of the
+    /// account ended, its failed sign-ins forgotten, a notice sent.
+    pub async fn reset_password(
+        &self,
+        token: String,
+        password: String,
+        rec: &Recorder,
+    ) -> Result<usize, ApiError> {
+        let hash = self.hash_new_password(password).await?;
+        let rec2 = rec.clone();
+        let reset = self
+            .db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    let reset = accounts::reset_password(c, &token, &hash)?;
+                    let mut e = rec2.sign_in_event("resetPassword", Outcome::Ok);
+                    e.subject_user = Some(reset.user);
+                    e.target = Some(Target::new(TargetKind::User, reset.user.0));
+                    e.variables = Some(json!({ "sessionsEnded": reset.sessions_ended }).to_string());
+                    rec2.append(c, &e)?;
+                    Ok(reset)
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        self.throttle.clear_account(AccountKey::User(reset.user));
+        self.mail.wake();
+        Ok(reset.sessions_ended)
+    }
+
+    /// Starts a change of address after checking the password: a link goes to the
+    /// new address (unless it belongs to another account: then nothing, and the same
+    /// answer).
+    pub async fn change_email(
+        &self,
+        principal: Principal,
+        password: String,
+        new_email: &str,
+        rec: &Recorder,
+    ) -> Result<(), ApiError> {
+        let new_email =
+            validate::email(new_email).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+        self.check_current_password(&principal, password, "changeEmail", rec)
+            .await?;
+        let rec2 = rec.clone();
+        self.db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    let queued = accounts::request_email_change(c, &principal, &new_email)?;
+                    let mut e = rec2.event("changeEmail", Outcome::Ok);
+                    e.reason = Some(if queued { "queued" } else { "nothing_sent" }.into());
+                    e.variables = Some(rec2.sent(json!({ "newEmail": new_email })));
+                    rec2.append(c, &e)
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        self.mail.wake();
+        Ok(())
+    }
+
+    /// Follows the link sent to a new address: the change takes effect and both
+    /// addresses are told.
+    pub async fn confirm_email_change(&self, token: String, rec: &Recorder) -> Result<(), ApiError> {
+        let rec2 = rec.clone();
+        self.db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    let user = accounts::confirm_email_change(c, &token)?;
+                    let mut e = rec2.sign_in_event("confirmEmailChange", Outcome::Ok);
+                    e.subject_user = Some(user);
+                    e.target = Some(Target::new(TargetKind::User, user.0));
+                    e.variables = Some(rec2.sent(json!({})));
+                    rec2.append(c, &e)
+                })
+            })
+            .await?;
+        rec.mark_recorded();
+        self.mail.wake();
+        Ok(())
+    }
+
+    /// Accepts an invitation: as the signed-in invited account, or — nobody signed
+    /// in — by creating the invited address's account, which then signs in.
+    pub async fn accept_invitation(
+        &self,
+        token: String,
+        principal: Option<Principal>,
+        name: Option<String>,
+        password: Option<String>,
+        rec: &Recorder,
+    ) -> Result<Joined, ApiError> {
+        let record = |rec: &Recorder, accepted: &invitations::Accepted| {
+            let mut e = rec.sign_in_event("acceptInvitation", Outcome::Ok);
+            e.actor = Some(accepted.user);
+            e.subject_user = Some(accepted.user);
+            e.organization = Some(accepted.org.0);
+            e.target = Some(Target::new(TargetKind::Organization, accepted.org.0));
+            e.reason = Some(format!("joined_as_{}", accepted.role.as_str().to_lowercase()));
+            e.variables = Some(rec.sent(json!({})));
+            e
+        };
+        if let Some(principal) = principal {
+            let rec2 = rec.clone();
+            let org = self
+                .db
+                .run(move |c| {
+                    crust_dal::transaction(c, |c| {
+                        let accepted = invitations::accept(
+                            c,
+                            &token,
+                            invitations::Acceptor::SignedIn(&principal),
+                        )?;
+                        let mut e = record(&rec2, &accepted);
+                        e.session = Some(principal.session_id());
+                        rec2.append(c, &e)?;
+                        Ok(accepted.org)
+                    })
+                })
+                .await?;
+            rec.mark_recorded();
+            return Ok(Joined { org, session: None });
+        }
+        let (Some(name), Some(password)) = (name, password) else {
+            return Err(ApiError::BadUserInput(
+                "name and password are needed to create your account (or sign in first if you have one)".into(),
+            ));
+        };
+        let name =
+            validate::name("name", &name).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
+        let hash = self.hash_new_password(password).await?;
+        let rec2 = rec.clone();
+        let (session, org) = self
+            .open_session(
+                rec,
+                "acceptInvitation",
+                move |c| {
+                    let accepted = invitations::accept(
+                        c,
+                        &token,
+                        invitations::Acceptor::NewAccount {
+                            name: &name,
+                            password_hash: &hash,
+                        },
+                    )?;
+                    rec2.append(c, &record(&rec2, &accepted))?;
+                    let org = accepted.org;
+                    let proof = accepted
+                        .new_account
+                        .ok_or_else(|| crust_dal::DalError::Internal("no new account".into()))?;
+                    Ok((proof, org))
+                },
+                None,
+            )
+            .await?;
+        Ok(Joined {
+            org,
+            session: Some(session),
+        })
+    }
+}

@@ -1,0 +1,487 @@
+//! The account flows that run through email: sign-up with verification, password
+//! reset, change of address, and the security notices. None of them tells the caller
+//! whether an address has an account: each does its work and queues its message (or
+//! none) in one transaction, and the caller answers the same in every case.
+
+use chrono::Duration;
+use crust_domain::mail::Template;
+use crust_domain::UserId;
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::email_tokens::{self, Carried, Purpose};
+use crate::error::{DalError, DalResult};
+use crate::outbox::{self, Letter};
+use crate::schema::{sessions, users};
+use crate::sessions::{Authenticated, RevokeReason};
+use crate::users::PasswordChecked;
+
+/// What every spent, unknown, expired or foreign link answers.
+pub const BAD_LINK: &str =
+    "this link is invalid, expired or already used; ask for a new one";
+
+const VERIFY_TTL: Duration = Duration::hours(24);
+const RESET_TTL: Duration = Duration::hours(1);
+const CHANGE_EMAIL_TTL: Duration = Duration::hours(24);
+/// The same notice goes to one address at most this often.
+const NOTICE_INTERVAL: Duration = Duration::minutes(10);
+/// "Not seen for this account in the last 30 days."
+const DEVICE_MEMORY: Duration = Duration::days(30);
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+#[derive(Queryable)]
+struct Account {
+    id: Uuid,
+    email: String,
+    name: String,
+    active: bool,
+    verified: bool,
+}
+
+fn by_email(conn: &mut PgConnection, email: &str) -> DalResult<Option<Account>> {
+    Ok(users::table
+        .filter(lower(users::email).eq(lower(email)))
+        .select((
+            users::id,
+            users::email,
+            users::name,
+            users::active,
+            users::email_verified,
+        ))
+        .for_update()
+        .first(conn)
+        .optional()?)
+}
+
+fn by_id(conn: &mut PgConnection, user: UserId) -> DalResult<Account> {
+    Ok(users::table
+        .find(user.0)
+        .select((
+            users::id,
+            users::email,
+            users::name,
+            users::active,
+            users::email_verified,
+        ))
+        .first(conn)?)
+}
+
+impl Account {
+    fn user(&self) -> UserId {
+        UserId(self.id)
+    }
+
+    /// The name to greet by: only once the address is verified (a name typed at
+    /// sign-up for someone else's address must not reach that inbox).
+    fn greeting(&self) -> Option<&str> {
+        self.verified.then_some(self.name.as_str())
+    }
+
+    fn notice(&self, template: Template) -> Letter<'_> {
+        Letter {
+            template,
+            recipient: &self.email,
+            user: Some(self.user()),
+            name: self.greeting(),
+            token: None,
+        }
+    }
+}
+
+/// What sign-up did, for the audit record only: the caller answers the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignUp {
+    /// A new, unverified account; a verification link is on its way.
+    Created(UserId),
+    /// The address has an unverified account: a new link replaces the old one, and
+    /// whoever follows it sets the password and name given now.
+    Renewed(UserId),
+    /// The address has an account: its owner is told someone tried.
+    Taken(UserId),
+    /// Nothing was sent: a message of this kind went to the address a moment ago.
+    Throttled,
+}
+
+impl SignUp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignUp::Created(_) => "created",
+            SignUp::Renewed(_) => "verification_renewed",
+            SignUp::Taken(_) => "address_taken",
+            SignUp::Throttled => "throttled",
+        }
+    }
+
+    pub fn user(self) -> Option<UserId> {
+        match self {
+            SignUp::Created(u) | SignUp::Renewed(u) | SignUp::Taken(u) => Some(u),
+            SignUp::Throttled => None,
+        }
+    }
+}
+
+/// Sign-up: makes an unverified account and queues its verification link, or tells
+/// the owner of a taken address. `password_hash` is already made, so the work (and
+/// time) is alike in every case.
+pub fn sign_up(
+    conn: &mut PgConnection,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+) -> DalResult<SignUp> {
+    conn.transaction(|conn| match by_email(conn, email)? {
+        None => {
+            let id: Uuid = diesel::insert_into(users::table)
+                .values((
+                    users::email.eq(email),
+                    users::name.eq(name),
+                    users::password_hash.eq(password_hash),
+                    users::email_verified.eq(false),
+                ))
+                .returning(users::id)
+                .get_result(conn)?;
+            let user = UserId(id);
+            let token = email_tokens::issue(
+                conn,
+                Purpose::VerifyEmail,
+                user,
+                email,
+                VERIFY_TTL,
+                Carried::default(),
+            )?;
+            outbox::enqueue(conn, &verify_letter(email, user, &token))?;
+            Ok(SignUp::Created(user))
+        }
+        Some(account) if account.verified || !account.active => {
+            let sent = account.active
+                && outbox::enqueue_unless_recent(
+                    conn,
+                    &account.notice(Template::SignUpAttempt),
+                    NOTICE_INTERVAL,
+                )?;
+            Ok(if sent {
+                SignUp::Taken(account.user())
+            } else {
+                SignUp::Throttled
+            })
+        }
+        Some(account) => {
+            if recently_sent(conn, &account.email, Template::VerifyEmail)? {
+                return Ok(SignUp::Throttled);
+            }
+            let token = email_tokens::issue(
+                conn,
+                Purpose::VerifyEmail,
+                account.user(),
+                &account.email,
+                VERIFY_TTL,
+                Carried {
+                    password_hash: Some(password_hash),
+                    name: Some(name),
+                },
+            )?;
+            outbox::enqueue(conn, &verify_letter(&account.email, account.user(), &token))?;
+            Ok(SignUp::Renewed(account.user()))
+        }
+    })
+}
+
+fn verify_letter<'a>(email: &'a str, user: UserId, token: &'a str) -> Letter<'a> {
+    Letter {
+        template: Template::VerifyEmail,
+        recipient: email,
+        user: Some(user),
+        name: None,
+        token: Some(token),
+    }
+}
+
+/// A verification link goes to one address at most once a minute.
+fn recently_sent(conn: &mut PgConnection, email: &str, template: Template) -> DalResult<bool> {
+    use crate::schema::outbox;
+    let recent: i64 = outbox::table
+        .filter(lower(outbox::recipient).eq(lower(email)))
+        .filter(outbox::template.eq(template.as_str()))
+        .filter(outbox::created_at.gt(chrono::Utc::now() - Duration::minutes(1)))
+        .count()
+        .get_result(conn)?;
+    Ok(recent > 0)
+}
+
+/// Follows a verification link: the address is verified (with the password and name
+/// chosen when the link was made, if it carries them), and the proof opens the
+/// account's first session.
+pub fn verify_email(conn: &mut PgConnection, token: &str) -> DalResult<PasswordChecked> {
+    conn.transaction(|conn| {
+        let spent = email_tokens::spend(conn, Purpose::VerifyEmail, token)?
+            .ok_or_else(|| DalError::Invalid(BAD_LINK.into()))?;
+        let account = by_id(conn, spent.user)?;
+        if !account.active || !account.email.eq_ignore_ascii_case(&spent.email) {
+            return Err(DalError::Invalid(BAD_LINK.into()));
+        }
+        diesel::update(users::table.find(account.id))
+            .set((
+                users::email_verified.eq(true),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        if let Some(hash) = &spent.password_hash {
+            diesel::update(users::table.find(account.id))
+                .set(users::password_hash.eq(hash))
+                .execute(conn)?;
+        }
+        if let Some(name) = &spent.name {
+            diesel::update(users::table.find(account.id))
+                .set(users::name.eq(name))
+                .execute(conn)?;
+        }
+        Ok(PasswordChecked::new(account.user()))
+    })
+}
+
+/// Sends a new verification link to an unverified account (at most once a minute);
+/// does nothing for any other address. True if a link was queued (for the record).
+pub fn resend_verification(conn: &mut PgConnection, email: &str) -> DalResult<bool> {
+    conn.transaction(|conn| {
+        let Some(account) = by_email(conn, email)? else {
+            return Ok(false);
+        };
+        if account.verified
+            || !account.active
+            || recently_sent(conn, &account.email, Template::VerifyEmail)?
+        {
+            return Ok(false);
+        }
+        let token = email_tokens::issue(
+            conn,
+            Purpose::VerifyEmail,
+            account.user(),
+            &account.email,
+            VERIFY_TTL,
+            Carried::default(),
+        )?;
+        outbox::enqueue(conn, &verify_letter(&account.email, account.user(), &token))?;
+        Ok(true)
+    })
+}
+
+/// Queues a reset link for an active account, at most one per address every
+/// `interval`; does nothing for any other address. The account, if a link was queued
+/// (for the record only).
+pub fn request_password_reset(
+    conn: &mut PgConnection,
+    email: &str,
+    interval: Duration,
+) -> DalResult<Option<UserId>> {
+    conn.transaction(|conn| {
+        let Some(account) = by_email(conn, email)? else {
+            return Ok(None);
+        };
+        if !account.active {
+            return Ok(None);
+        }
+        let recent: i64 = {
+            use crate::schema::outbox;
+            outbox::table
+                .filter(lower(outbox::recipient).eq(lower(&account.email)))
+                .filter(outbox::template.eq(Template::PasswordReset.as_str()))
+                .filter(outbox::created_at.gt(chrono::Utc::now() - interval))
+                .count()
+                .get_result(conn)?
+        };
+        if recent > 0 {
+            return Ok(None);
+        }
+        let token = email_tokens::issue(
+            conn,
+            Purpose::ResetPassword,
+            account.user(),
+            &account.email,
+            RESET_TTL,
+            Carried::default(),
+        )?;
+        outbox::enqueue(
+            conn,
+            &Letter {
+                token: Some(&token),
+                ..account.notice(Template::PasswordReset)
+            },
+        )?;
+        Ok(Some(account.user()))
+    })
+}
+
+/// What a completed reset did.
+#[derive(Debug)]
+pub struct Reset {
+    pub user: UserId,
+    pub sessions_ended: usize,
+}
+
+/// Follows a reset link: the new password is stored, the address counts as verified
+/// (the link proved it), every session of the account ends and a notice is queued.
+pub fn reset_password(
+    conn: &mut PgConnection,
+    token: &str,
+    password_hash: &str,
+) -> DalResult<Reset> {
+    conn.transaction(|conn| {
+        let spent = email_tokens::spend(conn, Purpose::ResetPassword, token)?
+            .ok_or_else(|| DalError::Invalid(BAD_LINK.into()))?;
+        let account = by_id(conn, spent.user)?;
+        if !account.active || !account.email.eq_ignore_ascii_case(&spent.email) {
+            return Err(DalError::Invalid(BAD_LINK.into()));
+        }
+        diesel::update(users::table.find(account.id))
+            .set((
+                users::password_hash.eq(password_hash),
+                users::email_verified.eq(true),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+        email_tokens::kill(conn, Purpose::ResetPassword, account.user())?;
+        let sessions_ended =
+            crate::sessions::revoke_all(conn, account.user(), RevokeReason::PasswordChanged)?;
+        let account = by_id(conn, spent.user)?;
+        outbox::enqueue(conn, &account.notice(Template::PasswordChanged))?;
+        Ok(Reset {
+            user: account.user(),
+            sessions_ended,
+        })
+    })
+}
+
+/// Queues the "password changed" notice after a signed-in change of password.
+pub fn password_changed(conn: &mut PgConnection, auth: &Authenticated) -> DalResult<()> {
+    let account = by_id(conn, auth.user_id())?;
+    outbox::enqueue(conn, &account.notice(Template::PasswordChanged))
+}
+
+/// Starts a change of address (the caller checked the password): a link goes to the
+/// new address; nothing changes until it is followed. When the new address belongs to
+/// another account nothing is sent, and the caller answers the same. True if queued.
+pub fn request_email_change(
+    conn: &mut PgConnection,
+    auth: &Authenticated,
+    new_email: &str,
+) -> DalResult<bool> {
+    conn.transaction(|conn| {
+        let account = by_id(conn, auth.user_id())?;
+        if by_email(conn, new_email)?.is_some()
+            || recently_sent(conn, new_email, Template::ConfirmNewEmail)?
+        {
+            return Ok(false);
+        }
+        let token = email_tokens::issue(
+            conn,
+            Purpose::ChangeEmail,
+            account.user(),
+            new_email,
+            CHANGE_EMAIL_TTL,
+            Carried::default(),
+        )?;
+        outbox::enqueue(
+            conn,
+            &Letter {
+                template: Template::ConfirmNewEmail,
+                recipient: new_email,
+                user: Some(account.user()),
+                name: account.greeting(),
+                token: Some(&token),
+            },
+        )?;
+        Ok(true)
+    })
+}
+
+/// Follows the link sent to a new address: the account's address changes, and both
+/// the old and the new address are told.
+pub fn confirm_email_change(conn: &mut PgConnection, token: &str) -> DalResult<UserId> {
+    conn.transaction(|conn| {
+        let spent = email_tokens::spend(conn, Purpose::ChangeEmail, token)?
+            .ok_or_else(|| DalError::Invalid(BAD_LINK.into()))?;
+        let old = by_id(conn, spent.user)?;
+        if !old.active || by_email(conn, &spent.email)?.is_some() {
+            return Err(DalError::Invalid(BAD_LINK.into()));
+        }
+        diesel::update(users::table.find(old.id))
+            .set((
+                users::email.eq(&spent.email),
+                users::email_verified.eq(true),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .map_err(|e| match DalError::from(e) {
+                DalError::Conflict(_) => DalError::Invalid(BAD_LINK.into()),
+                other => other,
+            })?;
+        outbox::enqueue(conn, &old.notice(Template::EmailChanged))?;
+        let new = by_id(conn, spent.user)?;
+        outbox::enqueue(conn, &new.notice(Template::EmailChanged))?;
+        Ok(new.user())
+    })
+}
+
+/// After a session opened: tells the account's owner if this client address and user
+/// agent have not opened a session of theirs in the last 30 days (and the account had
+/// signed in before: a first sign-in is no news). True if a notice was queued.
+pub(crate) fn notice_if_new_device(
+    conn: &mut PgConnection,
+    user: UserId,
+    new_session: Uuid,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> DalResult<bool> {
+    let since = chrono::Utc::now() - DEVICE_MEMORY;
+    let earlier = sessions::table
+        .filter(sessions::user_id.eq(user.0))
+        .filter(sessions::id.ne(new_session));
+    let any_before: bool = diesel::select(diesel::dsl::exists(earlier)).get_result(conn)?;
+    if !any_before {
+        return Ok(false);
+    }
+    let mut same = earlier
+        .filter(sessions::created_at.gt(since))
+        .into_boxed();
+    same = match ip {
+        Some(ip) => same.filter(sessions::ip.eq(ip)),
+        None => same.filter(sessions::ip.is_null()),
+    };
+    same = match user_agent {
+        Some(ua) => same.filter(sessions::user_agent.eq(ua)),
+        None => same.filter(sessions::user_agent.is_null()),
+    };
+    let seen: bool = diesel::select(diesel::dsl::exists(same)).get_result(conn)?;
+    if seen {
+        return Ok(false);
+    }
+    let account = by_id(conn, user)?;
+    outbox::enqueue_unless_recent(conn, &account.notice(Template::NewDevice), NOTICE_INTERVAL)
+}
+
+/// A spent refresh token came back and its session was ended: tell the owner.
+pub(crate) fn notice_refresh_reuse(conn: &mut PgConnection, user: UserId) -> DalResult<()> {
+    let account = by_id(conn, user)?;
+    outbox::enqueue_unless_recent(
+        conn,
+        &account.notice(Template::RefreshTokenReused),
+        NOTICE_INTERVAL,
+    )?;
+    Ok(())
+}
+
+/// Failed sign-ins just locked an account for one client address: tell the owner, at
+/// most once an hour (an attacker rotating addresses must not flood the inbox). Takes
+/// the id a failed sign-in found for the address it was given; nothing is returned.
+pub fn notice_account_locked(conn: &mut PgConnection, user: UserId) -> DalResult<()> {
+    let account = by_id(conn, user)?;
+    if account.active {
+        outbox::enqueue_unless_recent(
+            conn,
+            &account.notice(Template::AccountLocked),
+            Duration::hours(1),
+        )?;
+    }
+    Ok(())
+}
