@@ -37,6 +37,7 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'QUEUED';
 -- "At most one such message to this address every few minutes."
 CREATE INDEX outbox_recent ON outbox (lower(recipient), template, created_at);
+CREATE INDEX outbox_user ON outbox (user_id);
 
 -- Links for one account: verify the address (sign-up; the password chosen then rides
 -- along with the name, so whoever verifies sets what they chose), reset the password, confirm
@@ -68,6 +69,8 @@ CREATE TABLE invitations (
     revoked_at   timestamptz,
     CHECK (accepted_at IS NULL OR revoked_at IS NULL)
 );
+CREATE INDEX invitations_invited_by ON invitations (invited_by);
+CREATE INDEX invitations_accepted_by ON invitations (accepted_by);
 -- One open invitation per address and organization: inviting again renews it.
 CREATE UNIQUE INDEX invitations_open ON invitations (org_id, lower(email))
     WHERE accepted_at IS NULL AND revoked_at IS NULL;
@@ -81,5 +84,6 @@ CREATE TABLE notifications (
     read_at     timestamptz
 );
 CREATE INDEX notifications_user ON notifications (user_id, created_at DESC, id DESC);
+CREATE INDEX notifications_task ON notifications (task_id);
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON outbox, email_tokens, invitations, notifications TO crust_app;

@@ -226,6 +226,15 @@ async fn production_hides_the_schema() {
         c.auth.bcrypt_cost = 12;
         c.graphql.introspection = false;
         c.http.behind_tls_proxy = true;
+        // Prod sends mail only over TLS and links only to https.
+        c.mail.smtp = Some(crust_api::config::SmtpServer {
+            host: "smtp.invalid".into(),
+            port: 465,
+            security: crust_api::config::SmtpSecurity::ImplicitTls,
+            user: None,
+            password: None,
+        });
+        c.mail.public_url = "https://app.example.com".into();
     })
     .await;
     let user = app.user("prod").await;

@@ -196,7 +196,12 @@ impl TestApp {
     pub async fn create_user(&self, email: &str, name: &str, password: &str) -> Session {
         let hasher = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 4).unwrap();
         let hash = hasher.hash(password).unwrap();
-        let mut conn = self.db.connect();
+        // The server's own database (a test may point it elsewhere than `self.db`).
+        let mut conn = crust_dal::establish(
+            &crust_dal::Operator::at_console(),
+            self.config.database.owner_url().expose(),
+        )
+        .unwrap();
         crust_dal::users::create_verified(
             &crust_dal::Operator::at_console(),
             &mut conn,

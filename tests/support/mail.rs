@@ -243,6 +243,22 @@ impl SmtpPeer {
             .collect()
     }
 
+    /// Waits until a message to `to` with this subject arrived, and returns it.
+    pub async fn wait_for_subject(&self, to: &str, subject: &str) -> Mail {
+        let started = Instant::now();
+        loop {
+            if let Some(m) = self.to(to).into_iter().find(|m| m.subject == subject) {
+                return m;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "no message `{subject}` to {to}: {:?}",
+                self.to(to)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until `n` messages to `to` arrived (at most 15 s), and returns them.
     pub async fn wait_for(&self, to: &str, n: usize) -> Vec<Mail> {
         let started = Instant::now();

@@ -18,7 +18,8 @@
 //! [`sessions::Authenticated`] (a signed-in user; made only by [`sessions`] from a
 //! session it found open, refreshed, or opened with [`users::PasswordChecked`] — which
 //! only [`users::Credentials::check`] makes, by checking the password against the
-//! stored hash, which never leaves this crate, or [`users::create`] for a new account)
+//! stored hash, which never leaves this crate, or a flow that proved the address: a
+//! verification link, an accepted invitation)
 //! or [`Operator`] (the `crust` command line; its constructor exists only with the
 //! `operator` feature, which only the CLI and the test harness enable).
 //!
@@ -26,9 +27,20 @@
 //!
 //! Before anyone is signed in (sign-up, login, refresh, logout — the token or password
 //! presented is the credential):
-//! - `users::create` (sign-up), `users::credentials_by_email` (login; same work whether
-//!   or not the account exists; the hash stays inside [`users::Credentials`]),
-//!   `Credentials::check` (makes [`users::PasswordChecked`]), `PasswordHasher::new`.
+//! - `users::credentials_by_email` (login; same work whether or not the account
+//!   exists; the hash stays inside [`users::Credentials`]), `Credentials::check`
+//!   (makes [`users::PasswordChecked`]), `PasswordHasher::new`.
+//! - The email flows ([`accounts`]), which answer nothing about an address: the
+//!   caller gets no data back, only the proof or account id it needs for the record.
+//!   `accounts::sign_up` (an unverified account and its link, or a notice to the
+//!   owner of a taken address), `accounts::resend_verification`,
+//!   `accounts::request_password_reset` (queue a link or nothing); and presenting a
+//!   token from a message: `accounts::verify_email` (makes the proof that opens the
+//!   first session), `accounts::reset_password`, `accounts::confirm_email_change`,
+//!   `invitations::accept` (with [`sessions::Authenticated`] of the invited address,
+//!   or making the invited address's account). `accounts::notice_account_locked`
+//!   takes the id a failed login found for the address it was given and only queues
+//!   a fixed notice to that account's own address.
 //! - `sessions::create` (takes [`users::PasswordChecked`]), `sessions::rotate`
 //!   (presenting a refresh token), `sessions::session_of_refresh_token` (presenting a
 //!   refresh token: makes [`sessions::TokenHolder`], for the browser flow's CSRF check),
@@ -43,10 +55,13 @@
 //! With the proof of a signed-in user, for their own account only:
 //! - `Actor::signed_in`, `users::get_self`, `users::credentials_of`,
 //!   `users::set_password_hash`, `sessions::open_for_user`, `sessions::revoke_own`,
-//!   `sessions::revoke_others`, `audit::security_events`.
+//!   `sessions::revoke_others`, `audit::security_events`, `accounts::password_changed`
+//!   (its notice), `accounts::request_email_change` (the password was checked first).
 //!
 //! With the [`Operator`] proof (the CLI acts on the whole server):
 //! - `pool::establish` (a direct connection), `Actor::for_operator`, `users::id_by_email`, `users::reset_password_hash`,
+//!   `users::create_verified`, `orgs::add_member_as_operator`, `orgs::list_all`,
+//!   `outbox::list`,
 //!   `audit::verify`, `audit::prune`, `audit::export`, `migrate::run_pending`,
 //!   `migrate::revert_all`, `admin::create_database_if_missing`,
 //!   `admin::drop_database_if_exists`, `admin::ensure_member_login`.
@@ -56,6 +71,10 @@
 //! - `audit::append`, `audit::append_all`; `NewEvent::new`, `Target::new` build them.
 //! - `projects::classified_secret`: which of the projects just served to the caller are
 //!   SECRET, to record need-to-know reads (the caller has already been served them).
+//!
+//! The mail worker (the outbox holds addresses, greeting names and link tokens, never
+//! tenant data): `outbox::claim_due`, `outbox::mark_sent`, `outbox::mark_failed`;
+//! `outbox::backoff` is pure.
 //!
 //! Plumbing that reads no tenant data:
 //! - `pool::build_pool` (the server's pool, as its configured login), `pool::count_statements`,

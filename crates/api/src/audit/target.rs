@@ -6,13 +6,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// Which argument names the object a mutation acts on, most specific first.
-const TARGET_KEYS: [(&str, TargetKind); 9] = [
+const TARGET_KEYS: [(&str, TargetKind); 10] = [
     ("taskId", TargetKind::Task),
     ("commentId", TargetKind::Comment),
     ("boxId", TargetKind::Box),
     ("sliceId", TargetKind::Slice),
     ("projectId", TargetKind::Project),
     ("recipeId", TargetKind::Recipe),
+    ("invitationId", TargetKind::Invitation),
     ("workspaceId", TargetKind::Workspace),
     ("organizationId", TargetKind::Organization),
     ("sessionId", TargetKind::Session),

@@ -53,6 +53,7 @@ pub fn message(
     let address: Address = to.parse().map_err(|_| RenderError::BadRecipient)?;
     let (subject, _) = template.text();
     Message::builder()
+        .message_id(None)
         .from(from.clone())
         .to(Mailbox::new(None, address))
         .subject(subject)
@@ -74,6 +75,7 @@ pub fn test_message(mail: &crate::config::MailConfig, to: &str) -> Result<Messag
     let address: Address = to.parse().map_err(|_| RenderError::BadRecipient)?;
     let link = format!("{}/sign-in", mail.public_url);
     Message::builder()
+        .message_id(None)
         .from(from)
         .to(Mailbox::new(None, address))
         .subject("Crust test message")

@@ -67,6 +67,10 @@ pub(super) fn locate(
             "org_id AS org, false AS secret".to_owned(),
             "recipes WHERE id = $1".to_owned(),
         ),
+        TargetKind::Invitation => (
+            "org_id AS org, false AS secret".to_owned(),
+            "invitations WHERE id = $1".to_owned(),
+        ),
         TargetKind::Project => (
             "org_id AS org, classification = 'SECRET' AS secret".to_owned(),
             "projects WHERE id = $1".to_owned(),

@@ -49,6 +49,7 @@ pub enum TargetKind {
     Task,
     Comment,
     Recipe,
+    Invitation,
     Session,
     User,
 }
@@ -64,6 +65,7 @@ impl TargetKind {
             TargetKind::Task => "Task",
             TargetKind::Comment => "Comment",
             TargetKind::Recipe => "Recipe",
+            TargetKind::Invitation => "Invitation",
             TargetKind::Session => "Session",
             TargetKind::User => "User",
         }
