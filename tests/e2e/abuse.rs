@@ -138,7 +138,9 @@ async fn spellings_of_one_email_share_one_counter_as_postgresql_matches_them() {
     let combining = format!("i\u{307}nfo.{tag}@example.test");
     assert_eq!(dotted_capital.to_lowercase(), combining);
     app.create_user(&email, "Info", TEST_PASSWORD).await;
-    let neighbour = app.create_user(&combining, "Neighbour", TEST_PASSWORD).await;
+    let neighbour = app
+        .create_user(&combining, "Neighbour", TEST_PASSWORD)
+        .await;
     let guesser = "203.0.113.9";
     assert!(
         signed_in(&login_from(&app, "192.0.2.1", &dotted_capital, TEST_PASSWORD).await),

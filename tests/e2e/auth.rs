@@ -53,7 +53,8 @@ async fn sign_up_refuses_bad_input_with_clear_messages() {
     }
     // A taken address is not an error: sign-up answers the same for every address
     // (see `mail::sign_up_answers_the_same_for_new_and_taken_addresses`).
-    app.create_user("dup@example.test", "Dup", TEST_PASSWORD).await;
+    app.create_user("dup@example.test", "Dup", TEST_PASSWORD)
+        .await;
     let body = app
         .gql(None, "mutation($i: SignUpInput!) { signUp(input: $i) { accepted message } }", json!({ "i": { "email": "DUP@example.test", "password": TEST_PASSWORD, "name": "Dup" } }))
         .await;

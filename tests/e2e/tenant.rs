@@ -46,7 +46,11 @@ async fn org_with_everything(app: &TestApp, owner: &Session, member: &Session) -
     app.ok(owner, "mutation($o: ID!) { inviteToOrganization(input: {organizationId: $o, email: \"invitee@example.test\", role: MEMBER}) { email } }", json!({ "o": org }))
         .await;
     let invitation = app
-        .ok(owner, "query($o: ID!) { organizationInvitations(organizationId: $o) { id } }", json!({ "o": org }))
+        .ok(
+            owner,
+            "query($o: ID!) { organizationInvitations(organizationId: $o) { id } }",
+            json!({ "o": org }),
+        )
         .await["organizationInvitations"][0]["id"]
         .as_str()
         .unwrap()

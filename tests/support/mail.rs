@@ -37,7 +37,12 @@ fn python() -> PathBuf {
         .success();
     assert!(ok, "python3 -m venv failed");
     let ok = Command::new(staging.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", AIOSMTPD])
+        .args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            AIOSMTPD,
+        ])
         .status()
         .unwrap()
         .success();
@@ -52,7 +57,12 @@ fn python() -> PathBuf {
         .unwrap()
         .success()
         && Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", AIOSMTPD])
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                AIOSMTPD,
+            ])
             .status()
             .unwrap()
             .success();

@@ -482,7 +482,10 @@ fn check_deploy_reports_every_finding() {
         .env("CRUST_BEHIND_TLS_PROXY", "true")
         .env("CRUST_CORS_ORIGINS", "https://app.example.com")
         .env("CRUST_TRUSTED_PROXIES", "10.0.0.1")
-        .env("CRUST_SMTP_URL", "smtps://mailer:s3cret%40pw@smtp.example.com")
+        .env(
+            "CRUST_SMTP_URL",
+            "smtps://mailer:s3cret%40pw@smtp.example.com",
+        )
         .env("CRUST_PUBLIC_URL", "https://app.example.com")
         .env("DATABASE_URL", "postgres://crust@db/crust?sslmode=require")
         .output()
@@ -490,7 +493,10 @@ fn check_deploy_reports_every_finding() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("0 serious"), "{stdout}");
-    assert!(!stdout.contains("s3cret"), "the SMTP password is never printed");
+    assert!(
+        !stdout.contains("s3cret"),
+        "the SMTP password is never printed"
+    );
     // Plaintext SMTP is serious in prod.
     let out = crust()
         .args(["check", "--deploy"])
@@ -830,5 +836,181 @@ async fn shutdown_is_graceful_and_has_a_hard_deadline() {
     assert!(
         took >= deadline - Duration::from_millis(500) && took < deadline + Duration::from_secs(5),
         "exited {took:?} after SIGTERM; the deadline is {deadline:?}"
+    );
+}
+
+#[tokio::test]
+async fn mail_test_sends_through_smtp_and_says_so_when_it_cannot() {
+    let mut peer = crust_e2e::mail::SmtpPeer::start();
+    let url = format!("smtp://127.0.0.1:{}", peer.port);
+    let out = crust()
+        .args(["mail", "test", "--to", "ops@example.test"])
+        .env("CRUST_SMTP_URL", &url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "sent a test message to ops@example.test via SMTP 127.0.0.1:{} (plaintext)",
+            peer.port
+        )),
+        "{stdout}"
+    );
+    let mail = peer
+        .wait_for_subject("ops@example.test", "Crust test message")
+        .await;
+    assert!(mail.body.contains("your mail settings work"));
+
+    peer.stop();
+    let out = crust()
+        .args(["mail", "test", "--to", "ops@example.test"])
+        .env("CRUST_SMTP_URL", &url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("not sent"), "{stderr}");
+    let (ok, _, err) = crust_on(
+        "postgres://unused@127.0.0.1/unused",
+        &["mail", "test", "--to", "not an address"],
+    );
+    assert!(!ok && err.contains("valid email"), "{err}");
+}
+
+#[tokio::test]
+async fn mail_outbox_lists_queued_retrying_and_dead_messages() {
+    // A server that queues but does not send: its worker is off.
+    let app = crust_e2e::TestApp::start_with(|c| c.mail.worker = false).await;
+    let (ok, out, _) = crust_on(&app.db.url, &["mail", "outbox"]);
+    assert!(ok && out.contains("the outbox is empty"), "{out}");
+    let owner = app.user("owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    for who in ["a@example.test", "b@example.test", "c@example.test"] {
+        app.ok(&owner, "mutation($o: ID!, $e: String!) { inviteToOrganization(input: {organizationId: $o, email: $e, role: MEMBER}) { email } }", json!({ "o": org, "e": who })).await;
+    }
+    let mut conn = app.db.connect();
+    diesel::sql_query("UPDATE outbox SET attempts = 2, last_error = 'connection refused' WHERE recipient = 'b@example.test'").execute(&mut conn).unwrap();
+    diesel::sql_query("UPDATE outbox SET status = 'DEAD', token = NULL, attempts = 10, last_error = '550 mailbox unavailable' WHERE recipient = 'c@example.test'").execute(&mut conn).unwrap();
+    let (ok, out, err) = crust_on(&app.db.url, &["mail", "outbox"]);
+    assert!(ok, "{err}");
+    let line = |who: &str| {
+        out.lines()
+            .find(|l| l.contains(who))
+            .unwrap_or_else(|| panic!("{who} missing: {out}"))
+            .to_owned()
+    };
+    assert!(
+        line("a@example.test").starts_with("queued")
+            && line("a@example.test").contains("INVITATION"),
+        "{out}"
+    );
+    assert!(
+        line("b@example.test").starts_with("retrying")
+            && line("b@example.test").contains("connection refused"),
+        "{out}"
+    );
+    assert!(
+        line("c@example.test").starts_with("dead") && line("c@example.test").contains("550"),
+        "{out}"
+    );
+    assert!(out.contains("3 message(s)"), "{out}");
+    let (ok, _, err) = crust_on(&app.db.url, &["mail", "outbox", "--limit", "0"]);
+    assert!(!ok && err.contains("--limit"), "{err}");
+}
+
+#[tokio::test]
+async fn org_create_list_and_add_member_from_the_console() {
+    let db = TestDb::migrated().await;
+    create_verified_user(&db, "boss@example.test");
+    create_verified_user(&db, "hire@example.test");
+    let (ok, out, err) = crust_on(
+        &db.url,
+        &[
+            "org",
+            "create",
+            "--name",
+            "Console Co",
+            "--owner",
+            "boss@example.test",
+        ],
+    );
+    assert!(ok, "{err}");
+    let id = out.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{out}");
+    let (ok, out, err) = crust_on(
+        &db.url,
+        &[
+            "org",
+            "add-member",
+            "--org",
+            &id,
+            "--email",
+            "hire@example.test",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(ok && out.contains("is now ADMIN"), "{out}{err}");
+    let (ok, out, _) = crust_on(&db.url, &["org", "list"]);
+    assert!(
+        ok && out.contains("Console Co") && out.contains("2 member(s)"),
+        "{out}"
+    );
+    // Clear refusals: a second time, an unknown address, a bad role.
+    let (ok, _, err) = crust_on(
+        &db.url,
+        &[
+            "org",
+            "add-member",
+            "--org",
+            &id,
+            "--email",
+            "hire@example.test",
+            "--role",
+            "MEMBER",
+        ],
+    );
+    assert!(!ok && err.contains("already a member"), "{err}");
+    let (ok, _, err) = crust_on(
+        &db.url,
+        &[
+            "org",
+            "add-member",
+            "--org",
+            &id,
+            "--email",
+            "ghost@example.test",
+            "--role",
+            "MEMBER",
+        ],
+    );
+    assert!(
+        !ok && err.contains("no account uses ghost@example.test"),
+        "{err}"
+    );
+    let (ok, _, err) = crust_on(
+        &db.url,
+        &[
+            "org",
+            "add-member",
+            "--org",
+            &id,
+            "--email",
+            "hire@example.test",
+            "--role",
+            "king",
+        ],
+    );
+    assert!(!ok && err.contains("OWNER, ADMIN, MEMBER, GUEST"), "{err}");
+    // The console's addition is in the organization's audit log.
+    let mut conn = db.connect();
+    assert_eq!(
+        count(&mut conn, &format!("SELECT count(*) AS n FROM audit_events WHERE chain = '{id}' AND action = 'addOrganizationMember' AND reason = 'console'")),
+        1
     );
 }

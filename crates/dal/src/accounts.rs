@@ -17,8 +17,7 @@ use crate::sessions::{Authenticated, RevokeReason};
 use crate::users::PasswordChecked;
 
 /// What every spent, unknown, expired or foreign link answers.
-pub const BAD_LINK: &str =
-    "this link is invalid, expired or already used; ask for a new one";
+pub const BAD_LINK: &str = "this link is invalid, expired or already used; ask for a new one";
 
 const VERIFY_TTL: Duration = Duration::hours(24);
 const RESET_TTL: Duration = Duration::hours(1);
@@ -441,9 +440,7 @@ pub(crate) fn notice_if_new_device(
     if !any_before {
         return Ok(false);
     }
-    let mut same = earlier
-        .filter(sessions::created_at.gt(since))
-        .into_boxed();
+    let mut same = earlier.filter(sessions::created_at.gt(since)).into_boxed();
     same = match ip {
         Some(ip) => same.filter(sessions::ip.eq(ip)),
         None => same.filter(sessions::ip.is_null()),

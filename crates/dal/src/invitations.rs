@@ -157,11 +157,7 @@ fn letter<'a>(email: &'a str, token: &'a str) -> Letter<'a> {
 
 /// The organization's open invitations (expired ones too, until renewed or revoked),
 /// newest first. OWNERs and ADMINs only.
-pub fn list_open(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    org: OrgId,
-) -> DalResult<Vec<Invitation>> {
+pub fn list_open(conn: &mut PgConnection, actor: &Actor, org: OrgId) -> DalResult<Vec<Invitation>> {
     manage(actor, org)?;
     Ok(invitations::table
         .filter(invitations::org_id.eq(org.0))
@@ -226,7 +222,10 @@ pub enum Acceptor<'a> {
     SignedIn(&'a Authenticated),
     /// Nobody signed in: the invited address gets a new account (its address counts as
     /// verified: the link proved it), unless it already has one.
-    NewAccount { name: &'a str, password_hash: &'a str },
+    NewAccount {
+        name: &'a str,
+        password_hash: &'a str,
+    },
 }
 
 /// What accepting did.
@@ -242,11 +241,7 @@ pub struct Accepted {
 /// Accepts an invitation with its link's token. A token that is unknown, spent,
 /// revoked, expired or for another address than the signed-in user's all answer
 /// [`BAD_LINK`].
-pub fn accept(
-    conn: &mut PgConnection,
-    token: &str,
-    acceptor: Acceptor<'_>,
-) -> DalResult<Accepted> {
+pub fn accept(conn: &mut PgConnection, token: &str, acceptor: Acceptor<'_>) -> DalResult<Accepted> {
     conn.transaction(|conn| {
         let bad = || DalError::Invalid(BAD_LINK.into());
         let (id, org, email, role): (Uuid, Uuid, String, String) = invitations::table

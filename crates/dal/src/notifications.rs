@@ -136,11 +136,7 @@ pub fn list(
 
 /// Marks the actor's notifications read: those named, or all. Ids of anyone else's
 /// are ignored. Returns how many of the actor's changed.
-pub fn mark_read(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    ids: Option<&[Uuid]>,
-) -> DalResult<usize> {
+pub fn mark_read(conn: &mut PgConnection, actor: &Actor, ids: Option<&[Uuid]>) -> DalResult<usize> {
     let mut q = notifications::table
         .filter(notifications::user_id.eq(actor.uid()))
         .filter(notifications::read_at.is_null())

@@ -69,6 +69,7 @@ pub(crate) fn enqueue_unless_recent(
 pub struct Outgoing {
     pub id: Uuid,
     template: String,
+    user: Option<Uuid>,
     pub recipient: String,
     pub greeting_name: Option<String>,
     /// The link's secret; never log it.
@@ -105,26 +106,36 @@ pub fn claim_due(conn: &mut PgConnection, limit: i64, lease: Duration) -> DalRes
         if due.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(diesel::update(outbox::table.filter(outbox::id.eq_any(&due)))
-            .set((
-                outbox::next_attempt_at.eq(Utc::now() + lease),
-                outbox::attempts.eq(outbox::attempts + 1),
-            ))
-            .returning((
-                outbox::id,
-                outbox::template,
-                outbox::recipient,
-                outbox::greeting_name,
-                outbox::token,
-                outbox::attempts,
-            ))
-            .get_results(conn)?)
+        Ok(
+            diesel::update(outbox::table.filter(outbox::id.eq_any(&due)))
+                .set((
+                    outbox::next_attempt_at.eq(Utc::now() + lease),
+                    outbox::attempts.eq(outbox::attempts + 1),
+                ))
+                .returning((
+                    outbox::id,
+                    outbox::template,
+                    outbox::user_id,
+                    outbox::recipient,
+                    outbox::greeting_name,
+                    outbox::token,
+                    outbox::attempts,
+                ))
+                .get_results(conn)?,
+        )
     })
 }
 
-/// The message went out: its token is erased.
-pub fn mark_sent(conn: &mut PgConnection, id: Uuid) -> DalResult<()> {
-    diesel::update(outbox::table.find(id).filter(outbox::status.eq("QUEUED")))
+/// The message went out: its token is erased, and the audit log records which
+/// message went to which account (`mailSent`, the template as its reason; never the
+/// address or the link).
+pub fn mark_sent(conn: &mut PgConnection, message: &Outgoing) -> DalResult<()> {
+    conn.transaction(|conn| {
+        let updated = diesel::update(
+            outbox::table
+                .find(message.id)
+                .filter(outbox::status.eq("QUEUED")),
+        )
         .set((
             outbox::status.eq("SENT"),
             outbox::sent_at.eq(Utc::now()),
@@ -132,7 +143,21 @@ pub fn mark_sent(conn: &mut PgConnection, id: Uuid) -> DalResult<()> {
             outbox::last_error.eq(None::<String>),
         ))
         .execute(conn)?;
-    Ok(())
+        if updated > 0 {
+            let mut e = crate::audit::NewEvent::new(
+                "mailSent",
+                crust_domain::audit::Outcome::Ok,
+                crate::audit::Origin::default(),
+            );
+            e.reason = Some(message.template.clone());
+            e.subject_user = message.user.map(UserId);
+            e.target = message
+                .user
+                .map(|u| crate::audit::Target::new(crate::audit::TargetKind::User, u));
+            crate::audit::append(conn, &e)?;
+        }
+        Ok(())
+    })
 }
 
 /// What became of a message whose sending failed.
@@ -168,7 +193,10 @@ pub fn mark_failed(
     }
     let at = Utc::now() + backoff(base, message.attempts);
     diesel::update(row)
-        .set((outbox::next_attempt_at.eq(at), outbox::last_error.eq(&error)))
+        .set((
+            outbox::next_attempt_at.eq(at),
+            outbox::last_error.eq(&error),
+        ))
         .execute(conn)?;
     Ok(Failed::RetryAt(at))
 }

@@ -183,7 +183,10 @@ mod tests {
 
     #[test]
     fn only_plain_names_are_used_in_greetings() {
-        assert_eq!(greeting_name(" Zoë O'Brien-Smith "), Some("Zoë O'Brien-Smith"));
+        assert_eq!(
+            greeting_name(" Zoë O'Brien-Smith "),
+            Some("Zoë O'Brien-Smith")
+        );
         for hostile in [
             "<b>Mallory</b>",
             "Eve\r\nBcc: victim@example.com",

@@ -5,18 +5,29 @@ use crust_e2e::mail::SmtpPeer;
 use crust_e2e::{error_code, session_from, Session, TestApp, TEST_PASSWORD};
 use serde_json::{json, Value};
 
-use super::{anonymous, app_with, assert_not_in_audit, message, outbox_drained, remember};
+use super::{app_with, assert_not_in_audit, message, outbox_drained, remember};
 
 const INVITE: &str = "mutation($o: ID!, $e: String!, $r: OrgRole!) { inviteToOrganization(input: {organizationId: $o, email: $e, role: $r}) { email expiresAt } }";
 const ACCEPT: &str = "mutation($i: AcceptInvitationInput!) { acceptInvitation(input: $i) { organizationId session { accessToken refreshToken user { id email } } } }";
-const PENDING: &str = "query($o: ID!) { organizationInvitations(organizationId: $o) { id email role expired } }";
+const PENDING: &str =
+    "query($o: ID!) { organizationInvitations(organizationId: $o) { id email role expired } }";
 
 async fn invite(app: &TestApp, who: &Session, org: &str, email: &str, role: &str) -> Value {
-    app.gql(Some(&who.access), INVITE, json!({ "o": org, "e": email, "r": role })).await
+    app.gql(
+        Some(&who.access),
+        INVITE,
+        json!({ "o": org, "e": email, "r": role }),
+    )
+    .await
 }
 
 async fn accept(app: &TestApp, who: Option<&Session>, input: Value) -> Value {
-    app.gql(who.map(|s| s.access.as_str()), ACCEPT, json!({ "i": input })).await
+    app.gql(
+        who.map(|s| s.access.as_str()),
+        ACCEPT,
+        json!({ "i": input }),
+    )
+    .await
 }
 
 fn shape(body: &Value) -> Value {
@@ -40,26 +51,46 @@ async fn inviting_tells_the_inviter_nothing_about_the_address() {
     let has_account = invite(&app, &owner, &org, &outsider.email, "MEMBER").await;
     let already = invite(&app, &owner, &org, &member.email, "MEMBER").await;
     assert!(unknown.get("errors").is_none(), "{unknown}");
-    assert_eq!(shape(&unknown)["data"]["inviteToOrganization"]["email"], "nobody@example.test");
+    assert_eq!(
+        shape(&unknown)["data"]["inviteToOrganization"]["email"],
+        "nobody@example.test"
+    );
     for other in [&has_account, &already] {
         assert_eq!(
-            shape(other)["data"]["inviteToOrganization"].as_object().unwrap().keys().collect::<Vec<_>>(),
-            shape(&unknown)["data"]["inviteToOrganization"].as_object().unwrap().keys().collect::<Vec<_>>()
+            shape(other)["data"]["inviteToOrganization"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            shape(&unknown)["data"]["inviteToOrganization"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>()
         );
         assert!(other.get("errors").is_none(), "{other}");
     }
     peer.wait_for("nobody@example.test", 1).await;
     peer.wait_for(&outsider.email, 1).await;
     outbox_drained(&app).await;
-    assert!(peer.to(&member.email).is_empty(), "a member gets no second invitation");
+    assert!(
+        peer.to(&member.email).is_empty(),
+        "a member gets no second invitation"
+    );
 
     // Only OWNERs and ADMINs invite; only OWNERs invite OWNERs.
     let by_member = invite(&app, &member, &org, "x@example.test", "MEMBER").await;
     assert_eq!(error_code(&by_member), Some("FORBIDDEN"));
     let admin = app.user("admin").await;
     app.add_org_member(&owner, &org, &admin, "ADMIN").await;
-    assert_eq!(error_code(&invite(&app, &admin, &org, "y@example.test", "OWNER").await), Some("FORBIDDEN"));
-    assert!(invite(&app, &admin, &org, "y@example.test", "GUEST").await.get("errors").is_none());
+    assert_eq!(
+        error_code(&invite(&app, &admin, &org, "y@example.test", "OWNER").await),
+        Some("FORBIDDEN")
+    );
+    assert!(invite(&app, &admin, &org, "y@example.test", "GUEST")
+        .await
+        .get("errors")
+        .is_none());
 
     // The message carries no organization data: only fixed text and the link.
     let mail = &peer.wait_for("nobody@example.test", 1).await[0];
@@ -76,24 +107,53 @@ async fn a_new_address_accepts_by_creating_its_account_once() {
     let org = app.create_org(&owner, "Acme").await;
     invite(&app, &owner, &org, "Newbie@Example.test", "MEMBER").await;
     let pending = app.ok(&owner, PENDING, json!({ "o": org })).await;
-    assert_eq!(pending["organizationInvitations"][0]["email"], "Newbie@Example.test");
+    assert_eq!(
+        pending["organizationInvitations"][0]["email"],
+        "Newbie@Example.test"
+    );
     assert_eq!(pending["organizationInvitations"][0]["role"], "MEMBER");
     let token = peer.wait_for("newbie@example.test", 1).await[0].token();
     remember(&token);
 
     let missing = accept(&app, None, json!({ "token": token })).await;
     assert!(message(&missing).contains("name and password"), "{missing}");
-    let joined = accept(&app, None, json!({ "token": token, "name": "Newbie", "password": TEST_PASSWORD })).await;
-    assert_eq!(joined["data"]["acceptInvitation"]["organizationId"], org.as_str(), "{joined}");
+    let joined = accept(
+        &app,
+        None,
+        json!({ "token": token, "name": "Newbie", "password": TEST_PASSWORD }),
+    )
+    .await;
+    assert_eq!(
+        joined["data"]["acceptInvitation"]["organizationId"],
+        org.as_str(),
+        "{joined}"
+    );
     let session = session_from(&joined["data"]["acceptInvitation"]["session"]).unwrap();
-    let mine = app.ok(&session, "query($o: ID!) { organization(id: $o) { viewerRole } }", json!({ "o": org })).await;
+    let mine = app
+        .ok(
+            &session,
+            "query($o: ID!) { organization(id: $o) { viewerRole } }",
+            json!({ "o": org }),
+        )
+        .await;
     assert_eq!(mine["organization"]["viewerRole"], "MEMBER");
     // The address counts as verified: login works at once.
-    assert!(app.login("newbie@example.test", TEST_PASSWORD).await["data"]["login"]["accessToken"].is_string());
+    assert!(
+        app.login("newbie@example.test", TEST_PASSWORD).await["data"]["login"]["accessToken"]
+            .is_string()
+    );
     // Spent; and the invitation is no longer pending.
-    let again = accept(&app, None, json!({ "token": token, "name": "Again", "password": TEST_PASSWORD })).await;
+    let again = accept(
+        &app,
+        None,
+        json!({ "token": token, "name": "Again", "password": TEST_PASSWORD }),
+    )
+    .await;
     assert_eq!(error_code(&again), Some("BAD_USER_INPUT"));
-    assert_eq!(app.ok(&owner, PENDING, json!({ "o": org })).await["organizationInvitations"], json!([]));
+    assert_eq!(
+        app.ok(&owner, PENDING, json!({ "o": org })).await["organizationInvitations"],
+        json!([])
+    );
     assert_not_in_audit(&app, &token);
 }
 
@@ -112,15 +172,34 @@ async fn an_existing_account_accepts_signed_in_as_the_invited_address_only() {
     let garbage = accept(&app, Some(&intruder), json!({ "token": "garbage" })).await;
     let foreign = accept(&app, Some(&intruder), json!({ "token": token })).await;
     assert_eq!(error_code(&foreign), Some("BAD_USER_INPUT"));
-    assert_eq!(message(&foreign), message(&garbage), "another address's token answers like garbage");
+    assert_eq!(
+        message(&foreign),
+        message(&garbage),
+        "another address's token answers like garbage"
+    );
     // Anonymous with a password cannot make a second account for the address.
-    let anon = accept(&app, None, json!({ "token": token, "name": "Dup", "password": TEST_PASSWORD })).await;
+    let anon = accept(
+        &app,
+        None,
+        json!({ "token": token, "name": "Dup", "password": TEST_PASSWORD }),
+    )
+    .await;
     assert!(message(&anon).contains("sign in"), "{anon}");
 
     let joined = accept(&app, Some(&invitee), json!({ "token": token })).await;
-    assert_eq!(joined["data"]["acceptInvitation"]["organizationId"], org.as_str(), "{joined}");
+    assert_eq!(
+        joined["data"]["acceptInvitation"]["organizationId"],
+        org.as_str(),
+        "{joined}"
+    );
     assert!(joined["data"]["acceptInvitation"]["session"].is_null());
-    let role = app.ok(&invitee, "query($o: ID!) { organization(id: $o) { viewerRole } }", json!({ "o": org })).await;
+    let role = app
+        .ok(
+            &invitee,
+            "query($o: ID!) { organization(id: $o) { viewerRole } }",
+            json!({ "o": org }),
+        )
+        .await;
     assert_eq!(role["organization"]["viewerRole"], "ADMIN");
 }
 
@@ -130,28 +209,68 @@ async fn revoked_resent_and_expired_invitations_kill_their_links() {
     let app = app_with(&peer).await;
     let owner = app.user("owner").await;
     let org = app.create_org(&owner, "Acme").await;
-    let bad = message(&accept(&app, None, json!({ "token": "garbage", "name": "N", "password": TEST_PASSWORD })).await);
+    let bad = message(
+        &accept(
+            &app,
+            None,
+            json!({ "token": "garbage", "name": "N", "password": TEST_PASSWORD }),
+        )
+        .await,
+    );
 
     // Revoked.
     invite(&app, &owner, &org, "revoked@example.test", "MEMBER").await;
     let token = peer.wait_for("revoked@example.test", 1).await[0].token();
     remember(&token);
-    let id = app.ok(&owner, PENDING, json!({ "o": org })).await["organizationInvitations"][0]["id"].clone();
-    app.ok(&owner, "mutation($i: ID!) { revokeInvitation(input: {invitationId: $i}) { revokedInvitationId } }", json!({ "i": id })).await;
-    let body = accept(&app, None, json!({ "token": token, "name": "N", "password": TEST_PASSWORD })).await;
+    let id = app.ok(&owner, PENDING, json!({ "o": org })).await["organizationInvitations"][0]["id"]
+        .clone();
+    app.ok(
+        &owner,
+        "mutation($i: ID!) { revokeInvitation(input: {invitationId: $i}) { revokedInvitationId } }",
+        json!({ "i": id }),
+    )
+    .await;
+    let body = accept(
+        &app,
+        None,
+        json!({ "token": token, "name": "N", "password": TEST_PASSWORD }),
+    )
+    .await;
     assert_eq!(message(&body), bad);
 
     // Resent: the old link dies, the new one works.
     invite(&app, &owner, &org, "resent@example.test", "MEMBER").await;
     let old = peer.wait_for("resent@example.test", 1).await[0].token();
     remember(&old);
-    let id = app.ok(&owner, PENDING, json!({ "o": org })).await["organizationInvitations"][0]["id"].clone();
-    app.ok(&owner, "mutation($i: ID!) { resendInvitation(input: {invitationId: $i}) { invitation { id } } }", json!({ "i": id })).await;
+    let id = app.ok(&owner, PENDING, json!({ "o": org })).await["organizationInvitations"][0]["id"]
+        .clone();
+    app.ok(
+        &owner,
+        "mutation($i: ID!) { resendInvitation(input: {invitationId: $i}) { invitation { id } } }",
+        json!({ "i": id }),
+    )
+    .await;
     let mails = peer.wait_for("resent@example.test", 2).await;
     let new = mails.iter().map(|m| m.token()).find(|t| *t != old).unwrap();
     remember(&new);
-    assert_eq!(message(&accept(&app, None, json!({ "token": old, "name": "N", "password": TEST_PASSWORD })).await), bad);
-    assert!(accept(&app, None, json!({ "token": new, "name": "N", "password": TEST_PASSWORD })).await["data"]["acceptInvitation"]["session"].is_object());
+    assert_eq!(
+        message(
+            &accept(
+                &app,
+                None,
+                json!({ "token": old, "name": "N", "password": TEST_PASSWORD })
+            )
+            .await
+        ),
+        bad
+    );
+    assert!(accept(
+        &app,
+        None,
+        json!({ "token": new, "name": "N", "password": TEST_PASSWORD })
+    )
+    .await["data"]["acceptInvitation"]["session"]
+        .is_object());
 
     // Expired.
     invite(&app, &owner, &org, "late@example.test", "MEMBER").await;
@@ -161,12 +280,38 @@ async fn revoked_resent_and_expired_invitations_kill_their_links() {
     crust_e2e::db::texts(&mut conn, "UPDATE invitations SET expires_at = now() - interval '1 second' WHERE email = $1 RETURNING id::text AS v", "late@example.test");
     let pending = app.ok(&owner, PENDING, json!({ "o": org })).await;
     assert_eq!(pending["organizationInvitations"][0]["expired"], true);
-    assert_eq!(message(&accept(&app, None, json!({ "token": token, "name": "N", "password": TEST_PASSWORD })).await), bad);
+    assert_eq!(
+        message(
+            &accept(
+                &app,
+                None,
+                json!({ "token": token, "name": "N", "password": TEST_PASSWORD })
+            )
+            .await
+        ),
+        bad
+    );
 
     // Each step is in the organization's audit log.
-    let actions = app.ok(&owner, "query($o: ID!) { auditEvents(organizationId: $o, first: 50) { nodes { action } } }", json!({ "o": org })).await;
-    let actions: Vec<&str> = actions["auditEvents"]["nodes"].as_array().unwrap().iter().map(|n| n["action"].as_str().unwrap()).collect();
-    for a in ["inviteToOrganization", "revokeInvitation", "resendInvitation", "acceptInvitation"] {
+    let actions = app
+        .ok(
+            &owner,
+            "query($o: ID!) { auditEvents(organizationId: $o, first: 50) { nodes { action } } }",
+            json!({ "o": org }),
+        )
+        .await;
+    let actions: Vec<&str> = actions["auditEvents"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "inviteToOrganization",
+        "revokeInvitation",
+        "resendInvitation",
+        "acceptInvitation",
+    ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
 }

@@ -8,6 +8,7 @@ mod notifications;
 mod outbox;
 mod reset;
 mod sign_up;
+mod timing;
 
 use crust_e2e::mail::SmtpPeer;
 use crust_e2e::{error_code, TestApp};
@@ -38,7 +39,13 @@ pub fn remember(token: &str) {
 }
 
 /// An anonymous mutation with one input object.
-pub async fn anonymous(app: &TestApp, field: &str, input_type: &str, select: &str, input: Value) -> Value {
+pub async fn anonymous(
+    app: &TestApp,
+    field: &str,
+    input_type: &str,
+    select: &str,
+    input: Value,
+) -> Value {
     app.gql(
         None,
         &format!("mutation($i: {input_type}!) {{ {field}(input: $i) {select} }}"),
@@ -77,7 +84,10 @@ pub async fn outbox_drained(app: &TestApp) {
         if queued == ["0"] {
             return;
         }
-        assert!(started.elapsed() < std::time::Duration::from_secs(15), "outbox never drained");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "outbox never drained"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -34,13 +34,20 @@ async fn a_sign_in_from_a_new_device_is_told_and_a_known_one_is_not() {
     // The same client again: nothing.
     app.login(&user.email, TEST_PASSWORD).await;
     outbox_drained(&app).await;
-    assert!(peer.to(&user.email).is_empty(), "{:?}", subjects(&peer, &user.email));
+    assert!(
+        peer.to(&user.email).is_empty(),
+        "{:?}",
+        subjects(&peer, &user.email)
+    );
     // Another browser: a notice, once.
     login_as(&app, &user.email, TEST_PASSWORD, "Mozilla/5.0 (Elsewhere)").await;
     let mail = &peer.wait_for(&user.email, 1).await[0];
     assert_eq!(mail.subject, "New sign-in to your account");
     assert_eq!(mail.link(), "https://app.crust.test/account/security");
-    assert!(!mail.raw.contains("Elsewhere"), "no data in the message, not even the agent");
+    assert!(
+        !mail.raw.contains("Elsewhere"),
+        "no data in the message, not even the agent"
+    );
     // A wrong password from a new device sends nothing.
     login_as(&app, &user.email, "not the password", "Another/1.0").await;
     outbox_drained(&app).await;
@@ -97,29 +104,72 @@ async fn changing_the_address_needs_the_password_and_the_new_inbox_and_tells_bot
     let user = app.user("mover").await;
     let other = app.user("other").await;
     let change = "mutation($i: ChangeEmailInput!) { changeEmail(input: $i) { message } }";
-    let wrong = app.gql(Some(&user.access), change, json!({ "i": { "password": "not mine", "newEmail": "moved@example.test" } })).await;
+    let wrong = app
+        .gql(
+            Some(&user.access),
+            change,
+            json!({ "i": { "password": "not mine", "newEmail": "moved@example.test" } }),
+        )
+        .await;
     assert_eq!(error_code(&wrong), Some("FORBIDDEN"));
     // A taken address answers the same and sends nothing.
-    let taken = app.gql(Some(&user.access), change, json!({ "i": { "password": TEST_PASSWORD, "newEmail": other.email } })).await;
-    let free = app.gql(Some(&user.access), change, json!({ "i": { "password": TEST_PASSWORD, "newEmail": "moved@example.test" } })).await;
+    let taken = app
+        .gql(
+            Some(&user.access),
+            change,
+            json!({ "i": { "password": TEST_PASSWORD, "newEmail": other.email } }),
+        )
+        .await;
+    let free = app
+        .gql(
+            Some(&user.access),
+            change,
+            json!({ "i": { "password": TEST_PASSWORD, "newEmail": "moved@example.test" } }),
+        )
+        .await;
     assert_eq!(taken, free);
     let confirm = &peer.wait_for("moved@example.test", 1).await[0];
     assert_eq!(confirm.subject, "Confirm your new email address");
     outbox_drained(&app).await;
     assert!(peer.to(&other.email).is_empty());
     // Nothing changed yet.
-    assert_eq!(app.ok(&user, "{ me { email } }", json!({})).await["me"]["email"], user.email.as_str());
+    assert_eq!(
+        app.ok(&user, "{ me { email } }", json!({})).await["me"]["email"],
+        user.email.as_str()
+    );
     let token = confirm.token();
     remember(&token);
-    let done = app.gql(None, "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }", json!({ "t": token })).await;
-    assert_eq!(done["data"]["confirmEmailChange"]["changed"], true, "{done}");
-    assert_eq!(app.ok(&user, "{ me { email } }", json!({})).await["me"]["email"], "moved@example.test");
-    let again = app.gql(None, "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }", json!({ "t": token })).await;
+    let done = app
+        .gql(
+            None,
+            "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }",
+            json!({ "t": token }),
+        )
+        .await;
+    assert_eq!(
+        done["data"]["confirmEmailChange"]["changed"], true,
+        "{done}"
+    );
+    assert_eq!(
+        app.ok(&user, "{ me { email } }", json!({})).await["me"]["email"],
+        "moved@example.test"
+    );
+    let again = app
+        .gql(
+            None,
+            "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }",
+            json!({ "t": token }),
+        )
+        .await;
     assert_eq!(error_code(&again), Some("BAD_USER_INPUT"));
     for address in [user.email.as_str(), "moved@example.test"] {
-        peer.wait_for_subject(address, "The email address of your account was changed").await;
+        peer.wait_for_subject(address, "The email address of your account was changed")
+            .await;
     }
-    assert!(app.login("moved@example.test", TEST_PASSWORD).await["data"]["login"]["accessToken"].is_string());
+    assert!(
+        app.login("moved@example.test", TEST_PASSWORD).await["data"]["login"]["accessToken"]
+            .is_string()
+    );
 }
 
 #[tokio::test]
@@ -129,23 +179,51 @@ async fn no_message_carries_what_an_attacker_typed() {
     let hostile_name = "Eve\r\nBcc: attacker@example.test <b>";
     // The API refuses control characters in names: make the hostile ones as an operator
     // could, straight into the database.
-    let eve = app.create_user("eve@example.test", "Eve <script>alert(1)</script>", TEST_PASSWORD).await;
-    let hostile = app.create_user("hostile@example.test", hostile_name, TEST_PASSWORD).await;
-    let org = app.create_org(&eve, "<img src=x onerror=alert(1)> Bcc: x@example.test").await;
-    let project = app.create_project(&eve, &org, "ORGANIZATION", "CONFIDENTIAL").await;
+    let eve = app
+        .create_user(
+            "eve@example.test",
+            "Eve <script>alert(1)</script>",
+            TEST_PASSWORD,
+        )
+        .await;
+    let hostile = app
+        .create_user("hostile@example.test", hostile_name, TEST_PASSWORD)
+        .await;
+    let org = app
+        .create_org(&eve, "<img src=x onerror=alert(1)> Bcc: x@example.test")
+        .await;
+    let project = app
+        .create_project(&eve, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
     let task = app.create_task(&eve, &project, None, "CONFIDENTIAL").await;
     app.ok(&eve, "mutation($t: ID!, $title: String!) { updateTask(input: {taskId: $t, title: $title}) { task { id } } }", json!({ "t": task, "title": "<h1>Invoice</h1> wire money now" })).await;
     app.ok(&eve, "mutation($o: ID!, $e: String!) { inviteToOrganization(input: {organizationId: $o, email: $e, role: MEMBER}) { email } }", json!({ "o": org, "e": "invitee@example.test" })).await;
-    let change = "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { endedSessions } }";
+    let change =
+        "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { endedSessions } }";
     for who in [&eve, &hostile] {
         app.ok(who, change, json!({ "i": { "currentPassword": TEST_PASSWORD, "newPassword": "another fine passphrase 7" } })).await;
     }
-    let mut all = vec![peer.wait_for_subject("invitee@example.test", "You are invited to Crust").await];
+    let mut all = vec![
+        peer.wait_for_subject("invitee@example.test", "You are invited to Crust")
+            .await,
+    ];
     for who in ["eve@example.test", "hostile@example.test"] {
-        all.push(peer.wait_for_subject(who, "Your password was changed").await);
+        all.push(
+            peer.wait_for_subject(who, "Your password was changed")
+                .await,
+        );
     }
     for m in &all {
-        for bad in ["<script>", "<img", "<h1>", "Invoice", "Bcc", "attacker@", "onerror", "wire money"] {
+        for bad in [
+            "<script>",
+            "<img",
+            "<h1>",
+            "Invoice",
+            "Bcc",
+            "attacker@",
+            "onerror",
+            "wire money",
+        ] {
             assert!(!m.raw.contains(bad), "{bad} in {}", m.raw);
         }
         let raw = m.raw.replace("\r\n", "\n");
@@ -154,13 +232,32 @@ async fn no_message_carries_what_an_attacker_typed() {
             .lines()
             .filter(|l| !l.starts_with([' ', '\t']))
             .filter_map(|l| l.split(':').next())
-            .filter(|n| !["X-Peer", "X-MailFrom", "X-RcptTo", "Return-Path", "Received", "Delivered-To"].contains(n))
+            .filter(|n| {
+                ![
+                    "X-Peer",
+                    "X-MailFrom",
+                    "X-RcptTo",
+                    "Return-Path",
+                    "Received",
+                    "Delivered-To",
+                ]
+                .contains(n)
+            })
             .collect();
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(
             sorted,
-            ["Content-Transfer-Encoding", "Content-Type", "Date", "From", "MIME-Version", "Message-ID", "Subject", "To"],
+            [
+                "Content-Transfer-Encoding",
+                "Content-Type",
+                "Date",
+                "From",
+                "MIME-Version",
+                "Message-ID",
+                "Subject",
+                "To"
+            ],
             "no extra header: {head}"
         );
     }

@@ -8,8 +8,10 @@ use super::{app_with, outbox_drained};
 
 const DEPEND: &str = "mutation($t: ID!, $d: ID!) { addTaskDependency(input: {taskId: $t, dependsOnTaskId: $d}) { task { id } } }";
 const ASSIGN: &str = "mutation($t: ID!, $a: [ID!]!) { updateTask(input: {taskId: $t, assigneeIds: $a}) { task { id } } }";
-const DONE: &str = "mutation($t: ID!) { updateTask(input: {taskId: $t, status: DONE}) { task { status } } }";
-const INBOX: &str = "{ me { notifications(first: 10) { totalCount nodes { id kind readAt task { id title } } } } }";
+const DONE: &str =
+    "mutation($t: ID!) { updateTask(input: {taskId: $t, status: DONE}) { task { status } } }";
+const INBOX: &str =
+    "{ me { notifications(first: 10) { totalCount nodes { id kind readAt task { id title } } } } }";
 
 #[tokio::test]
 async fn finishing_a_task_tells_the_assignees_of_its_successors_who_may_see_them() {
@@ -23,21 +25,38 @@ async fn finishing_a_task_tells_the_assignees_of_its_successors_who_may_see_them
     for m in [&bob, &carol, &quiet] {
         app.add_org_member(&owner, &org, m, "MEMBER").await;
     }
-    let project = app.create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL").await;
-    let first = app.create_task(&owner, &project, None, "CONFIDENTIAL").await;
-    let next = app.create_task(&owner, &project, None, "CONFIDENTIAL").await;
+    let project = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    let first = app
+        .create_task(&owner, &project, None, "CONFIDENTIAL")
+        .await;
+    let next = app
+        .create_task(&owner, &project, None, "CONFIDENTIAL")
+        .await;
     let secret = app.create_task(&owner, &project, None, "SECRET").await;
     app.ok(&owner, "mutation($t: ID!, $title: String!) { updateTask(input: {taskId: $t, title: $title}) { task { id } } }", json!({ "t": next, "title": "Pour the concrete" })).await;
-    app.ok(&owner, DEPEND, json!({ "t": next, "d": first })).await;
-    app.ok(&owner, DEPEND, json!({ "t": secret, "d": first })).await;
-    app.ok(&owner, ASSIGN, json!({ "t": next, "a": [bob.id, quiet.id] })).await;
+    app.ok(&owner, DEPEND, json!({ "t": next, "d": first }))
+        .await;
+    app.ok(&owner, DEPEND, json!({ "t": secret, "d": first }))
+        .await;
+    app.ok(
+        &owner,
+        ASSIGN,
+        json!({ "t": next, "a": [bob.id, quiet.id] }),
+    )
+    .await;
     // Carol was on the SECRET task's list and assigned, then taken off the list.
     app.grant(&owner, &secret, &carol, "EDIT").await;
-    app.ok(&owner, ASSIGN, json!({ "t": secret, "a": [carol.id] })).await;
+    app.ok(&owner, ASSIGN, json!({ "t": secret, "a": [carol.id] }))
+        .await;
     app.ok(&owner, "mutation($t: ID!, $u: ID!) { revokeTaskAccess(input: {taskId: $t, userId: $u}) { revokedUserId } }", json!({ "t": secret, "u": carol.id })).await;
     // Quiet turned the emails off.
     let settings = app.ok(&quiet, "mutation { updateNotificationSettings(input: {taskReadyEmail: false}) { settings { taskReadyEmail } } }", json!({})).await;
-    assert_eq!(settings["updateNotificationSettings"]["settings"]["taskReadyEmail"], false);
+    assert_eq!(
+        settings["updateNotificationSettings"]["settings"]["taskReadyEmail"],
+        false
+    );
 
     app.ok(&owner, DONE, json!({ "t": first })).await;
 
@@ -45,26 +64,56 @@ async fn finishing_a_task_tells_the_assignees_of_its_successors_who_may_see_them
     let n = &bob_inbox["me"]["notifications"];
     assert_eq!(n["totalCount"], 1, "{n}");
     assert_eq!(n["nodes"][0]["kind"], "TASK_READY");
-    assert_eq!(n["nodes"][0]["task"]["title"], "Pour the concrete", "in the app, the task");
+    assert_eq!(
+        n["nodes"][0]["task"]["title"], "Pour the concrete",
+        "in the app, the task"
+    );
     let mail = &peer.wait_for(&bob.email, 1).await[0];
     assert_eq!(mail.subject, "A task of yours is ready to start");
     assert_eq!(mail.link(), "https://app.crust.test/notifications");
-    assert!(!mail.raw.contains("Pour the concrete"), "the email carries no task data");
+    assert!(
+        !mail.raw.contains("Pour the concrete"),
+        "the email carries no task data"
+    );
 
-    assert_eq!(app.ok(&quiet, INBOX, json!({})).await["me"]["notifications"]["totalCount"], 1);
+    assert_eq!(
+        app.ok(&quiet, INBOX, json!({})).await["me"]["notifications"]["totalCount"],
+        1
+    );
     let carol_inbox = app.ok(&carol, INBOX, json!({})).await;
-    assert_eq!(carol_inbox["me"]["notifications"]["totalCount"], 0, "a task Carol cannot see tells her nothing");
+    assert_eq!(
+        carol_inbox["me"]["notifications"]["totalCount"], 0,
+        "a task Carol cannot see tells her nothing"
+    );
     outbox_drained(&app).await;
     assert!(peer.to(&quiet.email).is_empty(), "quiet chose no email");
     assert!(peer.to(&carol.email).is_empty());
 
     // Read: one, then all.
     let id = n["nodes"][0]["id"].clone();
-    let marked = app.ok(&bob, "mutation($i: [ID!]) { markNotificationsRead(input: {ids: $i}) { marked } }", json!({ "i": [id] })).await;
+    let marked = app
+        .ok(
+            &bob,
+            "mutation($i: [ID!]) { markNotificationsRead(input: {ids: $i}) { marked } }",
+            json!({ "i": [id] }),
+        )
+        .await;
     assert_eq!(marked["markNotificationsRead"]["marked"], 1);
-    let unread = app.ok(&bob, "{ me { notifications(unreadOnly: true) { totalCount } } }", json!({})).await;
+    let unread = app
+        .ok(
+            &bob,
+            "{ me { notifications(unreadOnly: true) { totalCount } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(unread["me"]["notifications"]["totalCount"], 0);
     // Someone else's ids are ignored.
-    let theirs = app.ok(&quiet, "mutation($i: [ID!]) { markNotificationsRead(input: {ids: $i}) { marked } }", json!({ "i": [n["nodes"][0]["id"]] })).await;
+    let theirs = app
+        .ok(
+            &quiet,
+            "mutation($i: [ID!]) { markNotificationsRead(input: {ids: $i}) { marked } }",
+            json!({ "i": [n["nodes"][0]["id"]] }),
+        )
+        .await;
     assert_eq!(theirs["markNotificationsRead"]["marked"], 0);
 }

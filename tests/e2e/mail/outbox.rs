@@ -12,7 +12,13 @@ use super::{app_with, outbox_drained};
 
 const INVITE: &str = "mutation($o: ID!, $e: String!) { inviteToOrganization(input: {organizationId: $o, email: $e, role: MEMBER}) { email } }";
 
-async fn invite_many(app: &TestApp, owner: &Session, org: &str, prefix: &str, n: usize) -> Vec<String> {
+async fn invite_many(
+    app: &TestApp,
+    owner: &Session,
+    org: &str,
+    prefix: &str,
+    n: usize,
+) -> Vec<String> {
     let mut sent = Vec::new();
     for i in 0..n {
         let email = format!("{prefix}{i}@example.test");
@@ -41,16 +47,26 @@ async fn while_the_smtp_server_is_down_nothing_is_lost_and_each_message_arrives_
     // Requests answer at once although no message can go out.
     let started = std::time::Instant::now();
     let sent = invite_many(&app, &owner, &org, "down", 5).await;
-    assert!(started.elapsed() < std::time::Duration::from_secs(5), "a request never waits on SMTP");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "a request never waits on SMTP"
+    );
     // The worker tried and will retry.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while outbox(&app, "template = 'INVITATION' AND attempts > 0").len() < 5 {
-        assert!(std::time::Instant::now() < deadline, "{:?}", outbox(&app, "true"));
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            outbox(&app, "true")
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     for row in outbox(&app, "template = 'INVITATION'") {
         assert!(row.starts_with("QUEUED"), "{row}");
-        assert!(row.ends_with(" false"), "the link is kept until sent: {row}");
+        assert!(
+            row.ends_with(" false"),
+            "the link is kept until sent: {row}"
+        );
     }
     peer.resume();
     for email in &sent {
@@ -59,10 +75,17 @@ async fn while_the_smtp_server_is_down_nothing_is_lost_and_each_message_arrives_
     outbox_drained(&app).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     for email in &sent {
-        assert_eq!(peer.to(email).len(), 1, "{email} got its message exactly once");
+        assert_eq!(
+            peer.to(email).len(),
+            1,
+            "{email} got its message exactly once"
+        );
     }
     for row in outbox(&app, "template = 'INVITATION'") {
-        assert!(row.starts_with("SENT") && row.ends_with(" true"), "sent, link erased: {row}");
+        assert!(
+            row.starts_with("SENT") && row.ends_with(" true"),
+            "sent, link erased: {row}"
+        );
     }
 }
 
@@ -73,7 +96,8 @@ async fn two_servers_share_one_outbox_and_never_send_a_message_twice() {
     // A second server process on the same database, its own worker polling too.
     let mut config = app.config.clone();
     config.mail.poll_ms = 10;
-    let second = crust_api::server::spawn(&config, TcpListener::bind("127.0.0.1:0").unwrap(), 1).unwrap();
+    let second =
+        crust_api::server::spawn(&config, TcpListener::bind("127.0.0.1:0").unwrap(), 1).unwrap();
     let owner = app.user("owner").await;
     let org = app.create_org(&owner, "Acme").await;
     let sent = invite_many(&app, &owner, &org, "shared", 30).await;
@@ -118,20 +142,27 @@ async fn a_message_that_keeps_failing_is_marked_dead_with_its_link_erased() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let log = std::fs::read_to_string(crust_e2e::log_file()).unwrap_or_default();
-    assert!(log.contains("mail given up after the last attempt"), "the dead message is logged");
+    assert!(
+        log.contains("mail given up after the last attempt"),
+        "the dead message is logged"
+    );
 }
 
 #[tokio::test]
 async fn starttls_and_implicit_tls_to_a_server_with_a_generated_certificate() {
     for implicit in [false, true] {
-        let dir = std::env::temp_dir().join(format!("crust-smtp-tls-{}", uuid::Uuid::new_v4().simple()));
+        let dir =
+            std::env::temp_dir().join(format!("crust-smtp-tls-{}", uuid::Uuid::new_v4().simple()));
         let peer = SmtpPeer::start_with(Some(PeerTls::generate(&dir, implicit)));
         let app = app_with(&peer).await;
         let owner = app.user("owner").await;
         let org = app.create_org(&owner, "Acme").await;
         let sent = invite_many(&app, &owner, &org, "tls", 1).await;
         let mail = &peer.wait_for(&sent[0], 1).await[0];
-        assert_eq!(mail.subject, "You are invited to Crust", "implicit TLS: {implicit}");
+        assert_eq!(
+            mail.subject, "You are invited to Crust",
+            "implicit TLS: {implicit}"
+        );
         super::remember(&mail.token());
 
         // Without the CA file the certificate is not trusted: nothing is sent.
@@ -152,7 +183,11 @@ async fn starttls_and_implicit_tls_to_a_server_with_a_generated_certificate() {
         }
         let rows = outbox(&app, "template = 'INVITATION'");
         assert!(rows[0].starts_with("QUEUED"), "{rows:?}");
-        assert!(rows[0].to_lowercase().contains("certificate") || rows[0].to_lowercase().contains("tls"), "{rows:?}");
+        assert!(
+            rows[0].to_lowercase().contains("certificate")
+                || rows[0].to_lowercase().contains("tls"),
+            "{rows:?}"
+        );
         assert!(peer.to(&sent[0]).is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }

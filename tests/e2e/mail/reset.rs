@@ -11,11 +11,25 @@ use super::{anonymous, assert_not_in_audit, message, outbox_drained, remember};
 const NEW_PASSWORD: &str = "a fresh passphrase after reset";
 
 async fn request(app: &TestApp, email: &str) -> serde_json::Value {
-    anonymous(app, "requestPasswordReset", "EmailInput", "{ accepted message }", json!({ "email": email })).await
+    anonymous(
+        app,
+        "requestPasswordReset",
+        "EmailInput",
+        "{ accepted message }",
+        json!({ "email": email }),
+    )
+    .await
 }
 
 async fn reset(app: &TestApp, token: &str, password: &str) -> serde_json::Value {
-    anonymous(app, "resetPassword", "ResetPasswordInput", "{ endedSessions }", json!({ "token": token, "password": password })).await
+    anonymous(
+        app,
+        "resetPassword",
+        "ResetPasswordInput",
+        "{ endedSessions }",
+        json!({ "token": token, "password": password }),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -30,18 +44,31 @@ async fn a_reset_link_sets_a_new_password_ends_every_session_and_clears_the_lock
     })
     .await;
     let user = app.user("resetter").await;
-    let other = crust_e2e::session_from(&app.login(&user.email, TEST_PASSWORD).await["data"]["login"]).unwrap();
+    let other =
+        crust_e2e::session_from(&app.login(&user.email, TEST_PASSWORD).await["data"]["login"])
+            .unwrap();
     // Locked out of the account from this address.
     for _ in 0..3 {
         app.login(&user.email, "wrong guess number one").await;
     }
-    assert_eq!(error_code(&app.login(&user.email, TEST_PASSWORD).await), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        error_code(&app.login(&user.email, TEST_PASSWORD).await),
+        Some("UNAUTHENTICATED")
+    );
 
-    assert_eq!(request(&app, &user.email).await, request(&app, "nobody@example.test").await, "the same answer for an unknown address");
-    let mail = peer.wait_for_subject(&user.email, "Reset your password").await;
+    assert_eq!(
+        request(&app, &user.email).await,
+        request(&app, "nobody@example.test").await,
+        "the same answer for an unknown address"
+    );
+    let mail = peer
+        .wait_for_subject(&user.email, "Reset your password")
+        .await;
     let token = mail.token();
     remember(&token);
-    assert!(mail.link().starts_with("https://app.crust.test/reset-password#token="));
+    assert!(mail
+        .link()
+        .starts_with("https://app.crust.test/reset-password#token="));
 
     // The policy applies, and a refused password does not spend the link.
     let weak = reset(&app, &token, "password1").await;
@@ -53,16 +80,26 @@ async fn a_reset_link_sets_a_new_password_ends_every_session_and_clears_the_lock
     for s in [&user, &other] {
         let me = app.gql(Some(&s.access), "{ me { id } }", json!({})).await;
         assert_eq!(error_code(&me), Some("UNAUTHENTICATED"));
-        assert_eq!(error_code(&app.refresh(&s.refresh).await), Some("UNAUTHENTICATED"));
+        assert_eq!(
+            error_code(&app.refresh(&s.refresh).await),
+            Some("UNAUTHENTICATED")
+        );
     }
     // The lockout is gone, the old password too.
     assert!(app.login(&user.email, NEW_PASSWORD).await["data"]["login"]["accessToken"].is_string());
-    assert_eq!(error_code(&app.login(&user.email, TEST_PASSWORD).await), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        error_code(&app.login(&user.email, TEST_PASSWORD).await),
+        Some("UNAUTHENTICATED")
+    );
     // Single use.
     let again = reset(&app, &token, "yet another passphrase 9").await;
-    assert_eq!(message(&again), message(&reset(&app, "garbage", NEW_PASSWORD).await));
+    assert_eq!(
+        message(&again),
+        message(&reset(&app, "garbage", NEW_PASSWORD).await)
+    );
 
-    peer.wait_for_subject(&user.email, "Your password was changed").await;
+    peer.wait_for_subject(&user.email, "Your password was changed")
+        .await;
     assert_not_in_audit(&app, &token);
     // The record: requested (for the account), completed.
     let mut conn = app.db.connect();
@@ -93,6 +130,11 @@ async fn an_expired_reset_link_is_refused_like_any_bad_one() {
     let mut conn = app.db.connect();
     crust_e2e::db::texts(&mut conn, "UPDATE email_tokens SET expires_at = now() - interval '1 second' WHERE user_id::text = $1 RETURNING purpose AS v", &user.id);
     let late = reset(&app, &token, NEW_PASSWORD).await;
-    assert_eq!(message(&late), message(&reset(&app, "garbage", NEW_PASSWORD).await));
-    assert!(app.login(&user.email, TEST_PASSWORD).await["data"]["login"]["accessToken"].is_string());
+    assert_eq!(
+        message(&late),
+        message(&reset(&app, "garbage", NEW_PASSWORD).await)
+    );
+    assert!(
+        app.login(&user.email, TEST_PASSWORD).await["data"]["login"]["accessToken"].is_string()
+    );
 }

@@ -15,34 +15,75 @@ async fn sign_up_verifies_the_address_through_the_link_in_a_real_message() {
     let app = app_with(&peer).await;
     let email = "newcomer@example.test";
     let (f, t, s) = SIGN_UP;
-    let body = anonymous(&app, f, t, s, json!({ "email": email, "password": TEST_PASSWORD, "name": "Nora" })).await;
+    let body = anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": email, "password": TEST_PASSWORD, "name": "Nora" }),
+    )
+    .await;
     assert_eq!(body["data"]["signUp"]["accepted"], true, "{body}");
 
     let mail = &peer.wait_for(email, 1).await[0];
     assert_eq!(mail.subject, "Confirm your email address");
     let token = mail.token();
     remember(&token);
-    assert!(mail.link().starts_with("https://app.crust.test/verify-email#token="));
-    assert!(!mail.body.contains("Nora"), "a name typed at sign-up is not mailed to the address");
+    assert!(mail
+        .link()
+        .starts_with("https://app.crust.test/verify-email#token="));
+    assert!(
+        !mail.body.contains("Nora"),
+        "a name typed at sign-up is not mailed to the address"
+    );
 
     // Before the link is followed the right password is told to verify; a wrong one
     // gets the usual answer.
     let early = app.login(email, TEST_PASSWORD).await;
     assert_eq!(error_code(&early), Some("UNAUTHENTICATED"));
-    assert!(message(&early).contains("confirm your email address first"), "{early}");
+    assert!(
+        message(&early).contains("confirm your email address first"),
+        "{early}"
+    );
     let wrong = app.login(email, "not the password at all").await;
     assert_eq!(message(&wrong), "the email or password is incorrect");
 
-    let verified = anonymous(&app, "verifyEmail", "TokenInput", "{ accessToken refreshToken user { id email } }", json!({ "token": token })).await;
-    let session = session_from(&verified["data"]["verifyEmail"]).unwrap_or_else(|| panic!("{verified}"));
+    let verified = anonymous(
+        &app,
+        "verifyEmail",
+        "TokenInput",
+        "{ accessToken refreshToken user { id email } }",
+        json!({ "token": token }),
+    )
+    .await;
+    let session =
+        session_from(&verified["data"]["verifyEmail"]).unwrap_or_else(|| panic!("{verified}"));
     let me = app.ok(&session, "{ me { email name } }", json!({})).await;
     assert_eq!(me["me"]["name"], "Nora");
 
     // Single use.
-    let again = anonymous(&app, "verifyEmail", "TokenInput", "{ accessToken }", json!({ "token": token })).await;
+    let again = anonymous(
+        &app,
+        "verifyEmail",
+        "TokenInput",
+        "{ accessToken }",
+        json!({ "token": token }),
+    )
+    .await;
     assert_eq!(error_code(&again), Some("BAD_USER_INPUT"));
-    let garbage = anonymous(&app, "verifyEmail", "TokenInput", "{ accessToken }", json!({ "token": "not-a-token" })).await;
-    assert_eq!(message(&again), message(&garbage), "a spent token answers like any bad one");
+    let garbage = anonymous(
+        &app,
+        "verifyEmail",
+        "TokenInput",
+        "{ accessToken }",
+        json!({ "token": "not-a-token" }),
+    )
+    .await;
+    assert_eq!(
+        message(&again),
+        message(&garbage),
+        "a spent token answers like any bad one"
+    );
     assert!(app.login(email, TEST_PASSWORD).await["data"]["login"]["accessToken"].is_string());
     assert_not_in_audit(&app, &token);
 }
@@ -53,8 +94,22 @@ async fn sign_up_answers_the_same_for_new_and_taken_addresses() {
     let app = app_with(&peer).await;
     let taken = app.user("owner").await;
     let (f, t, s) = SIGN_UP;
-    let fresh = anonymous(&app, f, t, s, json!({ "email": "free@example.test", "password": TEST_PASSWORD, "name": "X" })).await;
-    let dup = anonymous(&app, f, t, s, json!({ "email": taken.email.to_uppercase(), "password": TEST_PASSWORD, "name": "X" })).await;
+    let fresh = anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": "free@example.test", "password": TEST_PASSWORD, "name": "X" }),
+    )
+    .await;
+    let dup = anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": taken.email.to_uppercase(), "password": TEST_PASSWORD, "name": "X" }),
+    )
+    .await;
     assert_eq!(fresh, dup, "the caller cannot tell a taken address");
 
     // The owner of the taken address is told, with no link to verify anything.
@@ -63,12 +118,21 @@ async fn sign_up_answers_the_same_for_new_and_taken_addresses() {
     assert_eq!(notice.link(), "https://app.crust.test/sign-in");
     // Asking again and again does not flood the owner's inbox.
     for _ in 0..3 {
-        anonymous(&app, f, t, s, json!({ "email": taken.email, "password": TEST_PASSWORD, "name": "X" })).await;
+        anonymous(
+            &app,
+            f,
+            t,
+            s,
+            json!({ "email": taken.email, "password": TEST_PASSWORD, "name": "X" }),
+        )
+        .await;
     }
     outbox_drained(&app).await;
     assert_eq!(peer.to(&taken.email).len(), 1);
     // The owner's password did not change.
-    assert!(app.login(&taken.email, TEST_PASSWORD).await["data"]["login"]["accessToken"].is_string());
+    assert!(
+        app.login(&taken.email, TEST_PASSWORD).await["data"]["login"]["accessToken"].is_string()
+    );
 }
 
 #[tokio::test]
@@ -77,27 +141,74 @@ async fn signing_up_again_before_verifying_sends_a_new_link_and_kills_the_old_on
     let app = app_with(&peer).await;
     let email = "twice@example.test";
     let (f, t, s) = SIGN_UP;
-    anonymous(&app, f, t, s, json!({ "email": email, "password": "first passphrase 111", "name": "First" })).await;
+    anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": email, "password": "first passphrase 111", "name": "First" }),
+    )
+    .await;
     let first = peer.wait_for(email, 1).await[0].token();
     remember(&first);
     // Within the minute nothing more is sent.
-    anonymous(&app, f, t, s, json!({ "email": email, "password": "second passphrase 222", "name": "Second" })).await;
+    anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": email, "password": "second passphrase 222", "name": "Second" }),
+    )
+    .await;
     outbox_drained(&app).await;
     assert_eq!(peer.to(email).len(), 1);
     // A minute later (moved back in the database) a new link replaces the first.
     let mut conn = app.db.connect();
     crust_e2e::db::texts(&mut conn, "UPDATE outbox SET created_at = created_at - interval '2 minutes' WHERE recipient = $1 RETURNING id::text AS v", email);
-    anonymous(&app, f, t, s, json!({ "email": email, "password": "second passphrase 222", "name": "Second" })).await;
+    anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": email, "password": "second passphrase 222", "name": "Second" }),
+    )
+    .await;
     let mails = peer.wait_for(email, 2).await;
-    let second = mails.iter().map(|m| m.token()).find(|t| *t != first).unwrap();
+    let second = mails
+        .iter()
+        .map(|m| m.token())
+        .find(|t| *t != first)
+        .unwrap();
     remember(&second);
-    let old = anonymous(&app, "verifyEmail", "TokenInput", "{ accessToken }", json!({ "token": first })).await;
+    let old = anonymous(
+        &app,
+        "verifyEmail",
+        "TokenInput",
+        "{ accessToken }",
+        json!({ "token": first }),
+    )
+    .await;
     assert_eq!(error_code(&old), Some("BAD_USER_INPUT"));
-    let new = anonymous(&app, "verifyEmail", "TokenInput", "{ accessToken user { name } }", json!({ "token": second })).await;
-    assert_eq!(new["data"]["verifyEmail"]["user"]["name"], "Second", "{new}");
+    let new = anonymous(
+        &app,
+        "verifyEmail",
+        "TokenInput",
+        "{ accessToken user { name } }",
+        json!({ "token": second }),
+    )
+    .await;
+    assert_eq!(
+        new["data"]["verifyEmail"]["user"]["name"], "Second",
+        "{new}"
+    );
     // Whoever followed the link set the password chosen with it.
-    assert!(app.login(email, "second passphrase 222").await["data"]["login"]["accessToken"].is_string());
-    assert_eq!(error_code(&app.login(email, "first passphrase 111").await), Some("UNAUTHENTICATED"));
+    assert!(
+        app.login(email, "second passphrase 222").await["data"]["login"]["accessToken"].is_string()
+    );
+    assert_eq!(
+        error_code(&app.login(email, "first passphrase 111").await),
+        Some("UNAUTHENTICATED")
+    );
 }
 
 #[tokio::test]
@@ -106,22 +217,49 @@ async fn resend_verification_answers_the_same_for_any_address() {
     let app = app_with(&peer).await;
     let verified = app.user("verified").await;
     let (f, t, s) = SIGN_UP;
-    anonymous(&app, f, t, s, json!({ "email": "pending@example.test", "password": TEST_PASSWORD, "name": "P" })).await;
+    anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": "pending@example.test", "password": TEST_PASSWORD, "name": "P" }),
+    )
+    .await;
     peer.wait_for("pending@example.test", 1).await;
     let mut conn = app.db.connect();
     crust_e2e::db::texts(&mut conn, "UPDATE outbox SET created_at = created_at - interval '2 minutes' WHERE recipient = $1 RETURNING id::text AS v", "pending@example.test");
-    let answers: Vec<_> = futures_answers(&app, &["pending@example.test", "nobody@example.test", &verified.email]).await;
+    let answers: Vec<_> = futures_answers(
+        &app,
+        &[
+            "pending@example.test",
+            "nobody@example.test",
+            &verified.email,
+        ],
+    )
+    .await;
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
     let mails = peer.wait_for("pending@example.test", 2).await;
     assert_eq!(mails.len(), 2, "the unverified address got a new link");
     outbox_drained(&app).await;
-    assert!(peer.to(&verified.email).is_empty(), "a verified address gets nothing");
+    assert!(
+        peer.to(&verified.email).is_empty(),
+        "a verified address gets nothing"
+    );
 }
 
 async fn futures_answers(app: &crust_e2e::TestApp, emails: &[&str]) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for e in emails {
-        out.push(anonymous(app, "resendVerification", "EmailInput", "{ accepted message }", json!({ "email": e })).await);
+        out.push(
+            anonymous(
+                app,
+                "resendVerification",
+                "EmailInput",
+                "{ accepted message }",
+                json!({ "email": e }),
+            )
+            .await,
+        );
     }
     out
 }

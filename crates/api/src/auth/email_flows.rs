@@ -70,7 +70,14 @@ impl AuthService {
                 crust_dal::transaction(c, |c| {
                     let user = accounts::request_password_reset(c, &email, interval)?;
                     let mut e = rec2.sign_in_event("requestPasswordReset", Outcome::Ok);
-                    e.reason = Some(if user.is_some() { "queued" } else { "nothing_sent" }.into());
+                    e.reason = Some(
+                        if user.is_some() {
+                            "queued"
+                        } else {
+                            "nothing_sent"
+                        }
+                        .into(),
+                    );
                     e.subject_user = user;
                     e.target = user.map(|u| Target::new(TargetKind::User, u.0));
                     e.variables = Some(rec2.sent(json!({ "email": email })));
@@ -101,7 +108,8 @@ impl AuthService {
                     let mut e = rec2.sign_in_event("resetPassword", Outcome::Ok);
                     e.subject_user = Some(reset.user);
                     e.target = Some(Target::new(TargetKind::User, reset.user.0));
-                    e.variables = Some(json!({ "sessionsEnded": reset.sessions_ended }).to_string());
+                    e.variables =
+                        Some(json!({ "sessionsEnded": reset.sessions_ended }).to_string());
                     rec2.append(c, &e)?;
                     Ok(reset)
                 })
@@ -146,7 +154,11 @@ impl AuthService {
 
     /// Follows the link sent to a new address: the change takes effect and both
     /// addresses are told.
-    pub async fn confirm_email_change(&self, token: String, rec: &Recorder) -> Result<(), ApiError> {
+    pub async fn confirm_email_change(
+        &self,
+        token: String,
+        rec: &Recorder,
+    ) -> Result<(), ApiError> {
         let rec2 = rec.clone();
         self.db
             .run(move |c| {
@@ -181,7 +193,10 @@ impl AuthService {
             e.subject_user = Some(accepted.user);
             e.organization = Some(accepted.org.0);
             e.target = Some(Target::new(TargetKind::Organization, accepted.org.0));
-            e.reason = Some(format!("joined_as_{}", accepted.role.as_str().to_lowercase()));
+            e.reason = Some(format!(
+                "joined_as_{}",
+                accepted.role.as_str().to_lowercase()
+            ));
             e.variables = Some(rec.sent(json!({})));
             e
         };

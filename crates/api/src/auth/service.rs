@@ -483,11 +483,8 @@ impl AuthService {
         rec: &Recorder,
     ) -> Result<(), ApiError> {
         let user_id = principal.user_id();
-        let me = principal.clone();
-        let (_, creds) = self
-            .db
-            .run(move |c| users::credentials_of(c, &me))
-            .await?;
+        let me = *principal;
+        let (_, creds) = self.db.run(move |c| users::credentials_of(c, &me)).await?;
         let account = AccountKey::User(user_id);
         let client = ClientKey::of(rec.client().ip.as_deref());
         let attempt = self.throttled(account, client).await;

@@ -179,7 +179,10 @@ impl Config {
             Some(_) => {}
         }
         if !self.mail.public_url.starts_with("https://") {
-            problems.push("CRUST_PUBLIC_URL is not https: links in messages would carry tokens in the clear".into());
+            problems.push(
+                "CRUST_PUBLIC_URL is not https: links in messages would carry tokens in the clear"
+                    .into(),
+            );
         }
         if !self.http.behind_tls_proxy && self.http.tls_cert.is_none() {
             problems.push(

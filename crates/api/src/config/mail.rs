@@ -58,9 +58,7 @@ impl Value for SmtpServer {
             ("smtps", None) => (SmtpSecurity::ImplicitTls, 465),
             ("smtp", Some("required")) => (SmtpSecurity::StartTls, 587),
             ("smtp", None | Some("none")) => (SmtpSecurity::Plain, 25),
-            ("smtp", Some(_)) => {
-                return Err("`tls` must be `required` (STARTTLS) or `none`".into())
-            }
+            ("smtp", Some(_)) => return Err("`tls` must be `required` (STARTTLS) or `none`".into()),
             ("smtps", Some(_)) => return Err("smtps:// takes no `tls` parameter".into()),
             _ => return Err("must start with smtps:// or smtp://".into()),
         };
@@ -92,6 +90,8 @@ impl Value for SmtpServer {
     }
 }
 
+// A setting's `check` takes a reference to the field's own type.
+#[allow(clippy::ptr_arg)]
 fn check_public_url(url: &String) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|_| "is not a URL".to_owned())?;
     let ok = matches!(parsed.scheme(), "http" | "https")
@@ -106,6 +106,7 @@ fn check_public_url(url: &String) -> Result<(), String> {
     }
 }
 
+#[allow(clippy::ptr_arg)]
 fn check_from(from: &String) -> Result<(), String> {
     from.parse::<lettre::message::Mailbox>()
         .map(|_| ())

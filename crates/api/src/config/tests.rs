@@ -415,21 +415,41 @@ fn the_file_holds_every_setting_with_its_type() {
 fn smtp_urls_name_their_tls_and_prod_refuses_mail_without_tls_or_https_links() {
     use crate::config::SmtpSecurity;
     let smtp = |url: &str| load(&[("CRUST_SMTP_URL", url)]).map(|c| c.mail.smtp);
-    let s = smtp("smtps://mailer:p%40ss@smtp.example.com").unwrap().unwrap();
-    assert_eq!((s.security, s.port, s.host.as_str()), (SmtpSecurity::ImplicitTls, 465, "smtp.example.com"));
+    let s = smtp("smtps://mailer:p%40ss@smtp.example.com")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.security, s.port, s.host.as_str()),
+        (SmtpSecurity::ImplicitTls, 465, "smtp.example.com")
+    );
     assert_eq!(s.user.as_deref(), Some("mailer"));
     assert_eq!(s.password.as_ref().map(|p| p.expose()), Some("p@ss"));
-    assert!(!format!("{s:?}").contains("p@ss"), "the password never prints");
-    let s = smtp("smtp://smtp.example.com?tls=required").unwrap().unwrap();
+    assert!(
+        !format!("{s:?}").contains("p@ss"),
+        "the password never prints"
+    );
+    let s = smtp("smtp://smtp.example.com?tls=required")
+        .unwrap()
+        .unwrap();
     assert_eq!((s.security, s.port), (SmtpSecurity::StartTls, 587));
     let s = smtp("smtp://127.0.0.1:2525").unwrap().unwrap();
     assert_eq!((s.security, s.port), (SmtpSecurity::Plain, 2525));
-    for bad in ["http://x", "smtp://x?tls=maybe", "smtps://x?tls=none", "smtp://x/path", "smtp://user:pw@"] {
+    for bad in [
+        "http://x",
+        "smtp://x?tls=maybe",
+        "smtps://x?tls=none",
+        "smtp://x/path",
+        "smtp://user:pw@",
+    ] {
         let err = smtp(bad).unwrap_err().to_string();
         assert!(err.contains("CRUST_SMTP_URL"), "{bad}: {err}");
         assert!(!err.contains("pw@"), "the URL is not echoed: {err}");
     }
-    for bad in ["app.example.com", "https://app.example.com/", "https://a.example?x=1"] {
+    for bad in [
+        "app.example.com",
+        "https://app.example.com/",
+        "https://a.example?x=1",
+    ] {
         assert!(load(&[("CRUST_PUBLIC_URL", bad)]).is_err(), "{bad}");
     }
     assert!(load(&[("CRUST_MAIL_FROM", "not an address")]).is_err());
@@ -447,9 +467,21 @@ fn smtp_urls_name_their_tls_and_prod_refuses_mail_without_tls_or_https_links() {
     };
     let err = with(&[("CRUST_PUBLIC_URL", "https://app.example.com")]).unwrap_err();
     assert!(err.contains("CRUST_SMTP_URL is not set"), "{err}");
-    let err = with(&[("CRUST_PUBLIC_URL", "https://app.example.com"), ("CRUST_SMTP_URL", "smtp://relay")]).unwrap_err();
+    let err = with(&[
+        ("CRUST_PUBLIC_URL", "https://app.example.com"),
+        ("CRUST_SMTP_URL", "smtp://relay"),
+    ])
+    .unwrap_err();
     assert!(err.contains("without TLS"), "{err}");
-    let err = with(&[("CRUST_PUBLIC_URL", "http://app.example.com"), ("CRUST_SMTP_URL", "smtps://relay")]).unwrap_err();
+    let err = with(&[
+        ("CRUST_PUBLIC_URL", "http://app.example.com"),
+        ("CRUST_SMTP_URL", "smtps://relay"),
+    ])
+    .unwrap_err();
     assert!(err.contains("CRUST_PUBLIC_URL is not https"), "{err}");
-    assert!(with(&[("CRUST_PUBLIC_URL", "https://app.example.com"), ("CRUST_SMTP_URL", "smtps://relay")]).is_ok());
+    assert!(with(&[
+        ("CRUST_PUBLIC_URL", "https://app.example.com"),
+        ("CRUST_SMTP_URL", "smtps://relay")
+    ])
+    .is_ok());
 }

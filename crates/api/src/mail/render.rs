@@ -20,7 +20,11 @@ pub enum RenderError {
 }
 
 /// The link a message carries.
-pub fn link(template: Template, public_url: &str, token: Option<&str>) -> Result<String, RenderError> {
+pub fn link(
+    template: Template,
+    public_url: &str,
+    token: Option<&str>,
+) -> Result<String, RenderError> {
     match template.link() {
         LinkKind::WithToken(path) => {
             let token = token.ok_or(RenderError::MissingToken)?;
@@ -150,7 +154,11 @@ mod tests {
 
     #[test]
     fn a_plain_name_greets() {
-        let body = body(Template::PasswordChanged, Some("Ann Lee"), "https://x.example/l");
+        let body = body(
+            Template::PasswordChanged,
+            Some("Ann Lee"),
+            "https://x.example/l",
+        );
         assert!(body.starts_with("Hello Ann Lee,"));
     }
 }

@@ -91,7 +91,7 @@ impl Worker {
         let template = message.template_name().to_owned();
         match result {
             Ok(()) => {
-                self.db.run(move |c| outbox::mark_sent(c, id)).await?;
+                self.db.run(move |c| outbox::mark_sent(c, &message)).await?;
                 tracing::info!(message_id = %id, template, "mail sent");
                 Ok(true)
             }

@@ -37,7 +37,10 @@ pub fn run(cmd: MailCommand) -> anyhow::Result<()> {
             runtime
                 .block_on(transport.send(message))
                 .map_err(|e| anyhow::anyhow!("not sent: {e}"))?;
-            println!("sent a test message to {to} via {}", transport.describe(&config.mail));
+            println!(
+                "sent a test message to {to} via {}",
+                transport.describe(&config.mail)
+            );
             Ok(())
         }
         MailCommand::Outbox { all, limit } => {
@@ -45,13 +48,9 @@ pub fn run(cmd: MailCommand) -> anyhow::Result<()> {
                 anyhow::bail!("--limit must be between 1 and 10000");
             }
             let mut conn = super::connect(&config)?;
-            let rows = crust_dal::outbox::list(
-                &crust_dal::Operator::at_console(),
-                &mut conn,
-                all,
-                limit,
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let rows =
+                crust_dal::outbox::list(&crust_dal::Operator::at_console(), &mut conn, all, limit)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             if rows.is_empty() {
                 println!("the outbox is empty: nothing queued, retrying or dead");
                 return Ok(());

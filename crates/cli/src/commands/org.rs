@@ -67,7 +67,11 @@ pub fn run(cmd: OrgCommand) -> anyhow::Result<()> {
                 println!("{}  {}  {members} member(s)", org.id, org.name);
             }
         }
-        OrgCommand::AddMember { org, email, role: r } => {
+        OrgCommand::AddMember {
+            org,
+            email,
+            role: r,
+        } => {
             let r = role(&r)?;
             let user = user_by_email(&mut conn, &email)?;
             let member = dal(crust_dal::orgs::add_member_as_operator(

@@ -52,7 +52,7 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
         &name,
         &hash,
     )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "created user {} <{}> with id {}",
         user.name, user.email, user.id

@@ -153,4 +153,9 @@ pub const SECURITY_ACTIONS: &[&str] = &[
     "logout",
     "changePassword",
     "revokeSession",
+    "verifyEmail",
+    "requestPasswordReset",
+    "resetPassword",
+    "changeEmail",
+    "confirmEmailChange",
 ];
