@@ -131,15 +131,25 @@ pub fn sign_up(
 ) -> DalResult<SignUp> {
     conn.transaction(|conn| match by_email(conn, email)? {
         None => {
-            let id: Uuid = diesel::insert_into(users::table)
-                .values((
-                    users::email.eq(email),
-                    users::name.eq(name),
-                    users::password_hash.eq(password_hash),
-                    users::email_verified.eq(false),
-                ))
-                .returning(users::id)
-                .get_result(conn)?;
+            // A sign-up for the same address committed in between: answer as for a
+            // taken address (in a savepoint, so this transaction goes on).
+            let inserted = conn.transaction(|conn| {
+                diesel::insert_into(users::table)
+                    .values((
+                        users::email.eq(email),
+                        users::name.eq(name),
+                        users::password_hash.eq(password_hash),
+                        users::email_verified.eq(false),
+                    ))
+                    .returning(users::id)
+                    .get_result::<Uuid>(conn)
+                    .map_err(DalError::from)
+            });
+            let id = match inserted {
+                Ok(id) => id,
+                Err(DalError::Conflict(_)) => return Ok(SignUp::Throttled),
+                Err(e) => return Err(e),
+            };
             let user = UserId(id);
             let token = email_tokens::issue(
                 conn,
@@ -252,13 +262,19 @@ pub fn resend_verification(conn: &mut PgConnection, email: &str) -> DalResult<bo
         {
             return Ok(false);
         }
+        // A sign-up again before verifying left its password and name on the last
+        // link: the new link carries them on, or they would be lost.
+        let pending = email_tokens::pending_carried(conn, Purpose::VerifyEmail, account.user())?;
         let token = email_tokens::issue(
             conn,
             Purpose::VerifyEmail,
             account.user(),
             &account.email,
             VERIFY_TTL,
-            Carried::default(),
+            Carried {
+                password_hash: pending.0.as_deref(),
+                name: pending.1.as_deref(),
+            },
         )?;
         outbox::enqueue(conn, &verify_letter(&account.email, account.user(), &token))?;
         Ok(true)

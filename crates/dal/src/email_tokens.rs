@@ -78,6 +78,23 @@ pub(crate) fn issue(
     Ok(token)
 }
 
+/// What the account's newest unused token for `purpose` carries (password hash, name).
+pub(crate) fn pending_carried(
+    conn: &mut PgConnection,
+    purpose: Purpose,
+    user: UserId,
+) -> DalResult<(Option<String>, Option<String>)> {
+    Ok(email_tokens::table
+        .filter(email_tokens::user_id.eq(user.0))
+        .filter(email_tokens::purpose.eq(purpose.as_str()))
+        .filter(email_tokens::used_at.is_null())
+        .order(email_tokens::created_at.desc())
+        .select((email_tokens::password_hash, email_tokens::name))
+        .first(conn)
+        .optional()?
+        .unwrap_or((None, None)))
+}
+
 /// Marks the account's unused tokens for `purpose` used.
 pub(crate) fn kill(conn: &mut PgConnection, purpose: Purpose, user: UserId) -> DalResult<()> {
     diesel::update(

@@ -138,3 +138,30 @@ async fn an_expired_reset_link_is_refused_like_any_bad_one() {
         app.login(&user.email, TEST_PASSWORD).await["data"]["login"]["accessToken"].is_string()
     );
 }
+
+#[tokio::test]
+async fn reset_requests_draw_from_the_sign_in_rate_limit_one_per_request() {
+    let app = TestApp::start_with(|c| c.rate_limits.sign_in_per_hour = 60).await;
+    // Aliases cannot pack several into one request.
+    let packed = app
+        .gql(None, "mutation { a: requestPasswordReset(input: {email: \"a@example.test\"}) { accepted } b: requestPasswordReset(input: {email: \"b@example.test\"}) { accepted } }", json!({}))
+        .await;
+    assert!(packed["errors"].is_array(), "{packed}");
+    // The burst (5) spent, the next ones answer 429 RATE_LIMITED.
+    let mut limited = 0;
+    for i in 0..10 {
+        let res = app
+            .http
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": "mutation($e: String!) { requestPasswordReset(input: {email: $e}) { accepted } }", "variables": { "e": format!("r{i}@example.test") } }))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(error_code(&body), Some("RATE_LIMITED"));
+            limited += 1;
+        }
+    }
+    assert!(limited >= 4, "only {limited} of 10 were limited");
+}

@@ -189,12 +189,38 @@ async fn signing_up_again_before_verifying_sends_a_new_link_and_kills_the_old_on
     )
     .await;
     assert_eq!(error_code(&old), Some("BAD_USER_INPUT"));
+    // Asking for the link again carries the second sign-up's password and name on.
+    crust_e2e::db::texts(&mut conn, "UPDATE outbox SET created_at = created_at - interval '2 minutes' WHERE recipient = $1 RETURNING id::text AS v", email);
+    anonymous(
+        &app,
+        "resendVerification",
+        "EmailInput",
+        "{ accepted }",
+        json!({ "email": email }),
+    )
+    .await;
+    let mails = peer.wait_for(email, 3).await;
+    let third = mails
+        .iter()
+        .map(|m| m.token())
+        .find(|t| *t != first && *t != second)
+        .unwrap();
+    remember(&third);
+    let dead = anonymous(
+        &app,
+        "verifyEmail",
+        "TokenInput",
+        "{ accessToken }",
+        json!({ "token": second }),
+    )
+    .await;
+    assert_eq!(error_code(&dead), Some("BAD_USER_INPUT"));
     let new = anonymous(
         &app,
         "verifyEmail",
         "TokenInput",
         "{ accessToken user { name } }",
-        json!({ "token": second }),
+        json!({ "token": third }),
     )
     .await;
     assert_eq!(
