@@ -63,6 +63,8 @@ CREATE TABLE invitations (
     token_hash   bytea NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
     invited_by   uuid REFERENCES users (id) ON DELETE SET NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
+    -- When its message last went to the outbox: at most one a minute per invitation.
+    sent_at      timestamptz NOT NULL DEFAULT now(),
     expires_at   timestamptz NOT NULL,
     accepted_at  timestamptz,
     accepted_by  uuid REFERENCES users (id) ON DELETE SET NULL,

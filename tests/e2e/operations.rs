@@ -83,7 +83,7 @@ pub fn all() -> Vec<Op> {
         // Sign-in
         op!("organizationInvitations", true, "query($o: ID!) { organizationInvitations(organizationId: $o) { id email } }", |i| json!({ "o": i.org })),
         op!("signUp", false, "mutation { signUp(input: {email: \"x@example.test\", password: \"short\", name: \"X\"}) { accepted } }", |_i| json!({})),
-        op!("verifyEmail", false, "mutation { verifyEmail(input: {token: \"not-a-token\"}) { accessToken } }", |_i| json!({})),
+        op!("verifyEmail", false, "mutation { verifyEmail(input: {token: \"not-a-token\", password: \"whatever it was\"}) { accessToken } }", |_i| json!({})),
         op!("resendVerification", false, "mutation { resendVerification(input: {email: \"x@example.test\"}) { accepted } }", |_i| json!({})),
         op!("requestPasswordReset", false, "mutation { requestPasswordReset(input: {email: \"x@example.test\"}) { accepted } }", |_i| json!({})),
         op!("resetPassword", false, "mutation { resetPassword(input: {token: \"not-a-token\", password: \"a brand new passphrase\"}) { endedSessions } }", |_i| json!({})),

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::email_tokens::{self, Carried, Purpose};
 use crate::error::{DalError, DalResult};
 use crate::outbox::{self, Letter};
+use crate::password::PasswordHasher;
 use crate::schema::{sessions, users};
 use crate::sessions::{Authenticated, RevokeReason};
 use crate::users::PasswordChecked;
@@ -157,7 +158,10 @@ pub fn sign_up(
                 user,
                 email,
                 VERIFY_TTL,
-                Carried::default(),
+                Carried {
+                    password_hash: Some(password_hash),
+                    name: None,
+                },
             )?;
             outbox::enqueue(conn, &verify_letter(email, user, &token))?;
             Ok(SignUp::Created(user))
@@ -218,15 +222,66 @@ fn recently_sent(conn: &mut PgConnection, email: &str, template: Template) -> Da
     Ok(recent > 0)
 }
 
-/// Follows a verification link: the address is verified (with the password and name
-/// chosen when the link was made, if it carries them), and the proof opens the
-/// account's first session.
-pub fn verify_email(conn: &mut PgConnection, token: &str) -> DalResult<PasswordChecked> {
+/// A verification link that is good, for an active account not yet verified, with the
+/// password chosen when it was made. The link alone is not enough: whoever follows it
+/// must also give that password, so a link someone else's sign-up sent to your inbox
+/// cannot set their password on your address (pre-account takeover).
+pub struct PendingVerification {
+    token: String,
+    password_hash: String,
+}
+
+/// Proof that the password given with a verification link is the one chosen with it.
+pub struct VerifiedLink {
+    token: String,
+}
+
+impl PendingVerification {
+    /// Checks the password (bcrypt: off the executor, without a pooled connection).
+    pub fn check(self, hasher: &PasswordHasher, password: &str) -> Option<VerifiedLink> {
+        hasher
+            .verify(password, &self.password_hash)
+            .then_some(VerifiedLink { token: self.token })
+    }
+}
+
+/// Reads a verification link without spending it. `None` for a bad, spent or expired
+/// link, or an account that is verified already or inactive, all alike.
+pub fn pending_verification(
+    conn: &mut PgConnection,
+    token: &str,
+) -> DalResult<Option<PendingVerification>> {
+    let Some(unspent) = email_tokens::peek(conn, Purpose::VerifyEmail, token)? else {
+        return Ok(None);
+    };
+    let (email, active, verified, row_hash): (String, bool, bool, String) = users::table
+        .find(unspent.user.0)
+        .select((
+            users::email,
+            users::active,
+            users::email_verified,
+            users::password_hash,
+        ))
+        .first(conn)?;
+    if !active || verified || !email.eq_ignore_ascii_case(&unspent.email) {
+        return Ok(None);
+    }
+    Ok(Some(PendingVerification {
+        token: token.to_owned(),
+        password_hash: unspent.password_hash.unwrap_or(row_hash),
+    }))
+}
+
+/// Follows a verification link whose password was checked: the address is verified,
+/// the account takes the password and name chosen with the link, every other
+/// verification link dies, and the proof opens the account's first session.
+pub fn verify_email(conn: &mut PgConnection, link: VerifiedLink) -> DalResult<PasswordChecked> {
     conn.transaction(|conn| {
-        let spent = email_tokens::spend(conn, Purpose::VerifyEmail, token)?
+        let spent = email_tokens::spend(conn, Purpose::VerifyEmail, &link.token)?
             .ok_or_else(|| DalError::Invalid(BAD_LINK.into()))?;
         let account = by_id(conn, spent.user)?;
-        if !account.active || !account.email.eq_ignore_ascii_case(&spent.email) {
+        if !account.active || account.verified || !account.email.eq_ignore_ascii_case(&spent.email)
+        {
             return Err(DalError::Invalid(BAD_LINK.into()));
         }
         diesel::update(users::table.find(account.id))
@@ -245,6 +300,7 @@ pub fn verify_email(conn: &mut PgConnection, token: &str) -> DalResult<PasswordC
                 .set(users::name.eq(name))
                 .execute(conn)?;
         }
+        email_tokens::kill(conn, Purpose::VerifyEmail, account.user())?;
         Ok(PasswordChecked::new(account.user()))
     })
 }
@@ -355,7 +411,9 @@ pub fn reset_password(
                 users::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
-        email_tokens::kill(conn, Purpose::ResetPassword, account.user())?;
+        // Every link of the account dies: a pending change of address someone else
+        // started, an old verification link.
+        email_tokens::kill_all(conn, account.user())?;
         let sessions_ended =
             crate::sessions::revoke_all(conn, account.user(), RevokeReason::PasswordChanged)?;
         let account = by_id(conn, spent.user)?;
@@ -367,9 +425,12 @@ pub fn reset_password(
     })
 }
 
-/// Queues the "password changed" notice after a signed-in change of password.
+/// After a signed-in change of password: every link of the account dies (a change of
+/// address started by whoever knew the old password must not survive it) and the
+/// "password changed" notice is queued.
 pub fn password_changed(conn: &mut PgConnection, auth: &Authenticated) -> DalResult<()> {
     let account = by_id(conn, auth.user_id())?;
+    email_tokens::kill_all(conn, account.user())?;
     outbox::enqueue(conn, &account.notice(Template::PasswordChanged))
 }
 

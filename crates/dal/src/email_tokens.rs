@@ -108,6 +108,52 @@ pub(crate) fn kill(conn: &mut PgConnection, purpose: Purpose, user: UserId) -> D
     Ok(())
 }
 
+/// Marks every unused token of the account used, whatever its purpose (a password
+/// reset or change: a link someone else may hold must not outlive it).
+pub(crate) fn kill_all(conn: &mut PgConnection, user: UserId) -> DalResult<()> {
+    diesel::update(
+        email_tokens::table
+            .filter(email_tokens::user_id.eq(user.0))
+            .filter(email_tokens::used_at.is_null()),
+    )
+    .set(email_tokens::used_at.eq(Utc::now()))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A good token, read but not spent.
+pub(crate) struct Unspent {
+    pub user: UserId,
+    pub email: String,
+    pub password_hash: Option<String>,
+}
+
+/// Reads a presented token without spending it: it must exist for `purpose`, be
+/// unused and unexpired.
+pub(crate) fn peek(
+    conn: &mut PgConnection,
+    purpose: Purpose,
+    presented: &str,
+) -> DalResult<Option<Unspent>> {
+    Ok(email_tokens::table
+        .filter(email_tokens::token_hash.eq(hash(presented)))
+        .filter(email_tokens::purpose.eq(purpose.as_str()))
+        .filter(email_tokens::used_at.is_null())
+        .filter(email_tokens::expires_at.gt(Utc::now()))
+        .select((
+            email_tokens::user_id,
+            email_tokens::email,
+            email_tokens::password_hash,
+        ))
+        .first::<(Uuid, String, Option<String>)>(conn)
+        .optional()?
+        .map(|(user, email, password_hash)| Unspent {
+            user: UserId(user),
+            email,
+            password_hash,
+        }))
+}
+
 /// A token that was good, now spent.
 pub(crate) struct Spent {
     pub user: UserId,

@@ -71,7 +71,13 @@ pub enum Invited {
     Sent(Uuid),
     /// The address is already a member: nothing was sent.
     AlreadyMember,
+    /// The open invitation's message went out less than a minute ago: nothing changed
+    /// (an inbox is not flooded however often someone asks).
+    Throttled,
 }
+
+/// One message per invitation at most this often.
+const RESEND_INTERVAL: Duration = Duration::minutes(1);
 
 fn manage(actor: &Actor, org: OrgId) -> DalResult<()> {
     check(
@@ -106,39 +112,57 @@ pub fn invite(
             return Ok(Invited::AlreadyMember);
         }
         let (token, hash) = email_tokens::generate()?;
-        let expires = Utc::now() + INVITATION_TTL;
-        let open: Option<Uuid> = invitations::table
+        let now = Utc::now();
+        let expires = now + INVITATION_TTL;
+        let open: Option<(Uuid, String, DateTime<Utc>)> = invitations::table
             .filter(invitations::org_id.eq(org.0))
             .filter(lower(invitations::email).eq(lower(&email)))
             .filter(invitations::accepted_at.is_null())
             .filter(invitations::revoked_at.is_null())
-            .select(invitations::id)
+            .select((invitations::id, invitations::role, invitations::sent_at))
             .for_update()
             .first(conn)
             .optional()?;
         let id = match open {
-            Some(id) => {
+            Some((id, open_role, sent_at)) => {
+                // Renewing an OWNER invitation (even to a lower role) is an OWNER's call.
+                check_role_change(actor, org, Some(parse_org_role(&open_role)), Some(role))?;
+                if sent_at > now - RESEND_INTERVAL {
+                    return Ok(Invited::Throttled);
+                }
                 diesel::update(invitations::table.find(id))
                     .set((
                         invitations::token_hash.eq(&hash),
                         invitations::role.eq(role.as_str()),
                         invitations::invited_by.eq(actor.user_id().0),
                         invitations::expires_at.eq(expires),
+                        invitations::sent_at.eq(now),
                     ))
                     .execute(conn)?;
                 id
             }
-            None => diesel::insert_into(invitations::table)
-                .values((
-                    invitations::org_id.eq(org.0),
-                    invitations::email.eq(&email),
-                    invitations::role.eq(role.as_str()),
-                    invitations::token_hash.eq(&hash),
-                    invitations::invited_by.eq(actor.user_id().0),
-                    invitations::expires_at.eq(expires),
-                ))
-                .returning(invitations::id)
-                .get_result(conn)?,
+            None => {
+                // Another request invited the address a moment ago: answer the same.
+                let inserted = conn.transaction(|conn| {
+                    diesel::insert_into(invitations::table)
+                        .values((
+                            invitations::org_id.eq(org.0),
+                            invitations::email.eq(&email),
+                            invitations::role.eq(role.as_str()),
+                            invitations::token_hash.eq(&hash),
+                            invitations::invited_by.eq(actor.user_id().0),
+                            invitations::expires_at.eq(expires),
+                        ))
+                        .returning(invitations::id)
+                        .get_result::<Uuid>(conn)
+                        .map_err(DalError::from)
+                });
+                match inserted {
+                    Ok(id) => id,
+                    Err(DalError::Conflict(_)) => return Ok(Invited::Throttled),
+                    Err(e) => return Err(e),
+                }
+            }
         };
         outbox::enqueue(conn, &letter(&email, &token))?;
         Ok(Invited::Sent(id))
@@ -202,12 +226,23 @@ pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> DalResult<Inv
 pub fn resend(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> DalResult<Invitation> {
     conn.transaction(|conn| {
         managed(conn, actor, id)?;
+        let sent_at: DateTime<Utc> = invitations::table
+            .find(id)
+            .select(invitations::sent_at)
+            .first(conn)?;
+        let now = Utc::now();
+        if sent_at > now - RESEND_INTERVAL {
+            return Err(DalError::Conflict(
+                "this invitation was sent less than a minute ago; resend it later".into(),
+            ));
+        }
         let (token, hash) = email_tokens::generate()?;
         let invitation: Invitation = diesel::update(invitations::table.find(id))
             .set((
                 invitations::token_hash.eq(&hash),
                 invitations::invited_by.eq(actor.user_id().0),
-                invitations::expires_at.eq(Utc::now() + INVITATION_TTL),
+                invitations::expires_at.eq(now + INVITATION_TTL),
+                invitations::sent_at.eq(now),
             ))
             .returning(COLUMNS)
             .get_result(conn)?;
@@ -288,10 +323,12 @@ pub fn accept(conn: &mut PgConnection, token: &str, acceptor: Acceptor<'_>) -> D
                 (UserId(user.id), Some(proof))
             }
         };
-        // Accepting proves the address.
+        // Accepting proves the address; verification links (which may carry a password
+        // someone else chose at sign-up) die.
         diesel::update(users::table.find(user.0))
             .set(users::email_verified.eq(true))
             .execute(conn)?;
+        email_tokens::kill(conn, email_tokens::Purpose::VerifyEmail, user)?;
         if role_of(conn, org, user.0)?.is_none() {
             diesel::insert_into(memberships::table)
                 .values((

@@ -49,7 +49,11 @@ pub(crate) fn task_done(conn: &mut PgConnection, task: &Task, by: UserId) -> Dal
         let Ok(reader) = Actor::load(conn, UserId(user)) else {
             continue;
         };
-        if crate::tasks::get(conn, &reader, TaskId(successor)).is_err() {
+        // The finished task too: news of a task they may not see (a SECRET
+        // predecessor) would tell them it exists and when it was done.
+        if crate::tasks::get(conn, &reader, TaskId(successor)).is_err()
+            || crate::tasks::get(conn, &reader, TaskId(task.id)).is_err()
+        {
             continue;
         }
         diesel::insert_into(notifications::table)
@@ -85,22 +89,43 @@ pub(crate) fn task_done(conn: &mut PgConnection, task: &Task, by: UserId) -> Dal
     Ok(())
 }
 
-/// The actor's notifications, newest first, each with its task if the actor may still
-/// see it (two statements, whatever the page size).
+/// The actor's notifications about tasks they may still see, newest first, each with
+/// its task (five statements, whatever the page size).
 pub fn list(
     conn: &mut PgConnection,
     actor: &Actor,
     unread_only: bool,
     page: Page,
 ) -> DalResult<Paged<(Notification, Option<Task>)>> {
-    let mine = || {
-        let mut q = notifications::table
-            .filter(notifications::user_id.eq(actor.uid()))
-            .into_boxed();
+    // Only notifications about tasks the actor may still see: neither the list nor its
+    // total tells of a task that became hidden since.
+    let unread = |q: notifications::BoxedQuery<'static, diesel::pg::Pg>| {
         if unread_only {
-            q = q.filter(notifications::read_at.is_null());
+            q.filter(notifications::read_at.is_null())
+        } else {
+            q
         }
-        q
+    };
+    let about: Vec<Uuid> = unread(
+        notifications::table
+            .filter(notifications::user_id.eq(actor.uid()))
+            .into_boxed(),
+    )
+    .select(notifications::task_id)
+    .distinct()
+    .load(conn)?;
+    let visible: Vec<Uuid> = tasks::table
+        .filter(tasks::id.eq_any(&about))
+        .filter(crate::visibility::task_visible(actor))
+        .select(tasks::id)
+        .load(conn)?;
+    let mine = || {
+        unread(
+            notifications::table
+                .filter(notifications::user_id.eq(actor.uid()))
+                .filter(notifications::task_id.eq_any(visible.clone()))
+                .into_boxed(),
+        )
     };
     let total: i64 = mine().count().get_result(conn)?;
     let items = mine()

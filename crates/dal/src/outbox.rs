@@ -75,6 +75,9 @@ pub struct Outgoing {
     /// The link's secret; never log it.
     pub token: Option<String>,
     pub attempts: i32,
+    /// The end of this claim: marking the message sent or failed only counts while
+    /// the row still carries it (another worker may have claimed it since).
+    claimed_until: DateTime<Utc>,
 }
 
 impl Outgoing {
@@ -120,6 +123,7 @@ pub fn claim_due(conn: &mut PgConnection, limit: i64, lease: Duration) -> DalRes
                     outbox::greeting_name,
                     outbox::token,
                     outbox::attempts,
+                    outbox::next_attempt_at,
                 ))
                 .get_results(conn)?,
         )
@@ -134,7 +138,8 @@ pub fn mark_sent(conn: &mut PgConnection, message: &Outgoing) -> DalResult<()> {
         let updated = diesel::update(
             outbox::table
                 .find(message.id)
-                .filter(outbox::status.eq("QUEUED")),
+                .filter(outbox::status.eq("QUEUED"))
+                .filter(outbox::next_attempt_at.eq(message.claimed_until)),
         )
         .set((
             outbox::status.eq("SENT"),
@@ -180,7 +185,8 @@ pub fn mark_failed(
     let error: String = error.chars().take(500).collect();
     let row = outbox::table
         .find(message.id)
-        .filter(outbox::status.eq("QUEUED"));
+        .filter(outbox::status.eq("QUEUED"))
+        .filter(outbox::next_attempt_at.eq(message.claimed_until));
     if message.attempts >= max_attempts as i32 {
         diesel::update(row)
             .set((

@@ -55,6 +55,7 @@ diesel::table! {
         token_hash -> Bytea,
         invited_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
+        sent_at -> Timestamptz,
         expires_at -> Timestamptz,
         accepted_at -> Nullable<Timestamptz>,
         accepted_by -> Nullable<Uuid>,

@@ -244,12 +244,20 @@ async fn revoked_resent_and_expired_invitations_kill_their_links() {
     remember(&old);
     let id = app.ok(&owner, PENDING, json!({ "o": org })).await["organizationInvitations"][0]["id"]
         .clone();
-    app.ok(
-        &owner,
-        "mutation($i: ID!) { resendInvitation(input: {invitationId: $i}) { invitation { id } } }",
-        json!({ "i": id }),
-    )
-    .await;
+    // Not twice a minute: the invitee's inbox is not flooded.
+    let resend =
+        "mutation($i: ID!) { resendInvitation(input: {invitationId: $i}) { invitation { id } } }";
+    let early = app
+        .gql(Some(&owner.access), resend, json!({ "i": id }))
+        .await;
+    assert_eq!(error_code(&early), Some("CONFLICT"));
+    assert!(
+        message(&early).contains("less than a minute ago"),
+        "{early}"
+    );
+    let mut conn = app.db.connect();
+    crust_e2e::db::texts(&mut conn, "UPDATE invitations SET sent_at = sent_at - interval '2 minutes' WHERE email = $1 RETURNING id::text AS v", "resent@example.test");
+    app.ok(&owner, resend, json!({ "i": id })).await;
     let mails = peer.wait_for("resent@example.test", 2).await;
     let new = mails.iter().map(|m| m.token()).find(|t| *t != old).unwrap();
     remember(&new);
@@ -314,4 +322,36 @@ async fn revoked_resent_and_expired_invitations_kill_their_links() {
     ] {
         assert!(actions.contains(&a), "{a} missing from {actions:?}");
     }
+}
+
+#[tokio::test]
+async fn inviting_again_and_again_floods_no_inbox_and_an_admin_cannot_downgrade_an_owner_invitation(
+) {
+    let peer = SmtpPeer::start();
+    let app = app_with(&peer).await;
+    let owner = app.user("owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    for _ in 0..5 {
+        let body = invite(&app, &owner, &org, "spammed@example.test", "MEMBER").await;
+        assert!(body.get("errors").is_none(), "{body}");
+    }
+    outbox_drained(&app).await;
+    assert_eq!(peer.wait_for("spammed@example.test", 1).await.len(), 1);
+
+    let admin = app.user("admin").await;
+    app.add_org_member(&owner, &org, &admin, "ADMIN").await;
+    invite(&app, &owner, &org, "heir@example.test", "OWNER").await;
+    let mut conn = app.db.connect();
+    crust_e2e::db::texts(&mut conn, "UPDATE invitations SET sent_at = sent_at - interval '2 minutes' WHERE email = $1 RETURNING id::text AS v", "heir@example.test");
+    let downgrade = invite(&app, &admin, &org, "heir@example.test", "GUEST").await;
+    assert_eq!(error_code(&downgrade), Some("FORBIDDEN"), "{downgrade}");
+    let pending = app.ok(&owner, PENDING, json!({ "o": org })).await;
+    let heir = pending["organizationInvitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "heir@example.test")
+        .unwrap()
+        .clone();
+    assert_eq!(heir["role"], "OWNER");
 }

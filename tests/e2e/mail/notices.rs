@@ -264,3 +264,29 @@ async fn no_message_carries_what_an_attacker_typed() {
     // Names that are not plain names greet no one by name.
     assert!(all[1].body.starts_with("Hello,"), "{}", all[1].body);
 }
+
+#[tokio::test]
+async fn a_password_change_or_reset_kills_a_pending_change_of_address() {
+    let peer = SmtpPeer::start();
+    let app = app_with(&peer).await;
+    let user = app.user("victim").await;
+    let change = "mutation($i: ChangeEmailInput!) { changeEmail(input: $i) { message } }";
+    let confirm = "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }";
+    // Whoever knew the password starts moving the account to their address ...
+    app.ok(
+        &user,
+        change,
+        json!({ "i": { "password": TEST_PASSWORD, "newEmail": "thief@example.test" } }),
+    )
+    .await;
+    let stolen = peer.wait_for("thief@example.test", 1).await[0].token();
+    remember(&stolen);
+    // ... the owner changes the password: the link dies.
+    app.ok(&user, "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { endedSessions } }", json!({ "i": { "currentPassword": TEST_PASSWORD, "newPassword": "a brand new passphrase 1" } })).await;
+    let late = app.gql(None, confirm, json!({ "t": stolen })).await;
+    assert_eq!(error_code(&late), Some("BAD_USER_INPUT"), "{late}");
+    assert_eq!(
+        app.ok(&user, "{ me { email } }", json!({})).await["me"]["email"],
+        user.email.as_str()
+    );
+}

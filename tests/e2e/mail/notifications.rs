@@ -117,3 +117,31 @@ async fn finishing_a_task_tells_the_assignees_of_its_successors_who_may_see_them
         .await;
     assert_eq!(theirs["markNotificationsRead"]["marked"], 0);
 }
+
+#[tokio::test]
+async fn finishing_a_task_someone_may_not_see_tells_them_nothing() {
+    let peer = SmtpPeer::start();
+    let app = app_with(&peer).await;
+    let owner = app.user("owner").await;
+    let bob = app.user("bob").await;
+    let org = app.create_org(&owner, "Acme").await;
+    app.add_org_member(&owner, &org, &bob, "MEMBER").await;
+    let project = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    let hidden = app.create_task(&owner, &project, None, "SECRET").await;
+    let next = app
+        .create_task(&owner, &project, None, "CONFIDENTIAL")
+        .await;
+    app.ok(&owner, DEPEND, json!({ "t": next, "d": hidden }))
+        .await;
+    app.ok(&owner, ASSIGN, json!({ "t": next, "a": [bob.id] }))
+        .await;
+    app.ok(&owner, DONE, json!({ "t": hidden })).await;
+    assert_eq!(
+        app.ok(&bob, INBOX, json!({})).await["me"]["notifications"]["totalCount"],
+        0
+    );
+    outbox_drained(&app).await;
+    assert!(peer.to(&bob.email).is_empty(), "no email either");
+}

@@ -9,6 +9,17 @@ use super::{anonymous, app_with, assert_not_in_audit, message, outbox_drained, r
 
 const SIGN_UP: (&str, &str, &str) = ("signUp", "SignUpInput", "{ accepted message }");
 
+async fn verify(app: &crust_e2e::TestApp, token: &str, password: &str) -> serde_json::Value {
+    anonymous(
+        app,
+        "verifyEmail",
+        "VerifyEmailInput",
+        "{ accessToken refreshToken user { id email name } }",
+        json!({ "token": token, "password": password }),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn sign_up_verifies_the_address_through_the_link_in_a_real_message() {
     let peer = SmtpPeer::start();
@@ -39,46 +50,37 @@ async fn sign_up_verifies_the_address_through_the_link_in_a_real_message() {
 
     // Before the link is followed the right password is told to verify; a wrong one
     // gets the usual answer.
+    // Before the link is followed the account cannot sign in, and is told so in the
+    // words every failed login gets (telling it apart would say the address is taken).
     let early = app.login(email, TEST_PASSWORD).await;
     assert_eq!(error_code(&early), Some("UNAUTHENTICATED"));
     assert!(
-        message(&early).contains("confirm your email address first"),
+        message(&early).contains("must first be confirmed with the link"),
         "{early}"
     );
     let wrong = app.login(email, "not the password at all").await;
-    assert_eq!(message(&wrong), "the email or password is incorrect");
+    assert_eq!(message(&wrong), message(&early));
+    let unknown = app.login("nobody-at-all@example.test", TEST_PASSWORD).await;
+    assert_eq!(message(&unknown), message(&early));
 
-    let verified = anonymous(
-        &app,
-        "verifyEmail",
-        "TokenInput",
-        "{ accessToken refreshToken user { id email } }",
-        json!({ "token": token }),
-    )
-    .await;
+    // The link alone is not enough: the password chosen at sign-up goes with it.
+    let without = verify(&app, &token, "not the password at all").await;
+    assert_eq!(error_code(&without), Some("BAD_USER_INPUT"));
+    assert_eq!(
+        message(&without),
+        message(&verify(&app, "garbage", TEST_PASSWORD).await)
+    );
+
+    let verified = verify(&app, &token, TEST_PASSWORD).await;
     let session =
         session_from(&verified["data"]["verifyEmail"]).unwrap_or_else(|| panic!("{verified}"));
     let me = app.ok(&session, "{ me { email name } }", json!({})).await;
     assert_eq!(me["me"]["name"], "Nora");
 
     // Single use.
-    let again = anonymous(
-        &app,
-        "verifyEmail",
-        "TokenInput",
-        "{ accessToken }",
-        json!({ "token": token }),
-    )
-    .await;
+    let again = verify(&app, &token, TEST_PASSWORD).await;
     assert_eq!(error_code(&again), Some("BAD_USER_INPUT"));
-    let garbage = anonymous(
-        &app,
-        "verifyEmail",
-        "TokenInput",
-        "{ accessToken }",
-        json!({ "token": "not-a-token" }),
-    )
-    .await;
+    let garbage = verify(&app, "not-a-token", TEST_PASSWORD).await;
     assert_eq!(
         message(&again),
         message(&garbage),
@@ -180,14 +182,7 @@ async fn signing_up_again_before_verifying_sends_a_new_link_and_kills_the_old_on
         .find(|t| *t != first)
         .unwrap();
     remember(&second);
-    let old = anonymous(
-        &app,
-        "verifyEmail",
-        "TokenInput",
-        "{ accessToken }",
-        json!({ "token": first }),
-    )
-    .await;
+    let old = verify(&app, &first, "first passphrase 111").await;
     assert_eq!(error_code(&old), Some("BAD_USER_INPUT"));
     // Asking for the link again carries the second sign-up's password and name on.
     crust_e2e::db::texts(&mut conn, "UPDATE outbox SET created_at = created_at - interval '2 minutes' WHERE recipient = $1 RETURNING id::text AS v", email);
@@ -206,23 +201,9 @@ async fn signing_up_again_before_verifying_sends_a_new_link_and_kills_the_old_on
         .find(|t| *t != first && *t != second)
         .unwrap();
     remember(&third);
-    let dead = anonymous(
-        &app,
-        "verifyEmail",
-        "TokenInput",
-        "{ accessToken }",
-        json!({ "token": second }),
-    )
-    .await;
+    let dead = verify(&app, &second, "second passphrase 222").await;
     assert_eq!(error_code(&dead), Some("BAD_USER_INPUT"));
-    let new = anonymous(
-        &app,
-        "verifyEmail",
-        "TokenInput",
-        "{ accessToken user { name } }",
-        json!({ "token": third }),
-    )
-    .await;
+    let new = verify(&app, &third, "second passphrase 222").await;
     assert_eq!(
         new["data"]["verifyEmail"]["user"]["name"], "Second",
         "{new}"
@@ -288,4 +269,82 @@ async fn futures_answers(app: &crust_e2e::TestApp, emails: &[&str]) -> Vec<serde
         );
     }
     out
+}
+
+#[tokio::test]
+async fn a_sign_up_by_someone_else_cannot_take_the_address() {
+    let peer = SmtpPeer::start();
+    let app = app_with(&peer).await;
+    let email = "target@example.test";
+    let (f, t, s) = SIGN_UP;
+    let mine = "the owner's own passphrase";
+    let theirs = "the attacker's passphrase";
+    anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": email, "password": mine, "name": "Owner" }),
+    )
+    .await;
+    let first = peer.wait_for(email, 1).await[0].token();
+    remember(&first);
+    // A minute later the attacker signs up the same address with their password.
+    let mut conn = app.db.connect();
+    crust_e2e::db::texts(&mut conn, "UPDATE outbox SET created_at = created_at - interval '2 minutes' WHERE recipient = $1 RETURNING id::text AS v", email);
+    anonymous(
+        &app,
+        f,
+        t,
+        s,
+        json!({ "email": email, "password": theirs, "name": "Support at evil.example" }),
+    )
+    .await;
+    let mails = peer.wait_for(email, 2).await;
+    let planted = mails
+        .iter()
+        .map(|m| m.token())
+        .find(|t| *t != first)
+        .unwrap();
+    remember(&planted);
+    // The owner follows the newest link with their own password: refused, nothing set.
+    let followed = verify(&app, &planted, mine).await;
+    assert_eq!(error_code(&followed), Some("BAD_USER_INPUT"), "{followed}");
+    assert_eq!(
+        error_code(&app.login(email, theirs).await),
+        Some("UNAUTHENTICATED")
+    );
+    // A reset proves the inbox: the owner's password, and every older link dies, even
+    // for someone who would hold it with the attacker's password.
+    anonymous(
+        &app,
+        "requestPasswordReset",
+        "EmailInput",
+        "{ accepted }",
+        json!({ "email": email }),
+    )
+    .await;
+    let reset = peer
+        .wait_for_subject(email, "Reset your password")
+        .await
+        .token();
+    remember(&reset);
+    let done = anonymous(
+        &app,
+        "resetPassword",
+        "ResetPasswordInput",
+        "{ endedSessions }",
+        json!({ "token": reset, "password": mine }),
+    )
+    .await;
+    assert!(done.get("errors").is_none(), "{done}");
+    assert_eq!(
+        error_code(&verify(&app, &planted, theirs).await),
+        Some("BAD_USER_INPUT")
+    );
+    assert_eq!(
+        error_code(&app.login(email, theirs).await),
+        Some("UNAUTHENTICATED")
+    );
+    assert!(app.login(email, mine).await["data"]["login"]["accessToken"].is_string());
 }

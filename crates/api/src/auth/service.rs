@@ -29,11 +29,12 @@ use crate::mail::MailWake;
 use crust_dal::password::PasswordHasher;
 use crust_dal::users::PasswordChecked;
 
-const BAD_LOGIN: &str = "the email or password is incorrect";
+/// Also what an account whose address is not confirmed yet is told: telling it apart
+/// would say that the address has an account (sign up with it, then log in).
+const BAD_LOGIN: &str = "the email or password is incorrect (a new account must first be confirmed with the link we sent)";
 const BAD_REFRESH: &str = "the refresh token is invalid or expired; sign in again";
 const BAD_ACCESS: &str = "the access token is invalid or expired";
 const UNVERIFIED: &str = "email_not_verified";
-const VERIFY_FIRST: &str = "confirm your email address first: open the link we sent you, or ask for a new one with resendVerification";
 
 /// Who is calling: the DAL's proof of a signed-in user (made only by the DAL, from
 /// a session it found open).
@@ -202,15 +203,7 @@ impl AuthService {
             verdict
         };
         if let Some(reason) = refusal {
-            // The right password for an unverified address is not a failed guess; only
-            // someone who knows the password is told to verify.
-            let unverified = reason == UNVERIFIED;
-            let newly_locked = if unverified {
-                attempt.succeeded();
-                false
-            } else {
-                attempt.failed() && !locked
-            };
+            let newly_locked = attempt.failed() && !locked;
             tracing::info!(outcome = "failure", locked = newly_locked, "login refused");
             let mut e = rec.sign_in_event("login", Outcome::Forbidden);
             e.error_code = Some("UNAUTHENTICATED".into());
@@ -219,11 +212,7 @@ impl AuthService {
             e.target = user_id.map(|u| Target::new(TargetKind::User, u.0));
             e.variables = Some(rec.sent(json!({ "email": email, "password": "" })));
             self.record_refusal(rec, e, newly_locked).await?;
-            return Err(ApiError::Unauthenticated(if unverified {
-                VERIFY_FIRST
-            } else {
-                BAD_LOGIN
-            }));
+            return Err(ApiError::Unauthenticated(BAD_LOGIN));
         }
         let (Some(user_id), Some(proof)) = (user_id, proof) else {
             return Err(ApiError::Unauthenticated(BAD_LOGIN));

@@ -43,6 +43,14 @@ pub struct TokenInput {
 }
 
 #[derive(InputObject)]
+pub struct VerifyEmailInput {
+    /// The token from the link in the message (after `#token=`).
+    pub token: String,
+    /// The password chosen at sign-up.
+    pub password: String,
+}
+
+#[derive(InputObject)]
 pub struct EmailInput {
     pub email: String,
 }
@@ -142,11 +150,17 @@ impl AuthMutation {
         Ok(CheckInboxPayload::new(CHECK_INBOX))
     }
 
-    /// Confirms an address with the token from the sign-up message, and signs in.
-    async fn verify_email(&self, ctx: &Context<'_>, input: TokenInput) -> Result<AuthPayload> {
+    /// Confirms an address with the token from the sign-up message and the password
+    /// chosen at sign-up, and signs in. (The password too: a link that someone else's
+    /// sign-up sent to your inbox must not set their password on your address.)
+    async fn verify_email(
+        &self,
+        ctx: &Context<'_>,
+        input: VerifyEmailInput,
+    ) -> Result<AuthPayload> {
         let rec = recorder(ctx)?;
         Ok(auth_service(ctx)?
-            .verify_email(input.token, &rec)
+            .verify_email(input.token, input.password, &rec)
             .await?
             .into())
     }

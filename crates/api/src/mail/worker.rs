@@ -27,6 +27,9 @@ pub struct Worker {
     retry_base: chrono::Duration,
     max_attempts: u32,
     lease: chrono::Duration,
+    /// The longest one message may take, however slowly the SMTP server answers each
+    /// step (lettre's timeout is per step).
+    per_message: Duration,
 }
 
 impl Worker {
@@ -43,9 +46,11 @@ impl Worker {
             poll: Duration::from_millis(mail.poll_ms),
             retry_base: chrono::Duration::milliseconds(mail.retry_base_ms as i64),
             max_attempts: mail.max_attempts,
-            // Longer than sending a whole batch can take, so a claimed message is never
-            // claimed again while it is being sent.
-            lease: chrono::Duration::seconds(60 + 3 * BATCH * mail.smtp_timeout_secs as i64),
+            // Longer than sending a whole batch can take (each message is cut off at
+            // `per_message`), so a claimed message is not claimed again while this
+            // worker may still be sending it.
+            lease: chrono::Duration::seconds(60 + BATCH * 2 * mail.smtp_timeout_secs as i64),
+            per_message: Duration::from_secs(2 * mail.smtp_timeout_secs),
         })
     }
 
@@ -84,7 +89,9 @@ impl Worker {
 
     async fn send_one(&self, message: Outgoing) -> Result<bool, crate::error::ApiError> {
         let result = match self.render(&message) {
-            Ok(m) => self.transport.send(m).await,
+            Ok(m) => tokio::time::timeout(self.per_message, self.transport.send(m))
+                .await
+                .unwrap_or_else(|_| Err("the SMTP server took too long".to_owned())),
             Err(e) => Err(e.to_string()),
         };
         let id = message.id;
