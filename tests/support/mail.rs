@@ -16,45 +16,26 @@ fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers")
 }
 
-/// The venv's python, installing aiosmtpd on first use (once per process; the install
-/// goes to a temporary folder renamed into place, so a half-done one is never used).
+/// The venv's python, installing aiosmtpd on first use (once per process; a marker
+/// file written last tells a finished install from a half-done one).
 fn python() -> PathBuf {
     static INSTALL: Mutex<()> = Mutex::new(());
     let _guard = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
     let venv = peers_dir().join("aiosmtpd");
     let python = venv.join("bin/python");
-    if python.exists() {
+    let ready = venv.join("crust-ready");
+    if ready.exists() {
         return python;
     }
     std::fs::create_dir_all(peers_dir()).unwrap();
-    let staging = peers_dir().join(format!("aiosmtpd-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&staging)
-        .status()
-        .expect("python3 is needed to run the SMTP peer")
-        .success();
-    assert!(ok, "python3 -m venv failed");
-    let ok = Command::new(staging.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            AIOSMTPD,
-        ])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "pip install {AIOSMTPD} failed");
-    // venvs hold their own path: make a fresh one at the final place from the same
-    // wheel cache rather than moving this one.
-    let _ = std::fs::remove_dir_all(&staging);
+    // A venv holds its own path, so it is made where it stays; a half-made one (an
+    // interrupted run) has no python yet or is made again from scratch.
+    let _ = std::fs::remove_dir_all(&venv);
     let ok = Command::new("python3")
         .args(["-m", "venv"])
         .arg(&venv)
         .status()
-        .unwrap()
+        .expect("python3 is needed to run the SMTP peer")
         .success()
         && Command::new(venv.join("bin/pip"))
             .args([
@@ -67,6 +48,8 @@ fn python() -> PathBuf {
             .unwrap()
             .success();
     assert!(ok, "installing {AIOSMTPD} into {} failed", venv.display());
+    // Only now is the venv complete: `python` marks it ready for later runs.
+    std::fs::write(&ready, AIOSMTPD).unwrap();
     python
 }
 

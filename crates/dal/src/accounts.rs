@@ -210,16 +210,10 @@ fn verify_letter<'a>(email: &'a str, user: UserId, token: &'a str) -> Letter<'a>
     }
 }
 
-/// A verification link goes to one address at most once a minute.
+/// A verification link or an address-change link goes to one address at most once
+/// a minute.
 fn recently_sent(conn: &mut PgConnection, email: &str, template: Template) -> DalResult<bool> {
-    use crate::schema::outbox;
-    let recent: i64 = outbox::table
-        .filter(lower(outbox::recipient).eq(lower(email)))
-        .filter(outbox::template.eq(template.as_str()))
-        .filter(outbox::created_at.gt(chrono::Utc::now() - Duration::minutes(1)))
-        .count()
-        .get_result(conn)?;
-    Ok(recent > 0)
+    outbox::sent_recently(conn, email, template, Duration::minutes(1))
 }
 
 /// A verification link that is good, for an active account not yet verified, with the
@@ -352,16 +346,7 @@ pub fn request_password_reset(
         if !account.active {
             return Ok(None);
         }
-        let recent: i64 = {
-            use crate::schema::outbox;
-            outbox::table
-                .filter(lower(outbox::recipient).eq(lower(&account.email)))
-                .filter(outbox::template.eq(Template::PasswordReset.as_str()))
-                .filter(outbox::created_at.gt(chrono::Utc::now() - interval))
-                .count()
-                .get_result(conn)?
-        };
-        if recent > 0 {
+        if outbox::sent_recently(conn, &account.email, Template::PasswordReset, interval)? {
             return Ok(None);
         }
         let token = email_tokens::issue(

@@ -170,8 +170,9 @@ pub(crate) fn spend(
     purpose: Purpose,
     presented: &str,
 ) -> DalResult<Option<Spent>> {
+    let hash = hash(presented);
     let row: Option<(Uuid, String, Option<String>, Option<String>)> = email_tokens::table
-        .filter(email_tokens::token_hash.eq(hash(presented)))
+        .find(&hash)
         .filter(email_tokens::purpose.eq(purpose.as_str()))
         .filter(email_tokens::used_at.is_null())
         .filter(email_tokens::expires_at.gt(Utc::now()))
@@ -187,7 +188,7 @@ pub(crate) fn spend(
     let Some((user, email, password_hash, name)) = row else {
         return Ok(None);
     };
-    diesel::update(email_tokens::table.filter(email_tokens::token_hash.eq(hash(presented))))
+    diesel::update(email_tokens::table.find(&hash))
         .set(email_tokens::used_at.eq(Utc::now()))
         .execute(conn)?;
     Ok(Some(Spent {

@@ -35,8 +35,10 @@
 //!   `accounts::sign_up` (an unverified account and its link, or a notice to the
 //!   owner of a taken address), `accounts::resend_verification`,
 //!   `accounts::request_password_reset` (queue a link or nothing); and presenting a
-//!   token from a message: `accounts::verify_email` (makes the proof that opens the
-//!   first session), `accounts::reset_password`, `accounts::confirm_email_change`,
+//!   token from a message: `accounts::pending_verification` (reads a verification
+//!   link; the password hash it holds stays inside [`accounts::PendingVerification`],
+//!   whose `check` makes [`accounts::VerifiedLink`]), `accounts::verify_email` (takes
+//!   that proof and makes the one that opens the first session), `accounts::reset_password`, `accounts::confirm_email_change`,
 //!   `invitations::accept` (with [`sessions::Authenticated`] of the invited address,
 //!   or making the invited address's account). `accounts::notice_account_locked`
 //!   takes the id a failed login found for the address it was given and only queues

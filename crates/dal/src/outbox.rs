@@ -44,6 +44,23 @@ pub(crate) fn enqueue(conn: &mut PgConnection, letter: &Letter<'_>) -> DalResult
     Ok(())
 }
 
+/// Has a message of this template gone to this address (case-insensitively) in the
+/// last `window`?
+pub(crate) fn sent_recently(
+    conn: &mut PgConnection,
+    recipient: &str,
+    template: Template,
+    window: Duration,
+) -> DalResult<bool> {
+    let recent: i64 = outbox::table
+        .filter(lower(outbox::recipient).eq(lower(recipient)))
+        .filter(outbox::template.eq(template.as_str()))
+        .filter(outbox::created_at.gt(Utc::now() - window))
+        .count()
+        .get_result(conn)?;
+    Ok(recent > 0)
+}
+
 /// Queues a message unless one of the same template went to the same address in the
 /// last `window` (so asking again and again cannot flood an inbox). True if queued.
 pub(crate) fn enqueue_unless_recent(
@@ -51,13 +68,7 @@ pub(crate) fn enqueue_unless_recent(
     letter: &Letter<'_>,
     window: Duration,
 ) -> DalResult<bool> {
-    let recent: i64 = outbox::table
-        .filter(lower(outbox::recipient).eq(lower(letter.recipient)))
-        .filter(outbox::template.eq(letter.template.as_str()))
-        .filter(outbox::created_at.gt(Utc::now() - window))
-        .count()
-        .get_result(conn)?;
-    if recent > 0 {
+    if sent_recently(conn, letter.recipient, letter.template, window)? {
         return Ok(false);
     }
     enqueue(conn, letter)?;

@@ -22,21 +22,6 @@ use crate::error::ApiError;
 /// What an anonymous caller is told of any invalid document.
 pub const ANONYMOUS_INVALID: &str = "the request is not valid; without signing in only the sign-in fields (signUp, verifyEmail, resendVerification, login, refreshSession, requestPasswordReset, resetPassword, confirmEmailChange, acceptInvitation) may be sent, as schema.graphql and the README describe them";
 
-/// Root fields anyone may call (PRODUCT.md: sign-up, login, token refresh, and the
-/// links of messages: verification, reset, address change, invitations).
-pub const PUBLIC_FIELDS: &[&str] = &[
-    "signUp",
-    "verifyEmail",
-    "resendVerification",
-    "login",
-    "refreshSession",
-    "requestPasswordReset",
-    "resetPassword",
-    "confirmEmailChange",
-    "acceptInvitation",
-    "__typename",
-];
-
 /// The sign-in fields. One request may carry at most one of them, so guesses (of
 /// passwords, tokens or addresses) cannot be packed into a single request as aliases,
 /// and each draws from the stricter sign-in rate limit per client network.
@@ -51,6 +36,13 @@ pub const SIGN_IN_FIELDS: &[&str] = &[
     "confirmEmailChange",
     "acceptInvitation",
 ];
+
+/// May anyone call this root field (PRODUCT.md: sign-up, login, token refresh, and
+/// the links of messages: verification, reset, address change, invitations)? The
+/// sign-in fields and `__typename`.
+pub fn is_public(field: &str) -> bool {
+    field == "__typename" || SIGN_IN_FIELDS.contains(&field)
+}
 
 pub const SIGN_IN_FIRST: &str = "sign in first: send Authorization: Bearer <access token>";
 
@@ -99,9 +91,7 @@ impl Extension for AuthGateExtension {
             } else if !self.introspection && matches!(info.name, "__schema" | "__type") {
                 let e = ApiError::Forbidden("introspection is disabled on this server".into());
                 return Err(refuse(&info, e));
-            } else if !PUBLIC_FIELDS.contains(&info.name)
-                && req.and_then(|r| r.caller.as_ref()).is_none()
-            {
+            } else if !is_public(info.name) && req.and_then(|r| r.caller.as_ref()).is_none() {
                 let reason = req.and_then(|r| r.auth_error).unwrap_or(SIGN_IN_FIRST);
                 return Err(refuse(&info, ApiError::Unauthenticated(reason)));
             }

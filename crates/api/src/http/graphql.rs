@@ -145,7 +145,7 @@ impl Facts {
     fn public(&self) -> bool {
         self.root_fields
             .iter()
-            .all(|f| crate::graphql::PUBLIC_FIELDS.contains(&f.as_str()))
+            .all(|f| crate::graphql::is_public(f))
     }
 }
 
@@ -167,7 +167,7 @@ async fn refuse_anonymous(
             let fields = document::selected_root_fields(doc, operation.as_deref());
             let refused = fields
                 .into_iter()
-                .find(|f| !crate::graphql::PUBLIC_FIELDS.contains(&f.name.node.as_str()));
+                .find(|f| !crate::graphql::is_public(&f.name.node));
             if let Some(field) = refused {
                 crate::graphql::record_refused_field(recorder, db, field, &variables, code).await;
             }
