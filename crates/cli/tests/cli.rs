@@ -105,6 +105,13 @@ async fn crust_dev_prepares_demo_data_and_serves_it() {
             .any(|l| l.contains(&format!("http://127.0.0.1:{port}/graphql"))),
         "{lines:#?}"
     );
+    // It says where mail goes without an SMTP server.
+    assert!(
+        lines.iter().any(|l| l.starts_with("Mail:")
+            && l.contains(".eml files to")
+            && l.contains("test-mail/cli")),
+        "{lines:#?}"
+    );
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     // Wait until it accepts requests.

@@ -192,3 +192,36 @@ async fn starttls_and_implicit_tls_to_a_server_with_a_generated_certificate() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[tokio::test]
+async fn without_an_smtp_server_messages_are_written_as_eml_files() {
+    let app = TestApp::start().await;
+    assert!(app.config.mail.smtp.is_none());
+    let dir = app.config.mail.dir.clone();
+    let owner = app.user("owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    invite_many(&app, &owner, &org, "file", 1).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let eml = loop {
+        let found: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(p) = found.first() {
+            break std::fs::read_to_string(p).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no .eml in {}",
+            dir.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(eml.contains("To: file0@example.test"), "{eml}");
+    assert!(eml.contains("Subject: You are invited to Crust"), "{eml}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
