@@ -71,7 +71,7 @@ CREATE TABLE invitations (
     revoked_at   timestamptz,
     CHECK (accepted_at IS NULL OR revoked_at IS NULL)
 );
-CREATE INDEX invitations_invited_by ON invitations (invited_by);
+CREATE INDEX invitations_invited_by ON invitations (invited_by, sent_at);
 CREATE INDEX invitations_accepted_by ON invitations (accepted_by);
 -- One open invitation per address and organization: inviting again renews it.
 CREATE UNIQUE INDEX invitations_open ON invitations (org_id, lower(email))
@@ -87,5 +87,7 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_user ON notifications (user_id, created_at DESC, id DESC);
 CREATE INDEX notifications_task ON notifications (task_id);
+-- One unread notification per user and task: finishing a task again and again adds none.
+CREATE UNIQUE INDEX notifications_unread ON notifications (user_id, task_id) WHERE read_at IS NULL;
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON outbox, email_tokens, invitations, notifications TO crust_app;

@@ -291,7 +291,7 @@ async fn database_failures_answer_internal_without_details() {
     let t = app.create_task(&user, &p, None, "CONFIDENTIAL").await;
     // Break the database under the server's feet.
     use diesel::RunQueryDsl;
-    diesel::sql_query("DROP TABLE task_assignees")
+    diesel::sql_query("DROP TABLE task_assignees CASCADE")
         .execute(&mut app.db.connect())
         .unwrap();
     let body = app

@@ -7,6 +7,7 @@ mod acl;
 mod architecture;
 mod audit;
 mod auth;
+mod bi;
 mod browser;
 mod comments;
 mod dependencies;

@@ -35,6 +35,7 @@ async fn migrations_go_up_down_and_up_again() {
     let expected = [
         "audit_chain_heads",
         "audit_events",
+        "bi_logins",
         "boxes",
         "comments",
         "email_tokens",
@@ -56,6 +57,7 @@ async fn migrations_go_up_down_and_up_again() {
         "task_assignees",
         "task_dependencies",
         "task_grants",
+        "task_status_history",
         "tasks",
         "users",
         "workspaces",

@@ -45,6 +45,9 @@ enum Command {
     /// Manage organizations and add members without an invitation.
     #[command(subcommand)]
     Org(commands::org::OrgCommand),
+    /// BI logins for the read-only replica: grant, rotate, revoke, list, describe.
+    #[command(subcommand)]
+    Bi(commands::bi::BiCommand),
     /// Verify, prune or export the audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Check(args) => commands::check::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
         Command::Mail(cmd) => commands::mail::run(cmd),
+        Command::Bi(cmd) => commands::bi::run(cmd),
         Command::Org(cmd) => commands::org::run(cmd),
     };
     match result {

@@ -94,8 +94,9 @@ impl Account {
 pub enum SignUp {
     /// A new, unverified account; a verification link is on its way.
     Created(UserId),
-    /// The address has an unverified account: a new link replaces the old one, and
-    /// whoever follows it sets the password and name given now.
+    /// The address has an unverified account: a new link goes out beside the earlier
+    /// ones; each sets, when followed with its own password, the password and name
+    /// given with it.
     Renewed(UserId),
     /// The address has an account: its owner is told someone tried.
     Taken(UserId),
@@ -183,7 +184,7 @@ pub fn sign_up(
             if recently_sent(conn, &account.email, Template::VerifyEmail)? {
                 return Ok(SignUp::Throttled);
             }
-            let token = email_tokens::issue(
+            let token = email_tokens::issue_alongside(
                 conn,
                 Purpose::VerifyEmail,
                 account.user(),
@@ -315,7 +316,7 @@ pub fn resend_verification(conn: &mut PgConnection, email: &str) -> DalResult<bo
         // A sign-up again before verifying left its password and name on the last
         // link: the new link carries them on, or they would be lost.
         let pending = email_tokens::pending_carried(conn, Purpose::VerifyEmail, account.user())?;
-        let token = email_tokens::issue(
+        let token = email_tokens::issue_alongside(
             conn,
             Purpose::VerifyEmail,
             account.user(),
@@ -368,6 +369,21 @@ pub fn request_password_reset(
     })
 }
 
+/// A plain name from an address's local part (`ann.lee@…` → `ann.lee`).
+fn name_from_address(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or_default();
+    let plain: String = local
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '\''))
+        .take(crust_domain::mail::MAX_GREETING_CHARS)
+        .collect();
+    if plain.is_empty() {
+        "user".to_owned()
+    } else {
+        plain
+    }
+}
+
 /// What a completed reset did.
 #[derive(Debug)]
 pub struct Reset {
@@ -396,6 +412,13 @@ pub fn reset_password(
                 users::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
+        if !account.verified {
+            // The name came with a sign-up nobody confirmed (perhaps someone else's
+            // for this address): the address's own local part replaces it.
+            diesel::update(users::table.find(account.id))
+                .set(users::name.eq(name_from_address(&account.email)))
+                .execute(conn)?;
+        }
         // Every link of the account dies: a pending change of address someone else
         // started, an old verification link.
         email_tokens::kill_all(conn, account.user())?;
@@ -420,8 +443,10 @@ pub fn password_changed(conn: &mut PgConnection, auth: &Authenticated) -> DalRes
 }
 
 /// Starts a change of address (the caller checked the password): a link goes to the
-/// new address; nothing changes until it is followed. When the new address belongs to
-/// another account nothing is sent, and the caller answers the same. True if queued.
+/// new address; nothing changes until the account follows it. A new request always
+/// makes a new link and kills the previous one, whether or not the new address is
+/// free; when it belongs to another account (or a link went to it a moment ago) no
+/// message goes out, and the caller answers the same. True if a message was queued.
 pub fn request_email_change(
     conn: &mut PgConnection,
     auth: &Authenticated,
@@ -429,11 +454,6 @@ pub fn request_email_change(
 ) -> DalResult<bool> {
     conn.transaction(|conn| {
         let account = by_id(conn, auth.user_id())?;
-        if by_email(conn, new_email)?.is_some()
-            || recently_sent(conn, new_email, Template::ConfirmNewEmail)?
-        {
-            return Ok(false);
-        }
         let token = email_tokens::issue(
             conn,
             Purpose::ChangeEmail,
@@ -442,6 +462,11 @@ pub fn request_email_change(
             CHANGE_EMAIL_TTL,
             Carried::default(),
         )?;
+        if by_email(conn, new_email)?.is_some()
+            || recently_sent(conn, new_email, Template::ConfirmNewEmail)?
+        {
+            return Ok(false);
+        }
         outbox::enqueue(
             conn,
             &Letter {
@@ -456,12 +481,21 @@ pub fn request_email_change(
     })
 }
 
-/// Follows the link sent to a new address: the account's address changes, and both
-/// the old and the new address are told.
-pub fn confirm_email_change(conn: &mut PgConnection, token: &str) -> DalResult<UserId> {
+/// Follows the link sent to a new address, signed in as the account that asked: the
+/// change takes effect and both the old and the new address are told. (Signed in: a
+/// link someone else's account sent to your inbox must not bind your address to their
+/// account.) Anything else answers [`BAD_LINK`] and spends nothing.
+pub fn confirm_email_change(
+    conn: &mut PgConnection,
+    auth: &Authenticated,
+    token: &str,
+) -> DalResult<UserId> {
     conn.transaction(|conn| {
         let spent = email_tokens::spend(conn, Purpose::ChangeEmail, token)?
             .ok_or_else(|| DalError::Invalid(BAD_LINK.into()))?;
+        if spent.user != auth.user_id() {
+            return Err(DalError::Invalid(BAD_LINK.into()));
+        }
         let old = by_id(conn, spent.user)?;
         if !old.active || by_email(conn, &spent.email)?.is_some() {
             return Err(DalError::Invalid(BAD_LINK.into()));

@@ -63,6 +63,20 @@ pub(crate) fn issue(
     carried: Carried<'_>,
 ) -> DalResult<String> {
     kill(conn, purpose, user)?;
+    issue_alongside(conn, purpose, user, email, ttl, carried)
+}
+
+/// Issues a token and leaves the account's other unused ones for the purpose alive
+/// (verification links: each carries the password chosen with it, so a sign-up by
+/// someone else must not kill the owner's own link).
+pub(crate) fn issue_alongside(
+    conn: &mut PgConnection,
+    purpose: Purpose,
+    user: UserId,
+    email: &str,
+    ttl: Duration,
+    carried: Carried<'_>,
+) -> DalResult<String> {
     let (token, hash) = generate()?;
     diesel::insert_into(email_tokens::table)
         .values((

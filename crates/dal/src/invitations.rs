@@ -78,6 +78,9 @@ pub enum Invited {
 
 /// One message per invitation at most this often.
 const RESEND_INTERVAL: Duration = Duration::minutes(1);
+/// At most this many invitations sent by one person in a day (any organization): the
+/// invitations are not a way to mail strangers in bulk.
+pub const DAILY_INVITATIONS: i64 = 200;
 
 fn manage(actor: &Actor, org: OrgId) -> DalResult<()> {
     check(
@@ -101,6 +104,16 @@ pub fn invite(
     check_role_change(actor, org, None, Some(role))?;
     let email = crust_domain::validate::email(email)?;
     conn.transaction(|conn| {
+        let today: i64 = invitations::table
+            .filter(invitations::invited_by.eq(actor.user_id().0))
+            .filter(invitations::sent_at.gt(Utc::now() - Duration::days(1)))
+            .count()
+            .get_result(conn)?;
+        if today >= DAILY_INVITATIONS {
+            return Err(DalError::Conflict(format!(
+                "you have sent {DAILY_INVITATIONS} invitations in the last 24 hours, the most one person may; try again tomorrow"
+            )));
+        }
         let member: Option<Uuid> = users::table
             .inner_join(memberships::table)
             .filter(memberships::org_id.eq(org.0))

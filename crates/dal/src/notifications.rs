@@ -56,13 +56,17 @@ pub(crate) fn task_done(conn: &mut PgConnection, task: &Task, by: UserId) -> Dal
         {
             continue;
         }
-        diesel::insert_into(notifications::table)
-            .values((
-                notifications::user_id.eq(user),
-                notifications::kind.eq("TASK_READY"),
-                notifications::task_id.eq(successor),
-            ))
-            .execute(conn)?;
+        // Already told and not yet read: nothing new (and no second email).
+        let added = diesel::sql_query(
+            "INSERT INTO notifications (user_id, kind, task_id) VALUES ($1, 'TASK_READY', $2)
+             ON CONFLICT (user_id, task_id) WHERE read_at IS NULL DO NOTHING",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(user)
+        .bind::<diesel::sql_types::Uuid, _>(successor)
+        .execute(conn)?;
+        if added == 0 {
+            continue;
+        }
         let (email, name, verified, wants): (String, String, bool, bool) = users::table
             .find(user)
             .select((
@@ -169,7 +173,24 @@ pub fn mark_read(conn: &mut PgConnection, actor: &Actor, ids: Option<&[Uuid]>) -
     if let Some(ids) = ids {
         q = q.filter(notifications::id.eq_any(ids));
     }
-    let ids: Vec<Uuid> = q.select(notifications::id).load(conn)?;
+    let unread: Vec<(Uuid, Uuid)> = q
+        .select((notifications::id, notifications::task_id))
+        .load(conn)?;
+    // Only those about tasks the actor may see, like the list: the count must not
+    // tell of a task that became hidden.
+    let tasks_of: Vec<Uuid> = unread.iter().map(|(_, t)| *t).collect();
+    let visible: std::collections::HashSet<Uuid> = tasks::table
+        .filter(tasks::id.eq_any(&tasks_of))
+        .filter(crate::visibility::task_visible(actor))
+        .select(tasks::id)
+        .load::<Uuid>(conn)?
+        .into_iter()
+        .collect();
+    let ids: Vec<Uuid> = unread
+        .into_iter()
+        .filter(|(_, t)| visible.contains(t))
+        .map(|(id, _)| id)
+        .collect();
     Ok(
         diesel::update(notifications::table.filter(notifications::id.eq_any(&ids)))
             .set(notifications::read_at.eq(Utc::now()))

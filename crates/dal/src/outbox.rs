@@ -185,20 +185,22 @@ pub enum Failed {
 }
 
 /// Records a failed attempt: retried after `base × 2^(attempts − 1)` (at most a day),
-/// or dead once `max_attempts` were made.
+/// or dead once `max_attempts` were made, or at once when the failure is `permanent`
+/// (the message cannot be built: no retry will help).
 pub fn mark_failed(
     conn: &mut PgConnection,
     message: &Outgoing,
     error: &str,
     max_attempts: u32,
     base: Duration,
+    permanent: bool,
 ) -> DalResult<Failed> {
     let error: String = error.chars().take(500).collect();
     let row = outbox::table
         .find(message.id)
         .filter(outbox::status.eq("QUEUED"))
         .filter(outbox::next_attempt_at.eq(message.claimed_until));
-    if message.attempts >= max_attempts as i32 {
+    if permanent || message.attempts >= max_attempts as i32 {
         diesel::update(row)
             .set((
                 outbox::status.eq("DEAD"),

@@ -355,3 +355,20 @@ async fn inviting_again_and_again_floods_no_inbox_and_an_admin_cannot_downgrade_
         .clone();
     assert_eq!(heir["role"], "OWNER");
 }
+
+#[tokio::test]
+async fn one_person_sends_at_most_a_daily_number_of_invitations() {
+    let peer = SmtpPeer::start();
+    let app = app_with(&peer).await;
+    let owner = app.user("owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    // As if the day's invitations had been sent already.
+    let mut conn = app.db.connect();
+    crust_e2e::db::texts(&mut conn, "INSERT INTO invitations (org_id, email, role, token_hash, invited_by, expires_at) SELECT o.id, 'bulk' || i || '@example.test', 'MEMBER', sha256(('t' || i)::bytea), u.id, now() + interval '7 days' FROM organizations o, users u, generate_series(1, 200) i WHERE u.id::text = $1 AND o.name = 'Acme' RETURNING id::text AS v", &owner.id);
+    let refused = invite(&app, &owner, &org, "one-more@example.test", "MEMBER").await;
+    assert_eq!(error_code(&refused), Some("CONFLICT"), "{refused}");
+    assert!(
+        message(&refused).contains("200 invitations in the last 24 hours"),
+        "{refused}"
+    );
+}

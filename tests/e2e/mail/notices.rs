@@ -139,9 +139,17 @@ async fn changing_the_address_needs_the_password_and_the_new_inbox_and_tells_bot
     );
     let token = confirm.token();
     remember(&token);
+    // Another account cannot confirm it, nor can nobody; that spends nothing.
+    let confirm = "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }";
+    let foreign = app
+        .gql(Some(&other.access), confirm, json!({ "t": token }))
+        .await;
+    assert_eq!(error_code(&foreign), Some("BAD_USER_INPUT"));
+    let nobody = app.gql(None, confirm, json!({ "t": token })).await;
+    assert_eq!(error_code(&nobody), Some("UNAUTHENTICATED"));
     let done = app
         .gql(
-            None,
+            Some(&user.access),
             "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }",
             json!({ "t": token }),
         )
@@ -156,7 +164,7 @@ async fn changing_the_address_needs_the_password_and_the_new_inbox_and_tells_bot
     );
     let again = app
         .gql(
-            None,
+            Some(&user.access),
             "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }",
             json!({ "t": token }),
         )
@@ -283,10 +291,62 @@ async fn a_password_change_or_reset_kills_a_pending_change_of_address() {
     remember(&stolen);
     // ... the owner changes the password: the link dies.
     app.ok(&user, "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { endedSessions } }", json!({ "i": { "currentPassword": TEST_PASSWORD, "newPassword": "a brand new passphrase 1" } })).await;
-    let late = app.gql(None, confirm, json!({ "t": stolen })).await;
+    let late = app
+        .gql(Some(&user.access), confirm, json!({ "t": stolen }))
+        .await;
     assert_eq!(error_code(&late), Some("BAD_USER_INPUT"), "{late}");
     assert_eq!(
         app.ok(&user, "{ me { email } }", json!({})).await["me"]["email"],
         user.email.as_str()
+    );
+}
+
+#[tokio::test]
+async fn an_earlier_change_link_dies_whether_the_next_address_is_free_or_taken() {
+    let peer = SmtpPeer::start();
+    let app = app_with(&peer).await;
+    let user = app.user("prober").await;
+    let taken = app.user("taken").await;
+    let change = "mutation($i: ChangeEmailInput!) { changeEmail(input: $i) { message } }";
+    let confirm = "mutation($t: String!) { confirmEmailChange(input: {token: $t}) { changed } }";
+    let mut answers = Vec::new();
+    for (probe, next) in [
+        ("probe1@example.test", taken.email.as_str()),
+        ("probe2@example.test", "free@example.test"),
+    ] {
+        app.ok(
+            &user,
+            change,
+            json!({ "i": { "password": TEST_PASSWORD, "newEmail": probe } }),
+        )
+        .await;
+        let link = peer.wait_for(probe, 1).await[0].token();
+        remember(&link);
+        app.ok(
+            &user,
+            change,
+            json!({ "i": { "password": TEST_PASSWORD, "newEmail": next } }),
+        )
+        .await;
+        answers.push(
+            app.gql(Some(&user.access), confirm, json!({ "t": link }))
+                .await,
+        );
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "a taken and a free address kill the earlier link alike"
+    );
+    assert_eq!(error_code(&answers[0]), Some("BAD_USER_INPUT"));
+    // changeEmail is one per request, like the sign-in fields: bcrypt work cannot be
+    // packed into one request as aliases.
+    let packed = app.gql(Some(&user.access), "mutation { a: changeEmail(input: {password: \"x\", newEmail: \"a@example.test\"}) { message } b: changeEmail(input: {password: \"y\", newEmail: \"b@example.test\"}) { message } }", json!({})).await;
+    assert!(
+        packed["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"] == "send one sign-in operation per request"),
+        "{packed}"
     );
 }

@@ -89,6 +89,13 @@ async fn finishing_a_task_tells_the_assignees_of_its_successors_who_may_see_them
     assert!(peer.to(&quiet.email).is_empty(), "quiet chose no email");
     assert!(peer.to(&carol.email).is_empty());
 
+    // Finishing it again while Bob has not read the news adds nothing.
+    app.ok(&owner, "mutation($t: ID!) { updateTask(input: {taskId: $t, status: IN_PROGRESS, progress: 10}) { task { id } } }", json!({ "t": first })).await;
+    app.ok(&owner, DONE, json!({ "t": first })).await;
+    assert_eq!(
+        app.ok(&bob, INBOX, json!({})).await["me"]["notifications"]["totalCount"],
+        1
+    );
     // Read: one, then all.
     let id = n["nodes"][0]["id"].clone();
     let marked = app

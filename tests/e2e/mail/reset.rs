@@ -165,3 +165,30 @@ async fn reset_requests_draw_from_the_sign_in_rate_limit_one_per_request() {
     }
     assert!(limited >= 4, "only {limited} of 10 were limited");
 }
+
+#[tokio::test]
+async fn a_reset_of_an_unconfirmed_sign_up_drops_the_name_typed_with_it() {
+    let peer = SmtpPeer::start();
+    let app = super::app_with(&peer).await;
+    let email = "ann.lee@example.test";
+    // Someone else signed the address up, with a name meant for its owner's inbox.
+    anonymous(&app, "signUp", "SignUpInput", "{ accepted }", json!({ "email": email, "password": "the stranger's passphrase", "name": "Security Desk call 555 0100" })).await;
+    request(&app, email).await;
+    let token = peer
+        .wait_for_subject(email, "Reset your password")
+        .await
+        .token();
+    remember(&token);
+    reset(&app, &token, NEW_PASSWORD).await;
+    let notice = peer
+        .wait_for_subject(email, "Your password was changed")
+        .await;
+    assert!(!notice.raw.contains("Security Desk"), "{}", notice.body);
+    assert!(notice.body.starts_with("Hello ann.lee,"), "{}", notice.body);
+    let session =
+        crust_e2e::session_from(&app.login(email, NEW_PASSWORD).await["data"]["login"]).unwrap();
+    assert_eq!(
+        app.ok(&session, "{ me { name } }", json!({})).await["me"]["name"],
+        "ann.lee"
+    );
+}

@@ -138,7 +138,7 @@ async fn sign_up_answers_the_same_for_new_and_taken_addresses() {
 }
 
 #[tokio::test]
-async fn signing_up_again_before_verifying_sends_a_new_link_and_kills_the_old_one() {
+async fn signing_up_again_before_verifying_sends_a_new_link_each_with_its_own_password() {
     let peer = SmtpPeer::start();
     let app = app_with(&peer).await;
     let email = "twice@example.test";
@@ -182,8 +182,9 @@ async fn signing_up_again_before_verifying_sends_a_new_link_and_kills_the_old_on
         .find(|t| *t != first)
         .unwrap();
     remember(&second);
-    let old = verify(&app, &first, "first passphrase 111").await;
-    assert_eq!(error_code(&old), Some("BAD_USER_INPUT"));
+    // Each link carries its own password: the first one does not take the second's.
+    let crossed = verify(&app, &first, "second passphrase 222").await;
+    assert_eq!(error_code(&crossed), Some("BAD_USER_INPUT"));
     // Asking for the link again carries the second sign-up's password and name on.
     crust_e2e::db::texts(&mut conn, "UPDATE outbox SET created_at = created_at - interval '2 minutes' WHERE recipient = $1 RETURNING id::text AS v", email);
     anonymous(
@@ -201,13 +202,19 @@ async fn signing_up_again_before_verifying_sends_a_new_link_and_kills_the_old_on
         .find(|t| *t != first && *t != second)
         .unwrap();
     remember(&third);
-    let dead = verify(&app, &second, "second passphrase 222").await;
-    assert_eq!(error_code(&dead), Some("BAD_USER_INPUT"));
     let new = verify(&app, &third, "second passphrase 222").await;
     assert_eq!(
         new["data"]["verifyEmail"]["user"]["name"], "Second",
         "{new}"
     );
+    // Verifying kills every other link, whatever password it carries.
+    for (token, password) in [
+        (&first, "first passphrase 111"),
+        (&second, "second passphrase 222"),
+    ] {
+        let dead = verify(&app, token, password).await;
+        assert_eq!(error_code(&dead), Some("BAD_USER_INPUT"), "{dead}");
+    }
     // Whoever followed the link set the password chosen with it.
     assert!(
         app.login(email, "second passphrase 222").await["data"]["login"]["accessToken"].is_string()
@@ -314,8 +321,20 @@ async fn a_sign_up_by_someone_else_cannot_take_the_address() {
         error_code(&app.login(email, theirs).await),
         Some("UNAUTHENTICATED")
     );
-    // A reset proves the inbox: the owner's password, and every older link dies, even
-    // for someone who would hold it with the attacker's password.
+    // The attacker's sign-up did not kill the owner's own link.
+    let own = verify(&app, &first, mine).await;
+    assert!(
+        own["data"]["verifyEmail"]["accessToken"].is_string(),
+        "{own}"
+    );
+    let planted_now = verify(&app, &planted, theirs).await;
+    assert_eq!(
+        error_code(&planted_now),
+        Some("BAD_USER_INPUT"),
+        "verified: every other link is dead"
+    );
+    // A reset proves the inbox too: the owner's password, and every older link dies,
+    // even for someone who would hold it with the attacker's password.
     anonymous(
         &app,
         "requestPasswordReset",

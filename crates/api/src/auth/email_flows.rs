@@ -202,10 +202,11 @@ impl AuthService {
         Ok(())
     }
 
-    /// Follows the link sent to a new address: the change takes effect and both
-    /// addresses are told.
+    /// Follows the link sent to a new address, signed in as the account that asked:
+    /// the change takes effect and both addresses are told.
     pub async fn confirm_email_change(
         &self,
+        principal: Principal,
         token: String,
         rec: &Recorder,
     ) -> Result<(), ApiError> {
@@ -213,8 +214,8 @@ impl AuthService {
         self.db
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
-                    let user = accounts::confirm_email_change(c, &token)?;
-                    let mut e = rec2.sign_in_event("confirmEmailChange", Outcome::Ok);
+                    let user = accounts::confirm_email_change(c, &principal, &token)?;
+                    let mut e = rec2.event("confirmEmailChange", Outcome::Ok);
                     e.subject_user = Some(user);
                     e.target = Some(Target::new(TargetKind::User, user.0));
                     e.variables = Some(rec2.sent(json!({})));

@@ -168,9 +168,9 @@ settings! {
         },
         pub max_attempts: u32 {
             env: "CRUST_MAIL_MAX_ATTEMPTS",
-            default: Is("10"),
-            range: 1..=30,
-            doc: "After this many failed attempts a message is marked dead (kept, its link erased, and logged); `crust mail outbox` lists it.",
+            default: IsNoted("20", "about 8 days with the default backoff"),
+            range: 1..=100,
+            doc: "After this many failed attempts a message is marked dead (kept, its link erased, and logged); `crust mail outbox` lists it. A message that cannot be built at all (an address no SMTP server takes) is dead at once.",
         },
         pub reset_interval_secs: i64 {
             env: "CRUST_PASSWORD_RESET_INTERVAL_SECS",

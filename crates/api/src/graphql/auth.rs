@@ -210,16 +210,17 @@ impl AuthMutation {
         })
     }
 
-    /// Confirms a change of address with the token sent to the new address (see
-    /// `changeEmail`); both addresses are told.
+    /// Confirms a change of address with the token sent to the new address, signed in
+    /// as the account that asked (see `changeEmail`); both addresses are told.
     async fn confirm_email_change(
         &self,
         ctx: &Context<'_>,
         input: TokenInput,
     ) -> Result<ConfirmEmailChangePayload> {
+        let me = principal(ctx)?;
         let rec = recorder(ctx)?;
         auth_service(ctx)?
-            .confirm_email_change(input.token, &rec)
+            .confirm_email_change(me, input.token, &rec)
             .await?;
         Ok(ConfirmEmailChangePayload { changed: true })
     }

@@ -20,7 +20,7 @@ use super::RequestCtx;
 use crate::error::ApiError;
 
 /// What an anonymous caller is told of any invalid document.
-pub const ANONYMOUS_INVALID: &str = "the request is not valid; without signing in only the sign-in fields (signUp, verifyEmail, resendVerification, login, refreshSession, requestPasswordReset, resetPassword, confirmEmailChange, acceptInvitation) may be sent, as schema.graphql and the README describe them";
+pub const ANONYMOUS_INVALID: &str = "the request is not valid; without signing in only the sign-in fields (signUp, verifyEmail, resendVerification, login, refreshSession, requestPasswordReset, resetPassword, acceptInvitation) may be sent, as schema.graphql and the README describe them";
 
 /// The sign-in fields. One request may carry at most one of them, so guesses (of
 /// passwords, tokens or addresses) cannot be packed into a single request as aliases,
@@ -33,9 +33,19 @@ pub const SIGN_IN_FIELDS: &[&str] = &[
     "refreshSession",
     "requestPasswordReset",
     "resetPassword",
-    "confirmEmailChange",
     "acceptInvitation",
 ];
+
+/// Fields of signed-in users that check a password or spend a link: like the sign-in
+/// fields, one per request and drawn from the sign-in rate limit (so neither bcrypt
+/// work nor guesses can be packed into one request as aliases).
+pub const PASSWORD_FIELDS: &[&str] = &["changePassword", "changeEmail", "confirmEmailChange"];
+
+/// One of these per request, from the sign-in bucket: the sign-in fields and the
+/// password fields.
+pub fn is_sign_in(field: &str) -> bool {
+    SIGN_IN_FIELDS.contains(&field) || PASSWORD_FIELDS.contains(&field)
+}
 
 /// May anyone call this root field (PRODUCT.md: sign-up, login, token refresh, and
 /// the links of messages: verification, reset, address change, invitations)? The
@@ -82,13 +92,14 @@ impl Extension for AuthGateExtension {
     ) -> ServerResult<Option<Value>> {
         if info.path_node.parent.is_none() {
             let req = ctx.data_opt::<RequestCtx>();
-            if SIGN_IN_FIELDS.contains(&info.name) {
+            if is_sign_in(info.name) {
                 let earlier = req.map_or(0, |r| r.sign_ins.fetch_add(1, Ordering::SeqCst));
                 if earlier > 0 {
                     let e = ApiError::BadUserInput("send one sign-in operation per request".into());
                     return Err(refuse(&info, e));
                 }
-            } else if !self.introspection && matches!(info.name, "__schema" | "__type") {
+            }
+            if !self.introspection && matches!(info.name, "__schema" | "__type") {
                 let e = ApiError::Forbidden("introspection is disabled on this server".into());
                 return Err(refuse(&info, e));
             } else if !is_public(info.name) && req.and_then(|r| r.caller.as_ref()).is_none() {

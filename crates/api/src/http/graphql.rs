@@ -546,7 +546,7 @@ fn signs_in(requests: &[Prepared]) -> bool {
         Prepared::Run(_, facts) => facts
             .root_fields
             .iter()
-            .any(|f| crate::graphql::SIGN_IN_FIELDS.contains(&f.as_str())),
+            .any(|f| crate::graphql::is_sign_in(f)),
         Prepared::Refused(..) => false,
     })
 }

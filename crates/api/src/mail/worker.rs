@@ -88,11 +88,15 @@ impl Worker {
     }
 
     async fn send_one(&self, message: Outgoing) -> Result<bool, crate::error::ApiError> {
-        let result = match self.render(&message) {
-            Ok(m) => tokio::time::timeout(self.per_message, self.transport.send(m))
-                .await
-                .unwrap_or_else(|_| Err("the SMTP server took too long".to_owned())),
-            Err(e) => Err(e.to_string()),
+        let (result, permanent) = match self.render(&message) {
+            Ok(m) => (
+                tokio::time::timeout(self.per_message, self.transport.send(m))
+                    .await
+                    .unwrap_or_else(|_| Err("the SMTP server took too long".to_owned()))
+                    .map_err(|e| without_addresses(&e)),
+                false,
+            ),
+            Err(e) => (Err(e.to_string()), true),
         };
         let id = message.id;
         let template = message.template_name().to_owned();
@@ -108,7 +112,7 @@ impl Worker {
                 let logged = error.clone();
                 let failed = self
                     .db
-                    .run(move |c| outbox::mark_failed(c, &message, &error, max, base))
+                    .run(move |c| outbox::mark_failed(c, &message, &error, max, base, permanent))
                     .await?;
                 match failed {
                     Failed::RetryAt(at) => tracing::warn!(
@@ -137,5 +141,26 @@ impl Worker {
             message.greeting_name.as_deref(),
             &link,
         )
+    }
+}
+
+/// An SMTP server's answer often quotes the recipient (`550 <ann@example.com>: no such
+/// user`): every word with an `@` becomes `[address]`, in the log and the outbox alike.
+fn without_addresses(error: &str) -> String {
+    error
+        .split(' ')
+        .map(|w| if w.contains('@') { "[address]" } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn smtp_answers_lose_their_addresses() {
+        assert_eq!(
+            super::without_addresses("550 5.1.1 <ann@example.com>: Recipient address rejected"),
+            "550 5.1.1 [address] Recipient address rejected"
+        );
     }
 }

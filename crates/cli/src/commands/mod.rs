@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod bench;
+pub mod bi;
 pub mod check;
 pub mod dev;
 pub mod export_schema;
