@@ -12,6 +12,8 @@
 pub mod db;
 pub mod fixtures;
 pub mod mail;
+pub mod peers;
+pub mod replica;
 pub mod scenario;
 
 use std::collections::HashMap;

@@ -1,56 +1,18 @@
 //! A real SMTP server for the tests: aiosmtpd (from PyPI, not written here) on a free
 //! loopback port, storing what it receives in a maildir the test reads. The first use
-//! installs it into `target/peers/aiosmtpd` (a Python venv); later runs reuse it.
+//! installs it into `target/peers/aiosmtpd` (see `peers`); later runs reuse it.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crust_api::config::{SmtpSecurity, SmtpServer};
 
 const AIOSMTPD: &str = "aiosmtpd==1.4.6";
 
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/peers")
-}
-
-/// The venv's python, installing aiosmtpd on first use (once per process; a marker
-/// file written last tells a finished install from a half-done one).
 fn python() -> PathBuf {
-    static INSTALL: Mutex<()> = Mutex::new(());
-    let _guard = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
-    let venv = peers_dir().join("aiosmtpd");
-    let python = venv.join("bin/python");
-    let ready = venv.join("crust-ready");
-    if ready.exists() {
-        return python;
-    }
-    std::fs::create_dir_all(peers_dir()).unwrap();
-    // A venv holds its own path, so it is made where it stays; a half-made one (an
-    // interrupted run) has no python yet or is made again from scratch.
-    let _ = std::fs::remove_dir_all(&venv);
-    let ok = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3 is needed to run the SMTP peer")
-        .success()
-        && Command::new(venv.join("bin/pip"))
-            .args([
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                AIOSMTPD,
-            ])
-            .status()
-            .unwrap()
-            .success();
-    assert!(ok, "installing {AIOSMTPD} into {} failed", venv.display());
-    // Only now is the venv complete: `python` marks it ready for later runs.
-    std::fs::write(&ready, AIOSMTPD).unwrap();
-    python
+    crate::peers::venv("aiosmtpd", &[AIOSMTPD])
 }
 
 fn free_port() -> u16 {
@@ -133,7 +95,7 @@ impl SmtpPeer {
     }
 
     pub fn start_with(tls: Option<PeerTls>) -> SmtpPeer {
-        let maildir = peers_dir()
+        let maildir = crate::peers::peers_dir()
             .join("maildirs")
             .join(uuid::Uuid::new_v4().simple().to_string());
         std::fs::create_dir_all(maildir.parent().unwrap()).unwrap();
