@@ -209,6 +209,14 @@ async fn a_bi_login_reads_its_organization_only_and_can_change_nothing() {
     );
     let actions = texts(&mut admin, &format!("SELECT action AS v FROM audit_events WHERE chain = '{org_a}' AND action LIKE 'bi%' ORDER BY seq")).unwrap();
     assert_eq!(actions, ["biGrant", "biRotate", "biRevoke"]);
+    assert_eq!(
+        count(
+            &mut admin,
+            "SELECT 1 FROM audit_events WHERE action = 'biList'"
+        ),
+        1,
+        "listing is recorded too"
+    );
 }
 
 #[tokio::test]

@@ -453,6 +453,15 @@ fn bench_prints_its_report() {
         stdout.contains("mutation throughput with the audit log on is"),
         "{stdout}"
     );
+    // The BI views of one organization among ten: one statement each, through an index.
+    for view in ["bi.project_progress: 1 statement", "bi.tasks: 1 statement"] {
+        assert!(stdout.contains(view), "{stdout}");
+    }
+    assert_eq!(
+        stdout.matches("; no full scan of tasks").count(),
+        2,
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -1020,4 +1029,144 @@ async fn org_create_list_and_add_member_from_the_console() {
         count(&mut conn, &format!("SELECT count(*) AS n FROM audit_events WHERE chain = '{id}' AND action = 'addOrganizationMember' AND reason = 'console'")),
         1
     );
+}
+
+/// docker-compose.yml cannot be run here (no Docker engine), so it is read: its services
+/// are the topology the README describes, every setting it gives is one the binary
+/// reads, its commands are commands the binary has, and the API does not run as the
+/// tables' owner.
+#[test]
+fn the_compose_file_matches_what_the_binary_reads() {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docker-compose.yml"
+    ))
+    .unwrap();
+    let doc = &YamlLoader::load_from_str(&text).unwrap()[0];
+    let services = &doc["services"];
+    let names: Vec<&str> = services
+        .as_hash()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for wanted in ["migrate", "api", "db-primary", "db-replica", "mail"] {
+        assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+    }
+    // Images that exist today: the official postgres image (bitnami's tags were withdrawn).
+    for db in ["db-primary", "db-replica"] {
+        let image = services[db]["image"].as_str().unwrap();
+        assert!(image.starts_with("postgres:"), "{db}: {image}");
+    }
+    let known: Vec<&str> = crust_api::Config::settings()
+        .iter()
+        .map(|s| s.env)
+        .collect();
+    let env_of = |service: &str| -> Vec<(String, String)> {
+        services[service]["environment"]
+            .as_hash()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().unwrap().to_owned(),
+                    v.as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    for service in ["migrate", "api"] {
+        for (key, _) in env_of(service) {
+            assert!(
+                key == "DATABASE_URL" || known.contains(&key.as_str()),
+                "{service} sets {key}, which the binary does not read"
+            );
+        }
+        // Its command is one the binary has.
+        let command: Vec<String> = services[service]["command"]
+            .as_vec()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        let out = crust().args(&command).arg("--help").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{service}: `crust {}` is not a command",
+            command.join(" ")
+        );
+    }
+    let user_of = |url: &str| {
+        url.split("://")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+            .unwrap()
+            .to_owned()
+    };
+    let url = |service: &str| {
+        env_of(service)
+            .into_iter()
+            .find(|(k, _)| k == "DATABASE_URL")
+            .unwrap()
+            .1
+    };
+    assert_eq!(
+        user_of(&url("migrate")),
+        "crust",
+        "migrations run as the tables' owner"
+    );
+    assert_eq!(
+        user_of(&url("api")),
+        "crust_server",
+        "the API does not run as the owner"
+    );
+    assert_eq!(services["api"]["command"][1].as_str(), Some("--no-migrate"));
+    assert_eq!(
+        services["api"]["depends_on"]["migrate"]["condition"].as_str(),
+        Some("service_completed_successfully"),
+        "the API starts once the migrations ran"
+    );
+    // The replica: TLS on, our pg_hba with no line but TLS ones (and the local superuser).
+    let replica = &services["db-replica"];
+    let mounts: Vec<&str> = replica["volumes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.starts_with("./deploy/replica/pg_hba.conf:")),
+        "{mounts:?}"
+    );
+    let start = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/replica/start.sh"
+    ))
+    .unwrap();
+    for flag in [
+        "ssl=on",
+        "hba_file=/etc/crust/pg_hba.conf",
+        "pg_basebackup",
+        "-R",
+    ] {
+        assert!(start.contains(flag), "start.sh lacks {flag}");
+    }
+    let hba = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/replica/pg_hba.conf"
+    ))
+    .unwrap();
+    for line in hba
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+    {
+        assert!(
+            line.starts_with("hostssl ") || line == "local all postgres peer",
+            "{line}"
+        );
+    }
+    assert!(matches!(services["mail"]["image"], Yaml::String(ref s) if s.contains("mailpit")));
 }

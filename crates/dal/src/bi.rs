@@ -216,9 +216,20 @@ fn list_for(conn: &mut PgConnection, org: Option<OrgId>) -> DalResult<Vec<BiLogi
     .load(conn)?)
 }
 
-/// Every BI login.
+/// Every BI login (the listing itself is recorded, in the global chain).
 pub fn list(_: &crate::Operator, conn: &mut PgConnection) -> DalResult<Vec<BiLogin>> {
-    list_for(conn, None)
+    conn.transaction(|conn| {
+        let logins = list_for(conn, None)?;
+        let mut e = crate::audit::NewEvent::new(
+            "biList",
+            crust_domain::audit::Outcome::Ok,
+            crate::audit::Origin::default(),
+        );
+        e.reason = Some("console".into());
+        e.variables = Some(format!("{{\"logins\":{}}}", logins.len()));
+        crate::audit::append(conn, &e)?;
+        Ok(logins)
+    })
 }
 
 /// One column of a `bi` view, with its documentation.
@@ -249,4 +260,72 @@ pub fn dictionary(_: &crate::Operator, conn: &mut PgConnection) -> DalResult<Vec
           ORDER BY c.relname, a.attnum",
     )
     .load(conn)?)
+}
+
+/// The views of the `bi` schema, for what takes a view's name.
+pub const VIEWS: [&str; 10] = [
+    "projects",
+    "slices",
+    "boxes",
+    "tasks",
+    "task_assignees",
+    "task_dependencies",
+    "project_progress",
+    "members",
+    "sprints",
+    "task_status_history",
+];
+
+#[derive(QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// `EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM bi.<view>` on `conn` (the benchmark
+/// runs it connected as a BI login): the plan's lines.
+pub fn explain(_: &crate::Operator, conn: &mut PgConnection, view: &str) -> DalResult<Vec<String>> {
+    if !VIEWS.contains(&view) {
+        return Err(DalError::Invalid(format!(
+            "`{view}` is not a view of the bi schema"
+        )));
+    }
+    Ok(diesel::sql_query(format!(
+        "EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM bi.{view}"
+    ))
+    .load::<PlanLine>(conn)?
+    .into_iter()
+    .map(|l| l.line)
+    .collect())
+}
+
+/// An organization with `projects` projects and `tasks` tasks in all (statuses,
+/// progress and durations spread), written straight into the tables, then ANALYZE:
+/// the benchmark's data for the BI views.
+pub fn bulk_organization(
+    _: &crate::Operator,
+    conn: &mut PgConnection,
+    name: &str,
+    projects: i32,
+    tasks: i32,
+) -> DalResult<OrgId> {
+    let org = Uuid::new_v4();
+    diesel::sql_query(
+        "WITH o AS (INSERT INTO organizations (id, name) VALUES ($1, $2) RETURNING id),
+              p AS (INSERT INTO projects (org_id, name)
+                    SELECT o.id, 'Project ' || n FROM o, generate_series(1, $3) n RETURNING id, org_id)
+         INSERT INTO tasks (org_id, project_id, title, position, status, progress, duration_days)
+         SELECT p.org_id, p.id, 'Task ' || n, n,
+                (ARRAY['NOT_STARTED', 'IN_PROGRESS', 'DONE', 'NOT_NEEDED'])[1 + n % 4],
+                CASE n % 4 WHEN 0 THEN 0 WHEN 2 THEN 100 ELSE n % 100 END,
+                CASE WHEN n % 3 = 0 THEN NULL ELSE 1 + n % 5 END
+           FROM p, generate_series(1, $4 / $3) n",
+    )
+    .bind::<SqlUuid, _>(org)
+    .bind::<Text, _>(name)
+    .bind::<Integer, _>(projects.max(1))
+    .bind::<Integer, _>(tasks)
+    .execute(conn)?;
+    diesel::sql_query("ANALYZE organizations, projects, tasks").execute(conn)?;
+    Ok(OrgId(org))
 }

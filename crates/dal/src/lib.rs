@@ -64,7 +64,7 @@
 //! - `pool::establish` (a direct connection), `Actor::for_operator`, `users::id_by_email`, `users::reset_password_hash`,
 //!   `users::create_verified`, `orgs::add_member_as_operator`, `orgs::list_all`,
 //!   `outbox::list`, `bi::grant`, `bi::rotate`, `bi::revoke`, `bi::list`,
-//!   `bi::dictionary` (`bi::parse_cidr` is pure),
+//!   `bi::dictionary`, `bi::explain`, `bi::bulk_organization` (`bi::parse_cidr` is pure),
 //!   `audit::verify`, `audit::prune`, `audit::export`, `migrate::run_pending`,
 //!   `migrate::revert_all`, `admin::create_database_if_missing`,
 //!   `admin::drop_database_if_exists`, `admin::ensure_member_login`.

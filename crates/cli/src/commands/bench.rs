@@ -120,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 on / off
             );
         }
-        Ok(())
+        bi_report(&url)
     });
     let mut admin = crust_dal::establish(
         &crust_dal::Operator::at_console(),
@@ -476,4 +476,67 @@ async fn drive(base: &str, args: &Args, scenarios: &[(String, String)]) -> anyho
         report_row(name, all, elapsed, statements);
     }
     Ok(())
+}
+
+/// Tasks of the organization whose BI views are measured, and of the others beside it.
+const BI_TASKS: i64 = 10_000;
+const OTHER_TASKS: i64 = 90_000;
+
+/// `EXPLAIN ANALYZE` of `bi.project_progress` and `bi.tasks` as a BI login of an
+/// organization with 10,000 tasks among 100,000: one statement each, and the plan shows
+/// whether other organizations' rows are read.
+fn bi_report(url: &str) -> anyhow::Result<()> {
+    let op = Operator::at_console();
+    let mut conn = crust_dal::establish(&op, url)?;
+    let measured = dal(crust_dal::bi::bulk_organization(
+        &op,
+        &mut conn,
+        "BI measured",
+        20,
+        BI_TASKS as i32,
+    ))?;
+    for i in 0..9 {
+        dal(crust_dal::bi::bulk_organization(
+            &op,
+            &mut conn,
+            &format!("BI other {i}"),
+            20,
+            (OTHER_TASKS / 9) as i32,
+        ))?;
+    }
+    let granted = dal(crust_dal::bi::grant(&op, &mut conn, measured, &[], 2))?;
+    let bi_url = postgres::with_login(url, &granted.role_name, &granted.password)?;
+    let result = (|| -> anyhow::Result<()> {
+        let mut bi = crust_dal::establish(&op, &bi_url).context("connecting as the BI login")?;
+        println!();
+        println!(
+            "BI views as one organization's BI login ({BI_TASKS} of its tasks among {} in all):",
+            BI_TASKS + OTHER_TASKS
+        );
+        for view in ["project_progress", "tasks"] {
+            let plan = dal(crust_dal::bi::explain(&op, &mut bi, view))?;
+            let time = plan
+                .iter()
+                .find_map(|l| l.trim().strip_prefix("Execution Time: "))
+                .unwrap_or("?");
+            let index = plan
+                .iter()
+                .find(|l| l.contains("Index") && l.contains("tasks"))
+                .map(|l| l.trim().trim_start_matches("->").trim().to_owned());
+            let full_scan = plan.iter().any(|l| l.contains("Seq Scan on tasks"));
+            println!("bi.{view}: 1 statement, {time}");
+            println!(
+                "  tasks read through: {}{}",
+                index.as_deref().unwrap_or("no index"),
+                if full_scan {
+                    " (and a full scan of tasks)"
+                } else {
+                    "; no full scan of tasks"
+                }
+            );
+        }
+        Ok(())
+    })();
+    dal(crust_dal::bi::revoke(&op, &mut conn, measured))?;
+    result
 }
