@@ -23,6 +23,7 @@ ALTER TABLE memberships DISABLE ROW LEVEL SECURITY;
 ALTER TABLE users DISABLE ROW LEVEL SECURITY;
 REVOKE ALL ON organizations, workspaces, projects, slices, boxes, tasks, task_assignees,
     task_dependencies, memberships, users FROM crust_bi_reader;
+-- Column grants go with REVOKE ALL on the table too.
 REVOKE USAGE ON SCHEMA public FROM crust_bi_reader;
 DROP TRIGGER task_status_history_track ON tasks;
 DROP FUNCTION public.task_status_history_track();

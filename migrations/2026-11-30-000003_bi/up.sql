@@ -79,7 +79,8 @@ CREATE TABLE bi_logins (
     created_at        timestamptz NOT NULL DEFAULT now(),
     rotated_at        timestamptz
 );
-CREATE INDEX bi_logins_org ON bi_logins (org_id);
+-- One login per organization (two grants at once cannot both make one).
+CREATE UNIQUE INDEX bi_logins_org ON bi_logins (org_id);
 REVOKE ALL ON bi_logins FROM crust_app;
 
 CREATE SCHEMA bi;
@@ -98,9 +99,22 @@ COMMENT ON FUNCTION bi.current_org() IS 'The organization the connected BI login
 -- Row-level security: the second wall. The server (crust_app) keeps every row; the
 -- views' owner sees one organization's non-SECRET rows; every other role but the
 -- owner (and superusers) sees nothing.
+-- Only the columns the views show (never an email, a password hash or a description).
 GRANT USAGE ON SCHEMA public TO crust_bi_reader;
-GRANT SELECT ON organizations, workspaces, projects, slices, boxes, tasks, task_assignees,
-    task_dependencies, memberships, users, task_status_history TO crust_bi_reader;
+GRANT SELECT (id, name) ON organizations TO crust_bi_reader;
+GRANT SELECT (id, org_id, name) ON workspaces TO crust_bi_reader;
+GRANT SELECT (id, org_id, name, status, workspace_id, visibility, classification,
+    start_date, due_date, created_at, updated_at) ON projects TO crust_bi_reader;
+GRANT SELECT (id, project_id, name, position) ON slices TO crust_bi_reader;
+GRANT SELECT (id, slice_id, project_id, name, position, board_column, done_column,
+    created_at) ON boxes TO crust_bi_reader;
+GRANT SELECT (id, org_id, project_id, box_id, title, status, progress, classification,
+    start_date, due_date, duration_days, created_at, updated_at) ON tasks TO crust_bi_reader;
+GRANT SELECT (task_id, user_id, created_at) ON task_assignees TO crust_bi_reader;
+GRANT SELECT (task_id, depends_on_task_id, org_id, kind, created_at) ON task_dependencies TO crust_bi_reader;
+GRANT SELECT (org_id, user_id, role, created_at) ON memberships TO crust_bi_reader;
+GRANT SELECT (id, name) ON users TO crust_bi_reader;
+GRANT SELECT (task_id, org_id, status, entered_at, left_at) ON task_status_history TO crust_bi_reader;
 
 ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE workspaces ENABLE ROW LEVEL SECURITY;
@@ -142,7 +156,8 @@ CREATE POLICY bi_org ON tasks FOR SELECT TO crust_bi_reader
 CREATE POLICY bi_org ON task_assignees FOR SELECT TO crust_bi_reader
     USING (task_id IN (SELECT id FROM tasks));
 CREATE POLICY bi_org ON task_dependencies FOR SELECT TO crust_bi_reader
-    USING (org_id = bi.current_org());
+    USING (org_id = bi.current_org() AND task_id IN (SELECT id FROM tasks)
+           AND depends_on_task_id IN (SELECT id FROM tasks));
 CREATE POLICY bi_org ON memberships FOR SELECT TO crust_bi_reader
     USING (org_id = bi.current_org());
 CREATE POLICY bi_org ON users FOR SELECT TO crust_bi_reader

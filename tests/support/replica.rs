@@ -1,7 +1,8 @@
 //! A hot standby of the test cluster: `pg_basebackup -R` of the local primary into a
 //! fresh directory, started on a free port with TLS on (a certificate generated here)
-//! and a `pg_hba.conf` the test writes. The primary gets a replication line in its
-//! `pg_hba.conf` once if it has none (loopback, for the suite's own standby).
+//! and a `pg_hba.conf` the test writes. If the primary lets no replication connection
+//! in, a loopback line is added to its `pg_hba.conf` for this standby and taken out
+//! again when the standby stops.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -65,25 +66,37 @@ fn text(conn: &mut PgConnection, sql: &str) -> String {
         .v
 }
 
-/// Lets loopback replication connections in, once, if the primary has no such line.
-fn allow_replication(primary: &mut PgConnection) {
+const REPLICATION_LINE: &str =
+    "host replication all 127.0.0.1/32 trust # crust test suite: its standby, removed after";
+
+/// Lets loopback replication connections in for this standby, if the primary has no
+/// replication line; the file it changed, to take the line out again when done.
+fn allow_replication(primary: &mut PgConnection) -> Option<PathBuf> {
     let has = text(
         primary,
         "SELECT (count(*) > 0)::text AS v FROM pg_hba_file_rules WHERE 'replication' = ANY(database)",
     );
     if has == "true" {
-        return;
+        return None;
     }
     let file = text(primary, "SELECT current_setting('hba_file') AS v");
     let mut hba = std::fs::read_to_string(&file).unwrap();
-    hba.push_str("\n# Added by Crust's test suite: its standby replicates over loopback.\nhost replication all 127.0.0.1/32 trust\n");
+    if !hba.ends_with('\n') {
+        hba.push('\n');
+    }
+    hba.push_str(REPLICATION_LINE);
+    hba.push('\n');
     std::fs::write(&file, hba).unwrap();
     text(primary, "SELECT pg_reload_conf()::text AS v");
+    Some(PathBuf::from(file))
 }
 
 pub struct Replica {
     pub port: u16,
     dir: PathBuf,
+    /// The primary (a superuser URL) and the pg_hba.conf this standby added a line to.
+    primary: String,
+    added_line: Option<PathBuf>,
 }
 
 impl Replica {
@@ -92,7 +105,7 @@ impl Replica {
     /// test's own checks over the Unix socket).
     pub fn start(admin_url: &str, hba: &[String]) -> Replica {
         let mut primary = PgConnection::establish(admin_url).unwrap();
-        allow_replication(&mut primary);
+        let added_line = allow_replication(&mut primary);
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -150,7 +163,12 @@ impl Replica {
             );
             at_least.push_str(&format!("{setting} = {value}\n"));
         }
-        let replica = Replica { port, dir };
+        let replica = Replica {
+            port,
+            dir,
+            primary: admin_url.to_owned(),
+            added_line,
+        };
         replica.write_hba(hba);
         std::fs::write(data.join("pg_ident.conf"), "").unwrap();
         std::fs::write(
@@ -258,5 +276,19 @@ impl Drop for Replica {
             .args(["-m", "immediate", "stop"]);
         let _ = stop.output();
         let _ = std::fs::remove_dir_all(&self.dir);
+        // The primary's pg_hba.conf as it was.
+        if let Some(file) = &self.added_line {
+            if let Ok(hba) = std::fs::read_to_string(file) {
+                let kept: String = hba
+                    .lines()
+                    .filter(|l| *l != REPLICATION_LINE)
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+                let _ = std::fs::write(file, kept);
+                if let Ok(mut primary) = PgConnection::establish(&self.primary) {
+                    let _ = diesel::sql_query("SELECT pg_reload_conf()").execute(&mut primary);
+                }
+            }
+        }
     }
 }

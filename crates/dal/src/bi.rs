@@ -45,6 +45,46 @@ fn strong_password() -> DalResult<String> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802/7677, 4096
+/// iterations, a random salt): sent instead of the password, so the password itself is
+/// never in an SQL statement (statement logs, pg_stat_activity).
+fn scram_verifier(password: &str) -> DalResult<String> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    const ITERATIONS: u32 = 4096;
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|_| DalError::Internal("the OS random generator failed".into()))?;
+    let mac = |key: &[u8], data: &[&[u8]]| -> [u8; 32] {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        for d in data {
+            m.update(d);
+        }
+        m.finalize().into_bytes().into()
+    };
+    // PBKDF2-HMAC-SHA256 with one block (32 bytes).
+    let mut u = mac(password.as_bytes(), &[&salt, &1u32.to_be_bytes()]);
+    let mut salted = u;
+    for _ in 1..ITERATIONS {
+        u = mac(password.as_bytes(), &[&u]);
+        for (s, b) in salted.iter_mut().zip(u) {
+            *s ^= b;
+        }
+    }
+    let client_key = mac(&salted, &[b"Client Key"]);
+    let stored_key = Sha256::digest(client_key);
+    let server_key = mac(&salted, &[b"Server Key"]);
+    Ok(format!(
+        "SCRAM-SHA-256${ITERATIONS}:{}${}:{}",
+        STANDARD.encode(salt),
+        STANDARD.encode(stored_key),
+        STANDARD.encode(server_key)
+    ))
+}
+
 fn role_name() -> DalResult<String> {
     let mut bytes = [0u8; 6];
     getrandom::fill(&mut bytes)
@@ -126,9 +166,10 @@ pub fn grant(
             ));
         }
         let (name, password) = (role_name()?, strong_password()?);
-        // Neither can carry a quote: both are made here from [a-z0-9_] and base64url.
+        let verifier = scram_verifier(&password)?;
+        // Neither can carry a quote: the name is [a-z0-9_], the verifier base64 and `$:`.
         diesel::sql_query(format!(
-            "CREATE ROLE {name} LOGIN PASSWORD '{password}' CONNECTION LIMIT {connection_limit} \
+            "CREATE ROLE {name} LOGIN PASSWORD '{verifier}' CONNECTION LIMIT {connection_limit} \
              NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT IN ROLE crust_bi"
         ))
         .execute(conn)?;
@@ -162,8 +203,9 @@ pub fn rotate(_: &crate::Operator, conn: &mut PgConnection, org: OrgId) -> DalRe
             .ok_or(DalError::NotFound)?;
         let password = strong_password()?;
         diesel::sql_query(format!(
-            "ALTER ROLE {} PASSWORD '{password}'",
-            login.role_name
+            "ALTER ROLE {} PASSWORD '{}'",
+            login.role_name,
+            scram_verifier(&password)?
         ))
         .execute(conn)?;
         diesel::sql_query("UPDATE bi_logins SET rotated_at = now() WHERE role_name = $1")
@@ -189,6 +231,9 @@ pub fn revoke(_: &crate::Operator, conn: &mut PgConnection, org: OrgId) -> DalRe
         diesel::sql_query("DELETE FROM bi_logins WHERE role_name = $1")
             .bind::<Text, _>(&login.role_name)
             .execute(conn)?;
+        // Whatever it came to own (large objects, if it ever reached the primary) goes
+        // with it, or DROP ROLE would fail and leave it able to log in.
+        diesel::sql_query(format!("DROP OWNED BY {}", login.role_name)).execute(conn)?;
         diesel::sql_query(format!("DROP ROLE {}", login.role_name)).execute(conn)?;
         audit(conn, "biRevoke", org, &login.role_name)?;
         Ok(login.role_name)
@@ -328,4 +373,20 @@ pub fn bulk_organization(
     .execute(conn)?;
     diesel::sql_query("ANALYZE organizations, projects, tasks").execute(conn)?;
     Ok(OrgId(org))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scram_verifier_has_postgresql_s_shape() {
+        let v = scram_verifier("secret").unwrap();
+        let (head, keys) = v.split_once('$').unwrap();
+        assert_eq!(head, "SCRAM-SHA-256");
+        let (iter_salt, stored_server) = keys.split_once('$').unwrap();
+        assert!(iter_salt.starts_with("4096:"));
+        assert_eq!(stored_server.split(':').count(), 2);
+        assert_ne!(v, scram_verifier("secret").unwrap(), "a fresh salt each time");
+    }
 }

@@ -43,14 +43,12 @@ fn dal<T>(r: crust_dal::DalResult<T>) -> anyhow::Result<T> {
     })
 }
 
-/// The database name the pg_hba.conf lines name.
-fn database_of(url: &str) -> String {
-    url.rsplit('/')
-        .next()
-        .and_then(|s| s.split('?').next())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("all")
-        .to_owned()
+/// The database the pg_hba.conf lines name; refused when the URL names none (a line
+/// for `all` would open every database of the cluster).
+fn database_of(url: &str) -> anyhow::Result<String> {
+    crate::postgres::database_of(url)
+        .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL names no plain database name; set it to the application database"))
 }
 
 pub fn run(cmd: BiCommand) -> anyhow::Result<()> {
@@ -70,13 +68,16 @@ pub fn run(cmd: BiCommand) -> anyhow::Result<()> {
                 &allow,
                 connection_limit,
             ))?;
-            let database = database_of(config.database.url.expose());
+            let database = database_of(config.database.url.expose())?;
             println!("BI login:  {}", granted.role_name);
             println!(
                 "password:  {} (shown once; `crust bi rotate` makes a new one)",
                 granted.password
             );
             println!("database:  {database}, schema bi (read the views on the replica)");
+            println!("pg_hba.conf lines for the primary, before any other line (once; BI logins read the replica only):");
+            println!("host all +crust_bi all reject");
+            println!("local all +crust_bi reject");
             if allow.is_empty() {
                 println!("no --allow given: no pg_hba.conf line; the login cannot connect until you add one");
             } else {
