@@ -167,88 +167,112 @@ CREATE POLICY bi_org ON task_status_history FOR SELECT TO crust_bi_reader
 
 -- The views. Each filters to the login's organization and leaves SECRET work out by
 -- itself (the first wall); row-level security filters the same again underneath.
+-- Each body sits under OFFSET 0, a fence the planner pushes no condition through: a
+-- security barrier still lets leakproof conditions (uuid or text equality) reach the
+-- base tables, where EXPLAIN ANALYZE's "Rows Removed by Filter" would count rows of
+-- other organizations or SECRET ones matching a probe (`WHERE id = '…'`).
 CREATE VIEW bi.projects WITH (security_barrier) AS
-SELECT p.id, p.name, p.status, w.name AS workspace_name, p.visibility,
-       p.start_date, p.due_date, p.created_at, p.updated_at
-  FROM public.projects p
-  LEFT JOIN public.workspaces w ON w.id = p.workspace_id
- WHERE p.org_id = bi.current_org() AND p.classification <> 'SECRET';
+SELECT * FROM (
+    SELECT p.id, p.name, p.status, w.name AS workspace_name, p.visibility,
+           p.start_date, p.due_date, p.created_at, p.updated_at
+      FROM public.projects p
+      LEFT JOIN public.workspaces w ON w.id = p.workspace_id
+     WHERE p.org_id = bi.current_org() AND p.classification <> 'SECRET'
+    OFFSET 0) AS fenced;
 
 CREATE VIEW bi.slices WITH (security_barrier) AS
-SELECT s.id, s.project_id, p.name AS project_name, s.name, s.position
-  FROM public.slices s
-  JOIN public.projects p ON p.id = s.project_id
- WHERE p.org_id = bi.current_org() AND p.classification <> 'SECRET';
+SELECT * FROM (
+    SELECT s.id, s.project_id, p.name AS project_name, s.name, s.position
+      FROM public.slices s
+      JOIN public.projects p ON p.id = s.project_id
+     WHERE p.org_id = bi.current_org() AND p.classification <> 'SECRET'
+    OFFSET 0) AS fenced;
 
 CREATE VIEW bi.boxes WITH (security_barrier) AS
-SELECT b.id, b.slice_id, s.name AS slice_name, b.project_id, p.name AS project_name,
-       b.name, b.position, b.board_column, b.done_column
-  FROM public.boxes b
-  JOIN public.slices s ON s.id = b.slice_id
-  JOIN public.projects p ON p.id = b.project_id
- WHERE p.org_id = bi.current_org() AND p.classification <> 'SECRET';
+SELECT * FROM (
+    SELECT b.id, b.slice_id, s.name AS slice_name, b.project_id, p.name AS project_name,
+           b.name, b.position, b.board_column, b.done_column
+      FROM public.boxes b
+      JOIN public.slices s ON s.id = b.slice_id
+      JOIN public.projects p ON p.id = b.project_id
+     WHERE p.org_id = bi.current_org() AND p.classification <> 'SECRET'
+    OFFSET 0) AS fenced;
 
 CREATE VIEW bi.tasks WITH (security_barrier) AS
-SELECT t.id, t.project_id, p.name AS project_name, b.slice_id, s.name AS slice_name,
-       t.box_id, b.name AS box_name, t.title, t.status, t.progress,
-       t.start_date, t.due_date, t.duration_days, t.created_at, t.updated_at
-  FROM public.tasks t
-  JOIN public.projects p ON p.id = t.project_id
-  LEFT JOIN public.boxes b ON b.id = t.box_id
-  LEFT JOIN public.slices s ON s.id = b.slice_id
- WHERE t.org_id = bi.current_org() AND p.org_id = bi.current_org()
-   AND t.classification <> 'SECRET' AND p.classification <> 'SECRET';
+SELECT * FROM (
+    SELECT t.id, t.project_id, p.name AS project_name, b.slice_id, s.name AS slice_name,
+           t.box_id, b.name AS box_name, t.title, t.status, t.progress,
+           t.start_date, t.due_date, t.duration_days, t.created_at, t.updated_at
+      FROM public.tasks t
+      JOIN public.projects p ON p.id = t.project_id
+      LEFT JOIN public.boxes b ON b.id = t.box_id
+      LEFT JOIN public.slices s ON s.id = b.slice_id
+     WHERE t.org_id = bi.current_org() AND p.org_id = bi.current_org()
+       AND t.classification <> 'SECRET' AND p.classification <> 'SECRET'
+    OFFSET 0) AS fenced;
 
 CREATE VIEW bi.task_assignees WITH (security_barrier) AS
-SELECT a.task_id, a.user_id, u.name AS user_name, a.created_at AS assigned_at
-  FROM public.task_assignees a
-  JOIN bi.tasks t ON t.id = a.task_id
-  JOIN public.users u ON u.id = a.user_id;
+SELECT * FROM (
+    SELECT a.task_id, a.user_id, u.name AS user_name, a.created_at AS assigned_at
+      FROM public.task_assignees a
+      JOIN bi.tasks t ON t.id = a.task_id
+      JOIN public.users u ON u.id = a.user_id
+    OFFSET 0) AS fenced;
 
 CREATE VIEW bi.task_dependencies WITH (security_barrier) AS
-SELECT d.task_id, d.depends_on_task_id, d.kind AS dependency_type, d.created_at
-  FROM public.task_dependencies d
-  JOIN bi.tasks t ON t.id = d.task_id
-  JOIN bi.tasks o ON o.id = d.depends_on_task_id
- WHERE d.org_id = bi.current_org();
+SELECT * FROM (
+    SELECT d.task_id, d.depends_on_task_id, d.kind AS dependency_type, d.created_at
+      FROM public.task_dependencies d
+      JOIN bi.tasks t ON t.id = d.task_id
+      JOIN bi.tasks o ON o.id = d.depends_on_task_id
+     WHERE d.org_id = bi.current_org()
+    OFFSET 0) AS fenced;
 
 -- The duration-weighted rollup, by the same rule as the API (crust_domain::progress):
 -- a task without a duration weighs one day, NOT_NEEDED does not count, DONE counts 100.
 CREATE VIEW bi.project_progress WITH (security_barrier) AS
-SELECT p.id AS project_id, p.name AS project_name,
-       count(t.id) AS task_count,
-       count(t.id) FILTER (WHERE t.status <> 'NOT_NEEDED') AS counted_task_count,
-       round((sum(coalesce(t.duration_days, 1) * CASE WHEN t.status = 'DONE' THEN 100 ELSE t.progress END)
-                  FILTER (WHERE t.status <> 'NOT_NEEDED'))::numeric
-             / nullif(sum(coalesce(t.duration_days, 1)) FILTER (WHERE t.status <> 'NOT_NEEDED'), 0), 4)
-           AS progress
-  FROM bi.projects p
-  LEFT JOIN bi.tasks t ON t.project_id = p.id
- GROUP BY p.id, p.name;
+SELECT * FROM (
+    SELECT p.id AS project_id, p.name AS project_name,
+           count(t.id) AS task_count,
+           count(t.id) FILTER (WHERE t.status <> 'NOT_NEEDED') AS counted_task_count,
+           round((sum(coalesce(t.duration_days, 1) * CASE WHEN t.status = 'DONE' THEN 100 ELSE t.progress END)
+                      FILTER (WHERE t.status <> 'NOT_NEEDED'))::numeric
+                 / nullif(sum(coalesce(t.duration_days, 1)) FILTER (WHERE t.status <> 'NOT_NEEDED'), 0), 4)
+               AS progress
+      FROM bi.projects p
+      LEFT JOIN bi.tasks t ON t.project_id = p.id
+     GROUP BY p.id, p.name
+    OFFSET 0) AS fenced;
 
 CREATE VIEW bi.members WITH (security_barrier) AS
-SELECT m.user_id, u.name, m.role, m.created_at AS joined_at
-  FROM public.memberships m
-  JOIN public.users u ON u.id = m.user_id
- WHERE m.org_id = bi.current_org();
+SELECT * FROM (
+    SELECT m.user_id, u.name, m.role, m.created_at AS joined_at
+      FROM public.memberships m
+      JOIN public.users u ON u.id = m.user_id
+     WHERE m.org_id = bi.current_org()
+    OFFSET 0) AS fenced;
 
 -- A finished sprint is a dated box of a project's "Done Sprints" slice (see
 -- crust_domain::sprint); its tasks are in bi.tasks with that box_id.
 CREATE VIEW bi.sprints WITH (security_barrier) AS
-SELECT b.id AS sprint_box_id, b.project_id, b.project_name, b.name,
-       bx.created_at AS finished_at,
-       (SELECT count(*) FROM bi.tasks t WHERE t.box_id = b.id) AS task_count
-  FROM bi.boxes b
-  JOIN public.boxes bx ON bx.id = b.id
- WHERE b.slice_name = 'Done Sprints';
+SELECT * FROM (
+    SELECT b.id AS sprint_box_id, b.project_id, b.project_name, b.name,
+           bx.created_at AS finished_at,
+           (SELECT count(*) FROM bi.tasks t WHERE t.box_id = b.id) AS task_count
+      FROM bi.boxes b
+      JOIN public.boxes bx ON bx.id = b.id
+     WHERE b.slice_name = 'Done Sprints'
+    OFFSET 0) AS fenced;
 
 CREATE VIEW bi.task_status_history WITH (security_barrier) AS
-SELECT h.task_id, h.status, h.entered_at, h.left_at,
-       round((extract(epoch FROM (coalesce(h.left_at, now()) - h.entered_at)) / 3600)::numeric, 3)
-           AS hours_in_status
-  FROM public.task_status_history h
-  JOIN bi.tasks t ON t.id = h.task_id
- WHERE h.org_id = bi.current_org();
+SELECT * FROM (
+    SELECT h.task_id, h.status, h.entered_at, h.left_at,
+           round((extract(epoch FROM (coalesce(h.left_at, now()) - h.entered_at)) / 3600)::numeric, 3)
+               AS hours_in_status
+      FROM public.task_status_history h
+      JOIN bi.tasks t ON t.id = h.task_id
+     WHERE h.org_id = bi.current_org()
+    OFFSET 0) AS fenced;
 
 -- A new owner needs CREATE on the schema (for the moment of the change only).
 GRANT CREATE ON SCHEMA bi TO crust_bi_reader;

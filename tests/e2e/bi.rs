@@ -319,3 +319,92 @@ tasks.id uuid;tasks.project_id uuid;tasks.project_name text;tasks.slice_id uuid;
     let plain = texts(&mut admin, "SELECT c.relname AS v FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'bi' WHERE c.relkind = 'v' AND NOT coalesce(c.reloptions @> ARRAY['security_barrier=true'], false)").unwrap();
     assert!(plain.is_empty(), "{plain:?}");
 }
+
+/// EXPLAIN ANALYZE counts the rows a filter removed. Were a probe's condition pushed
+/// below the views' filters (a security barrier lets leakproof ones such as uuid or text
+/// equality through), the count would tell whether a row of another organization, or a
+/// SECRET one, matches. The views' OFFSET 0 fence keeps it above: the plan is the same
+/// for another tenant's task, a SECRET task of one's own and a task that does not exist.
+#[tokio::test]
+async fn explain_analyze_tells_nothing_of_rows_a_login_may_not_see() {
+    let app = TestApp::start().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let (org_a, project_a) = org_with_work(&app, &alice, "Alpha").await;
+    let (_, project_b) = org_with_work(&app, &bob, "Bravo").await;
+    let secret = app.create_task(&alice, &project_a, None, "SECRET").await;
+    let foreign = app
+        .create_task(&bob, &project_b, None, "CONFIDENTIAL")
+        .await;
+    let op = Operator::at_console();
+    let mut admin = app.db.connect();
+    let granted =
+        crust_dal::bi::grant(&op, &mut admin, OrgId(org_a.parse().unwrap()), &[], 2).unwrap();
+    let mut bi = PgConnection::establish(&bi_url(&app, &granted.role_name)).unwrap();
+    diesel::sql_query("SET enable_seqscan = off")
+        .execute(&mut bi)
+        .unwrap();
+    let plan = |bi: &mut PgConnection, sql: String| -> String {
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        diesel::sql_query(format!(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"
+        ))
+        .load::<Line>(bi)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n")
+    };
+    let by_id = |id: &str| format!("SELECT id FROM bi.tasks WHERE id = '{id}'");
+    let nothing = plan(&mut bi, by_id(&uuid::Uuid::new_v4().to_string()));
+    for probe in [&secret, &foreign] {
+        let p = plan(&mut bi, by_id(probe));
+        let strip = |s: &str, id: &str| s.replace(id, "ID");
+        let other = nothing
+            .lines()
+            .find(|l| l.contains("::uuid"))
+            .unwrap()
+            .to_owned();
+        let other_id = other.split('\'').nth(1).unwrap().to_owned();
+        assert_eq!(
+            strip(&p, probe),
+            strip(&nothing, &other_id),
+            "a probe for {probe} shows in the plan"
+        );
+    }
+    let by_title = |t: &str| {
+        format!(
+            "SELECT id FROM bi.tasks WHERE title = '{}'",
+            t.replace('\'', "''")
+        )
+    };
+    // Titles no visible task has.
+    let mut retitle = |id: &str, title: &str| {
+        texts(
+            &mut admin,
+            &format!("UPDATE tasks SET title = '{title}' WHERE id = '{id}' RETURNING title AS v"),
+        )
+        .unwrap()[0]
+            .clone()
+    };
+    let (secret_title, foreign_title) = (
+        retitle(&secret, "Acquisition of Zeta"),
+        retitle(&foreign, "Bravo''s plan"),
+    );
+    let none = plan(&mut bi, by_title("no such title"));
+    for t in [&secret_title, &foreign_title] {
+        let quoted = t.replace('\'', "''");
+        assert_eq!(
+            plan(&mut bi, by_title(t)).replace(quoted.as_str(), "T"),
+            none.replace("no such title", "T"),
+            "{t}"
+        );
+    }
+    drop(bi);
+    crust_dal::bi::revoke(&op, &mut admin, OrgId(org_a.parse().unwrap())).unwrap();
+}

@@ -292,3 +292,51 @@ impl Drop for Replica {
         }
     }
 }
+
+/// Lines put first in the primary's pg_hba.conf for as long as this lives (then taken
+/// out again), e.g. the lines `crust bi grant` asks for on the primary.
+pub struct PrimaryHbaLines {
+    file: PathBuf,
+    lines: Vec<String>,
+    primary: String,
+}
+
+impl PrimaryHbaLines {
+    pub fn add(admin_url: &str, lines: &[&str]) -> PrimaryHbaLines {
+        let mut primary = PgConnection::establish(admin_url).unwrap();
+        let file = PathBuf::from(text(
+            &mut primary,
+            "SELECT current_setting('hba_file') AS v",
+        ));
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|l| format!("{l} # crust test suite, removed after"))
+            .collect();
+        let hba = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{}\n{hba}", lines.join("\n"))).unwrap();
+        text(&mut primary, "SELECT pg_reload_conf()::text AS v");
+        std::thread::sleep(Duration::from_millis(300));
+        PrimaryHbaLines {
+            file,
+            lines,
+            primary: admin_url.to_owned(),
+        }
+    }
+}
+
+impl Drop for PrimaryHbaLines {
+    fn drop(&mut self) {
+        if let Ok(hba) = std::fs::read_to_string(&self.file) {
+            let kept: String = hba
+                .lines()
+                .filter(|l| !self.lines.iter().any(|ours| ours == l))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let _ = std::fs::write(&self.file, kept);
+            if let Ok(mut primary) = PgConnection::establish(&self.primary) {
+                let _ = diesel::sql_query("SELECT pg_reload_conf()").execute(&mut primary);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}

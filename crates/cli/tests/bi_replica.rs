@@ -22,8 +22,8 @@ fn crust() -> Command {
     c
 }
 
-/// `crust bi grant`: (role, password, pg_hba lines).
-fn grant(app: &TestApp, org: &str, allow: &str) -> (String, String, Vec<String>) {
+/// `crust bi grant`: (role, password, the replica's pg_hba lines, the primary's).
+fn grant(app: &TestApp, org: &str, allow: &str) -> (String, String, Vec<String>, Vec<String>) {
     let out = crust()
         .args([
             "bi",
@@ -59,7 +59,12 @@ fn grant(app: &TestApp, org: &str, allow: &str) -> (String, String, Vec<String>)
         .filter(|l| l.starts_with("hostssl "))
         .map(str::to_owned)
         .collect();
-    (field("BI login:"), field("password:"), hba)
+    let primary = stdout
+        .lines()
+        .filter(|l| l.contains("+crust_bi") && l.ends_with("reject"))
+        .map(str::to_owned)
+        .collect();
+    (field("BI login:"), field("password:"), hba, primary)
 }
 
 fn crust_ok(app: &TestApp, args: &[&str]) -> String {
@@ -156,8 +161,8 @@ async fn bi_logins_read_their_organization_on_a_tls_standby_and_nothing_else() {
     let bob = app.user("bob").await;
     let (org_a, member_a) = org_with_work(&app, &alice, "Alpha").await;
     let (org_b, member_b) = org_with_work(&app, &bob, "Bravo").await;
-    let (role_a, pw_a, hba_a) = grant(&app, &org_a, "127.0.0.1/32");
-    let (role_b, pw_b, hba_b) = grant(&app, &org_b, "127.0.0.1/32");
+    let (role_a, pw_a, hba_a, primary_lines) = grant(&app, &org_a, "127.0.0.1/32");
+    let (role_b, pw_b, hba_b, _) = grant(&app, &org_b, "127.0.0.1/32");
     let database = app.db.name.clone();
     assert_eq!(
         hba_a,
@@ -168,6 +173,29 @@ async fn bi_logins_read_their_organization_on_a_tls_standby_and_nothing_else() {
 
     let admin = crust_e2e::db::admin_url();
     let replica = Replica::start(&admin, &[hba_a.clone(), hba_b.clone()].concat());
+
+    // On the primary, the lines `crust bi grant` printed for it keep BI logins out
+    // (they could write large objects, take advisory locks, change their own password).
+    assert_eq!(
+        primary_lines,
+        [
+            "host all +crust_bi all reject",
+            "local all +crust_bi reject"
+        ]
+    );
+    {
+        let lines: Vec<&str> = primary_lines.iter().map(String::as_str).collect();
+        let _guard = crust_e2e::replica::PrimaryHbaLines::add(&admin, &lines);
+        let on_primary = format!("postgres://{role_a}:{pw_a}@127.0.0.1:5432/{}", app.db.name);
+        let refused = PgConnection::establish(&on_primary)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            refused.contains("rejects connection") || refused.contains("pg_hba.conf"),
+            "{refused}"
+        );
+    }
     let mut primary = PgConnection::establish(&admin).unwrap();
     replica.caught_up(&mut primary, &database);
 

@@ -387,6 +387,10 @@ mod tests {
         let (iter_salt, stored_server) = keys.split_once('$').unwrap();
         assert!(iter_salt.starts_with("4096:"));
         assert_eq!(stored_server.split(':').count(), 2);
-        assert_ne!(v, scram_verifier("secret").unwrap(), "a fresh salt each time");
+        assert_ne!(
+            v,
+            scram_verifier("secret").unwrap(),
+            "a fresh salt each time"
+        );
     }
 }

@@ -48,7 +48,11 @@ fn dal<T>(r: crust_dal::DalResult<T>) -> anyhow::Result<T> {
 fn database_of(url: &str) -> anyhow::Result<String> {
     crate::postgres::database_of(url)
         .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL names no plain database name; set it to the application database"))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "DATABASE_URL names no plain database name; set it to the application database"
+            )
+        })
 }
 
 pub fn run(cmd: BiCommand) -> anyhow::Result<()> {
@@ -102,6 +106,9 @@ pub fn run(cmd: BiCommand) -> anyhow::Result<()> {
         BiCommand::Revoke { org } => {
             let role = dal(crust_dal::bi::revoke(&op, &mut conn, OrgId(org)))?;
             println!("dropped BI login {role}; remove its pg_hba.conf lines from the replica");
+            println!(
+                "connections already open on the replica stay open until ended there: SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}';"
+            );
         }
         BiCommand::List => {
             let logins = dal(crust_dal::bi::list(&op, &mut conn))?;
