@@ -8,18 +8,7 @@ use crust_e2e::{Session, TestApp};
 use diesel::prelude::*;
 use serde_json::json;
 
-#[derive(QueryableByName)]
-struct Text {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    v: String,
-}
-
-fn texts(conn: &mut PgConnection, sql: &str) -> Result<Vec<String>, String> {
-    diesel::sql_query(sql)
-        .load::<Text>(conn)
-        .map(|rows| rows.into_iter().map(|r| r.v).collect())
-        .map_err(|e| e.to_string())
-}
+use crust_e2e::db::try_texts as texts;
 
 fn count(conn: &mut PgConnection, sql: &str) -> i64 {
     texts(conn, &format!("SELECT count(*)::text AS v FROM ({sql}) x")).unwrap()[0]
@@ -58,18 +47,7 @@ fn bi_url(app: &TestApp, role: &str) -> String {
     app.db.url.replacen("postgres@", &format!("{role}@"), 1)
 }
 
-const VIEWS: [&str; 10] = [
-    "projects",
-    "slices",
-    "boxes",
-    "tasks",
-    "task_assignees",
-    "task_dependencies",
-    "project_progress",
-    "members",
-    "sprints",
-    "task_status_history",
-];
+use crust_dal::bi::VIEWS;
 
 #[tokio::test]
 async fn a_bi_login_reads_its_organization_only_and_can_change_nothing() {

@@ -182,3 +182,12 @@ pub fn texts(conn: &mut PgConnection, sql: &str, arg: &str) -> Vec<String> {
         .map(|r| r.v)
         .collect()
 }
+
+/// The first column (named `v`, as text) of every row `sql` returns, or the database's
+/// error as text (for statements a test expects to be refused).
+pub fn try_texts(conn: &mut PgConnection, sql: &str) -> Result<Vec<String>, String> {
+    diesel::sql_query(sql)
+        .load::<TextRow>(conn)
+        .map(|rows| rows.into_iter().map(|r| r.v).collect())
+        .map_err(|e| e.to_string())
+}

@@ -141,18 +141,7 @@ async fn api_view(app: &TestApp, member: &Session, org: &str) -> (usize, Vec<(St
     (tasks, progress)
 }
 
-#[derive(QueryableByName)]
-struct Text {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    v: String,
-}
-
-fn texts(conn: &mut PgConnection, sql: &str) -> Result<Vec<String>, String> {
-    diesel::sql_query(sql)
-        .load::<Text>(conn)
-        .map(|r| r.into_iter().map(|t| t.v).collect())
-        .map_err(|e| e.to_string())
-}
+use crust_e2e::db::try_texts as texts;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bi_logins_read_their_organization_on_a_tls_standby_and_nothing_else() {
@@ -363,6 +352,17 @@ for project, value in sorted(table.items()):
         "the old password is dead"
     );
     assert!(PgConnection::establish(&replica.url(&role_a, &new_pw, &database, "require")).is_ok());
+
+    // The data dictionary, as an analyst reads it.
+    let dictionary = crust_ok(&app, &["bi", "describe"]);
+    assert!(
+        dictionary.contains("bi.project_progress: Duration-weighted progress per project"),
+        "{dictionary}"
+    );
+    assert!(
+        dictionary.contains("hours_in_status") && dictionary.contains("Hours spent in the status"),
+        "{dictionary}"
+    );
 
     // Revoke: the role is gone on the standby too.
     crust_ok(&app, &["bi", "revoke", "--org", &org_a]);
