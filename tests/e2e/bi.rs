@@ -383,6 +383,32 @@ async fn explain_analyze_tells_nothing_of_rows_a_login_may_not_see() {
             "{t}"
         );
     }
+    // Plain EXPLAIN's estimates come from the tables' statistics, which hold values of
+    // every tenant: 60 SECRET tasks of Bravo's and 40 of Alpha's share a title, yet the
+    // estimate for it is that of a title no task has.
+    texts(&mut admin, &format!("INSERT INTO tasks (org_id, project_id, title, position, classification) SELECT p.org_id, p.id, 'Falcon acquisition', 100 + n, 'SECRET' FROM projects p, generate_series(1, 60) n WHERE p.id = '{project_b}' RETURNING 'x' AS v")).unwrap();
+    texts(&mut admin, &format!("INSERT INTO tasks (org_id, project_id, title, position, classification) SELECT p.org_id, p.id, 'Layoffs plan', 200 + n, 'SECRET' FROM projects p, generate_series(1, 40) n WHERE p.id = '{project_a}' RETURNING 'x' AS v")).unwrap();
+    diesel::sql_query("ANALYZE tasks, users, projects")
+        .execute(&mut admin)
+        .unwrap();
+    let estimate = |bi: &mut PgConnection, title: &str| -> String {
+        #[derive(QueryableByName)]
+        struct Line {
+            #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+            line: String,
+        }
+        diesel::sql_query(format!("EXPLAIN SELECT 1 FROM bi.tasks t, generate_series(1, 1000000) g WHERE t.title = '{title}'"))
+            .load::<Line>(bi)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.line.replace(title, "T"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let unknown = estimate(&mut bi, "No such title at all");
+    for hidden in ["Falcon acquisition", "Layoffs plan"] {
+        assert_eq!(estimate(&mut bi, hidden), unknown, "{hidden}");
+    }
     drop(bi);
     crust_dal::bi::revoke(&op, &mut admin, OrgId(org_a.parse().unwrap())).unwrap();
 }

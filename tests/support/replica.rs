@@ -177,7 +177,7 @@ impl Replica {
                 "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
                  ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
                  hba_file = '{}'\nhot_standby = on\nshared_buffers = 16MB\n\
-                 password_encryption = 'scram-sha-256'\n{at_least}",
+                 password_encryption = 'scram-sha-256'\ntemp_file_limit = '2GB'\n{at_least}",
                 replica.dir.display(),
                 replica.dir.join("pg_hba.conf").display()
             ),

@@ -79,9 +79,11 @@ pub fn run(cmd: BiCommand) -> anyhow::Result<()> {
                 granted.password
             );
             println!("database:  {database}, schema bi (read the views on the replica)");
-            println!("pg_hba.conf lines for the primary, before any other line (once; BI logins read the replica only):");
-            println!("host all +crust_bi all reject");
-            println!("local all +crust_bi reject");
+            // One line per login, not `+crust_bi`: the owner login that runs the
+            // migrations administers crust_bi, and pg_hba's `+` counts that as membership.
+            println!("pg_hba.conf lines for the primary, before any other line (BI logins read the replica only):");
+            println!("host all {} all reject", granted.role_name);
+            println!("local all {} reject", granted.role_name);
             if allow.is_empty() {
                 println!("no --allow given: no pg_hba.conf line; the login cannot connect until you add one");
             } else {
