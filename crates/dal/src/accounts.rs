@@ -272,8 +272,7 @@ pub fn pending_verification(
 /// verification link dies, and the proof opens the account's first session.
 pub fn verify_email(conn: &mut PgConnection, link: VerifiedLink) -> DalResult<PasswordChecked> {
     conn.transaction(|conn| {
-        let spent = email_tokens::spend(conn, Purpose::VerifyEmail, &link.token)?
-            .ok_or_else(|| DalError::Invalid(BAD_LINK.into()))?;
+        let spent = spend(conn, Purpose::VerifyEmail, &link.token)?;
         let account = by_id(conn, spent.user)?;
         if !account.active || account.verified || !account.email.eq_ignore_ascii_case(&spent.email)
         {
@@ -369,6 +368,11 @@ pub fn request_password_reset(
     })
 }
 
+/// Spends a link's token for `purpose`, or answers [`BAD_LINK`] like every bad link.
+fn spend(conn: &mut PgConnection, purpose: Purpose, token: &str) -> DalResult<email_tokens::Spent> {
+    email_tokens::spend(conn, purpose, token)?.ok_or_else(|| DalError::Invalid(BAD_LINK.into()))
+}
+
 /// A plain name from an address's local part (`ann.lee@…` → `ann.lee`).
 fn name_from_address(email: &str) -> String {
     let local = email.split('@').next().unwrap_or_default();
@@ -399,8 +403,7 @@ pub fn reset_password(
     password_hash: &str,
 ) -> DalResult<Reset> {
     conn.transaction(|conn| {
-        let spent = email_tokens::spend(conn, Purpose::ResetPassword, token)?
-            .ok_or_else(|| DalError::Invalid(BAD_LINK.into()))?;
+        let spent = spend(conn, Purpose::ResetPassword, token)?;
         let account = by_id(conn, spent.user)?;
         if !account.active || !account.email.eq_ignore_ascii_case(&spent.email) {
             return Err(DalError::Invalid(BAD_LINK.into()));
@@ -491,8 +494,7 @@ pub fn confirm_email_change(
     token: &str,
 ) -> DalResult<UserId> {
     conn.transaction(|conn| {
-        let spent = email_tokens::spend(conn, Purpose::ChangeEmail, token)?
-            .ok_or_else(|| DalError::Invalid(BAD_LINK.into()))?;
+        let spent = spend(conn, Purpose::ChangeEmail, token)?;
         if spent.user != auth.user_id() {
             return Err(DalError::Invalid(BAD_LINK.into()));
         }
