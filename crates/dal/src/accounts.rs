@@ -30,7 +30,7 @@ const DEVICE_MEMORY: Duration = Duration::days(30);
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-#[derive(Queryable)]
+#[derive(Clone, Queryable)]
 struct Account {
     id: Uuid,
     email: String,
@@ -300,17 +300,18 @@ pub fn verify_email(conn: &mut PgConnection, link: VerifiedLink) -> DalResult<Pa
 }
 
 /// Sends a new verification link to an unverified account (at most once a minute);
-/// does nothing for any other address. True if a link was queued (for the record).
-pub fn resend_verification(conn: &mut PgConnection, email: &str) -> DalResult<bool> {
+/// does nothing for any other address. The account, if a link was queued (for the
+/// record only).
+pub fn resend_verification(conn: &mut PgConnection, email: &str) -> DalResult<Option<UserId>> {
     conn.transaction(|conn| {
         let Some(account) = by_email(conn, email)? else {
-            return Ok(false);
+            return Ok(None);
         };
         if account.verified
             || !account.active
             || recently_sent(conn, &account.email, Template::VerifyEmail)?
         {
-            return Ok(false);
+            return Ok(None);
         }
         // A sign-up again before verifying left its password and name on the last
         // link: the new link carries them on, or they would be lost.
@@ -327,7 +328,7 @@ pub fn resend_verification(conn: &mut PgConnection, email: &str) -> DalResult<bo
             },
         )?;
         outbox::enqueue(conn, &verify_letter(&account.email, account.user(), &token))?;
-        Ok(true)
+        Ok(Some(account.user()))
     })
 }
 
@@ -404,30 +405,30 @@ pub fn reset_password(
 ) -> DalResult<Reset> {
     conn.transaction(|conn| {
         let spent = spend(conn, Purpose::ResetPassword, token)?;
-        let account = by_id(conn, spent.user)?;
+        let mut account = by_id(conn, spent.user)?;
         if !account.active || !account.email.eq_ignore_ascii_case(&spent.email) {
             return Err(DalError::Invalid(BAD_LINK.into()));
         }
+        if !account.verified {
+            // The name came with a sign-up nobody confirmed (perhaps someone else's
+            // for this address): the address's own local part replaces it.
+            account.name = name_from_address(&account.email);
+        }
+        // The link proved the address.
+        account.verified = true;
         diesel::update(users::table.find(account.id))
             .set((
                 users::password_hash.eq(password_hash),
                 users::email_verified.eq(true),
+                users::name.eq(&account.name),
                 users::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
-        if !account.verified {
-            // The name came with a sign-up nobody confirmed (perhaps someone else's
-            // for this address): the address's own local part replaces it.
-            diesel::update(users::table.find(account.id))
-                .set(users::name.eq(name_from_address(&account.email)))
-                .execute(conn)?;
-        }
         // Every link of the account dies: a pending change of address someone else
         // started, an old verification link.
         email_tokens::kill_all(conn, account.user())?;
         let sessions_ended =
             crate::sessions::revoke_all(conn, account.user(), RevokeReason::PasswordChanged)?;
-        let account = by_id(conn, spent.user)?;
         outbox::enqueue(conn, &account.notice(Template::PasswordChanged))?;
         Ok(Reset {
             user: account.user(),
@@ -449,12 +450,13 @@ pub fn password_changed(conn: &mut PgConnection, auth: &Authenticated) -> DalRes
 /// new address; nothing changes until the account follows it. A new request always
 /// makes a new link and kills the previous one, whether or not the new address is
 /// free; when it belongs to another account (or a link went to it a moment ago) no
-/// message goes out, and the caller answers the same. True if a message was queued.
+/// message goes out, and the caller answers the same (and records nothing of it: the
+/// caller reads their own events).
 pub fn request_email_change(
     conn: &mut PgConnection,
     auth: &Authenticated,
     new_email: &str,
-) -> DalResult<bool> {
+) -> DalResult<()> {
     conn.transaction(|conn| {
         let account = by_id(conn, auth.user_id())?;
         let token = email_tokens::issue(
@@ -468,7 +470,7 @@ pub fn request_email_change(
         if by_email(conn, new_email)?.is_some()
             || recently_sent(conn, new_email, Template::ConfirmNewEmail)?
         {
-            return Ok(false);
+            return Ok(());
         }
         outbox::enqueue(
             conn,
@@ -480,7 +482,7 @@ pub fn request_email_change(
                 token: Some(&token),
             },
         )?;
-        Ok(true)
+        Ok(())
     })
 }
 
@@ -514,7 +516,11 @@ pub fn confirm_email_change(
                 other => other,
             })?;
         outbox::enqueue(conn, &old.notice(Template::EmailChanged))?;
-        let new = by_id(conn, spent.user)?;
+        let new = Account {
+            email: spent.email,
+            verified: true,
+            ..old.clone()
+        };
         outbox::enqueue(conn, &new.notice(Template::EmailChanged))?;
         Ok(new.user())
     })

@@ -6,7 +6,7 @@
 use crust_dal::audit::{Target, TargetKind};
 use crust_dal::{accounts, invitations};
 use crust_domain::audit::Outcome;
-use crust_domain::{validate, OrgId};
+use crust_domain::{validate, OrgId, UserId};
 use serde_json::json;
 
 use super::service::{AuthService, Principal, SignedIn};
@@ -82,24 +82,13 @@ impl AuthService {
     /// A new verification link for an unverified account; nothing for any other
     /// address, and the same answer.
     pub async fn resend_verification(&self, email: &str, rec: &Recorder) -> Result<(), ApiError> {
-        let started = std::time::Instant::now();
-        let email = validate::email(email).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
-        let rec2 = rec.clone();
-        self.db
-            .run(move |c| {
-                crust_dal::transaction(c, |c| {
-                    let queued = accounts::resend_verification(c, &email)?;
-                    let mut e = rec2.sign_in_event("resendVerification", Outcome::Ok);
-                    e.reason = Some(if queued { "queued" } else { "nothing_sent" }.into());
-                    e.variables = Some(rec2.sent(json!({ "email": email })));
-                    rec2.append(c, &e)
-                })
-            })
-            .await?;
-        rec.mark_recorded();
-        self.mail.wake();
-        pad_from(started).await;
-        Ok(())
+        self.address_flow(
+            "resendVerification",
+            email,
+            rec,
+            accounts::resend_verification,
+        )
+        .await
     }
 
     /// Queues a reset link for an active account (at most one per address per
@@ -109,15 +98,33 @@ impl AuthService {
         email: &str,
         rec: &Recorder,
     ) -> Result<(), ApiError> {
+        let interval = self.reset_interval;
+        self.address_flow("requestPasswordReset", email, rec, move |c, email| {
+            accounts::request_password_reset(c, email, interval)
+        })
+        .await
+    }
+
+    /// A flow that takes only an address and answers the same for any: runs `flow`
+    /// (which names the account a link went to, if one did) and its record in one
+    /// transaction, wakes the mail worker, and takes at least [`ADDRESS_FLOW_FLOOR`].
+    async fn address_flow(
+        &self,
+        action: &'static str,
+        email: &str,
+        rec: &Recorder,
+        flow: impl FnOnce(&mut crust_dal::PgConnection, &str) -> crust_dal::DalResult<Option<UserId>>
+            + Send
+            + 'static,
+    ) -> Result<(), ApiError> {
         let started = std::time::Instant::now();
         let email = validate::email(email).map_err(|e| ApiError::BadUserInput(e.to_string()))?;
-        let interval = self.reset_interval;
         let rec2 = rec.clone();
         self.db
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
-                    let user = accounts::request_password_reset(c, &email, interval)?;
-                    let mut e = rec2.sign_in_event("requestPasswordReset", Outcome::Ok);
+                    let user = flow(c, &email)?;
+                    let mut e = rec2.sign_in_event(action, Outcome::Ok);
                     e.reason = Some(
                         if user.is_some() {
                             "queued"
