@@ -81,6 +81,14 @@ async fn inviting_tells_the_inviter_nothing_about_the_address() {
     // Only OWNERs and ADMINs invite; only OWNERs invite OWNERs.
     let by_member = invite(&app, &member, &org, "x@example.test", "MEMBER").await;
     assert_eq!(error_code(&by_member), Some("FORBIDDEN"));
+    let listed_by_member = app
+        .gql(Some(&member.access), PENDING, json!({ "o": org }))
+        .await;
+    assert_eq!(
+        error_code(&listed_by_member),
+        Some("FORBIDDEN"),
+        "{listed_by_member}"
+    );
     let admin = app.user("admin").await;
     app.add_org_member(&owner, &org, &admin, "ADMIN").await;
     assert_eq!(

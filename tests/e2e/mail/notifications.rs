@@ -123,6 +123,21 @@ async fn finishing_a_task_tells_the_assignees_of_its_successors_who_may_see_them
         )
         .await;
     assert_eq!(theirs["markNotificationsRead"]["marked"], 0);
+    // The task becomes SECRET and Quiet is not on its list: neither the list, its
+    // total, nor the count of "mark all read" tells of it any longer.
+    app.ok(&owner, "mutation($t: ID!) { updateTask(input: {taskId: $t, classification: SECRET}) { task { id } } }", json!({ "t": next })).await;
+    assert_eq!(
+        app.ok(&quiet, INBOX, json!({})).await["me"]["notifications"]["totalCount"],
+        0
+    );
+    let all = app
+        .ok(
+            &quiet,
+            "mutation { markNotificationsRead(input: {}) { marked } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(all["markNotificationsRead"]["marked"], 0);
 }
 
 #[tokio::test]
