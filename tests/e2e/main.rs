@@ -5,6 +5,7 @@
 mod abuse;
 mod acl;
 mod architecture;
+mod attachments;
 mod audit;
 mod auth;
 mod bi;

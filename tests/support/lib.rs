@@ -65,13 +65,20 @@ pub fn test_config(database_url: &str) -> Config {
         ("CRUST_MAIL_FROM", "Crust <no-reply@crust.test>"),
         ("CRUST_MAIL_POLL_MS", "50"),
         ("CRUST_MAIL_RETRY_BASE_MS", "100"),
+        ("CRUST_FILES_PURGE_POLL_MS", "200"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .chain([(
-        "CRUST_MAIL_DIR".to_owned(),
-        mail_dir(database_url).display().to_string(),
-    )])
+    .chain([
+        (
+            "CRUST_MAIL_DIR".to_owned(),
+            mail_dir(database_url).display().to_string(),
+        ),
+        (
+            "CRUST_FILES_DIR".to_owned(),
+            files_dir(database_url).display().to_string(),
+        ),
+    ])
     .collect();
     Source::from_vars(vars).unwrap().load().unwrap()
 }
@@ -81,6 +88,14 @@ fn mail_dir(database_url: &str) -> std::path::PathBuf {
     let name = database_url.rsplit('/').next().unwrap_or("unknown");
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/test-mail")
+        .join(name)
+}
+
+/// Where a test database's server keeps attachment blobs (one folder per database).
+pub fn files_dir(database_url: &str) -> std::path::PathBuf {
+    let name = database_url.rsplit('/').next().unwrap_or("unknown");
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-files")
         .join(name)
 }
 

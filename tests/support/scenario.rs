@@ -113,4 +113,9 @@ impl<'a> Scenario<'a> {
     pub fn task_id(&self) -> &str {
         self.tasks.first().expect("the scenario has a task")
     }
+
+    /// Every task made, in order.
+    pub fn task_ids(&self) -> &[String] {
+        &self.tasks
+    }
 }

@@ -165,7 +165,7 @@ pub async fn serve(
     };
     let options = HttpOptions::from(config);
     let deadline = options.shutdown_grace + SHUTDOWN_MARGIN;
-    start_mail_worker(&state);
+    start_workers(&state);
     let server = http_server(state, options, listener, workers)?;
     let handle = server.handle();
     actix_web::rt::spawn(async move {
@@ -207,11 +207,18 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-/// Runs the outbox worker beside the server (on its runtime, so it stops with it).
-fn start_mail_worker(state: &AppState) {
+/// Runs the outbox worker and the blob purge beside the server (on its runtime, so
+/// they stop with it).
+fn start_workers(state: &AppState) {
     if let Some(worker) = state.mail_worker.clone() {
         actix_web::rt::spawn(worker.run(state.mail.clone()));
     }
+    actix_web::rt::spawn(crate::files::purge::run(
+        state.db.clone(),
+        state.files.store.clone(),
+        state.files.purge.clone(),
+        state.files.purge_every,
+    ));
 }
 
 /// Starts the server on its own thread and returns once it accepts connections.
@@ -226,7 +233,7 @@ pub fn spawn(
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            start_mail_worker(&state);
+            start_workers(&state);
             let server = http_server(state, options, listener, workers)?;
             let _ = tx.send(server.handle());
             server.await

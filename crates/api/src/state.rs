@@ -31,6 +31,8 @@ pub struct AppState {
     pub mail: crate::mail::MailWake,
     /// The outbox worker, when this process runs one (`CRUST_MAIL_WORKER`).
     pub mail_worker: Option<crate::mail::worker::Worker>,
+    /// Attachments' blob store, keys and limits.
+    pub files: crate::files::Files,
 }
 
 impl AppState {
@@ -56,8 +58,9 @@ impl AppState {
         } else {
             None
         };
+        let files = crate::files::Files::from_config(&config.files).map_err(ApiError::internal)?;
         let auth = AuthService::new(db.clone(), config, mail.clone())?;
-        let schemas = Schemas::build(db.clone(), auth.clone(), config);
+        let schemas = Schemas::build(db.clone(), auth.clone(), files.purge.clone(), config);
         Ok(AppState {
             db,
             auth,
@@ -74,6 +77,7 @@ impl AppState {
             refusals: Default::default(),
             mail,
             mail_worker,
+            files,
         })
     }
 }

@@ -48,6 +48,9 @@ enum Command {
     /// BI logins for the read-only replica: grant, rotate, revoke, list, describe.
     #[command(subcommand)]
     Bi(commands::bi::BiCommand),
+    /// Attachments' master keys: which wrap how many files; re-wrap them all under one.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
     /// Verify, prune or export the audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
@@ -65,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Audit(cmd) => commands::audit::run(cmd),
+        Command::Keys(cmd) => commands::keys::run(cmd),
         Command::Mail(cmd) => commands::mail::run(cmd),
         Command::Bi(cmd) => commands::bi::run(cmd),
         Command::Org(cmd) => commands::org::run(cmd),

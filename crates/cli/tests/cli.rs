@@ -482,6 +482,7 @@ fn check_deploy_reports_every_finding() {
         "sslmode",
         "CRUST_SMTP_URL is not set",
         "CRUST_PUBLIC_URL is not https",
+        "CRUST_FILE_KEY is the development default",
     ] {
         assert!(
             stdout.contains(finding),
@@ -495,6 +496,10 @@ fn check_deploy_reports_every_finding() {
         .env("CRUST_PROFILE", "prod")
         .env("CRUST_JWT_SECRET", strong)
         .env("CRUST_PASSWORD_PEPPER", strong)
+        .env(
+            "CRUST_FILE_KEY",
+            "dGVzdC1vbmx5LWZpbGUta2V5LW9mLTMyLWJ5dGVzISE=",
+        )
         .env("CRUST_BEHIND_TLS_PROXY", "true")
         .env("CRUST_CORS_ORIGINS", "https://app.example.com")
         .env("CRUST_TRUSTED_PROXIES", "10.0.0.1")

@@ -38,6 +38,7 @@ ranked!(RankedSlice, Slice);
 ranked!(RankedBox, TaskBox);
 ranked!(RankedTask, Task);
 ranked!(RankedComment, Comment);
+ranked!(RankedAttachment, crate::attachments::Attachment);
 
 /// Wraps `inner` (which must select the item's columns plus `parent`, `total` and
 /// `rn`) so that only each parent's page comes back, plus its first row as a carrier
@@ -180,6 +181,32 @@ pub fn comments_of_tasks(
         .sql(") AND ")
         .task_rule(actor, "t");
     let rows: Vec<RankedComment> = page_of(inner, page).load(conn)?;
+    Ok(group(
+        rows.into_iter().map(|r| (r.item, r.parent, r.total, r.rn)),
+        tasks,
+        page,
+    ))
+}
+
+/// The attachments of these tasks, oldest first.
+pub fn attachments_of_tasks(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    tasks: &[Uuid],
+    page: Page,
+) -> DalResult<HashMap<Uuid, Paged<crate::attachments::Attachment>>> {
+    let mut inner = Raw::new(
+        "SELECT a.id, a.task_id, a.org_id, a.uploader_id, a.name, a.content_type, a.size_bytes, \
+                a.storage_key, a.key_id, a.wrapped_key, a.nonce_prefix, a.created_at, a.task_id AS parent, \
+                count(*) OVER (PARTITION BY a.task_id) AS total, \
+                row_number() OVER (PARTITION BY a.task_id ORDER BY a.created_at, a.id) AS rn \
+           FROM attachments a JOIN tasks t ON t.id = a.task_id WHERE a.task_id = ANY(",
+    );
+    inner
+        .uuids(tasks.to_vec())
+        .sql(") AND ")
+        .task_rule(actor, "t");
+    let rows: Vec<RankedAttachment> = page_of(inner, page).load(conn)?;
     Ok(group(
         rows.into_iter().map(|r| (r.item, r.parent, r.total, r.rn)),
         tasks,

@@ -68,6 +68,9 @@
 //!   `audit::verify`, `audit::prune`, `audit::export`, `migrate::run_pending`,
 //!   `migrate::revert_all`, `admin::create_database_if_missing`,
 //!   `admin::drop_database_if_exists`, `admin::ensure_member_login`.
+//!   For `crust keys rotate-files`: `attachments::count_by_key`,
+//!   `attachments::wrapped_keys_not_under`, `attachments::rewrap` (wrapped data keys
+//!   only; the master keys live in the API's configuration).
 //!
 //! Audit writing, called by the API's audit recorder inside the transaction of the
 //! change it records (events are appended, never read back by these):
@@ -79,6 +82,11 @@
 //! tenant data): `outbox::claim_due`, `outbox::mark_sent`, `outbox::mark_failed`;
 //! `outbox::backoff` is pure.
 //!
+//! The file store's purge queue (storage keys are random ids the server made; the
+//! queue holds nothing else): `attachments::release` (an upload that failed gives back
+//! its reservation), `attachments::claim_purges`, `attachments::purged`,
+//! `attachments::purge_failed`, `attachments::pending_purges`.
+//!
 //! Plumbing that reads no tenant data:
 //! - `pool::build_pool` (the server's pool, as its configured login), `pool::count_statements`,
 //!   `pool::stop_counting`, `transaction`; `migrate::pending_count` and
@@ -89,6 +97,7 @@
 pub mod accounts;
 pub mod actor;
 pub mod admin;
+pub mod attachments;
 pub mod audit;
 pub mod batch;
 pub mod bi;

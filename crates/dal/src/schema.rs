@@ -328,11 +328,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    attachments (id) {
+        id -> Uuid,
+        task_id -> Uuid,
+        org_id -> Uuid,
+        uploader_id -> Nullable<Uuid>,
+        name -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        storage_key -> Text,
+        key_id -> Text,
+        wrapped_key -> Bytea,
+        nonce_prefix -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    blob_purges (storage_key) {
+        storage_key -> Text,
+        not_before -> Timestamptz,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> organizations (org_id));
 diesel::joinable!(project_members -> users (user_id));
 diesel::joinable!(task_assignees -> users (user_id));
 diesel::joinable!(task_grants -> tasks (task_id));
+diesel::joinable!(attachments -> tasks (task_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(sessions -> users (user_id));
 
@@ -363,4 +390,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
     invitations,
     notifications,
+    attachments,
+    blob_purges,
 );

@@ -6,7 +6,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// Which argument names the object a mutation acts on, most specific first.
-const TARGET_KEYS: [(&str, TargetKind); 10] = [
+const TARGET_KEYS: [(&str, TargetKind); 11] = [
+    ("attachmentId", TargetKind::Attachment),
     ("taskId", TargetKind::Task),
     ("commentId", TargetKind::Comment),
     ("boxId", TargetKind::Box),

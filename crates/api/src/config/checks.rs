@@ -44,6 +44,7 @@ impl Config {
         self.audit.check(problems);
         self.diagnostics.check(problems);
         self.mail.check(problems);
+        self.files.check(problems);
         self.check_together(problems);
     }
 
@@ -62,6 +63,7 @@ impl Config {
                 "must be non-empty and not reused in CRUST_JWT_PREVIOUS_KEYS",
             );
         }
+        self.check_file_keys(problems);
         let http = &self.http;
         if http.tls_cert.is_some() != http.tls_key.is_some() {
             problems.invalid(
@@ -184,6 +186,24 @@ impl Config {
                     .into(),
             );
         }
+        let files = &self.files;
+        if files.key.expose() == super::DEV_FILE_KEY
+            || files
+                .previous_keys
+                .values()
+                .any(|k| k.expose() == super::DEV_FILE_KEY)
+        {
+            problems.push(
+                "CRUST_FILE_KEY is the development default: attachments need a master key of their own".into(),
+            );
+        }
+        if files
+            .s3_endpoint
+            .as_deref()
+            .is_some_and(|e| !e.starts_with("https://"))
+        {
+            problems.push("CRUST_FILES_S3_ENDPOINT is not https".into());
+        }
         if !self.http.behind_tls_proxy && self.http.tls_cert.is_none() {
             problems.push(
                 "no TLS: set CRUST_TLS_CERT and CRUST_TLS_KEY, or CRUST_BEHIND_TLS_PROXY=true behind a TLS-terminating proxy"
@@ -191,5 +211,31 @@ impl Config {
             );
         }
         problems
+    }
+}
+
+impl Config {
+    /// Every master key must be 32 bytes of base64 under a distinct, bounded id.
+    fn check_file_keys(&self, problems: &mut Problems) {
+        let files = &self.files;
+        if crate::files::crypto::parse_master_key(files.key.expose()).is_err() {
+            problems.invalid("CRUST_FILE_KEY", "must be the base64 of 32 bytes");
+        }
+        let kid_ok =
+            |kid: &str| (1..=64).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_graphic());
+        if !kid_ok(&files.key_id) || files.previous_keys.contains_key(&files.key_id) {
+            problems.invalid(
+                "CRUST_FILE_KEY_ID",
+                "must be 1–64 printable characters and not reused in CRUST_FILE_PREVIOUS_KEYS",
+            );
+        }
+        if files.previous_keys.iter().any(|(kid, key)| {
+            !kid_ok(kid) || crate::files::crypto::parse_master_key(key.expose()).is_err()
+        }) {
+            problems.invalid(
+                "CRUST_FILE_PREVIOUS_KEYS",
+                "each entry must be kid=base64 of 32 bytes, with a kid of 1–64 printable characters",
+            );
+        }
     }
 }

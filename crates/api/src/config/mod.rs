@@ -21,6 +21,7 @@ mod auth;
 mod checks;
 mod database;
 mod diagnostics;
+mod files;
 mod graphql;
 mod http;
 mod mail;
@@ -35,6 +36,7 @@ pub use auth::{AuthConfig, DEV_JWT_SECRET, DEV_PASSWORD_PEPPER};
 pub use checks::{Finding, MIN_PROD_SECRET_BYTES};
 pub use database::DatabaseConfig;
 pub use diagnostics::Diagnostics;
+pub use files::{FilesConfig, DEV_FILE_KEY};
 pub use graphql::GraphqlLimits;
 pub use http::HttpConfig;
 pub use mail::{MailConfig, SmtpSecurity, SmtpServer};
@@ -124,6 +126,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub diagnostics: Diagnostics,
     pub mail: MailConfig,
+    pub files: FilesConfig,
 }
 
 impl Config {
@@ -149,6 +152,7 @@ impl Config {
         all.extend(AuditConfig::settings());
         all.extend(Diagnostics::settings());
         all.extend(MailConfig::settings());
+        all.extend(FilesConfig::settings());
         all
     }
 }
@@ -292,6 +296,7 @@ impl Source {
         let audit = AuditConfig::load(self, profile, &mut problems);
         let diagnostics = Diagnostics::load(self, profile, &mut problems);
         let mail = MailConfig::load(self, profile, &mut problems);
+        let files = FilesConfig::load(self, profile, &mut problems);
         match (
             database,
             auth,
@@ -302,6 +307,7 @@ impl Source {
             audit,
             diagnostics,
             mail,
+            files,
         ) {
             (
                 Some(database),
@@ -313,6 +319,7 @@ impl Source {
                 Some(audit),
                 Some(diagnostics),
                 Some(mail),
+                Some(files),
             ) if problems.is_empty() => Ok(Config {
                 profile,
                 database,
@@ -324,6 +331,7 @@ impl Source {
                 audit,
                 diagnostics,
                 mail,
+                files,
             }),
             _ => Err(ConfigError::Invalid(problems)),
         }

@@ -83,10 +83,13 @@ mod tests {
             include_str!("graphql.rs"),
             include_str!("audit.rs"),
             include_str!("diagnostics.rs"),
+            include_str!("files.rs"),
         ];
         let mut named: Vec<&str> = sources
             .iter()
-            .flat_map(|s| s.split(|c: char| !(c.is_ascii_uppercase() || c == '_')))
+            .flat_map(|s| {
+                s.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            })
             .filter(|s| {
                 (s.starts_with("CRUST_") && s.len() > "CRUST_".len()) || *s == "DATABASE_URL"
             })

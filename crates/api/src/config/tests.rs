@@ -15,6 +15,8 @@ fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
 }
 
 const STRONG: &str = "a-production-secret-of-more-than-32-bytes";
+/// A master key for attachments: base64 of 32 bytes (test value).
+const STRONG_FILE_KEY: &str = "dGVzdC1vbmx5LWZpbGUta2V5LW9mLTMyLWJ5dGVzISE=";
 
 #[test]
 fn defaults() {
@@ -67,6 +69,7 @@ fn prod_refuses_default_or_short_secrets_and_debug_features() {
         ("CRUST_PROFILE", "prod"),
         ("CRUST_JWT_SECRET", "short"),
         ("CRUST_PASSWORD_PEPPER", STRONG),
+        ("CRUST_FILE_KEY", STRONG_FILE_KEY),
     ])
     .unwrap_err()
     .to_string();
@@ -75,6 +78,7 @@ fn prod_refuses_default_or_short_secrets_and_debug_features() {
         ("CRUST_PROFILE", "prod"),
         ("CRUST_JWT_SECRET", STRONG),
         ("CRUST_PASSWORD_PEPPER", STRONG),
+        ("CRUST_FILE_KEY", STRONG_FILE_KEY),
         ("CRUST_GRAPHIQL", "true"),
     ])
     .unwrap_err()
@@ -84,6 +88,7 @@ fn prod_refuses_default_or_short_secrets_and_debug_features() {
         ("CRUST_PROFILE", "prod"),
         ("CRUST_JWT_SECRET", STRONG),
         ("CRUST_PASSWORD_PEPPER", STRONG),
+        ("CRUST_FILE_KEY", STRONG_FILE_KEY),
         ("CRUST_BEHIND_TLS_PROXY", "true"),
         ("CRUST_SMTP_URL", "smtp://smtp.example.com:587?tls=required"),
         ("CRUST_PUBLIC_URL", "https://app.example.com"),
@@ -93,6 +98,7 @@ fn prod_refuses_default_or_short_secrets_and_debug_features() {
         ("CRUST_PROFILE", "prod"),
         ("CRUST_JWT_SECRET", STRONG),
         ("CRUST_PASSWORD_PEPPER", STRONG),
+        ("CRUST_FILE_KEY", STRONG_FILE_KEY),
     ])
     .unwrap_err()
     .to_string();
@@ -101,6 +107,7 @@ fn prod_refuses_default_or_short_secrets_and_debug_features() {
         ("CRUST_PROFILE", "prod"),
         ("CRUST_JWT_SECRET", STRONG),
         ("CRUST_PASSWORD_PEPPER", STRONG),
+        ("CRUST_FILE_KEY", STRONG_FILE_KEY),
         ("CRUST_BEHIND_TLS_PROXY", "true"),
         ("CRUST_CORS_ORIGINS", "*"),
     ])
@@ -138,6 +145,7 @@ fn the_server_runs_as_the_audit_safe_role_and_prod_keeps_the_log_on() {
         ("CRUST_PROFILE", "prod"),
         ("CRUST_JWT_SECRET", STRONG),
         ("CRUST_PASSWORD_PEPPER", STRONG),
+        ("CRUST_FILE_KEY", STRONG_FILE_KEY),
         ("CRUST_BEHIND_TLS_PROXY", "true"),
         ("CRUST_SMTP_URL", "smtps://smtp.example.com"),
         ("CRUST_PUBLIC_URL", "https://app.example.com"),
@@ -458,6 +466,7 @@ fn smtp_urls_name_their_tls_and_prod_refuses_mail_without_tls_or_https_links() {
         ("CRUST_PROFILE", "prod"),
         ("CRUST_JWT_SECRET", STRONG),
         ("CRUST_PASSWORD_PEPPER", STRONG),
+        ("CRUST_FILE_KEY", STRONG_FILE_KEY),
         ("CRUST_BEHIND_TLS_PROXY", "true"),
     ];
     let with = |extra: &[(&'static str, &'static str)]| {
@@ -484,4 +493,53 @@ fn smtp_urls_name_their_tls_and_prod_refuses_mail_without_tls_or_https_links() {
         ("CRUST_SMTP_URL", "smtps://relay")
     ])
     .is_ok());
+}
+
+#[test]
+fn attachments_need_a_master_key_of_their_own_in_prod_and_keys_must_be_32_bytes() {
+    let base = [
+        ("CRUST_PROFILE", "prod"),
+        ("CRUST_JWT_SECRET", STRONG),
+        ("CRUST_PASSWORD_PEPPER", STRONG),
+        ("CRUST_BEHIND_TLS_PROXY", "true"),
+        ("CRUST_SMTP_URL", "smtp://smtp.example.com:587?tls=required"),
+        ("CRUST_PUBLIC_URL", "https://app.example.com"),
+    ];
+    let err = load(&base).unwrap_err().to_string();
+    assert!(
+        err.contains("CRUST_FILE_KEY is the development default"),
+        "{err}"
+    );
+    let mut with_key = base.to_vec();
+    with_key.push(("CRUST_FILE_KEY", STRONG_FILE_KEY));
+    assert!(load(&with_key).is_ok());
+    with_key.push(("CRUST_FILES_STORE", "s3://bucket"));
+    with_key.push(("CRUST_FILES_S3_ENDPOINT", "http://minio:9000"));
+    let err = load(&with_key).unwrap_err().to_string();
+    assert!(
+        err.contains("CRUST_FILES_S3_ENDPOINT is not https"),
+        "{err}"
+    );
+    // Any profile: a key must be 32 bytes of base64, and never printed.
+    let err = load(&[("CRUST_FILE_KEY", "c2hvcnQ=")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CRUST_FILE_KEY"), "{err}");
+    assert!(!err.contains("c2hvcnQ="), "{err}");
+    let err = load(&[("CRUST_FILE_PREVIOUS_KEYS", "old=c2hvcnQ=")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("CRUST_FILE_PREVIOUS_KEYS"), "{err}");
+    assert!(load(&[(
+        "CRUST_FILE_PREVIOUS_KEYS",
+        &format!("old={STRONG_FILE_KEY}")
+    )])
+    .is_ok());
+    let err = load(&[(
+        "CRUST_FILE_PREVIOUS_KEYS",
+        &format!("dev={STRONG_FILE_KEY}"),
+    )])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("CRUST_FILE_KEY_ID"), "{err}");
 }

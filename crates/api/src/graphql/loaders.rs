@@ -36,6 +36,8 @@ pub struct TasksOf(pub TaskParent, pub Uuid, pub Page);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CommentsOf(pub Uuid, pub Page);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AttachmentsOf(pub Uuid, pub Page);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AssigneesOf(pub Uuid);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DependenciesOf(pub Direction, pub Uuid);
@@ -105,6 +107,13 @@ grouped_loader!(
     |k| (k.1, k.0),
     |c, actor, page, ids| batch::comments_of_tasks(c, &actor, &ids, page),
     |page, id| CommentsOf(id, page)
+);
+grouped_loader!(
+    AttachmentsOf,
+    Paged<crust_dal::attachments::Attachment>,
+    |k| (k.1, k.0),
+    |c, actor, page, ids| batch::attachments_of_tasks(c, &actor, &ids, page),
+    |page, id| AttachmentsOf(id, page)
 );
 grouped_loader!(
     AssigneesOf,

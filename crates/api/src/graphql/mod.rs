@@ -6,6 +6,7 @@
 //! enforces that for all of them at once, so no resolver can forget.
 
 mod account;
+mod attachments;
 mod audit;
 mod auth;
 mod board;
@@ -28,6 +29,8 @@ mod task;
 mod test_hooks;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+
+use crate::files::purge::PurgeWake;
 use crust_dal::sessions::ClientInfo;
 use crust_dal::Actor;
 
@@ -63,6 +66,7 @@ pub struct Mutation(
     board::BoardMutation,
     deps::DependencyMutation,
     comments::CommentMutation,
+    attachments::AttachmentMutation,
     recipes::RecipeMutation,
     account::AccountMutation,
     invitations::InvitationMutation,
@@ -93,10 +97,14 @@ pub struct Schemas {
 }
 
 impl Schemas {
-    pub fn build(db: Db, auth: AuthService, config: &Config) -> Self {
+    pub fn build(db: Db, auth: AuthService, purge: PurgeWake, config: &Config) -> Self {
         Schemas {
-            signed_in: build_schema(Some((db.clone(), auth.clone())), config, Audience::SignedIn),
-            anonymous: build_schema(Some((db, auth)), config, Audience::Anonymous),
+            signed_in: build_schema(
+                Some((db.clone(), auth.clone(), purge.clone())),
+                config,
+                Audience::SignedIn,
+            ),
+            anonymous: build_schema(Some((db, auth, purge)), config, Audience::Anonymous),
         }
     }
 
@@ -120,7 +128,7 @@ enum Audience {
 /// SDL export. Documents reach it only through [`document::check`] (see the HTTP
 /// layer), which bounds what async-graphql's own walks cost.
 fn build_schema(
-    services: Option<(Db, AuthService)>,
+    services: Option<(Db, AuthService, PurgeWake)>,
     config: &Config,
     audience: Audience,
 ) -> CrustSchema {
@@ -144,8 +152,8 @@ fn build_schema(
     if config.diagnostics.test_hooks {
         builder = builder.extension(test_hooks::PanicProbe);
     }
-    if let Some((db, auth)) = services {
-        builder = builder.data(db).data(auth);
+    if let Some((db, auth, purge)) = services {
+        builder = builder.data(db).data(auth).data(purge);
     }
     builder.finish()
 }

@@ -14,7 +14,8 @@ use super::enums::DependencyType;
 use super::enums::{Classification, TaskAccess, TaskStatus};
 use super::ids::{id, parse};
 use super::loaders::{
-    loaded_page, request_loaders, AssigneesOf, CommentsOf, DependenciesOf, ProjectNameOf,
+    loaded_page, request_loaders, AssigneesOf, AttachmentsOf, CommentsOf, DependenciesOf,
+    ProjectNameOf,
 };
 use super::org::User;
 use super::project::maybe;
@@ -406,6 +407,24 @@ impl Task {
             after,
             |page| CommentsOf(self.0.id, page),
             Comment,
+        )
+        .await?)
+    }
+    /// Files attached to this task, oldest first. Upload with `POST
+    /// /tasks/{id}/attachments`; each one's `downloadUrl` serves it.
+    #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
+    async fn attachments(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<super::attachments::Attachment>> {
+        Ok(loaded_page(
+            ctx,
+            first,
+            after,
+            |page| AttachmentsOf(self.0.id, page),
+            super::attachments::Attachment,
         )
         .await?)
     }

@@ -1,9 +1,11 @@
 //! HTTP: routes, request ids, security headers.
 //!
 //! Routes: `POST /graphql` (JSON only), `GET /graphql` (queries only), browser
-//! sessions under `/auth`, `GET /healthz`,
+//! sessions under `/auth`, attachments (`POST /tasks/{id}/attachments`,
+//! `GET /attachments/{id}`), `GET /healthz`,
 //! `GET /readyz`, and GraphiQL at `/graphiql` where enabled (dev).
 
+pub mod attachments;
 mod browser;
 pub(crate) mod client_ip;
 mod cors;
@@ -150,7 +152,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
         .route("/auth/refresh", web::post().to(browser::refresh))
         .route("/auth/logout", web::post().to(browser::logout))
         .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .route("/readyz", web::get().to(health::readyz))
+        .configure(attachments::routes);
     if graphiql {
         cfg.route("/graphiql", web::get().to(health::graphiql_page));
     }

@@ -4,6 +4,7 @@ pub mod bi;
 pub mod check;
 pub mod dev;
 pub mod export_schema;
+pub mod keys;
 pub mod mail;
 pub mod migrate;
 pub mod org;

@@ -11,7 +11,8 @@ pub(super) struct Location {
 }
 
 /// Which of the ids bound at `{ids}` are need-to-know objects: SECRET projects and tasks,
-/// the tasks, slices and boxes of SECRET projects, comments on need-to-know tasks. Ids
+/// the tasks, slices and boxes of SECRET projects, comments on and attachments of
+/// need-to-know tasks. Ids
 /// of anything else (users, organizations, objects that do not exist) are not.
 const NEED_TO_KNOW_AMONG: &str = "
 SELECT p.id FROM projects p WHERE p.id = ANY({ids}) AND p.classification = 'SECRET'
@@ -26,7 +27,10 @@ SELECT t.id FROM tasks t JOIN projects p ON p.id = t.project_id
  WHERE t.id = ANY({ids}) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')
 UNION
 SELECT c.id FROM comments c JOIN tasks t ON t.id = c.task_id JOIN projects p ON p.id = t.project_id
- WHERE c.id = ANY({ids}) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')";
+ WHERE c.id = ANY({ids}) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')
+UNION
+SELECT a.id FROM attachments a JOIN tasks t ON t.id = a.task_id JOIN projects p ON p.id = t.project_id
+ WHERE a.id = ANY({ids}) AND (t.classification = 'SECRET' OR p.classification = 'SECRET')";
 
 #[derive(QueryableByName)]
 struct LocatedRow {
@@ -94,6 +98,10 @@ pub(super) fn locate(
             format!("t.org_id AS org, {TASK_SECRET} AS secret"),
             format!("{TASK} JOIN comments c ON c.task_id = t.id WHERE c.id = $1"),
         ),
+        TargetKind::Attachment => (
+            format!("t.org_id AS org, {TASK_SECRET} AS secret"),
+            format!("{TASK} JOIN attachments a ON a.task_id = t.id WHERE a.id = $1"),
+        ),
         TargetKind::Session | TargetKind::User => return Ok(None),
     };
     let sql = format!(
@@ -153,5 +161,11 @@ pub(super) fn visible_among(
         .uuids(ids.to_vec())
         .sql(") AND ")
         .task_rule(actor, "t");
+    q.sql(
+        " UNION SELECT a.id FROM attachments a JOIN tasks t ON t.id = a.task_id WHERE a.id = ANY(",
+    )
+    .uuids(ids.to_vec())
+    .sql(") AND ")
+    .task_rule(actor, "t");
     Ok(q.load::<Id>(conn)?.into_iter().map(|r| r.id).collect())
 }

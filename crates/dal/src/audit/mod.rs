@@ -24,7 +24,8 @@ use crate::error::{DalError, DalResult};
 use crate::page::{Page, Paged};
 use crate::raw::Raw;
 use crate::schema::{
-    audit_chain_heads as heads, audit_events as events, boxes, comments, projects, slices, tasks,
+    attachments, audit_chain_heads as heads, audit_events as events, boxes, comments, projects,
+    slices, tasks,
 };
 use crate::visibility::{box_visible, project_visible, slice_visible, task_visible};
 
@@ -48,6 +49,7 @@ pub enum TargetKind {
     Box,
     Task,
     Comment,
+    Attachment,
     Recipe,
     Invitation,
     Session,
@@ -64,6 +66,7 @@ impl TargetKind {
             TargetKind::Box => "Box",
             TargetKind::Task => "Task",
             TargetKind::Comment => "Comment",
+            TargetKind::Attachment => "Attachment",
             TargetKind::Recipe => "Recipe",
             TargetKind::Invitation => "Invitation",
             TargetKind::Session => "Session",

@@ -85,6 +85,14 @@ pub fn for_org(
             .filter(comments::task_id.eq_any(comments_tasks))
             .select(comments::id.nullable())
             .into_boxed();
+        let attachments_tasks = tasks::table
+            .filter(task_visible(actor))
+            .select(tasks::id)
+            .into_boxed();
+        let attachments = attachments::table
+            .filter(attachments::task_id.eq_any(attachments_tasks))
+            .select(attachments::id.nullable())
+            .into_boxed();
         let boxes = boxes::table
             .filter(box_visible(actor))
             .select(boxes::id.nullable())
@@ -100,6 +108,7 @@ pub fn for_org(
                 .or(about(TargetKind::Task).and(events::target_id.eq_any(tasks)))
                 .or(about(TargetKind::Project).and(events::target_id.eq_any(projects)))
                 .or(about(TargetKind::Comment).and(events::target_id.eq_any(comments)))
+                .or(about(TargetKind::Attachment).and(events::target_id.eq_any(attachments)))
                 .or(about(TargetKind::Box).and(events::target_id.eq_any(boxes)))
                 .or(about(TargetKind::Slice).and(events::target_id.eq_any(slices))),
         )

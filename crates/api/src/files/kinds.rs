@@ -1,0 +1,223 @@
+//! What a file is (from its bytes, never from its name or the client's word), what its
+//! stored name may be, and how it is named again on the way out.
+
+/// How many leading bytes type detection looks at.
+pub const SNIFF_BYTES: usize = 8192;
+
+/// The media type of a file whose first bytes are `head` (all of it, when the file is
+/// shorter than [`SNIFF_BYTES`]). Magic numbers first (`infer`); then markup a browser
+/// would run, recognized before anything could call it text; then text (UTF-8
+/// without NUL bytes); anything else is `application/octet-stream`.
+pub fn detect(head: &[u8]) -> &'static str {
+    // infer calls any XML `text/xml`: SVG (which can carry script) is told apart below.
+    if let Some(kind) = infer::get(head).filter(|k| !k.mime_type().ends_with("/xml")) {
+        return kind.mime_type();
+    }
+    let text = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        // A multi-byte character cut at the end of the sniffed window is still text.
+        Err(e) if e.error_len().is_none() && head.len() >= SNIFF_BYTES => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or("")
+        }
+        Err(_) => return "application/octet-stream",
+    };
+    if text.contains('\0') {
+        return "application/octet-stream";
+    }
+    let lowered = text
+        .trim_start_matches('\u{feff}')
+        .trim_start()
+        .to_ascii_lowercase();
+    if lowered.starts_with('<') {
+        if lowered.contains("<svg") {
+            return "image/svg+xml";
+        }
+        if [
+            "<!doctype html",
+            "<html",
+            "<head",
+            "<body",
+            "<script",
+            "<iframe",
+        ]
+        .iter()
+        .any(|tag| lowered.contains(tag))
+        {
+            return "text/html";
+        }
+        if lowered.starts_with("<?xml") {
+            return "application/xml";
+        }
+    }
+    "text/plain"
+}
+
+/// Whether `kind` is on the allow list (`type/subtype` or `type/*`).
+pub fn allowed(list: &[String], kind: &str) -> bool {
+    list.iter().any(|entry| {
+        entry.eq_ignore_ascii_case(kind)
+            || entry
+                .strip_suffix("/*")
+                .is_some_and(|major| kind.split('/').next() == Some(major))
+    })
+}
+
+/// Types a browser only ever displays (never runs), served under their own type;
+/// everything else is served as `application/octet-stream`.
+const PASSIVE: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/avif",
+    "application/pdf",
+    "text/plain",
+    "audio/mpeg",
+    "video/mp4",
+];
+
+/// The `Content-Type` a stored file is served with.
+pub fn served_type(stored: &str) -> &str {
+    match PASSIVE.iter().find(|p| **p == stored) {
+        Some(&"text/plain") => "text/plain; charset=utf-8",
+        Some(p) => p,
+        None => "application/octet-stream",
+    }
+}
+
+/// Longest stored name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Characters that reorder or hide text: bidi controls, zero-width characters.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' |
+        '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// The name a file is stored under: the last part of whatever path the client sent,
+/// without control characters, bidi overrides or zero-width characters, without
+/// leading dots or surrounding spaces, at most [`MAX_NAME_CHARS`] characters (a longer
+/// one keeps its extension, up to 16 characters of it). A name with nothing left is
+/// `attachment`.
+pub fn sanitize_name(raw: &str) -> String {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = last
+        .chars()
+        .filter(|c| !c.is_control() && !invisible(*c))
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    let cleaned = cleaned.trim_end_matches(['.', ' ']);
+    if cleaned.is_empty() {
+        return "attachment".into();
+    }
+    let chars: Vec<char> = cleaned.chars().collect();
+    if chars.len() <= MAX_NAME_CHARS {
+        return cleaned.to_owned();
+    }
+    let ext: Vec<char> = match cleaned.rfind('.') {
+        Some(dot) if cleaned[dot..].chars().count() <= 16 => cleaned[dot..].chars().collect(),
+        _ => Vec::new(),
+    };
+    let mut out: String = chars[..MAX_NAME_CHARS - ext.len()].iter().collect();
+    out.extend(ext);
+    out
+}
+
+/// `Content-Disposition: attachment` with the name as RFC 6266 gives it: an ASCII
+/// fallback in `filename` and the exact name, percent-encoded UTF-8, in `filename*`
+/// (RFC 5987).
+pub fn content_disposition(name: &str) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // attr-char of RFC 5987: ALPHA / DIGIT / "!#$&+-.^_`|~"; everything else encoded.
+    const NOT_ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(name, NOT_ATTR_CHAR);
+    format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_come_from_the_bytes() {
+        assert_eq!(detect(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), "image/png");
+        assert_eq!(detect(b"%PDF-1.7\n"), "application/pdf");
+        assert_eq!(detect(b"  <!DOCTYPE html><p>hi"), "text/html");
+        assert_eq!(
+            detect(b"<?xml version=\"1.0\"?><svg xmlns=\"x\"/>"),
+            "image/svg+xml"
+        );
+        assert_eq!(detect("héllo, wörld".as_bytes()), "text/plain");
+        assert_eq!(detect(b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR"), "text/plain");
+        assert_eq!(detect(&[0u8, 1, 2, 3, 255]), "application/octet-stream");
+        assert_eq!(
+            detect(b"MZ\x90\0"),
+            "application/vnd.microsoft.portable-executable"
+        );
+    }
+
+    #[test]
+    fn allow_list_with_wildcards() {
+        let list = vec!["image/*".to_owned(), "text/plain".to_owned()];
+        assert!(allowed(&list, "image/png"));
+        assert!(allowed(&list, "text/plain"));
+        assert!(!allowed(&list, "text/html"));
+        assert!(!allowed(&list, "imagex/png"));
+    }
+
+    #[test]
+    fn names_lose_paths_controls_and_bidi_overrides() {
+        assert_eq!(sanitize_name("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_name("..\\..\\boot.ini"), "boot.ini");
+        assert_eq!(
+            sanitize_name("a\r\nSet-Cookie: x.txt"),
+            "aSet-Cookie: x.txt"
+        );
+        assert_eq!(sanitize_name("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(sanitize_name(".."), "attachment");
+        assert_eq!(sanitize_name(".bashrc"), "bashrc");
+        assert_eq!(sanitize_name(""), "attachment");
+        let long = format!("{}.pdf", "x".repeat(1000));
+        let kept = sanitize_name(&long);
+        assert_eq!(kept.chars().count(), MAX_NAME_CHARS);
+        assert!(kept.ends_with(".pdf"));
+    }
+
+    #[test]
+    fn dispositions_are_attachments_with_both_names() {
+        assert_eq!(
+            content_disposition("résumé \"v2\".pdf"),
+            "attachment; filename=\"r_sum_ _v2_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.pdf"
+        );
+    }
+
+    #[test]
+    fn only_passive_types_keep_their_type() {
+        assert_eq!(served_type("image/png"), "image/png");
+        assert_eq!(served_type("text/html"), "application/octet-stream");
+        assert_eq!(served_type("image/svg+xml"), "application/octet-stream");
+    }
+}

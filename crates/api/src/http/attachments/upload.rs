@@ -1,0 +1,452 @@
+//! `POST /tasks/{taskId}/attachments`: the body is `multipart/form-data` with the file
+//! in a part named `file` (what a browser's `FormData` sends), or the raw bytes with the
+//! name in `?name=`. Nothing is buffered beyond a chunk: bytes are counted, typed from
+//! their first 8 KiB, encrypted and written as they arrive, and the upload is cut off
+//! the moment it passes the size limit or the organization's room (413), its type is
+//! refused (415), or the sender stalls (408). Whatever was written of a refused upload
+//! is removed before the answer.
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use crust_dal::attachments::{self, NewAttachment, OverQuota, UploadSlot};
+use crust_dal::audit::{Target, TargetKind};
+use crust_domain::audit::Outcome;
+use crust_domain::TaskId;
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{api_refusal, caller, download_path, path_id, refuse};
+use crate::error::ApiError;
+use crate::files::crypto::{self, DataKey};
+use crate::files::kinds::{self, SNIFF_BYTES};
+use crate::files::store::{BlobStore, Sealer};
+use crate::files::{human_size, Files};
+use crate::state::AppState;
+
+/// Non-file parts of a multipart body may take this much in all.
+const MAX_FORM_FIELDS_BYTES: usize = 16 * 1024;
+
+/// Why an upload stopped.
+enum Stop {
+    TooLarge,
+    OverQuota {
+        left: u64,
+    },
+    BadType(&'static str),
+    Stalled,
+    /// The client's body was malformed or the connection broke.
+    Client(String),
+    Store(crate::files::store::StoreError),
+    Empty,
+}
+
+impl Stop {
+    fn response(&self, files: &Files) -> HttpResponse {
+        let limits = &files.limits;
+        match self {
+            Stop::TooLarge => refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BAD_USER_INPUT",
+                &format!(
+                    "the file is larger than the {} limit ({} bytes)",
+                    human_size(limits.max_bytes),
+                    limits.max_bytes
+                ),
+            ),
+            Stop::OverQuota { left } => refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BAD_USER_INPUT",
+                &format!(
+                    "the organization's storage quota of {} would be exceeded: {} ({left} bytes) left; delete attachments or ask an administrator for a larger quota",
+                    human_size(limits.org_quota),
+                    human_size(*left)
+                ),
+            ),
+            Stop::BadType(kind) => refuse(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "BAD_USER_INPUT",
+                &format!(
+                    "files of type {kind} (detected from the file's content) are not accepted; accepted: {}",
+                    limits.types.join(", ")
+                ),
+            ),
+            Stop::Stalled => refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "BAD_USER_INPUT",
+                &format!(
+                    "the upload was too slow: nothing arrived for {} s, or it took longer than {} s in all",
+                    limits.idle.as_secs(),
+                    limits.total.as_secs()
+                ),
+            ),
+            Stop::Client(why) => refuse(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", why),
+            Stop::Empty => refuse(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                "send the file in a multipart/form-data part named `file` (with a filename), or as the raw body with `?name=`",
+            ),
+            Stop::Store(e) => {
+                tracing::error!(error = %e, "could not store an upload");
+                refuse(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+            }
+        }
+    }
+}
+
+/// Where a file's bytes are taken to.
+struct Intake<'a> {
+    files: &'a Files,
+    key: &'a str,
+    cipher: Option<crypto::FileCipher>,
+    /// min(size limit, room left in the quota)
+    limit: u64,
+    left: u64,
+    started: Instant,
+}
+
+impl Intake<'_> {
+    /// Reads the file to its end (or the first reason to stop) and stores it sealed.
+    /// Answers its size and type.
+    async fn take<S, E>(&mut self, mut body: S) -> Result<(u64, &'static str), Stop>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let limits = &self.files.limits;
+        let deadline = tokio::time::Instant::from_std(self.started + limits.total);
+        let mut head: Vec<u8> = Vec::new();
+        let mut sealer: Option<Sealer> = None;
+        let mut kind = "";
+        let mut seen: u64 = 0;
+        let outcome = loop {
+            let wait = (tokio::time::Instant::now() + limits.idle).min(deadline);
+            let next = match tokio::time::timeout_at(wait, body.next()).await {
+                Ok(next) => next,
+                Err(_) => break Err(Stop::Stalled),
+            };
+            let bytes = match next {
+                None => break Ok(()),
+                Some(Err(e)) => break Err(Stop::Client(format!("the upload broke off: {e}"))),
+                Some(Ok(bytes)) => bytes,
+            };
+            seen += bytes.len() as u64;
+            if seen > self.limit {
+                break Err(self.over());
+            }
+            match sealer.as_mut() {
+                Some(s) => {
+                    if let Err(e) = s.write(&bytes).await {
+                        break Err(Stop::Store(e));
+                    }
+                }
+                None => {
+                    head.extend_from_slice(&bytes);
+                    if head.len() >= SNIFF_BYTES {
+                        match self.open(&head).await {
+                            Ok((s, k)) => {
+                                kind = k;
+                                sealer = Some(s);
+                                head = Vec::new();
+                            }
+                            Err(stop) => break Err(stop),
+                        }
+                    }
+                }
+            }
+        };
+        if let Err(stop) = outcome {
+            if let Some(s) = sealer {
+                s.abort().await;
+            }
+            return Err(stop);
+        }
+        let sealer = match sealer {
+            Some(s) => s,
+            None => {
+                let (s, k) = self.open(&head).await?;
+                kind = k;
+                s
+            }
+        };
+        match sealer.finish().await {
+            Ok(size) => Ok((size, kind)),
+            Err(e) => Err(Stop::Store(e)),
+        }
+    }
+
+    fn over(&self) -> Stop {
+        if self.left < self.files.limits.max_bytes {
+            Stop::OverQuota { left: self.left }
+        } else {
+            Stop::TooLarge
+        }
+    }
+
+    /// Types the file from its first bytes and starts its blob with them.
+    async fn open(&mut self, head: &[u8]) -> Result<(Sealer, &'static str), Stop> {
+        let kind = kinds::detect(&head[..head.len().min(SNIFF_BYTES)]);
+        if !kinds::allowed(&self.files.limits.types, kind) {
+            return Err(Stop::BadType(kind));
+        }
+        let Some(cipher) = self.cipher.take() else {
+            return Err(Stop::Client("one file per request".into()));
+        };
+        let out = self
+            .files
+            .store
+            .create(self.key)
+            .await
+            .map_err(Stop::Store)?;
+        let mut sealer = Sealer::new(out, cipher);
+        if let Err(e) = sealer.write(head).await {
+            sealer.abort().await;
+            return Err(Stop::Store(e));
+        }
+        Ok((sealer, kind))
+    }
+}
+
+/// The name given in `?name=`.
+fn query_name(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.into_owned())
+}
+
+pub async fn upload(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let started = Instant::now();
+    let (principal, actor) = match caller(&state, &req).await {
+        Ok(c) => c,
+        Err(res) => return res,
+    };
+    let task = match path_id(&path) {
+        Ok(id) => TaskId(id),
+        Err(res) => return res,
+    };
+    let files = &state.files;
+    let rec = super::super::recorder(&state, &req, Some(&principal));
+    let file_id = Uuid::new_v4();
+    let (a, hold) = (actor.clone(), files.reservation_secs());
+    let slot: UploadSlot = match state
+        .db
+        .run(move |c| attachments::begin_upload(c, &a, task, BlobStore::new_key, hold))
+        .await
+    {
+        Ok(slot) => slot,
+        Err(e) => {
+            if matches!(e, ApiError::Forbidden(_) | ApiError::NotFound) {
+                let user = principal.user_id().to_string();
+                super::super::record_early_refusal(
+                    &state,
+                    &rec,
+                    "uploadAttachment",
+                    e.code(),
+                    "may not attach files to this task",
+                    &user,
+                )
+                .await;
+            }
+            return api_refusal(&e);
+        }
+    };
+    let key = slot.storage_key.clone();
+    let used = slot.used.max(0) as u64;
+    let left = files.limits.org_quota.saturating_sub(used);
+    let limit = files.limits.max_bytes.min(left);
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut intake = Intake {
+        files,
+        key: &key,
+        cipher: None,
+        limit,
+        left,
+        started,
+    };
+    // A declared length already over the limit is refused before a byte is read
+    // (a multipart body's framing adds a little; allow for it).
+    if declared.is_some_and(|n| n > limit.saturating_add(MAX_FORM_FIELDS_BYTES as u64)) {
+        give_back(&state, &key, false).await;
+        return intake.over().response(files);
+    }
+    let data_key =
+        match DataKey::generate().and_then(|k| crypto::new_nonce_prefix().map(|p| (k, p))) {
+            Ok(k) => k,
+            Err(e) => {
+                give_back(&state, &key, false).await;
+                return Stop::Client(e.to_string()).response(files);
+            }
+        };
+    intake.cipher = Some(data_key.0.file_cipher(file_id, data_key.1));
+    let received = receive(&req, payload, &mut intake).await;
+    let (name, size, kind) = match received {
+        Ok(r) => r,
+        Err(stop) => {
+            give_back(&state, &key, true).await;
+            if matches!(
+                stop,
+                Stop::TooLarge | Stop::OverQuota { .. } | Stop::BadType(_)
+            ) {
+                tracing::info!(task = %task.0, "upload refused");
+            }
+            return stop.response(files);
+        }
+    };
+    let wrapped = match files.keys.wrap(files.keys.active(), file_id, &data_key.0) {
+        Ok(w) => w,
+        Err(e) => {
+            give_back(&state, &key, true).await;
+            return Stop::Client(e.to_string()).response(files);
+        }
+    };
+    let new = NewAttachment {
+        id: file_id,
+        task_id: task.0,
+        org_id: slot.task.org_id,
+        uploader_id: Some(principal.user_id().0),
+        name,
+        content_type: kind.to_owned(),
+        size_bytes: size as i64,
+        storage_key: key.clone(),
+        key_id: files.keys.active().to_owned(),
+        wrapped_key: wrapped,
+        nonce_prefix: data_key.1.to_vec(),
+    };
+    let quota = files.limits.org_quota as i64;
+    let (a, r) = (actor.clone(), rec.clone());
+    let recorded = state
+        .db
+        .run(move |c| {
+            crust_dal::transaction(c, |c| {
+                let created = match attachments::finish_upload(c, &a, new, quota)? {
+                    Ok(created) => created,
+                    Err(over) => return Ok(Err(over)),
+                };
+                let mut event = r.event("uploadAttachment", Outcome::Ok);
+                event.variables = Some(
+                    json!({
+                        "attachmentId": created.id,
+                        "name": created.name,
+                        "size": created.size_bytes,
+                        "contentType": created.content_type,
+                    })
+                    .to_string(),
+                );
+                let event = event.about(c, Some(Target::new(TargetKind::Task, created.task_id)))?;
+                r.append(c, &event)?;
+                Ok(Ok(created))
+            })
+        })
+        .await;
+    match recorded {
+        Ok(Ok(created)) => HttpResponse::Created()
+            .insert_header((actix_web::http::header::LOCATION, download_path(created.id)))
+            .json(json!({
+                "id": created.id,
+                "taskId": created.task_id,
+                "name": created.name,
+                "size": created.size_bytes,
+                "contentType": created.content_type,
+                "createdAt": created.created_at,
+                "downloadUrl": download_path(created.id),
+            })),
+        Ok(Err(OverQuota { used })) => {
+            give_back(&state, &key, true).await;
+            Stop::OverQuota {
+                left: files.limits.org_quota.saturating_sub(used.max(0) as u64),
+            }
+            .response(files)
+        }
+        Err(e) => {
+            give_back(&state, &key, true).await;
+            api_refusal(&e)
+        }
+    }
+}
+
+/// Reads the body in whichever form it came: answers the file's name, size and type.
+async fn receive(
+    req: &HttpRequest,
+    payload: web::Payload,
+    intake: &mut Intake<'_>,
+) -> Result<(String, u64, &'static str), Stop> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if !content_type.starts_with("multipart/form-data") {
+        let Some(name) = query_name(req) else {
+            return Err(Stop::Empty);
+        };
+        let (size, kind) = intake.take(payload).await?;
+        return Ok((kinds::sanitize_name(&name), size, kind));
+    }
+    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut other_bytes = 0usize;
+    loop {
+        let next = tokio::time::timeout(intake.files.limits.idle, form.next())
+            .await
+            .map_err(|_| Stop::Stalled)?;
+        let mut field = match next {
+            None => return Err(Stop::Empty),
+            Some(Err(e)) => return Err(Stop::Client(format!("malformed multipart body: {e}"))),
+            Some(Ok(field)) => field,
+        };
+        let filename = field.content_disposition().and_then(|cd| {
+            (cd.get_name() == Some("file"))
+                .then(|| cd.get_filename().map(str::to_owned))
+                .flatten()
+        });
+        match filename {
+            Some(name) => {
+                let (size, kind) = intake.take(&mut field).await?;
+                return Ok((kinds::sanitize_name(&name), size, kind));
+            }
+            None => {
+                // Other parts are read and dropped, within a small bound.
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk
+                        .map_err(|e| Stop::Client(format!("malformed multipart body: {e}")))?;
+                    other_bytes += chunk.len();
+                    if other_bytes > MAX_FORM_FIELDS_BYTES {
+                        return Err(Stop::Client(format!(
+                            "parts other than `file` may take at most {MAX_FORM_FIELDS_BYTES} bytes"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Removes what a failed upload wrote (if anything) and gives back its reservation.
+/// If either fails, the reservation stays and the purge removes the blob later.
+async fn give_back(state: &AppState, key: &str, written: bool) {
+    if written {
+        if let Err(e) = state.files.store.delete(key).await {
+            tracing::warn!(error = %e, "could not remove a refused upload; the purge will");
+            return;
+        }
+    }
+    let k = key.to_owned();
+    if let Err(e) = state.db.run(move |c| attachments::release(c, &k)).await {
+        tracing::warn!(
+            error = e.message(),
+            "could not release an upload's reservation"
+        );
+    }
+}

@@ -1,0 +1,4 @@
+DROP TRIGGER attachments_purge_blob ON attachments;
+DROP FUNCTION attachments_purge_blob();
+DROP TABLE blob_purges;
+DROP TABLE attachments;
