@@ -7,7 +7,8 @@ RUN cargo build --release -p crust-cli
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 crust
+ && useradd --system --uid 10001 crust \
+ && install -d -o crust -m 0700 /var/lib/crust/files
 COPY --from=build /src/target/release/crust /usr/local/bin/crust
 USER crust
 ENV CRUST_BIND=0.0.0.0:8080

@@ -235,6 +235,9 @@ async fn production_hides_the_schema() {
             password: None,
         });
         c.mail.public_url = "https://app.example.com".into();
+        // Attachments' master key of its own (test value).
+        c.files.key =
+            crust_api::config::Secret::new("cHJvZC10ZXN0LWZpbGUta2V5LW9mLTMyLWJ5dGVzISE=");
     })
     .await;
     let user = app.user("prod").await;

@@ -5,7 +5,7 @@
 mod abuse;
 mod acl;
 mod architecture;
-mod attachments;
+pub(crate) mod attachments;
 mod audit;
 mod auth;
 mod bi;

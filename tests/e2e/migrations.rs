@@ -33,9 +33,11 @@ async fn migrations_go_up_down_and_up_again() {
         crust_dal::migrate::run_pending(&crust_dal::Operator::at_console(), &mut conn).unwrap();
     assert_eq!(applied.len(), crust_dal::migrate::embedded_count());
     let expected = [
+        "attachments",
         "audit_chain_heads",
         "audit_events",
         "bi_logins",
+        "blob_purges",
         "boxes",
         "comments",
         "email_tokens",

@@ -19,6 +19,8 @@ pub struct Ids {
     pub recipe: String,
     /// A comment on `task`.
     pub comment: String,
+    /// A file attached to `task`.
+    pub attachment: String,
     /// A member of `org` (not the caller).
     pub user: String,
     pub user_email: String,
@@ -40,6 +42,7 @@ impl Ids {
             task2: r(),
             recipe: r(),
             comment: r(),
+            attachment: r(),
             user: r(),
             user_email: "nobody@example.test".into(),
             invitation: r(),
@@ -175,6 +178,9 @@ pub fn all() -> Vec<Op> {
             |i| json!({ "i": { "commentId": i.comment, "body": "probe" } })),
         op!("deleteComment", true, "mutation($i: DeleteCommentInput!) { deleteComment(input: $i) { deletedCommentId } }",
             |i| json!({ "i": { "commentId": i.comment } })),
+        // Attachments (the bytes travel over REST)
+        op!("deleteAttachment", true, "mutation($i: DeleteAttachmentInput!) { deleteAttachment(input: $i) { deletedAttachmentId } }",
+            |i| json!({ "i": { "attachmentId": i.attachment } })),
     ]
 }
 

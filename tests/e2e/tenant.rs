@@ -43,6 +43,14 @@ async fn org_with_everything(app: &TestApp, owner: &Session, member: &Session) -
         .as_str()
         .unwrap()
         .to_owned();
+    let attachment = crate::attachments::uploaded(
+        app,
+        owner,
+        &task,
+        "plans.png",
+        crate::attachments::png(1000, 1),
+    )
+    .await;
     app.ok(owner, "mutation($o: ID!) { inviteToOrganization(input: {organizationId: $o, email: \"invitee@example.test\", role: MEMBER}) { email } }", json!({ "o": org }))
         .await;
     let invitation = app
@@ -66,6 +74,7 @@ async fn org_with_everything(app: &TestApp, owner: &Session, member: &Session) -
         task2,
         recipe,
         comment,
+        attachment,
         user: member.id.clone(),
         user_email: member.email.clone(),
     }

@@ -153,7 +153,15 @@ pub fn finish_upload(
         if used.saturating_add(new.size_bytes) > quota {
             return Ok(Err(OverQuota { used }));
         }
-        let reserved = diesel::delete(blob_purges::table.find(&new.storage_key)).execute(conn)?;
+        // A reservation the purge has claimed (its time ran out) is not taken back: the
+        // purge may be removing the blob right now.
+        let reserved = diesel::delete(
+            blob_purges::table
+                .find(&new.storage_key)
+                .filter(blob_purges::attempts.eq(0))
+                .filter(blob_purges::not_before.gt(diesel::dsl::now)),
+        )
+        .execute(conn)?;
         if reserved != 1 {
             return Err(DalError::Conflict(
                 "the upload took too long and was given up; send it again".into(),

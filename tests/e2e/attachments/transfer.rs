@@ -460,3 +460,51 @@ async fn the_organization_quota_is_enforced_with_what_is_left() {
     );
     assert_eq!(blobs(&app).len(), 2);
 }
+
+#[tokio::test]
+async fn a_form_that_never_frames_its_parts_is_cut_off_too() {
+    // Part headers that never end, sent without a length: what the multipart parser
+    // would buffer is counted like file bytes.
+    let app = TestApp::start_with(|c| c.files.max_upload_bytes = 300_000).await;
+    let w = Scenario::new(&app)
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /tasks/{}/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary=X\r\nTransfer-Encoding: chunked\r\n\r\n",
+        w.task_id(),
+        w.owner.access
+    )
+    .unwrap();
+    let mut w2 = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let head = b"--X\r\nContent-Disposition: form-data; name=\"a\"\r\nA: ".to_vec();
+        let _ = w2.write_all(format!("{:x}\r\n", head.len()).as_bytes());
+        let _ = w2.write_all(&head);
+        let _ = w2.write_all(b"\r\n");
+        let piece = vec![b'A'; 64 * 1024];
+        for _ in 0..200 {
+            let r = w2
+                .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                .and_then(|_| w2.write_all(&piece))
+                .and_then(|_| w2.write_all(b"\r\n"));
+            if r.is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let mut answer = vec![0u8; 4096];
+    let n = s.read(&mut answer).unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    let _ = writer.join();
+    assert!(blobs(&app).is_empty());
+}

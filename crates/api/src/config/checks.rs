@@ -218,7 +218,7 @@ impl Config {
     /// Every master key must be 32 bytes of base64 under a distinct, bounded id.
     fn check_file_keys(&self, problems: &mut Problems) {
         let files = &self.files;
-        if crate::files::crypto::parse_master_key(files.key.expose()).is_err() {
+        if crate::files::crypto::parse_master_key(files.key.expose()).is_none() {
             problems.invalid("CRUST_FILE_KEY", "must be the base64 of 32 bytes");
         }
         let kid_ok =
@@ -230,7 +230,7 @@ impl Config {
             );
         }
         if files.previous_keys.iter().any(|(kid, key)| {
-            !kid_ok(kid) || crate::files::crypto::parse_master_key(key.expose()).is_err()
+            !kid_ok(kid) || crate::files::crypto::parse_master_key(key.expose()).is_none()
         }) {
             problems.invalid(
                 "CRUST_FILE_PREVIOUS_KEYS",

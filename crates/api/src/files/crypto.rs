@@ -41,12 +41,12 @@ pub enum CryptoError {
 }
 
 /// Decodes a master key: base64 of exactly 32 bytes.
-pub fn parse_master_key(text: &str) -> Result<[u8; 32], ()> {
+pub fn parse_master_key(text: &str) -> Option<[u8; 32]> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text.trim())
-        .map_err(|_| ())?;
-    bytes.try_into().map_err(|_| ())
+        .ok()?;
+    bytes.try_into().ok()
 }
 
 fn random<const N: usize>() -> Result<[u8; N], CryptoError> {

@@ -89,11 +89,14 @@ pub fn served_type(stored: &str) -> &str {
 /// Longest stored name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
-/// Characters that reorder or hide text: bidi controls, zero-width characters.
+/// Characters that reorder or hide text: bidi controls, zero-width and invisible
+/// fillers, line and paragraph separators, soft hyphens, tag characters.
 fn invisible(c: char) -> bool {
     matches!(c,
-        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' |
-        '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+        '\u{00AD}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{180E}' |
+        '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' |
+        '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' |
+        '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}')
 }
 
 /// The name a file is stored under: the last part of whatever path the client sent,
@@ -197,6 +200,8 @@ mod tests {
             "aSet-Cookie: x.txt"
         );
         assert_eq!(sanitize_name("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
+        assert_eq!(sanitize_name("a.pdf\u{3164}\u{3164}.exe"), "a.pdf.exe");
+        assert_eq!(sanitize_name("x\u{2028}y\u{E0041}.txt"), "xy.txt");
         assert_eq!(sanitize_name(".."), "attachment");
         assert_eq!(sanitize_name(".bashrc"), "bashrc");
         assert_eq!(sanitize_name(""), "attachment");

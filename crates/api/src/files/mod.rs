@@ -40,12 +40,13 @@ pub fn master_keys(cfg: &FilesConfig) -> Result<MasterKeys, String> {
     let mut keys = HashMap::new();
     keys.insert(
         cfg.key_id.clone(),
-        crypto::parse_master_key(cfg.key.expose()).map_err(|_| bad("CRUST_FILE_KEY"))?,
+        crypto::parse_master_key(cfg.key.expose()).ok_or_else(|| bad("CRUST_FILE_KEY"))?,
     );
     for (kid, key) in &cfg.previous_keys {
         keys.insert(
             kid.clone(),
-            crypto::parse_master_key(key.expose()).map_err(|_| bad("CRUST_FILE_PREVIOUS_KEYS"))?,
+            crypto::parse_master_key(key.expose())
+                .ok_or_else(|| bad("CRUST_FILE_PREVIOUS_KEYS"))?,
         );
     }
     MasterKeys::new(&cfg.key_id, keys).map_err(|e| e.to_string())

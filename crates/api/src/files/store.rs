@@ -48,10 +48,13 @@ pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     /// For logs and `crust` output: `directory …` or `s3://bucket`.
     pub description: String,
+    part_bytes: usize,
 }
 
-/// Bytes buffered before a part is handed to the store (S3's smallest part is 5 MiB).
-const PART_BYTES: usize = 5 * 1024 * 1024;
+/// Bytes buffered before a part is handed to the store: S3's smallest part is 5 MiB;
+/// a local file takes small ones, so an upload holds little memory.
+const S3_PART_BYTES: usize = 5 * 1024 * 1024;
+const LOCAL_PART_BYTES: usize = 256 * 1024;
 
 impl BlobStore {
     pub fn from_config(cfg: &FilesConfig) -> Result<Self, StoreError> {
@@ -86,6 +89,7 @@ impl BlobStore {
                 Ok(BlobStore {
                     inner,
                     description: format!("s3://{bucket}"),
+                    part_bytes: S3_PART_BYTES,
                 })
             }
         }
@@ -105,6 +109,7 @@ impl BlobStore {
         Ok(BlobStore {
             inner: Arc::new(fs),
             description: format!("directory {}", dir.display()),
+            part_bytes: LOCAL_PART_BYTES,
         })
     }
 
@@ -116,7 +121,7 @@ impl BlobStore {
     /// Starts writing a blob.
     pub async fn create(&self, key: &str) -> Result<WriteMultipart, StoreError> {
         let upload = self.inner.put_multipart(&StorePath::from(key)).await?;
-        Ok(WriteMultipart::new_with_chunk_size(upload, PART_BYTES))
+        Ok(WriteMultipart::new_with_chunk_size(upload, self.part_bytes))
     }
 
     /// Removes a blob; one already gone is fine.

@@ -3,7 +3,9 @@
 //! drives the nested board query with concurrent HTTP clients for a fixed time, and
 //! prints requests/s, latency percentiles and SQL statements per request. Then it
 //! drives `updateTask` mutations (each client on its own tasks of one organization)
-//! with the audit log on and off, and prints the throughput ratio.
+//! with the audit log on and off, and prints the throughput ratio. Last, attachments:
+//! upload and download throughput against `cat`, and memory during an upload
+//! (`bench_files`).
 //!
 //! Over 400 lines on purpose: one command — its seeding, its load loop and its report —
 //! read top to bottom.
@@ -98,6 +100,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (format!("board: one column of {} cards", sizes.cards), board),
     ];
     let result = rt.block_on(drive(&base_url, &args, &scenarios));
+    let result = result.and_then(|()| {
+        let token = rt.block_on(sign_in(&reqwest::Client::new(), &base_url))?;
+        let task = task_ids
+            .first()
+            .cloned()
+            .ok_or_else(|| anyhow!("no task to attach files to"))?;
+        rt.block_on(super::bench_files::report(
+            &base_url,
+            &token,
+            &task,
+            &config.files.dir,
+        ))
+    });
     running.stop();
     let result = result.and_then(|()| {
         let mut per_second = Vec::new();
@@ -128,11 +143,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     crust_dal::admin::drop_database_if_exists(&Operator::at_console(), &mut admin, BENCH_DB)
         .map_err(|e| anyhow!("{e}"))?;
+    let _ = std::fs::remove_dir_all(&config.files.dir);
     result
 }
 
 fn bench_config(url: &str) -> anyhow::Result<crust_api::Config> {
     let secret = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let files_dir = std::env::temp_dir()
+        .join(format!("crust-bench-files-{}", std::process::id()))
+        .display()
+        .to_string();
     let vars = [
         ("CRUST_PROFILE", "test"),
         ("DATABASE_URL", url),
@@ -143,6 +163,7 @@ fn bench_config(url: &str) -> anyhow::Result<crust_api::Config> {
         ("CRUST_DB_POOL_SIZE", "16"),
         // One user drives every request: the per-user limit would measure itself.
         ("CRUST_RATE_LIMIT_USER_PER_HOUR", "1000000000"),
+        ("CRUST_FILES_DIR", files_dir.as_str()),
     ];
     Source::from_vars(
         vars.iter()

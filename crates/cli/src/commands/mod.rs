@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod bench;
+pub mod bench_files;
 pub mod bi;
 pub mod check;
 pub mod dev;

@@ -36,11 +36,11 @@ pub async fn download(
 ) -> HttpResponse {
     let (principal, actor) = match caller(&state, &req).await {
         Ok(c) => c,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let id = match path_id(&path) {
         Ok(id) => id,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let rec = super::super::recorder(&state, &req, Some(&principal));
     let r = rec.clone();
@@ -179,7 +179,15 @@ async fn unreadable(
         tracing::error!(attachment = %attachment.id, error = %error, "a stored file failed its integrity check and was not served");
         let mut event = rec.event("attachmentIntegrityFailure", Outcome::Error);
         event.error_code = Some("INTERNAL".into());
-        event.reason = Some(error.to_string());
+        // A class, never the store's message (it may hold paths); the log has it.
+        event.reason = Some(
+            if matches!(error, StoreError::Backend(_)) {
+                "stored file missing"
+            } else {
+                "failed authentication"
+            }
+            .into(),
+        );
         event.variables = Some(json!({ "attachmentId": attachment.id }).to_string());
         let (r, task) = (rec.clone(), attachment.task_id);
         let recorded = state

@@ -20,6 +20,9 @@ use crust_dal::Actor;
 pub use download::download;
 pub use upload::upload;
 
+/// An answer that ends a request early (boxed: responses are large).
+type Refusal = Box<HttpResponse>;
+
 /// An early answer. Uploads close the connection with it: the body was not read, and
 /// must not be.
 fn refuse(status: StatusCode, code: &str, message: &str) -> HttpResponse {
@@ -46,7 +49,7 @@ fn api_refusal(e: &ApiError) -> HttpResponse {
 }
 
 /// The signed-in caller, within their rate limit.
-async fn caller(state: &AppState, req: &HttpRequest) -> Result<(Principal, Actor), HttpResponse> {
+async fn caller(state: &AppState, req: &HttpRequest) -> Result<(Principal, Actor), Refusal> {
     let token = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -57,17 +60,35 @@ async fn caller(state: &AppState, req: &HttpRequest) -> Result<(Principal, Actor
         })
         .map(str::trim);
     let Some(token) = token else {
-        return Err(refuse(
+        let ip = super::client_ip(req, &state.trusted_proxies)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
+        if let Verdict::Limited { limit, retry_after } =
+            state.rate_limits.check(Bucket::Anonymous, &ip)
+        {
+            super::record_rate_limited(
+                state,
+                &super::recorder(state, req, None),
+                Bucket::Anonymous,
+                &ip,
+            )
+            .await;
+            let mut res = super::rate_limit::too_many_requests(limit, retry_after);
+            res.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+            return Err(Box::new(res));
+        }
+        return Err(Box::new(refuse(
             StatusCode::UNAUTHORIZED,
             "UNAUTHENTICATED",
             "sign in: send `Authorization: Bearer <access token>`",
-        ));
+        )));
     };
     let (principal, actor) = state.auth.authenticate(token).await.map_err(|e| {
         if let ApiError::Unauthenticated(reason) = &e {
             tracing::info!(reason, "bearer token refused");
         }
-        api_refusal(&e)
+        Box::new(api_refusal(&e))
     })?;
     let key = principal.user_id().to_string();
     if let Verdict::Limited { limit, retry_after } = state.rate_limits.check(Bucket::User, &key) {
@@ -81,14 +102,15 @@ async fn caller(state: &AppState, req: &HttpRequest) -> Result<(Principal, Actor
         let mut res = super::rate_limit::too_many_requests(limit, retry_after);
         res.head_mut()
             .set_connection_type(actix_web::http::ConnectionType::Close);
-        return Err(res);
+        return Err(Box::new(res));
     }
     Ok((principal, actor))
 }
 
 /// A path id; anything that is not one names nothing.
-fn path_id(text: &str) -> Result<uuid::Uuid, HttpResponse> {
-    uuid::Uuid::parse_str(text).map_err(|_| refuse(StatusCode::NOT_FOUND, "NOT_FOUND", "not found"))
+fn path_id(text: &str) -> Result<uuid::Uuid, Refusal> {
+    uuid::Uuid::parse_str(text)
+        .map_err(|_| Box::new(refuse(StatusCode::NOT_FOUND, "NOT_FOUND", "not found")))
 }
 
 /// The URL a file is downloaded from, relative to the API's origin.

@@ -29,18 +29,27 @@ use crate::state::AppState;
 
 /// Non-file parts of a multipart body may take this much in all.
 const MAX_FORM_FIELDS_BYTES: usize = 16 * 1024;
+/// Boundaries and part headers may add this much to a multipart body.
+const MAX_FRAMING_BYTES: usize = 16 * 1024;
+/// At most this many parts are read looking for the file.
+const MAX_FORM_PARTS: usize = 8;
 
 /// Why an upload stopped.
 enum Stop {
     TooLarge,
+    /// `left` exact for the organization's OWNERs and ADMINs, in whole MiB for others
+    /// (the exact figure would show others' uploads, SECRET ones included).
     OverQuota {
         left: u64,
+        exact: bool,
     },
     BadType(&'static str),
     Stalled,
     /// The client's body was malformed or the connection broke.
     Client(String),
     Store(crate::files::store::StoreError),
+    /// Something on our side (the random generator, key wrapping); logged.
+    Internal(String),
     Empty,
 }
 
@@ -57,15 +66,21 @@ impl Stop {
                     limits.max_bytes
                 ),
             ),
-            Stop::OverQuota { left } => refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "BAD_USER_INPUT",
-                &format!(
-                    "the organization's storage quota of {} would be exceeded: {} ({left} bytes) left; delete attachments or ask an administrator for a larger quota",
-                    human_size(limits.org_quota),
-                    human_size(*left)
-                ),
-            ),
+            Stop::OverQuota { left, exact } => {
+                let left_text = if *exact {
+                    format!("{} ({left} bytes)", human_size(*left))
+                } else {
+                    format!("about {} MiB", left / (1024 * 1024))
+                };
+                refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "BAD_USER_INPUT",
+                    &format!(
+                        "the organization's storage quota of {} would be exceeded: {left_text} left; delete attachments or ask an administrator for a larger quota",
+                        human_size(limits.org_quota),
+                    ),
+                )
+            }
             Stop::BadType(kind) => refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "BAD_USER_INPUT",
@@ -89,6 +104,10 @@ impl Stop {
                 "BAD_USER_INPUT",
                 "send the file in a multipart/form-data part named `file` (with a filename), or as the raw body with `?name=`",
             ),
+            Stop::Internal(cause) => {
+                tracing::error!(cause = %cause, "could not seal an upload");
+                refuse(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+            }
             Stop::Store(e) => {
                 tracing::error!(error = %e, "could not store an upload");
                 refuse(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
@@ -105,6 +124,8 @@ struct Intake<'a> {
     /// min(size limit, room left in the quota)
     limit: u64,
     left: u64,
+    /// The caller may see the organization's exact use (OWNER, ADMIN).
+    exact: bool,
     started: Instant,
 }
 
@@ -180,7 +201,10 @@ impl Intake<'_> {
 
     fn over(&self) -> Stop {
         if self.left < self.files.limits.max_bytes {
-            Stop::OverQuota { left: self.left }
+            Stop::OverQuota {
+                left: self.left,
+                exact: self.exact,
+            }
         } else {
             Stop::TooLarge
         }
@@ -226,11 +250,11 @@ pub async fn upload(
     let started = Instant::now();
     let (principal, actor) = match caller(&state, &req).await {
         Ok(c) => c,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let task = match path_id(&path) {
         Ok(id) => TaskId(id),
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let files = &state.files;
     let rec = super::super::recorder(&state, &req, Some(&principal));
@@ -273,6 +297,9 @@ pub async fn upload(
         cipher: None,
         limit,
         left,
+        exact: actor
+            .orgs_with(crust_domain::OrgRole::Admin)
+            .contains(&slot.task.org_id),
         started,
     };
     // A declared length already over the limit is refused before a byte is read
@@ -290,6 +317,7 @@ pub async fn upload(
             }
         };
     intake.cipher = Some(data_key.0.file_cipher(file_id, data_key.1));
+    let intake_exact = intake.exact;
     let received = receive(&req, payload, &mut intake).await;
     let (name, size, kind) = match received {
         Ok(r) => r,
@@ -308,7 +336,7 @@ pub async fn upload(
         Ok(w) => w,
         Err(e) => {
             give_back(&state, &key, true).await;
-            return Stop::Client(e.to_string()).response(files);
+            return Stop::Internal(e.to_string()).response(files);
         }
     };
     let new = NewAttachment {
@@ -366,6 +394,7 @@ pub async fn upload(
             give_back(&state, &key, true).await;
             Stop::OverQuota {
                 left: files.limits.org_quota.saturating_sub(used.max(0) as u64),
+                exact: intake_exact,
             }
             .response(files)
         }
@@ -382,6 +411,7 @@ async fn receive(
     payload: web::Payload,
     intake: &mut Intake<'_>,
 ) -> Result<(String, u64, &'static str), Stop> {
+    let deadline = tokio::time::Instant::from_std(intake.started + intake.files.limits.total);
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -395,10 +425,40 @@ async fn receive(
         let (size, kind) = intake.take(payload).await?;
         return Ok((kinds::sanitize_name(&name), size, kind));
     }
-    let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+    // The multipart parser buffers what it has not framed yet: everything it is given
+    // is counted, and past the file's limit plus the other parts' allowance (and
+    // framing) the body is over, whatever its parts look like.
+    let cap = intake.limit + (MAX_FORM_FIELDS_BYTES + MAX_FRAMING_BYTES) as u64;
+    let over = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = over.clone();
+    let mut taken = 0u64;
+    let bounded = payload.map(move |chunk| {
+        let chunk = chunk?;
+        taken += chunk.len() as u64;
+        if taken > cap {
+            flag.set(true);
+            return Err(actix_web::error::PayloadError::Overflow);
+        }
+        Ok(chunk)
+    });
+    let mut form = actix_multipart::Multipart::new(req.headers(), bounded);
+    let result = tokio::time::timeout_at(deadline, read_form(&mut form, intake)).await;
+    match result {
+        Err(_) => Err(Stop::Stalled),
+        Ok(Err(_)) if over.get() => Err(intake.over()),
+        Ok(r) => r,
+    }
+}
+
+/// The parts of a form, up to the file.
+async fn read_form(
+    form: &mut actix_multipart::Multipart,
+    intake: &mut Intake<'_>,
+) -> Result<(String, u64, &'static str), Stop> {
+    let idle = intake.files.limits.idle;
     let mut other_bytes = 0usize;
-    loop {
-        let next = tokio::time::timeout(intake.files.limits.idle, form.next())
+    for _ in 0..MAX_FORM_PARTS {
+        let next = tokio::time::timeout(idle, form.next())
             .await
             .map_err(|_| Stop::Stalled)?;
         let mut field = match next {
@@ -418,7 +478,10 @@ async fn receive(
             }
             None => {
                 // Other parts are read and dropped, within a small bound.
-                while let Some(chunk) = field.next().await {
+                while let Some(chunk) = tokio::time::timeout(idle, field.next())
+                    .await
+                    .map_err(|_| Stop::Stalled)?
+                {
                     let chunk = chunk
                         .map_err(|e| Stop::Client(format!("malformed multipart body: {e}")))?;
                     other_bytes += chunk.len();
@@ -431,6 +494,9 @@ async fn receive(
             }
         }
     }
+    Err(Stop::Client(format!(
+        "the file must be among the first {MAX_FORM_PARTS} parts of the form"
+    )))
 }
 
 /// Removes what a failed upload wrote (if anything) and gives back its reservation.
