@@ -184,10 +184,9 @@ pub fn release(conn: &mut PgConnection, storage_key: &str) -> DalResult<()> {
     Ok(())
 }
 
-/// An attachment of a task the actor may read, with that task; anything else is
-/// `NotFound` — answered by the same first statement, so a hidden file answers like a
-/// missing one.
-pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> DalResult<(Attachment, Task)> {
+/// An attachment of a task the actor may read; anything else is `NotFound` — from the
+/// same one statement, so a hidden file answers like a missing one.
+pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> DalResult<Attachment> {
     let mut q = crate::raw::Raw::new(
         "SELECT a.id, a.task_id, a.org_id, a.uploader_id, a.name, a.content_type, a.size_bytes, \
                 a.storage_key, a.key_id, a.wrapped_key, a.nonce_prefix, a.created_at \
@@ -195,12 +194,13 @@ pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> DalResult<(Attac
     );
     q.uuid(id).sql(" AND ").task_rule(actor, "t");
     let found: Vec<Attachment> = q.load(conn)?;
-    let attachment = found.into_iter().next().ok_or(DalError::NotFound)?;
-    let task = tasks::table
-        .find(attachment.task_id)
-        .select(Task::as_select())
-        .first(conn)?;
-    Ok((attachment, task))
+    found.into_iter().next().ok_or(DalError::NotFound)
+}
+
+/// Whether an attachment (still) exists, whoever may see it: after a read found its
+/// blob gone, this tells a file deleted meanwhile from a lost one. Answers nothing else.
+pub fn exists(conn: &mut PgConnection, id: Uuid) -> DalResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(attachments::table.find(id))).get_result(conn)?)
 }
 
 /// Deletes an attachment: its uploader or a project MANAGER may (for a task they can
@@ -208,10 +208,15 @@ pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> DalResult<(Attac
 /// database itself.
 pub fn delete(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> DalResult<Attachment> {
     conn.transaction(|conn| {
-        let (attachment, task) = get(conn, actor, id)?;
+        let attachment = get(conn, actor, id)?;
         if attachment.uploader_id != Some(actor.uid()) {
             let project: Project = projects::table
-                .find(task.project_id)
+                .filter(
+                    projects::id.nullable().eq(tasks::table
+                        .find(attachment.task_id)
+                        .select(tasks::project_id)
+                        .single_value()),
+                )
                 .select(Project::as_select())
                 .first(conn)?;
             let facts = crate::projects::facts(conn, actor, &project)?;
@@ -326,9 +331,4 @@ pub fn purge_failed(conn: &mut PgConnection, storage_key: &str, error: &str) -> 
         .set(blob_purges::last_error.eq(error))
         .execute(conn)?;
     Ok(())
-}
-
-/// How many blobs wait for removal (readiness, `crust` output, tests).
-pub fn pending_purges(conn: &mut PgConnection) -> DalResult<i64> {
-    Ok(blob_purges::table.count().get_result(conn)?)
 }

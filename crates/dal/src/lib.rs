@@ -85,7 +85,9 @@
 //! The file store's purge queue (storage keys are random ids the server made; the
 //! queue holds nothing else): `attachments::release` (an upload that failed gives back
 //! its reservation), `attachments::claim_purges`, `attachments::purged`,
-//! `attachments::purge_failed`, `attachments::pending_purges`.
+//! `attachments::purge_failed`; `attachments::exists` (after a download found its blob
+//! gone — deleted meanwhile, or lost? — asked only about a file the caller was just
+//! allowed to read).
 //!
 //! Plumbing that reads no tenant data:
 //! - `pool::build_pool` (the server's pool, as its configured login), `pool::count_statements`,

@@ -290,3 +290,88 @@ async fn nested_attachment_lists_cost_a_fixed_number_of_statements() {
         "statements must not grow with the number of files"
     );
 }
+
+#[tokio::test]
+async fn secret_files_stay_hidden_through_fragments_aliases_batches_and_get() {
+    let app = TestApp::start_with(|c| c.graphql.max_batch = 3).await;
+    let w = Scenario::new(&app)
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_project_member("editor", "EDITOR")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await
+        .with_task("SECRET")
+        .await;
+    uploaded(&app, &w.owner, w.task_id(), "shared.png", png(100, 1)).await;
+    let secret = uploaded(
+        &app,
+        &w.owner,
+        &w.task_ids()[1],
+        "merger-plan.png",
+        png(100, 2),
+    )
+    .await;
+    let editor = w.user("editor");
+    const Q: &str = "query($p: ID!) { project(id: $p) { tasks(first: 50) { nodes { ...F ... on Task { x: attachments { nodes { id name } } } } } } }
+        fragment F on Task { a: attachments { totalCount nodes { name } } b: attachments(first: 1) { totalCount } }";
+    let check = |body: &serde_json::Value| {
+        assert!(body["errors"].is_null(), "{body}");
+        let text = body.to_string();
+        assert!(text.contains("shared.png"), "{text}");
+        assert!(
+            !text.contains("merger-plan") && !text.contains(&secret),
+            "{text}"
+        );
+        let total: u64 = body["data"]["project"]["tasks"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t["a"]["totalCount"].as_u64().unwrap() + t["b"]["totalCount"].as_u64().unwrap()
+            })
+            .sum();
+        assert_eq!(total, 2, "only the visible file counts: {text}");
+    };
+    let vars = json!({ "p": w.project() });
+    check(&app.gql(Some(&editor.access), Q, vars.clone()).await);
+    // Over GET.
+    let got: serde_json::Value = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", Q), ("variables", &vars.to_string())])
+        .bearer_auth(&editor.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    check(&got);
+    // In a batch, beside an aliased delete of the SECRET file: NOT_FOUND, and it stays.
+    let batch: serde_json::Value = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&editor.access)
+        .json(&json!([
+            { "query": Q, "variables": vars },
+            { "query": "mutation($a: ID!) { gone: deleteAttachment(input: {attachmentId: $a}) { deletedAttachmentId } }", "variables": { "a": secret } },
+        ]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    check(&batch[0]);
+    assert_eq!(error_code(&batch[1]), Some("NOT_FOUND"), "{batch}");
+    assert_eq!(
+        one(
+            &app,
+            "SELECT count(*)::text AS v FROM attachments WHERE id = $1::uuid",
+            &secret
+        ),
+        "1"
+    );
+}

@@ -1,7 +1,6 @@
 //! What is stored is ciphertext only, and a stored file that was changed in any way is
 //! refused, never served.
 
-use crust_e2e::scenario::Scenario;
 use crust_e2e::TestApp;
 
 use super::*;
@@ -11,12 +10,7 @@ const SEALED_CHUNK: usize = 65536 + 16;
 #[tokio::test]
 async fn the_stored_bytes_are_ciphertext_only() {
     let app = TestApp::start().await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let secret_line = "Quarterly numbers: revenue 1,234,567 — do not share. ";
     let text = secret_line.repeat(3000);
     let id = uploaded(
@@ -99,12 +93,7 @@ async fn refused(app: &TestApp, who: &crust_e2e::Session, id: &str, how: &str) {
 #[tokio::test]
 async fn tampered_truncated_reordered_or_swapped_files_are_refused_never_served() {
     let app = TestApp::start().await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let bytes = png(4 * 65536 + 500, 5);
     let id = uploaded(&app, &w.owner, w.task_id(), "t.png", bytes.clone()).await;
     let other = uploaded(

@@ -6,8 +6,19 @@ mod crypto;
 mod s3;
 mod transfer;
 
+use crust_e2e::scenario::Scenario;
 use crust_e2e::{Session, TestApp};
 use sha2::Digest;
+
+/// An owner, their organization, a project the organization sees and one task in it.
+pub async fn one_task(app: &TestApp) -> Scenario<'_> {
+    Scenario::new(app)
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await
+}
 
 /// A PNG signature, so the bytes after it are typed `image/png`.
 pub const PNG_HEAD: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";

@@ -3,7 +3,6 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crust_e2e::scenario::Scenario;
 use crust_e2e::TestApp;
 use serde_json::json;
 
@@ -76,12 +75,7 @@ async fn an_s3_compatible_store_holds_ciphertext_only_and_loses_deleted_files() 
         c.files.s3_secret_access_key = Some(crust_api::config::Secret::new("testing"));
     })
     .await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let text = "Merger talks with Globex start Monday. ".repeat(5000);
     let id = uploaded(
         &app,

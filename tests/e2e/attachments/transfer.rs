@@ -13,12 +13,7 @@ use super::*;
 #[tokio::test]
 async fn a_binary_file_round_trips_byte_for_byte_as_raw_body_and_as_a_form() {
     let app = TestApp::start().await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let task = w.task_id().to_owned();
     // Three chunks and a bit: chunk boundaries are crossed.
     let bytes = png(3 * 65536 + 123, 7);
@@ -146,12 +141,7 @@ fn raw_upload(
 async fn the_size_limit_holds_to_the_byte_and_a_larger_upload_is_cut_off_leaving_nothing() {
     let max = 300_000;
     let app = TestApp::start_with(|c| c.files.max_upload_bytes = max).await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let task = w.task_id().to_owned();
     let res = upload(&app, &w.owner, &task, "max.png", png(max as usize, 1)).await;
     assert_eq!(res.status(), 201);
@@ -210,12 +200,7 @@ async fn the_size_limit_holds_to_the_byte_and_a_larger_upload_is_cut_off_leaving
 #[tokio::test]
 async fn a_slow_uploader_is_dropped_by_the_timeout() {
     let app = TestApp::start_with(|c| c.files.upload_idle_timeout_secs = 1).await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
@@ -249,12 +234,7 @@ async fn a_slow_uploader_is_dropped_by_the_timeout() {
 #[tokio::test]
 async fn types_come_from_the_bytes_and_markup_is_only_ever_a_download() {
     let app = TestApp::start().await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let task = w.task_id().to_owned();
     let eicar = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".to_vec();
     let cases: [(&str, Vec<u8>, &str, &str); 4] = [
@@ -287,12 +267,7 @@ async fn types_come_from_the_bytes_and_markup_is_only_ever_a_download() {
 
     // A type off the allow list is refused with what is accepted, and leaves nothing.
     let strict = TestApp::start_with(|c| c.files.upload_types = vec!["image/*".into()]).await;
-    let w = Scenario::new(&strict)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&strict).await;
     let res = upload(
         &strict,
         &w.owner,
@@ -329,12 +304,7 @@ async fn types_come_from_the_bytes_and_markup_is_only_ever_a_download() {
 #[tokio::test]
 async fn names_lose_paths_line_breaks_and_bidi_overrides_and_are_bounded() {
     let app = TestApp::start().await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let task = w.task_id().to_owned();
     let long = format!("{}.png", "ä".repeat(1000));
     let cases: Vec<(String, String)> = vec![
@@ -344,7 +314,8 @@ async fn names_lose_paths_line_breaks_and_bidi_overrides_and_are_bounded() {
             "report\r\nSet-Cookie: a=b.png".into(),
             "reportSet-Cookie: a=b.png".into(),
         ),
-        ("invoice\u{202E}gnp.exe".into(), "invoicegnp.exe".into()),
+        // The override goes; the `.exe` it hid holds an image, so it says so.
+        ("invoice\u{202E}gnp.exe".into(), "invoicegnp.exe.png".into()),
         ("..".into(), "attachment".into()),
     ];
     for (sent, stored) in cases {
@@ -381,12 +352,7 @@ async fn names_lose_paths_line_breaks_and_bidi_overrides_and_are_bounded() {
 #[tokio::test]
 async fn ranges_serve_exact_slices_across_chunk_boundaries() {
     let app = TestApp::start().await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let bytes = png(200_000, 11);
     let id = uploaded(&app, &w.owner, w.task_id(), "r.png", bytes.clone()).await;
     let size = bytes.len();
@@ -421,12 +387,7 @@ async fn ranges_serve_exact_slices_across_chunk_boundaries() {
 #[tokio::test]
 async fn the_organization_quota_is_enforced_with_what_is_left() {
     let app = TestApp::start_with(|c| c.files.org_quota_bytes = 250_000).await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let task = w.task_id().to_owned();
     assert_eq!(
         upload(&app, &w.owner, &task, "a.png", png(200_000, 1))
@@ -466,12 +427,7 @@ async fn a_form_that_never_frames_its_parts_is_cut_off_too() {
     // Part headers that never end, sent without a length: what the multipart parser
     // would buffer is counted like file bytes.
     let app = TestApp::start_with(|c| c.files.max_upload_bytes = 300_000).await;
-    let w = Scenario::new(&app)
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = one_task(&app).await;
     let addr = app.base.trim_start_matches("http://").to_owned();
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -507,4 +463,204 @@ async fn a_form_that_never_frames_its_parts_is_cut_off_too() {
     let _ = s.shutdown(std::net::Shutdown::Both);
     let _ = writer.join();
     assert!(blobs(&app).is_empty());
+}
+
+/// Starts an upload by hand: its headers and `first` of the body; the rest is for
+/// [`finish_raw`].
+fn begin_raw(
+    app: &TestApp,
+    token: &str,
+    task: &str,
+    length: usize,
+    first: &[u8],
+) -> std::net::TcpStream {
+    let addr = app.base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST /tasks/{task}/attachments?name=slow.png HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n"
+    )
+    .unwrap();
+    s.write_all(first).unwrap();
+    s
+}
+
+/// Sends the rest of a hand-made upload and reads the answer.
+fn finish_raw(mut s: std::net::TcpStream, rest: &[u8]) -> String {
+    s.write_all(rest).unwrap();
+    let mut answer = vec![0u8; 8192];
+    let n = s.read(&mut answer).unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn uploads_running_at_once_are_bounded_per_user() {
+    let app = TestApp::start_with(|c| c.files.uploads_per_user = 1).await;
+    let w = Scenario::new(&app)
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_project_member("other", "EDITOR")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await;
+    let task = w.task_id().to_owned();
+    let body = png(50_000, 1);
+    let slow = begin_raw(&app, &w.owner.access, &task, body.len(), &body[..20_000]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A second one of the same user waits its turn …
+    let res = upload(&app, &w.owner, &task, "second.png", png(100, 2)).await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    // … while another user's upload goes through.
+    let res = upload(&app, w.user("other"), &task, "other.png", png(100, 3)).await;
+    assert_eq!(res.status(), 201);
+    // The first one finishes; the slot comes back.
+    let text = finish_raw(slow, &body[20_000..]);
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    assert_eq!(
+        upload(&app, &w.owner, &task, "third.png", png(100, 4))
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn rights_and_the_session_are_checked_again_when_the_transfer_ends() {
+    let app = TestApp::start().await;
+    let w = Scenario::new(&app)
+        .await
+        .with_project("MEMBERS", "CONFIDENTIAL")
+        .await
+        .with_project_member("editor", "EDITOR")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await;
+    let task = w.task_id().to_owned();
+    let body = png(50_000, 1);
+    let editor = w.user("editor").clone();
+    // Removed from the project while sending: nothing is recorded.
+    let slow = begin_raw(&app, &editor.access, &task, body.len(), &body[..20_000]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.ok(
+        &w.owner,
+        "mutation($p: ID!, $u: ID!) { removeProjectMember(input: {projectId: $p, userId: $u}) { __typename } }",
+        json!({ "p": w.project(), "u": editor.id }),
+    )
+    .await;
+    let text = finish_raw(slow, &body[20_000..]);
+    assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+    // Signed out while sending: nothing is recorded either.
+    let slow = begin_raw(&app, &w.owner.access, &task, body.len(), &body[..20_000]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.ok(&w.owner, "mutation { logout { __typename } }", json!({}))
+        .await;
+    let text = finish_raw(slow, &body[20_000..]);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+    assert!(text.contains("session ended"), "{text}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(blobs(&app).is_empty(), "{:?}", blobs(&app));
+    assert_eq!(
+        one(
+            &app,
+            "SELECT count(*)::text AS v FROM attachments WHERE $1 = $1",
+            ""
+        ),
+        "0"
+    );
+    assert_eq!(
+        one(
+            &app,
+            "SELECT count(*)::text AS v FROM blob_purges WHERE $1 = $1",
+            ""
+        ),
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn text_must_stay_text_and_active_extensions_must_match_the_bytes() {
+    let app = TestApp::start().await;
+    let w = one_task(&app).await;
+    let task = w.task_id().to_owned();
+    // 9 KB of text, then an archive: typed text from its head, binary behind it.
+    let mut polyglot = vec![b'A'; 9_000];
+    polyglot.extend_from_slice(b"PK\x03\x04\x14\x00\x00\x00\x08\x00\xff\xfe\x00\x01");
+    let res = upload(&app, &w.owner, &task, "notes.txt", polyglot).await;
+    assert_eq!(res.status(), 415);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("application/octet-stream"),
+        "{body}"
+    );
+    // Cut inside a character at the very end: not text either.
+    let mut cut = "é".repeat(5000).into_bytes();
+    cut.pop();
+    assert_eq!(
+        upload(&app, &w.owner, &task, "cut.txt", cut).await.status(),
+        415
+    );
+    assert!(blobs(&app).is_empty());
+    // Text named as a program or a page keeps its name plus what it is.
+    for (sent, kept) in [
+        ("tool.exe", "tool.exe.txt"),
+        ("run.sh", "run.sh.txt"),
+        ("x.html", "x.html.txt"),
+        ("notes.md", "notes.md"),
+    ] {
+        let res = upload(&app, &w.owner, &task, sent, b"plain words".to_vec()).await;
+        let created: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(created["name"], kept, "{sent}");
+    }
+    // A GIF named .html is kept as a GIF.
+    let res = upload(
+        &app,
+        &w.owner,
+        &task,
+        "x.html",
+        b"GIF89a\x01\x00\x01\x00<script>alert(1)</script>".to_vec(),
+    )
+    .await;
+    let created: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(created["contentType"], "image/gif");
+    assert_eq!(created["name"], "x.html.gif");
+}
+
+#[tokio::test]
+async fn a_crash_mid_upload_leaves_nothing_behind_once_its_reservation_runs_out() {
+    let app = TestApp::start().await;
+    let w = one_task(&app).await;
+    // What a server killed mid-upload leaves: a reservation and the local store's
+    // staged part of the blob (`<key>#<n>`), never completed.
+    let org = one(
+        &app,
+        "SELECT org_id::text AS v FROM tasks WHERE id = $1::uuid",
+        w.task_id(),
+    );
+    let key = format!("org/{org}/{}", uuid::Uuid::new_v4());
+    let staged = crust_e2e::files_dir(&app.db.url).join(format!("{key}#0"));
+    std::fs::create_dir_all(staged.parent().unwrap()).unwrap();
+    std::fs::write(&staged, png(70_000, 1)).unwrap();
+    let mut conn = app.db.connect();
+    crust_e2e::db::texts(
+        &mut conn,
+        "INSERT INTO blob_purges (storage_key, not_before) VALUES ($1, now() - interval '1 second') RETURNING storage_key AS v",
+        &key,
+    );
+    eventually("the staged part to go", || !staged.exists()).await;
+    eventually("the reservation to go", || {
+        one(
+            &app,
+            "SELECT count(*)::text AS v FROM blob_purges WHERE $1 = $1",
+            "",
+        ) == "0"
+    })
+    .await;
 }

@@ -113,6 +113,18 @@ settings! {
             range: 10..=3_600_000,
             doc: "How often blobs of deleted attachments (a task or project deleted with its files) are looked for and removed; `deleteAttachment` removes its blob at once.",
         },
+        pub uploads_per_user: usize {
+            env: "CRUST_UPLOADS_PER_USER",
+            default: Is("4"),
+            range: 1..=1000,
+            doc: "Uploads one user may have running at once; more answer 429.",
+        },
+        pub uploads_in_all: usize {
+            env: "CRUST_UPLOADS_IN_ALL",
+            default: Is("64"),
+            range: 1..=100_000,
+            doc: "Uploads one server process runs at once; more answer 503 with `Retry-After`.",
+        },
         pub upload_idle_timeout_secs: u64 {
             env: "CRUST_UPLOAD_IDLE_TIMEOUT_SECS",
             default: Is("30"),

@@ -187,6 +187,7 @@ pub fn new_nonce_prefix() -> Result<[u8; NONCE_PREFIX], CryptoError> {
 }
 
 /// Seals and opens the chunks of one file.
+#[derive(Clone)]
 pub struct FileCipher {
     cipher: Aes256Gcm,
     prefix: [u8; NONCE_PREFIX],

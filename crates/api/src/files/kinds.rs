@@ -52,6 +52,131 @@ pub fn detect(head: &[u8]) -> &'static str {
     "text/plain"
 }
 
+/// Types [`detect`] gives from text rather than from a magic number: for these, the
+/// rest of the file must be text too (see [`TextCheck`]).
+pub fn is_sniffed_text(kind: &str) -> bool {
+    matches!(
+        kind,
+        "text/plain" | "text/html" | "image/svg+xml" | "application/xml"
+    )
+}
+
+/// Checks, chunk by chunk, that a file typed as text stays text past the bytes
+/// [`detect`] saw: UTF-8 without NUL bytes to the end. (Otherwise a text head could
+/// carry anything behind it — an archive, an executable — past the allow list.)
+#[derive(Default)]
+pub struct TextCheck {
+    /// The start of a character cut at the end of the last chunk (at most 3 bytes).
+    carry: Vec<u8>,
+}
+
+impl TextCheck {
+    /// Takes the next bytes; false once they are not text.
+    pub fn feed(&mut self, bytes: &[u8]) -> bool {
+        if bytes.contains(&0) {
+            return false;
+        }
+        let joined;
+        let data = if self.carry.is_empty() {
+            bytes
+        } else {
+            joined = [self.carry.as_slice(), bytes].concat();
+            joined.as_slice()
+        };
+        match std::str::from_utf8(data) {
+            Ok(_) => {
+                self.carry.clear();
+                true
+            }
+            Err(e) if e.error_len().is_none() => {
+                self.carry = data[e.valid_up_to()..].to_vec();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The file ended: no character may be left cut.
+    pub fn complete(&self) -> bool {
+        self.carry.is_empty()
+    }
+}
+
+/// Extensions a computer may open as something active (a page, a script, a program).
+/// A stored name keeps one only when the bytes are of that kind.
+const ACTIVE_EXTENSIONS: &[(&str, &str)] = &[
+    ("html", "text/html"),
+    ("htm", "text/html"),
+    ("xhtml", "text/html"),
+    ("shtml", "text/html"),
+    ("mht", ""),
+    ("mhtml", ""),
+    ("svg", "image/svg+xml"),
+    ("svgz", ""),
+    ("xml", "application/xml"),
+    ("xsl", ""),
+    ("xslt", ""),
+    ("js", ""),
+    ("mjs", ""),
+    ("hta", ""),
+    ("exe", "application/vnd.microsoft.portable-executable"),
+    ("dll", "application/vnd.microsoft.portable-executable"),
+    ("scr", "application/vnd.microsoft.portable-executable"),
+    ("com", ""),
+    ("cpl", ""),
+    ("pif", ""),
+    ("bat", ""),
+    ("cmd", ""),
+    ("msi", ""),
+    ("ps1", ""),
+    ("vbs", ""),
+    ("vbe", ""),
+    ("wsf", ""),
+    ("jar", "application/java-archive"),
+    ("sh", ""),
+    ("app", ""),
+    ("lnk", ""),
+    ("url", ""),
+    ("desktop", ""),
+    ("reg", ""),
+];
+
+/// The usual extension of a detected type, for names that need one.
+fn extension_of(kind: &str) -> &str {
+    match kind {
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "image/svg+xml" => "svg",
+        "application/xml" => "xml",
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "application/pdf" => "pdf",
+        "application/zip" => "zip",
+        "application/gzip" => "gz",
+        _ => "bin",
+    }
+}
+
+/// The stored name, given what the bytes are: a name whose extension would open as
+/// something active (`.html`, `.exe`, `.js` …) while the bytes are something else gets
+/// the detected type's extension added (`tool.exe` holding text is kept as
+/// `tool.exe.txt`), so a downloaded file never opens as what it is not.
+pub fn name_for(name: &str, kind: &str) -> String {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let misleading = ext.as_deref().is_some_and(|ext| {
+        ACTIVE_EXTENSIONS
+            .iter()
+            .any(|(active, of)| *active == ext && *of != kind)
+    });
+    if misleading {
+        sanitize_name(&format!("{name}.{}", extension_of(kind)))
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Whether `kind` is on the allow list (`type/subtype` or `type/*`).
 pub fn allowed(list: &[String], kind: &str) -> bool {
     list.iter().any(|entry| {
@@ -180,6 +305,28 @@ mod tests {
             detect(b"MZ\x90\0"),
             "application/vnd.microsoft.portable-executable"
         );
+    }
+
+    #[test]
+    fn text_must_stay_text_to_the_end() {
+        let mut t = TextCheck::default();
+        let word = "größe".as_bytes();
+        // A character cut between two chunks is fine.
+        assert!(t.feed(&word[..3]) && t.feed(&word[3..]) && t.complete());
+        assert!(!TextCheck::default().feed(b"text\0then binary"));
+        assert!(!TextCheck::default().feed(b"PK\x03\x04\xff\xfe"));
+        let mut cut = TextCheck::default();
+        assert!(cut.feed(&word[..3]) && !cut.complete());
+    }
+
+    #[test]
+    fn misleading_active_extensions_get_the_real_one() {
+        assert_eq!(name_for("tool.exe", "text/plain"), "tool.exe.txt");
+        assert_eq!(name_for("x.HTML", "image/gif"), "x.HTML.gif");
+        assert_eq!(name_for("page.html", "text/html"), "page.html");
+        assert_eq!(name_for("notes.md", "text/plain"), "notes.md");
+        assert_eq!(name_for("photo.png", "text/html"), "photo.png");
+        assert_eq!(name_for("run.sh", "text/plain"), "run.sh.txt");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod crypto;
 pub mod kinds;
 pub mod purge;
+pub mod slots;
 pub mod store;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ pub struct Files {
     pub limits: Limits,
     pub purge: purge::PurgeWake,
     pub purge_every: Duration,
+    pub slots: std::sync::Arc<slots::UploadSlots>,
 }
 
 /// The configured master keys (the active one and the previous ones).
@@ -66,6 +68,7 @@ impl Files {
             },
             purge: purge::PurgeWake::default(),
             purge_every: Duration::from_millis(cfg.purge_poll_ms),
+            slots: slots::UploadSlots::new(cfg.uploads_per_user, cfg.uploads_in_all),
         })
     }
 

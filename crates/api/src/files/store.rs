@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{BoxStream, StreamExt};
 use object_store::path::Path as StorePath;
-use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
+use object_store::{ObjectStore, WriteMultipart};
 use uuid::Uuid;
 
 use super::crypto::{self, CryptoError, FileCipher, CHUNK, SEALED_CHUNK, TAG};
@@ -46,8 +46,8 @@ impl StoreError {
 #[derive(Clone)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
-    /// For logs and `crust` output: `directory …` or `s3://bucket`.
-    pub description: String,
+    /// The directory of a local store: its partial uploads are files of its own.
+    local_root: Option<std::path::PathBuf>,
     part_bytes: usize,
 }
 
@@ -88,7 +88,7 @@ impl BlobStore {
                 };
                 Ok(BlobStore {
                     inner,
-                    description: format!("s3://{bucket}"),
+                    local_root: None,
                     part_bytes: S3_PART_BYTES,
                 })
             }
@@ -108,7 +108,7 @@ impl BlobStore {
             .with_automatic_cleanup(true);
         Ok(BlobStore {
             inner: Arc::new(fs),
-            description: format!("directory {}", dir.display()),
+            local_root: Some(dir.to_path_buf()),
             part_bytes: LOCAL_PART_BYTES,
         })
     }
@@ -124,22 +124,43 @@ impl BlobStore {
         Ok(WriteMultipart::new_with_chunk_size(upload, self.part_bytes))
     }
 
-    /// Removes a blob; one already gone is fine.
+    /// Removes a blob; one already gone is fine. In a local store, what an upload cut
+    /// off by a crash left staged beside it (`<key>#<n>`) goes too. (In S3, parts of an
+    /// upload never completed are the bucket's lifecycle rule's to abort.)
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self.inner.delete(&StorePath::from(key)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        if let Some(root) = &self.local_root {
+            remove_staged(&root.join(key)).map_err(|e| StoreError::Setup(e.to_string()))?;
+        }
+        Ok(())
     }
+}
 
-    /// Whether a blob exists (tests, `crust`).
-    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        match self.inner.head(&StorePath::from(key)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
+/// Removes `<blob>#<n>` files, the local store's staged parts of an unfinished upload.
+fn remove_staged(blob: &std::path::Path) -> std::io::Result<()> {
+    let (Some(dir), Some(name)) = (blob.parent(), blob.file_name().and_then(|n| n.to_str())) else {
+        return Ok(());
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let staged = format!("{name}#");
+    for entry in entries {
+        let entry = entry?;
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(&staged))
+        {
+            std::fs::remove_file(entry.path())?;
         }
     }
+    Ok(())
 }
 
 /// Encrypts a file chunk by chunk into a blob being written.
@@ -209,10 +230,59 @@ impl Sealer {
 }
 
 /// A stored file to read: where, how big, and its cipher.
+#[derive(Clone)]
 pub struct Sealed {
     pub key: String,
     pub size: u64,
     pub cipher: FileCipher,
+}
+
+/// Sealed chunks read from the store at once: big reads (one blocking read or one
+/// request each), a bounded amount of memory.
+const WINDOW_CHUNKS: u64 = 16;
+
+/// Where a ranged read is.
+struct RangedRead {
+    store: Arc<dyn ObjectStore>,
+    path: StorePath,
+    next: u64,
+    last: u64,
+    n_chunks: u64,
+    file: Sealed,
+    range: Range<u64>,
+}
+
+/// The next window of chunks, checked, decrypted and cut to the range.
+async fn window(st: &mut RangedRead) -> Result<Bytes, StoreError> {
+    let end = (st.next + WINDOW_CHUNKS - 1).min(st.last);
+    let from = st.next * SEALED_CHUNK;
+    let to = (end * SEALED_CHUNK + crypto::chunk_len(st.file.size, end) + TAG)
+        .min(crypto::sealed_len(st.file.size));
+    let sealed = st.store.get_range(&st.path, from..to).await?;
+    if sealed.len() as u64 != to - from {
+        return Err(StoreError::WrongLength);
+    }
+    let mut out = BytesMut::new();
+    let mut offset = 0usize;
+    for index in st.next..=end {
+        let want = (crypto::chunk_len(st.file.size, index) + TAG) as usize;
+        let mut chunk = sealed
+            .get(offset..offset + want)
+            .ok_or(StoreError::WrongLength)?
+            .to_vec();
+        offset += want;
+        st.file
+            .cipher
+            .open(index, index + 1 == st.n_chunks, &mut chunk)?;
+        // Keep only the requested part of this chunk.
+        let chunk_start = index * CHUNK;
+        let len = chunk.len() as u64;
+        let lo = st.range.start.saturating_sub(chunk_start).min(len) as usize;
+        let hi = st.range.end.saturating_sub(chunk_start).min(len) as usize;
+        out.extend_from_slice(&chunk[lo..hi.max(lo)]);
+    }
+    st.next = end + 1;
+    Ok(out.freeze())
 }
 
 /// Checks and decrypts bytes `range` of a stored file (an empty range reads nothing
@@ -232,78 +302,30 @@ pub async fn open_range(
         first
     }
     .min(n_chunks - 1);
-    let sealed_len = crypto::sealed_len(file.size);
-    let from = first * SEALED_CHUNK;
-    let to = ((last + 1) * SEALED_CHUNK).min(sealed_len);
-    let got = store
-        .inner
-        .get_opts(
-            &StorePath::from(file.key.as_str()),
-            GetOptions {
-                range: Some(GetRange::Bounded(from..to)),
-                ..GetOptions::default()
-            },
-        )
-        .await?;
-    if got.meta.size != sealed_len {
+    let path = StorePath::from(file.key.as_str());
+    let meta = store.inner.head(&path).await?;
+    if meta.size != crypto::sealed_len(file.size) {
         return Err(StoreError::WrongLength);
     }
-    let source = got.into_stream();
-    struct State {
-        source: BoxStream<'static, object_store::Result<Bytes>>,
-        buf: BytesMut,
-        index: u64,
-        last: u64,
-        n_chunks: u64,
-        file: Sealed,
-        range: Range<u64>,
-        done: bool,
-    }
-    let state = State {
-        source,
-        buf: BytesMut::new(),
-        index: first,
+    let state = RangedRead {
+        store: store.inner.clone(),
+        path,
+        next: first,
         last,
         n_chunks,
         file,
         range,
-        done: false,
     };
-    Ok(futures_util::stream::unfold(state, |mut st| async move {
-        if st.done || st.index > st.last {
+    Ok(futures_util::stream::unfold(Some(state), |st| async move {
+        let mut st = st?;
+        if st.next > st.last {
             return None;
         }
-        let want = (crypto::chunk_len(st.file.size, st.index) + TAG) as usize;
-        while st.buf.len() < want {
-            match st.source.next().await {
-                Some(Ok(bytes)) => st.buf.extend_from_slice(&bytes),
-                Some(Err(e)) => {
-                    st.done = true;
-                    return Some((Err(StoreError::from(e)), st));
-                }
-                None => {
-                    st.done = true;
-                    return Some((Err(StoreError::WrongLength), st));
-                }
-            }
+        match window(&mut st).await {
+            Ok(part) => Some((Ok(part), Some(st))),
+            // After an error, nothing more.
+            Err(e) => Some((Err(e), None)),
         }
-        let mut chunk = st.buf.split_to(want).to_vec();
-        let is_last = st.index + 1 == st.n_chunks;
-        if let Err(e) = st.file.cipher.open(st.index, is_last, &mut chunk) {
-            st.done = true;
-            return Some((Err(e.into()), st));
-        }
-        // Keep only the requested part of this chunk.
-        let chunk_start = st.index * CHUNK;
-        let lo = st
-            .range
-            .start
-            .saturating_sub(chunk_start)
-            .min(chunk.len() as u64) as usize;
-        let hi = (st.range.end.saturating_sub(chunk_start)).min(chunk.len() as u64) as usize;
-        st.index += 1;
-        let part = Bytes::from(chunk).slice(lo..hi.max(lo));
-        Some((Ok(part), st))
     })
     .boxed())
 }

@@ -100,20 +100,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (format!("board: one column of {} cards", sizes.cards), board),
     ];
     let result = rt.block_on(drive(&base_url, &args, &scenarios));
+    running.stop();
     let result = result.and_then(|()| {
-        let token = rt.block_on(sign_in(&reqwest::Client::new(), &base_url))?;
         let task = task_ids
             .first()
             .cloned()
             .ok_or_else(|| anyhow!("no task to attach files to"))?;
-        rt.block_on(super::bench_files::report(
-            &base_url,
-            &token,
-            &task,
-            &config.files.dir,
-        ))
+        rt.block_on(super::bench_files::report(&config, &task))
     });
-    running.stop();
     let result = result.and_then(|()| {
         let mut per_second = Vec::new();
         for audit in [true, false] {
@@ -352,7 +346,7 @@ fn tasks(
     Ok(ids)
 }
 
-async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+pub(super) async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
     let login: Value = http
         .post(format!("{base}/graphql"))
         .json(&json!({ "query": "mutation($p: String!) { login(input: {email: \"bench@example.test\", password: $p}) { accessToken } }", "variables": { "p": PASSWORD } }))

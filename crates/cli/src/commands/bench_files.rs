@@ -1,7 +1,11 @@
 //! `crust bench`'s attachment rows: upload and download throughput of a 20 MiB file
 //! against `cat` writing and reading the same bytes (the ceiling: the disk and the
-//! kernel, no HTTP, no encryption), and how much the process's memory grows at its peak
+//! kernel, no HTTP, no encryption), and how much the server's memory grows at its peak
 //! during a 25 MiB upload (streaming: it must stay far below the file's size).
+//!
+//! The server here is a `crust serve` child process of its own, on the bench's
+//! database: its memory is its own, not the bench's (which holds the file to send and
+//! what seeding left).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -31,9 +35,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// `VmRSS` or `VmHWM` of this process, in KiB (Linux).
-fn status_kib(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// `VmRSS` or `VmHWM` of process `pid`, in KiB (Linux).
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
         .find(|l| l.starts_with(field))?
@@ -43,9 +47,66 @@ fn status_kib(field: &str) -> Option<u64> {
         .ok()
 }
 
-/// Resets `VmHWM` to the current RSS (Linux ≥ 4.0).
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+/// Resets `VmHWM` of process `pid` to its current RSS (Linux ≥ 4.0).
+fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+/// `crust serve` as a child process with the bench's settings, once it answers.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn serve(config: &crust_api::Config) -> anyhow::Result<Server> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let child = Command::new(std::env::current_exe()?)
+        .args(["serve", "--no-migrate"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("CRUST_PROFILE", "test")
+        .env("DATABASE_URL", config.database.url.expose())
+        .env("CRUST_JWT_SECRET", config.auth.jwt_secret.expose())
+        .env(
+            "CRUST_PASSWORD_PEPPER",
+            config.auth.password_pepper.expose(),
+        )
+        .env("CRUST_BCRYPT_COST", "4")
+        .env("CRUST_BIND", format!("127.0.0.1:{port}"))
+        .env("CRUST_FILES_DIR", &config.files.dir)
+        .env("CRUST_RATE_LIMIT_USER_PER_HOUR", "1000000000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start `crust serve`")?;
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while !http
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        if started.elapsed().as_secs() > 30 {
+            anyhow::bail!("`crust serve` did not answer within 30 s");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(server)
 }
 
 fn cat_rate(bytes: &[u8], dir: &std::path::Path) -> anyhow::Result<(f64, f64)> {
@@ -80,13 +141,38 @@ fn cat_rate(bytes: &[u8], dir: &std::path::Path) -> anyhow::Result<(f64, f64)> {
     Ok((median(write), median(read)))
 }
 
-pub async fn report(
-    base: &str,
-    token: &str,
-    task: &str,
-    dir: &std::path::Path,
-) -> anyhow::Result<()> {
+pub async fn report(config: &crust_api::Config, task: &str) -> anyhow::Result<()> {
+    let server = serve(config).await?;
+    let (base, pid) = (server.base.as_str(), server.child.id());
     let http = reqwest::Client::new();
+    let token = super::bench::sign_in(&http, base).await?;
+    let token = token.as_str();
+    let dir = config.files.dir.as_path();
+    // Peak memory of the fresh server during one 25 MiB upload, against what it held
+    // before (first, so that earlier transfers' freed memory does not hide it).
+    let body = file_bytes(25 * 1024 * 1024);
+    let before = status_kib(pid, "VmRSS:").unwrap_or(0);
+    let memory = if reset_peak(pid) {
+        let res = http
+            .post(format!("{base}/tasks/{task}/attachments?name=bench-25.png"))
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await?;
+        if res.status() != 201 {
+            anyhow::bail!("the 25 MiB upload failed: {}", res.status());
+        }
+        let peak = status_kib(pid, "VmHWM:").unwrap_or(0);
+        format!(
+            "25 MiB upload: the server's peak memory grew by {:.1} MiB over the {:.0} MiB it held before ({:.0}% of the file's size)",
+            peak.saturating_sub(before) as f64 / 1024.0,
+            before as f64 / 1024.0,
+            100.0 * peak.saturating_sub(before) as f64 / (25.0 * 1024.0)
+        )
+    } else {
+        "25 MiB upload: peak memory not measured (/proc/<pid>/clear_refs not writable here)"
+            .to_owned()
+    };
     let bytes = file_bytes(20 * 1024 * 1024);
     let (cat_write, cat_read) = cat_rate(&bytes, dir)?;
     let (mut up, mut down) = (Vec::new(), Vec::new());
@@ -141,31 +227,6 @@ pub async fn report(
         100.0 * down / cat_read
     );
 
-    // Peak memory during one 25 MiB upload: the body is already in memory (the
-    // client's), so the growth is what the server (and the client's sending) adds.
-    let body = file_bytes(25 * 1024 * 1024);
-    let before = status_kib("VmRSS:").unwrap_or(0);
-    if reset_peak() {
-        let res = http
-            .post(format!("{base}/tasks/{task}/attachments?name=bench-25.png"))
-            .bearer_auth(token)
-            .body(body)
-            .send()
-            .await?;
-        if res.status() != 201 {
-            anyhow::bail!("the 25 MiB upload failed: {}", res.status());
-        }
-        let peak = status_kib("VmHWM:").unwrap_or(0);
-        println!(
-            "25 MiB upload: the process's peak memory grew by {:.1} MiB over the {:.0} MiB before it ({:.0}% of the file's size)",
-            peak.saturating_sub(before) as f64 / 1024.0,
-            before as f64 / 1024.0,
-            100.0 * peak.saturating_sub(before) as f64 / (25.0 * 1024.0)
-        );
-    } else {
-        println!(
-            "25 MiB upload: peak memory not measured (/proc/self/clear_refs not writable here)"
-        );
-    }
+    println!("{memory}");
     Ok(())
 }

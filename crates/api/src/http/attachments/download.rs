@@ -50,7 +50,7 @@ pub async fn download(
         .db
         .run(move |c| {
             crust_dal::transaction(c, |c| {
-                let (attachment, _task) = attachments::get(c, &actor, id)?;
+                let attachment = attachments::get(c, &actor, id)?;
                 let mut event = r.event("downloadAttachment", Outcome::Ok);
                 event.variables = Some(
                     json!({ "attachmentId": attachment.id, "name": attachment.name, "range": ranged })
@@ -79,33 +79,37 @@ pub async fn download(
         Ask::Whole => (StatusCode::OK, 0..size),
         Ask::Part(r) => (StatusCode::PARTIAL_CONTENT, r),
         Ask::Unsatisfiable => {
-            return HttpResponse::RangeNotSatisfiable()
-                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
-                .insert_header(("Cache-Control", "private, no-store"))
-                .json(json!({ "errors": [{
-                    "message": format!("the range asked for is outside the file's {size} bytes"),
-                    "extensions": { "code": "BAD_USER_INPUT" }
-                }]}));
+            let mut res = super::super::error_response(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "BAD_USER_INPUT",
+                &format!("the range asked for is outside the file's {size} bytes"),
+            );
+            res.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header::HeaderValue::from_str(&format!("bytes */{size}"))
+                    .unwrap_or(header::HeaderValue::from_static("bytes */0")),
+            );
+            return res;
         }
     };
-    let opened = || sealed(&state, &attachment);
+    let file = match sealed(&state, &attachment) {
+        Ok(file) => file,
+        Err(e) => return unreadable(&state, &req, &rec, &attachment, &e).await,
+    };
     // First pass: every chunk the answer touches must authenticate.
     let checked = async {
-        let mut stream = open_range(&state.files.store, opened()?, bytes.clone()).await?;
+        let mut stream = open_range(&state.files.store, file.clone(), bytes.clone()).await?;
         while let Some(part) = stream.next().await {
             part?;
         }
         Ok::<_, StoreError>(())
     }
     .await;
-    if let Err(e) = checked {
-        return unreadable(&state, &req, &rec, &attachment, &e).await;
-    }
-    let reopened = match opened() {
-        Ok(file) => open_range(&state.files.store, file, bytes.clone()).await,
+    let stream = match checked {
+        Ok(()) => open_range(&state.files.store, file, bytes.clone()).await,
         Err(e) => Err(e),
     };
-    let stream = match reopened {
+    let stream = match stream {
         Ok(s) => s,
         Err(e) => return unreadable(&state, &req, &rec, &attachment, &e).await,
     };
@@ -170,11 +174,24 @@ async fn unreadable(
         .get::<crate::http::RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
-    let integrity = error.is_integrity()
-        || matches!(
-            error,
-            StoreError::Backend(object_store::Error::NotFound { .. })
-        );
+    let missing = matches!(
+        error,
+        StoreError::Backend(object_store::Error::NotFound { .. })
+    );
+    if missing {
+        // Deleted since it was looked up (its blob goes right after its row): gone, as
+        // for anyone else, and no integrity failure.
+        let id = attachment.id;
+        let gone = state
+            .db
+            .run(move |c| crust_dal::attachments::exists(c, id).map(|found| !found))
+            .await
+            .unwrap_or(false);
+        if gone {
+            return super::api_refusal(&crate::error::ApiError::NotFound);
+        }
+    }
+    let integrity = error.is_integrity() || missing;
     if integrity {
         tracing::error!(attachment = %attachment.id, error = %error, "a stored file failed its integrity check and was not served");
         let mut event = rec.event("attachmentIntegrityFailure", Outcome::Error);

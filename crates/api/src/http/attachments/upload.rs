@@ -11,7 +11,7 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use crust_dal::attachments::{self, NewAttachment, OverQuota, UploadSlot};
+use crust_dal::attachments::{self, Attachment, NewAttachment, OverQuota, UploadSlot};
 use crust_dal::audit::{Target, TargetKind};
 use crust_domain::audit::Outcome;
 use crust_domain::TaskId;
@@ -22,7 +22,8 @@ use uuid::Uuid;
 use super::{api_refusal, caller, download_path, path_id, refuse};
 use crate::error::ApiError;
 use crate::files::crypto::{self, DataKey};
-use crate::files::kinds::{self, SNIFF_BYTES};
+use crate::files::kinds::{self, TextCheck, SNIFF_BYTES};
+use crate::files::slots::Full;
 use crate::files::store::{BlobStore, Sealer};
 use crate::files::{human_size, Files};
 use crate::state::AppState;
@@ -31,6 +32,8 @@ use crate::state::AppState;
 const MAX_FORM_FIELDS_BYTES: usize = 16 * 1024;
 /// Boundaries and part headers may add this much to a multipart body.
 const MAX_FRAMING_BYTES: usize = 16 * 1024;
+/// What a form may add to the file's bytes in all.
+const FORM_OVERHEAD: u64 = (MAX_FORM_FIELDS_BYTES + MAX_FRAMING_BYTES) as u64;
 /// At most this many parts are read looking for the file.
 const MAX_FORM_PARTS: usize = 8;
 
@@ -130,6 +133,11 @@ struct Intake<'a> {
 }
 
 impl Intake<'_> {
+    /// When the whole upload must be in.
+    fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.started + self.files.limits.total)
+    }
+
     /// Reads the file to its end (or the first reason to stop) and stores it sealed.
     /// Answers its size and type.
     async fn take<S, E>(&mut self, mut body: S) -> Result<(u64, &'static str), Stop>
@@ -137,14 +145,15 @@ impl Intake<'_> {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let limits = &self.files.limits;
-        let deadline = tokio::time::Instant::from_std(self.started + limits.total);
+        let idle = self.files.limits.idle;
+        let deadline = self.deadline();
         let mut head: Vec<u8> = Vec::new();
         let mut sealer: Option<Sealer> = None;
         let mut kind = "";
+        let mut text: Option<TextCheck> = None;
         let mut seen: u64 = 0;
         let outcome = loop {
-            let wait = (tokio::time::Instant::now() + limits.idle).min(deadline);
+            let wait = (tokio::time::Instant::now() + idle).min(deadline);
             let next = match tokio::time::timeout_at(wait, body.next()).await {
                 Ok(next) => next,
                 Err(_) => break Err(Stop::Stalled),
@@ -160,6 +169,13 @@ impl Intake<'_> {
             }
             match sealer.as_mut() {
                 Some(s) => {
+                    if text.as_mut().is_some_and(|t| !t.feed(&bytes)) {
+                        text = None;
+                        match self.not_text() {
+                            Ok(k) => kind = k,
+                            Err(stop) => break Err(stop),
+                        }
+                    }
                     if let Err(e) = s.write(&bytes).await {
                         break Err(Stop::Store(e));
                     }
@@ -168,8 +184,8 @@ impl Intake<'_> {
                     head.extend_from_slice(&bytes);
                     if head.len() >= SNIFF_BYTES {
                         match self.open(&head).await {
-                            Ok((s, k)) => {
-                                kind = k;
+                            Ok((s, k, t)) => {
+                                (kind, text) = (k, t);
                                 sealer = Some(s);
                                 head = Vec::new();
                             }
@@ -188,11 +204,20 @@ impl Intake<'_> {
         let sealer = match sealer {
             Some(s) => s,
             None => {
-                let (s, k) = self.open(&head).await?;
-                kind = k;
+                let (s, k, t) = self.open(&head).await?;
+                (kind, text) = (k, t);
                 s
             }
         };
+        if text.is_some_and(|t| !t.complete()) {
+            match self.not_text() {
+                Ok(k) => kind = k,
+                Err(stop) => {
+                    sealer.abort().await;
+                    return Err(stop);
+                }
+            }
+        }
         match sealer.finish().await {
             Ok(size) => Ok((size, kind)),
             Err(e) => Err(Stop::Store(e)),
@@ -210,12 +235,35 @@ impl Intake<'_> {
         }
     }
 
-    /// Types the file from its first bytes and starts its blob with them.
-    async fn open(&mut self, head: &[u8]) -> Result<(Sealer, &'static str), Stop> {
+    /// A file that began as text turned out not to be: it is binary, if that is
+    /// accepted at all.
+    fn not_text(&self) -> Result<&'static str, Stop> {
+        let kind = "application/octet-stream";
+        if kinds::allowed(&self.files.limits.types, kind) {
+            Ok(kind)
+        } else {
+            Err(Stop::BadType(kind))
+        }
+    }
+
+    /// Types the file from its first bytes and starts its blob with them; a file typed
+    /// from text comes with the check that it stays text.
+    async fn open(
+        &mut self,
+        head: &[u8],
+    ) -> Result<(Sealer, &'static str, Option<TextCheck>), Stop> {
         let kind = kinds::detect(&head[..head.len().min(SNIFF_BYTES)]);
         if !kinds::allowed(&self.files.limits.types, kind) {
             return Err(Stop::BadType(kind));
         }
+        let mut text = kinds::is_sniffed_text(kind).then(TextCheck::default);
+        // The type came from the first SNIFF_BYTES; all of the head must be text too.
+        let kind = if text.as_mut().is_some_and(|t| !t.feed(head)) {
+            text = None;
+            self.not_text()?
+        } else {
+            kind
+        };
         let Some(cipher) = self.cipher.take() else {
             return Err(Stop::Client("one file per request".into()));
         };
@@ -230,7 +278,7 @@ impl Intake<'_> {
             sealer.abort().await;
             return Err(Stop::Store(e));
         }
-        Ok((sealer, kind))
+        Ok((sealer, kind, text))
     }
 }
 
@@ -257,8 +305,12 @@ pub async fn upload(
         Err(res) => return *res,
     };
     let files = &state.files;
+    // Held to the end of the request.
+    let _slot = match files.slots.take(principal.user_id().0) {
+        Ok(slot) => slot,
+        Err(full) => return busy(full),
+    };
     let rec = super::super::recorder(&state, &req, Some(&principal));
-    let file_id = Uuid::new_v4();
     let (a, hold) = (actor.clone(), files.reservation_secs());
     let slot: UploadSlot = match state
         .db
@@ -282,20 +334,16 @@ pub async fn upload(
             return api_refusal(&e);
         }
     };
-    let key = slot.storage_key.clone();
-    let used = slot.used.max(0) as u64;
-    let left = files.limits.org_quota.saturating_sub(used);
-    let limit = files.limits.max_bytes.min(left);
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let key = slot.storage_key.as_str();
+    let left = files
+        .limits
+        .org_quota
+        .saturating_sub(slot.used.max(0) as u64);
     let mut intake = Intake {
         files,
-        key: &key,
+        key,
         cipher: None,
-        limit,
+        limit: files.limits.max_bytes.min(left),
         left,
         exact: actor
             .orgs_with(crust_domain::OrgRole::Admin)
@@ -303,26 +351,30 @@ pub async fn upload(
         started,
     };
     // A declared length already over the limit is refused before a byte is read
-    // (a multipart body's framing adds a little; allow for it).
-    if declared.is_some_and(|n| n > limit.saturating_add(MAX_FORM_FIELDS_BYTES as u64)) {
-        give_back(&state, &key, false).await;
+    // (a multipart body's other parts and framing may add a little).
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > intake.limit.saturating_add(FORM_OVERHEAD)) {
+        give_back(&state, key).await;
         return intake.over().response(files);
     }
-    let data_key =
+    let file_id = Uuid::new_v4();
+    let (data_key, prefix) =
         match DataKey::generate().and_then(|k| crypto::new_nonce_prefix().map(|p| (k, p))) {
             Ok(k) => k,
             Err(e) => {
-                give_back(&state, &key, false).await;
-                return Stop::Client(e.to_string()).response(files);
+                give_back(&state, key).await;
+                return Stop::Internal(e.to_string()).response(files);
             }
         };
-    intake.cipher = Some(data_key.0.file_cipher(file_id, data_key.1));
-    let intake_exact = intake.exact;
-    let received = receive(&req, payload, &mut intake).await;
-    let (name, size, kind) = match received {
+    intake.cipher = Some(data_key.file_cipher(file_id, prefix));
+    let (name, size, kind) = match receive(&req, payload, &mut intake).await {
         Ok(r) => r,
         Err(stop) => {
-            give_back(&state, &key, true).await;
+            give_back(&state, key).await;
             if matches!(
                 stop,
                 Stop::TooLarge | Stop::OverQuota { .. } | Stop::BadType(_)
@@ -332,10 +384,10 @@ pub async fn upload(
             return stop.response(files);
         }
     };
-    let wrapped = match files.keys.wrap(files.keys.active(), file_id, &data_key.0) {
+    let wrapped = match files.keys.wrap(files.keys.active(), file_id, &data_key) {
         Ok(w) => w,
         Err(e) => {
-            give_back(&state, &key, true).await;
+            give_back(&state, key).await;
             return Stop::Internal(e.to_string()).response(files);
         }
     };
@@ -344,25 +396,92 @@ pub async fn upload(
         task_id: task.0,
         org_id: slot.task.org_id,
         uploader_id: Some(principal.user_id().0),
-        name,
+        name: kinds::name_for(&name, kind),
         content_type: kind.to_owned(),
         size_bytes: size as i64,
-        storage_key: key.clone(),
+        storage_key: key.to_owned(),
         key_id: files.keys.active().to_owned(),
         wrapped_key: wrapped,
-        nonce_prefix: data_key.1.to_vec(),
+        nonce_prefix: prefix.to_vec(),
     };
     let quota = files.limits.org_quota as i64;
-    let (a, r) = (actor.clone(), rec.clone());
-    let recorded = state
+    let recorded = record(&state, principal, &rec, new, quota).await;
+    if !matches!(recorded, Ok(Recorded::Created(_))) {
+        give_back(&state, key).await;
+    }
+    match recorded {
+        Ok(Recorded::Created(created)) => created_response(&created),
+        Ok(Recorded::OverQuota { used }) => Stop::OverQuota {
+            left: files.limits.org_quota.saturating_sub(used.max(0) as u64),
+            exact: intake.exact,
+        }
+        .response(files),
+        Ok(Recorded::SessionEnded) => refuse(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+            "the session ended while the file was being sent; sign in and send it again",
+        ),
+        Err(e) => api_refusal(&e),
+    }
+}
+
+/// No upload slot was free.
+fn busy(full: Full) -> HttpResponse {
+    let (status, code, message) = match full {
+        Full::User(n) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("{n} uploads of yours are already running; send this one when one of them has finished"),
+        ),
+        Full::Server(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "INTERNAL",
+            "the server is taking as many uploads as it can; retry shortly".to_owned(),
+        ),
+    };
+    let mut res = refuse(status, code, &message);
+    res.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from_static("5"),
+    );
+    res
+}
+
+/// How recording an upload ended.
+enum Recorded {
+    Created(Box<Attachment>),
+    OverQuota {
+        used: i64,
+    },
+    /// The caller's session was ended (logout, deactivation) during the transfer.
+    SessionEnded,
+}
+
+/// Records the uploaded file and its audit event in one transaction. The transfer may
+/// have taken minutes: the session must still be open, and the caller's rights are
+/// read again (the check inside `finish_upload` uses them).
+async fn record(
+    state: &AppState,
+    principal: crate::auth::Principal,
+    rec: &crate::audit::Recorder,
+    new: NewAttachment,
+    quota: i64,
+) -> Result<Recorded, ApiError> {
+    let rec = rec.clone();
+    let (user, session) = (principal.user_id(), principal.session_id());
+    state
         .db
         .run(move |c| {
             crust_dal::transaction(c, |c| {
-                let created = match attachments::finish_upload(c, &a, new, quota)? {
-                    Ok(created) => created,
-                    Err(over) => return Ok(Err(over)),
+                let Some(now) = crust_dal::sessions::authenticate(c, session, user)? else {
+                    return Ok(Recorded::SessionEnded);
                 };
-                let mut event = r.event("uploadAttachment", Outcome::Ok);
+                let actor = crust_dal::Actor::signed_in(c, &now)?;
+                let created = match attachments::finish_upload(c, &actor, new, quota)? {
+                    Ok(created) => created,
+                    Err(OverQuota { used }) => return Ok(Recorded::OverQuota { used }),
+                };
+                let mut event = rec.event("uploadAttachment", Outcome::Ok);
                 event.variables = Some(
                     json!({
                         "attachmentId": created.id,
@@ -373,36 +492,25 @@ pub async fn upload(
                     .to_string(),
                 );
                 let event = event.about(c, Some(Target::new(TargetKind::Task, created.task_id)))?;
-                r.append(c, &event)?;
-                Ok(Ok(created))
+                rec.append(c, &event)?;
+                Ok(Recorded::Created(Box::new(created)))
             })
         })
-        .await;
-    match recorded {
-        Ok(Ok(created)) => HttpResponse::Created()
-            .insert_header((actix_web::http::header::LOCATION, download_path(created.id)))
-            .json(json!({
-                "id": created.id,
-                "taskId": created.task_id,
-                "name": created.name,
-                "size": created.size_bytes,
-                "contentType": created.content_type,
-                "createdAt": created.created_at,
-                "downloadUrl": download_path(created.id),
-            })),
-        Ok(Err(OverQuota { used })) => {
-            give_back(&state, &key, true).await;
-            Stop::OverQuota {
-                left: files.limits.org_quota.saturating_sub(used.max(0) as u64),
-                exact: intake_exact,
-            }
-            .response(files)
-        }
-        Err(e) => {
-            give_back(&state, &key, true).await;
-            api_refusal(&e)
-        }
-    }
+        .await
+}
+
+fn created_response(created: &Attachment) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, download_path(created.id)))
+        .json(json!({
+            "id": created.id,
+            "taskId": created.task_id,
+            "name": created.name,
+            "size": created.size_bytes,
+            "contentType": created.content_type,
+            "createdAt": created.created_at,
+            "downloadUrl": download_path(created.id),
+        }))
 }
 
 /// Reads the body in whichever form it came: answers the file's name, size and type.
@@ -411,7 +519,7 @@ async fn receive(
     payload: web::Payload,
     intake: &mut Intake<'_>,
 ) -> Result<(String, u64, &'static str), Stop> {
-    let deadline = tokio::time::Instant::from_std(intake.started + intake.files.limits.total);
+    let deadline = intake.deadline();
     let content_type = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -428,7 +536,7 @@ async fn receive(
     // The multipart parser buffers what it has not framed yet: everything it is given
     // is counted, and past the file's limit plus the other parts' allowance (and
     // framing) the body is over, whatever its parts look like.
-    let cap = intake.limit + (MAX_FORM_FIELDS_BYTES + MAX_FRAMING_BYTES) as u64;
+    let cap = intake.limit + FORM_OVERHEAD;
     let over = std::rc::Rc::new(std::cell::Cell::new(false));
     let flag = over.clone();
     let mut taken = 0u64;
@@ -501,12 +609,10 @@ async fn read_form(
 
 /// Removes what a failed upload wrote (if anything) and gives back its reservation.
 /// If either fails, the reservation stays and the purge removes the blob later.
-async fn give_back(state: &AppState, key: &str, written: bool) {
-    if written {
-        if let Err(e) = state.files.store.delete(key).await {
-            tracing::warn!(error = %e, "could not remove a refused upload; the purge will");
-            return;
-        }
+async fn give_back(state: &AppState, key: &str) {
+    if let Err(e) = state.files.store.delete(key).await {
+        tracing::warn!(error = %e, "could not remove a refused upload; the purge will");
+        return;
     }
     let k = key.to_owned();
     if let Err(e) = state.db.run(move |c| attachments::release(c, &k)).await {
