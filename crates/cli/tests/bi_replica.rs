@@ -361,6 +361,10 @@ for project, value in sorted(table.items()):
         dictionary.contains("hours_in_status") && dictionary.contains("Hours spent in the status"),
         "{dictionary}"
     );
+    assert!(
+        dictionary.contains("Its project's name.") && !dictionary.contains("projects name"),
+        "{dictionary}"
+    );
 
     // Revoke: the role is gone on the standby too.
     crust_ok(&app, &["bi", "revoke", "--org", &org_a]);

@@ -1,0 +1,11 @@
+COMMENT ON COLUMN bi.slices.project_name IS 'Its projects name.';
+COMMENT ON COLUMN bi.boxes.slice_name IS 'Its slices name.';
+COMMENT ON COLUMN bi.boxes.project_name IS 'Its projects name.';
+COMMENT ON COLUMN bi.tasks.project_name IS 'Its projects name.';
+COMMENT ON COLUMN bi.tasks.slice_name IS 'That slices name.';
+COMMENT ON COLUMN bi.tasks.box_name IS 'That boxs name.';
+COMMENT ON COLUMN bi.task_assignees.user_name IS 'The assignees name.';
+COMMENT ON COLUMN bi.members.user_id IS 'The members user id.';
+COMMENT ON COLUMN bi.sprints.sprint_box_id IS 'The sprints box (bi.boxes.id).';
+COMMENT ON COLUMN bi.sprints.project_name IS 'Its projects name.';
+COMMENT ON COLUMN bi.sprints.name IS 'The sprints dated name.';
