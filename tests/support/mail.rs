@@ -69,6 +69,19 @@ pub struct Mail {
 }
 
 impl Mail {
+    /// Whether the message shows `text` to its reader: in a header (as sent, and the
+    /// subject decoded) or in the decoded body. (Not the raw body: its encoding, base64
+    /// say, may spell anything by chance.)
+    pub fn shows(&self, text: &str) -> bool {
+        let end = ["\r\n\r\n", "\n\n"]
+            .iter()
+            .filter_map(|gap| self.raw.find(gap))
+            .min()
+            .unwrap_or(self.raw.len());
+        let headers = &self.raw[..end];
+        headers.contains(text) || self.subject.contains(text) || self.body.contains(text)
+    }
+
     /// The first link in the body.
     pub fn link(&self) -> String {
         self.body
@@ -249,5 +262,17 @@ fn parse(bytes: &[u8]) -> Mail {
         to: header("To").trim_matches(['<', '>', ' ']).to_owned(),
         subject: header("Subject"),
         body: parsed.get_body().unwrap(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn shows_reads_headers_and_the_decoded_body_not_the_encoding() {
+        let raw = b"To: a@example.test\nSubject: Hi\nContent-Transfer-Encoding: base64\n\nQWNtZSBpcyBoZXJl\n";
+        let mail = super::parse(raw);
+        assert!(mail.shows("Acme is here"));
+        assert!(!mail.shows("QWNt"));
+        assert!(mail.shows("Subject: Hi"));
     }
 }

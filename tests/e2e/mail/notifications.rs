@@ -72,7 +72,7 @@ async fn finishing_a_task_tells_the_assignees_of_its_successors_who_may_see_them
     assert_eq!(mail.subject, "A task of yours is ready to start");
     assert_eq!(mail.link(), "https://app.crust.test/notifications");
     assert!(
-        !mail.raw.contains("Pour the concrete"),
+        !mail.shows("Pour the concrete"),
         "the email carries no task data"
     );
 
