@@ -169,24 +169,10 @@ async fn uploaders_and_managers_delete_and_deleting_shreds_the_file() {
         json!({ "p": w.project() }),
     )
     .await;
-    assert_eq!(
-        one(
-            &app,
-            "SELECT count(*)::text AS v FROM attachments WHERE $1 = $1",
-            ""
-        ),
-        "0"
-    );
+    assert_eq!(rows(&app, "attachments"), "0");
     eventually("the deleted project's blob to go", || !b2.exists()).await;
     assert!(blobs(&app).is_empty(), "{:?}", blobs(&app));
-    assert_eq!(
-        one(
-            &app,
-            "SELECT count(*)::text AS v FROM blob_purges WHERE $1 = $1",
-            ""
-        ),
-        "0"
-    );
+    assert_eq!(rows(&app, "blob_purges"), "0");
 }
 
 #[tokio::test]

@@ -148,6 +148,15 @@ pub fn one(app: &TestApp, sql: &str, arg: &str) -> String {
         .unwrap_or_default()
 }
 
+/// How many rows `table` holds (as text, like [`one`]).
+pub fn rows(app: &TestApp, table: &str) -> String {
+    one(
+        app,
+        &format!("SELECT count(*)::text AS v FROM {table} WHERE $1 = $1"),
+        "",
+    )
+}
+
 /// The blob file of an attachment.
 pub fn blob_of(app: &TestApp, id: &str) -> std::path::PathBuf {
     let key = one(

@@ -179,22 +179,8 @@ async fn the_size_limit_holds_to_the_byte_and_a_larger_upload_is_cut_off_leaving
     // Nothing of the refused uploads remains: one blob, one row, no reservation.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(blobs(&app).len(), 1, "{:?}", blobs(&app));
-    assert_eq!(
-        one(
-            &app,
-            "SELECT count(*)::text AS v FROM attachments WHERE $1 = $1",
-            ""
-        ),
-        "1"
-    );
-    assert_eq!(
-        one(
-            &app,
-            "SELECT count(*)::text AS v FROM blob_purges WHERE $1 = $1",
-            ""
-        ),
-        "0"
-    );
+    assert_eq!(rows(&app, "attachments"), "1");
+    assert_eq!(rows(&app, "blob_purges"), "0");
 }
 
 #[tokio::test]
@@ -221,14 +207,7 @@ async fn a_slow_uploader_is_dropped_by_the_timeout() {
     assert!(text.contains("too slow"), "{text}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(blobs(&app).is_empty(), "{:?}", blobs(&app));
-    assert_eq!(
-        one(
-            &app,
-            "SELECT count(*)::text AS v FROM blob_purges WHERE $1 = $1",
-            ""
-        ),
-        "0"
-    );
+    assert_eq!(rows(&app, "blob_purges"), "0");
 }
 
 #[tokio::test]
@@ -564,22 +543,8 @@ async fn rights_and_the_session_are_checked_again_when_the_transfer_ends() {
     assert!(text.contains("session ended"), "{text}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(blobs(&app).is_empty(), "{:?}", blobs(&app));
-    assert_eq!(
-        one(
-            &app,
-            "SELECT count(*)::text AS v FROM attachments WHERE $1 = $1",
-            ""
-        ),
-        "0"
-    );
-    assert_eq!(
-        one(
-            &app,
-            "SELECT count(*)::text AS v FROM blob_purges WHERE $1 = $1",
-            ""
-        ),
-        "0"
-    );
+    assert_eq!(rows(&app, "attachments"), "0");
+    assert_eq!(rows(&app, "blob_purges"), "0");
 }
 
 #[tokio::test]
@@ -655,12 +620,5 @@ async fn a_crash_mid_upload_leaves_nothing_behind_once_its_reservation_runs_out(
         &key,
     );
     eventually("the staged part to go", || !staged.exists()).await;
-    eventually("the reservation to go", || {
-        one(
-            &app,
-            "SELECT count(*)::text AS v FROM blob_purges WHERE $1 = $1",
-            "",
-        ) == "0"
-    })
-    .await;
+    eventually("the reservation to go", || rows(&app, "blob_purges") == "0").await;
 }
