@@ -135,6 +135,15 @@ async fn tampered_truncated_reordered_or_swapped_files_are_refused_never_served(
     std::fs::remove_file(&path).unwrap();
     refused(&app, &w.owner, &id, "missing blob").await;
 
+    // None of the refused reads counts as a download.
+    assert_eq!(
+        one(
+            &app,
+            "SELECT count(*)::text AS v FROM audit_events WHERE action = $1",
+            "downloadAttachment"
+        ),
+        "0"
+    );
     // Put back, it is served again, byte for byte.
     std::fs::write(&path, &original).unwrap();
     let res = download(&app, &w.owner, &id, None).await;

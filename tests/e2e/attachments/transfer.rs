@@ -354,8 +354,22 @@ async fn ranges_serve_exact_slices_across_chunk_boundaries() {
             "{range}"
         );
     }
+    let served = one(
+        &app,
+        "SELECT count(*)::text AS v FROM audit_events WHERE action = $1",
+        "downloadAttachment",
+    );
     let res = download(&app, &w.owner, &id, Some("bytes=200000-")).await;
     assert_eq!(res.status(), 416);
+    assert_eq!(
+        one(
+            &app,
+            "SELECT count(*)::text AS v FROM audit_events WHERE action = $1",
+            "downloadAttachment"
+        ),
+        served,
+        "nothing was served: nothing is recorded as downloaded"
+    );
     assert_eq!(res.headers()["content-range"], "bytes */200000");
     // Several ranges: the whole file (allowed by RFC 9110).
     let res = download(&app, &w.owner, &id, Some("bytes=0-1,5-6")).await;
@@ -541,6 +555,13 @@ async fn rights_and_the_session_are_checked_again_when_the_transfer_ends() {
     let text = finish_raw(slow, &body[20_000..]);
     assert!(text.starts_with("HTTP/1.1 401"), "{text}");
     assert!(text.contains("session ended"), "{text}");
+    // Refusals at the end of a transfer are in the log (sampled per client and reason).
+    let refused = one(
+        &app,
+        "SELECT count(*)::text AS v FROM audit_events WHERE action = 'uploadAttachment' AND outcome = 'forbidden' AND reason LIKE $1",
+        "no longer allowed%",
+    );
+    assert_ne!(refused, "0");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(blobs(&app).is_empty(), "{:?}", blobs(&app));
     assert_eq!(rows(&app, "attachments"), "0");
@@ -621,4 +642,71 @@ async fn a_crash_mid_upload_leaves_nothing_behind_once_its_reservation_runs_out(
     );
     eventually("the staged part to go", || !staged.exists()).await;
     eventually("the reservation to go", || rows(&app, "blob_purges") == "0").await;
+}
+
+#[tokio::test]
+async fn others_than_admins_learn_no_exact_use_and_one_organization_cannot_take_every_slot() {
+    let app = TestApp::start_with(|c| {
+        c.files.org_quota_bytes = 250_000;
+        c.files.uploads_per_org = 1;
+    })
+    .await;
+    let w = Scenario::new(&app)
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_project_member("editor", "EDITOR")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await;
+    let task = w.task_id().to_owned();
+    assert_eq!(
+        upload(&app, &w.owner, &task, "a.png", png(200_000, 1))
+            .await
+            .status(),
+        201
+    );
+    // An EDITOR (not an org ADMIN) over the quota: refused when the file is recorded,
+    // told the room left in whole MiB only — neither a declared length nor where the
+    // transfer is cut gives the organization's exact use away.
+    for declared in [true, false] {
+        let text = if declared {
+            let res = upload(&app, w.user("editor"), &task, "b.png", png(60_000, 2)).await;
+            assert_eq!(res.status(), 413);
+            res.text().await.unwrap()
+        } else {
+            // Without a length (chunked), sent to its end.
+            let addr = app.base.trim_start_matches("http://").to_owned();
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let bytes = png(60_000, 2);
+            write!(
+                s,
+                "POST /tasks/{task}/attachments?name=b.png HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+                w.user("editor").access,
+                bytes.len()
+            )
+            .unwrap();
+            s.write_all(&bytes).unwrap();
+            s.write_all(b"\r\n0\r\n\r\n").unwrap();
+            let mut answer = vec![0u8; 8192];
+            let n = s.read(&mut answer).unwrap();
+            let text = String::from_utf8_lossy(&answer[..n]).into_owned();
+            assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+            text
+        };
+        assert!(text.contains("about 0 MiB left"), "{text}");
+        assert!(!text.contains("50000"), "{text}");
+    }
+    // The organization's one upload slot held by a slow upload: another member waits.
+    let body = png(40_000, 3);
+    let slow = begin_raw(&app, &w.owner.access, &task, body.len(), &body[..10_000]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let res = upload(&app, w.user("editor"), &task, "c.png", png(100, 4)).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains("of your organization"));
+    let text = finish_raw(slow, &body[10_000..]);
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    assert_eq!(rows(&app, "blob_purges"), "0");
+    assert_eq!(blobs(&app).len(), 2);
 }

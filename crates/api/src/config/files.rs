@@ -119,6 +119,12 @@ settings! {
             range: 1..=1000,
             doc: "Uploads one user may have running at once; more answer 429.",
         },
+        pub uploads_per_org: usize {
+            env: "CRUST_UPLOADS_PER_ORG",
+            default: Is("16"),
+            range: 1..=10_000,
+            doc: "Uploads one organization's users may have running at once on one server; more answer 429.",
+        },
         pub uploads_in_all: usize {
             env: "CRUST_UPLOADS_IN_ALL",
             default: Is("64"),

@@ -52,8 +52,9 @@ pub fn detect(head: &[u8]) -> &'static str {
     "text/plain"
 }
 
-/// Types [`detect`] gives from text rather than from a magic number: for these, the
-/// rest of the file must be text too (see [`TextCheck`]).
+/// Types that are text (what [`detect`] recognizes from text, and `infer`'s few text
+/// types such as `text/x-shellscript`): for these, the rest of the file must be text
+/// too (see [`TextCheck`]).
 pub fn is_sniffed_text(kind: &str) -> bool {
     matches!(
         kind,
@@ -102,78 +103,69 @@ impl TextCheck {
     }
 }
 
-/// Extensions a computer may open as something active (a page, a script, a program).
-/// A stored name keeps one only when the bytes are of that kind.
-const ACTIVE_EXTENSIONS: &[(&str, &str)] = &[
-    ("html", "text/html"),
-    ("htm", "text/html"),
-    ("xhtml", "text/html"),
-    ("shtml", "text/html"),
-    ("mht", ""),
-    ("mhtml", ""),
-    ("svg", "image/svg+xml"),
-    ("svgz", ""),
-    ("xml", "application/xml"),
-    ("xsl", ""),
-    ("xslt", ""),
-    ("js", ""),
-    ("mjs", ""),
-    ("hta", ""),
-    ("exe", "application/vnd.microsoft.portable-executable"),
-    ("dll", "application/vnd.microsoft.portable-executable"),
-    ("scr", "application/vnd.microsoft.portable-executable"),
-    ("com", ""),
-    ("cpl", ""),
-    ("pif", ""),
-    ("bat", ""),
-    ("cmd", ""),
-    ("msi", ""),
-    ("ps1", ""),
-    ("vbs", ""),
-    ("vbe", ""),
-    ("wsf", ""),
-    ("jar", "application/java-archive"),
-    ("sh", ""),
-    ("app", ""),
-    ("lnk", ""),
-    ("url", ""),
-    ("desktop", ""),
-    ("reg", ""),
+/// Extensions a computer opens only to show: a viewer or an editor, never a program
+/// or a page that runs. A stored name keeps one of these whatever the bytes are.
+const PASSIVE_EXTENSIONS: &[&str] = &[
+    "txt", "text", "md", "markdown", "csv", "tsv", "log", "json", "yaml", "yml", "toml", "ini",
+    "cfg", "conf", "rst", "tex", "srt", "vtt", "diff", "patch", "png", "jpg", "jpeg", "jpe",
+    "jfif", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif", "avif", "pdf", "zip", "gz", "tgz",
+    "7z", "tar", "rtf", "doc", "xls", "ppt", "docx", "xlsx", "pptx", "odt", "ods", "odp", "mp3",
+    "mp4", "m4v", "m4a",
 ];
 
-/// The usual extension of a detected type, for names that need one.
-fn extension_of(kind: &str) -> &str {
+/// Extensions a type may carry beyond the passive ones: those that open the bytes as
+/// what they are (a page as a page). Kept only when the bytes are of that type.
+const OWN_EXTENSIONS: &[(&str, &[&str])] = &[
+    ("text/html", &["html", "htm"]),
+    ("image/svg+xml", &["svg"]),
+    ("application/xml", &["xml"]),
+    (
+        "application/vnd.microsoft.portable-executable",
+        &["exe", "dll"],
+    ),
+    ("application/java-archive", &["jar"]),
+];
+
+/// The extension added to a name that does not fit the bytes: the type's own for
+/// passive types, `txt` for markup (it opens as text), `bin` otherwise.
+fn extension_of(kind: &str) -> &'static str {
     match kind {
-        "text/plain" => "txt",
-        "text/html" => "html",
-        "image/svg+xml" => "svg",
-        "application/xml" => "xml",
         "image/jpeg" => "jpg",
         "image/png" => "png",
         "image/gif" => "gif",
         "image/webp" => "webp",
+        "image/bmp" => "bmp",
+        "image/tiff" => "tif",
+        "image/avif" => "avif",
         "application/pdf" => "pdf",
         "application/zip" => "zip",
         "application/gzip" => "gz",
+        "audio/mpeg" => "mp3",
+        "video/mp4" => "mp4",
+        k if k.starts_with("text/") || k.ends_with("xml") => "txt",
         _ => "bin",
     }
 }
 
-/// The stored name, given what the bytes are: a name whose extension would open as
-/// something active (`.html`, `.exe`, `.js` …) while the bytes are something else gets
-/// the detected type's extension added (`tool.exe` holding text is kept as
-/// `tool.exe.txt`), so a downloaded file never opens as what it is not.
+/// The stored name, given what the bytes are. A name keeps its extension when a
+/// computer would only show the file by it (`.txt`, `.png`, `.pdf` …), or when it is
+/// the bytes' own (`.html` on HTML); any other (`.exe`, `.js`, `.jse`, `.command`,
+/// `.docm` …, or `.html` on a GIF) gets a harmless extension added — `tool.exe` holding
+/// text is kept as `tool.exe.txt` — so a saved file never opens as what it is not.
+/// (An allow list: new dangerous extensions appear every year.)
 pub fn name_for(name: &str, kind: &str) -> String {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    let misleading = ext.as_deref().is_some_and(|ext| {
-        ACTIVE_EXTENSIONS
+    let Some((_, ext)) = name.rsplit_once('.') else {
+        return name.to_owned();
+    };
+    let ext = ext.to_ascii_lowercase();
+    let fits = PASSIVE_EXTENSIONS.contains(&ext.as_str())
+        || OWN_EXTENSIONS
             .iter()
-            .any(|(active, of)| *active == ext && *of != kind)
-    });
-    if misleading {
-        sanitize_name(&format!("{name}.{}", extension_of(kind)))
-    } else {
+            .any(|(of, exts)| *of == kind && exts.contains(&ext.as_str()));
+    if fits {
         name.to_owned()
+    } else {
+        sanitize_name(&format!("{name}.{}", extension_of(kind)))
     }
 }
 
@@ -327,6 +319,18 @@ mod tests {
         assert_eq!(name_for("notes.md", "text/plain"), "notes.md");
         assert_eq!(name_for("photo.png", "text/html"), "photo.png");
         assert_eq!(name_for("run.sh", "text/plain"), "run.sh.txt");
+        assert_eq!(name_for("x.jse", "text/plain"), "x.jse.txt");
+        assert_eq!(name_for("x.command", "text/plain"), "x.command.txt");
+        assert_eq!(
+            name_for(
+                "report.docm",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            ),
+            "report.docm.bin"
+        );
+        assert_eq!(name_for("page.htm", "image/svg+xml"), "page.htm.txt");
+        assert_eq!(name_for("README", "text/plain"), "README");
+        assert_eq!(name_for("win.ini", "image/png"), "win.ini");
     }
 
     #[test]

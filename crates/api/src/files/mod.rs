@@ -68,7 +68,11 @@ impl Files {
             },
             purge: purge::PurgeWake::default(),
             purge_every: Duration::from_millis(cfg.purge_poll_ms),
-            slots: slots::UploadSlots::new(cfg.uploads_per_user, cfg.uploads_in_all),
+            slots: slots::UploadSlots::new(
+                cfg.uploads_per_user,
+                cfg.uploads_per_org,
+                cfg.uploads_in_all,
+            ),
         })
     }
 

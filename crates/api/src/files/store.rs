@@ -133,31 +133,33 @@ impl BlobStore {
             Err(e) => return Err(e.into()),
         }
         if let Some(root) = &self.local_root {
-            remove_staged(&root.join(key)).map_err(|e| StoreError::Setup(e.to_string()))?;
+            let blob = root.join(key);
+            tokio::task::spawn_blocking(move || remove_staged(&blob))
+                .await
+                .map_err(|e| StoreError::Setup(e.to_string()))?
+                .map_err(|e| StoreError::Setup(e.to_string()))?;
         }
         Ok(())
     }
 }
 
-/// Removes `<blob>#<n>` files, the local store's staged parts of an unfinished upload.
+/// Removes `<blob>#<n>` files, the local store's staged parts of an unfinished upload
+/// (numbered from 1, a higher number on a clash; 0 is looked at too). Probed by name,
+/// never by listing the organization's folder.
 fn remove_staged(blob: &std::path::Path) -> std::io::Result<()> {
-    let (Some(dir), Some(name)) = (blob.parent(), blob.file_name().and_then(|n| n.to_str())) else {
-        return Ok(());
-    };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    let staged = format!("{name}#");
-    for entry in entries {
-        let entry = entry?;
-        if entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.starts_with(&staged))
-        {
-            std::fs::remove_file(entry.path())?;
+    let mut missing = 0;
+    for n in 0.. {
+        let mut name = blob.as_os_str().to_owned();
+        name.push(format!("#{n}"));
+        match std::fs::remove_file(&name) {
+            Ok(()) => missing = 0,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing += 1;
+                if n >= 1 && missing >= 2 {
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -43,26 +43,7 @@ pub async fn download(
         Err(res) => return *res,
     };
     let rec = super::super::recorder(&state, &req, Some(&principal));
-    let r = rec.clone();
-    let ranged = req.headers().contains_key(header::RANGE);
-    // The read and its audit event, one transaction: no file leaves unrecorded.
-    let found = state
-        .db
-        .run(move |c| {
-            crust_dal::transaction(c, |c| {
-                let attachment = attachments::get(c, &actor, id)?;
-                let mut event = r.event("downloadAttachment", Outcome::Ok);
-                event.variables = Some(
-                    json!({ "attachmentId": attachment.id, "name": attachment.name, "range": ranged })
-                        .to_string(),
-                );
-                let event =
-                    event.about(c, Some(Target::new(TargetKind::Task, attachment.task_id)))?;
-                r.append(c, &event)?;
-                Ok(attachment)
-            })
-        })
-        .await;
+    let found = state.db.run(move |c| attachments::get(c, &actor, id)).await;
     let attachment = match found {
         Ok(a) => a,
         Err(e) => return api_refusal(&e),
@@ -105,10 +86,16 @@ pub async fn download(
         Ok::<_, StoreError>(())
     }
     .await;
-    let stream = match checked {
-        Ok(()) => open_range(&state.files.store, file, bytes.clone()).await,
-        Err(e) => Err(e),
-    };
+    if let Err(e) = checked {
+        return unreadable(&state, &req, &rec, &attachment, &e).await;
+    }
+    // Recorded once the file checked out and before a byte of it leaves: the log holds
+    // every download, and no download that did not happen.
+    let ranged = status == StatusCode::PARTIAL_CONTENT;
+    if let Err(e) = record_download(&state, &rec, &attachment, ranged).await {
+        return api_refusal(&e);
+    }
+    let stream = open_range(&state.files.store, file, bytes.clone()).await;
     let stream = match stream {
         Ok(s) => s,
         Err(e) => return unreadable(&state, &req, &rec, &attachment, &e).await,
@@ -144,6 +131,28 @@ pub async fn download(
         ));
     }
     res.body(SizedStream::new(bytes.end - bytes.start, stream))
+}
+
+/// The download's audit event (a need-to-know read when the task is).
+async fn record_download(
+    state: &AppState,
+    rec: &Recorder,
+    attachment: &Attachment,
+    ranged: bool,
+) -> Result<(), crate::error::ApiError> {
+    let mut event = rec.event("downloadAttachment", Outcome::Ok);
+    event.variables = Some(
+        json!({ "attachmentId": attachment.id, "name": attachment.name, "range": ranged })
+            .to_string(),
+    );
+    let (r, task) = (rec.clone(), attachment.task_id);
+    state
+        .db
+        .run(move |c| {
+            let event = event.about(c, Some(Target::new(TargetKind::Task, task)))?;
+            r.append(c, &event)
+        })
+        .await
 }
 
 /// The file's cipher, from its wrapped key.
@@ -182,13 +191,15 @@ async fn unreadable(
         // Deleted since it was looked up (its blob goes right after its row): gone, as
         // for anyone else, and no integrity failure.
         let id = attachment.id;
-        let gone = state
+        match state
             .db
-            .run(move |c| crust_dal::attachments::exists(c, id).map(|found| !found))
+            .run(move |c| crust_dal::attachments::exists(c, id))
             .await
-            .unwrap_or(false);
-        if gone {
-            return super::api_refusal(&crate::error::ApiError::NotFound);
+        {
+            Ok(false) => return super::api_refusal(&crate::error::ApiError::NotFound),
+            Ok(true) => {}
+            // Not known whether it was lost: no integrity failure recorded on a guess.
+            Err(e) => return super::api_refusal(&e),
         }
     }
     let integrity = error.is_integrity() || missing;

@@ -225,7 +225,7 @@ impl Intake<'_> {
     }
 
     fn over(&self) -> Stop {
-        if self.left < self.files.limits.max_bytes {
+        if self.limit < self.files.limits.max_bytes {
             Stop::OverQuota {
                 left: self.left,
                 exact: self.exact,
@@ -306,7 +306,7 @@ pub async fn upload(
     };
     let files = &state.files;
     // Held to the end of the request.
-    let _slot = match files.slots.take(principal.user_id().0) {
+    let _user_slot = match files.slots.for_user(principal.user_id().0) {
         Ok(slot) => slot,
         Err(full) => return busy(full),
     };
@@ -335,19 +335,32 @@ pub async fn upload(
         }
     };
     let key = slot.storage_key.as_str();
+    let _org_slot = match files.slots.for_org(slot.task.org_id) {
+        Ok(org_slot) => org_slot,
+        Err(full) => {
+            give_back(&state, key).await;
+            return busy(full);
+        }
+    };
     let left = files
         .limits
         .org_quota
         .saturating_sub(slot.used.max(0) as u64);
+    // Only OWNERs and ADMINs may learn the organization's exact use: for anyone else
+    // the quota is applied when the file is recorded, not by cutting the transfer (or
+    // refusing a declared length) exactly where the room ends — which would tell it.
+    let exact = sees_exact_use(&actor, slot.task.org_id);
     let mut intake = Intake {
         files,
         key,
         cipher: None,
-        limit: files.limits.max_bytes.min(left),
+        limit: if exact {
+            files.limits.max_bytes.min(left)
+        } else {
+            files.limits.max_bytes
+        },
         left,
-        exact: actor
-            .orgs_with(crust_domain::OrgRole::Admin)
-            .contains(&slot.task.org_id),
+        exact,
         started,
     };
     // A declared length already over the limit is refused before a byte is read
@@ -406,14 +419,34 @@ pub async fn upload(
     };
     let quota = files.limits.org_quota as i64;
     let recorded = record(&state, principal, &rec, new, quota).await;
-    if !matches!(recorded, Ok(Recorded::Created(_))) {
-        give_back(&state, key).await;
+    match &recorded {
+        Ok(Recorded::Created(_)) => {}
+        // The commit itself may have failed after it succeeded: the blob stays, and the
+        // purge removes it if its reservation is still there (it is not, if recorded).
+        Err(ApiError::Internal(_) | ApiError::Unavailable) => {}
+        _ => give_back(&state, key).await,
+    }
+    let refused = match &recorded {
+        Ok(Recorded::SessionEnded) => Some("UNAUTHENTICATED"),
+        Err(e @ (ApiError::NotFound | ApiError::Forbidden(_))) => Some(e.code()),
+        _ => None,
+    };
+    if let Some(code) = refused {
+        super::super::record_early_refusal(
+            &state,
+            &rec,
+            "uploadAttachment",
+            code,
+            "no longer allowed when the transfer ended",
+            &principal.user_id().to_string(),
+        )
+        .await;
     }
     match recorded {
         Ok(Recorded::Created(created)) => created_response(&created),
-        Ok(Recorded::OverQuota { used }) => Stop::OverQuota {
+        Ok(Recorded::OverQuota { used, exact }) => Stop::OverQuota {
             left: files.limits.org_quota.saturating_sub(used.max(0) as u64),
-            exact: intake.exact,
+            exact,
         }
         .response(files),
         Ok(Recorded::SessionEnded) => refuse(
@@ -433,6 +466,11 @@ fn busy(full: Full) -> HttpResponse {
             "RATE_LIMITED",
             format!("{n} uploads of yours are already running; send this one when one of them has finished"),
         ),
+        Full::Org(n) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("{n} uploads of your organization are already running; send this one when one of them has finished"),
+        ),
         Full::Server(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "INTERNAL",
@@ -447,11 +485,18 @@ fn busy(full: Full) -> HttpResponse {
     res
 }
 
+/// Whether `actor` may learn the organization's exact storage use.
+fn sees_exact_use(actor: &crust_dal::Actor, org: Uuid) -> bool {
+    actor.orgs_with(crust_domain::OrgRole::Admin).contains(&org)
+}
+
 /// How recording an upload ended.
 enum Recorded {
     Created(Box<Attachment>),
+    /// `exact`: as [`sees_exact_use`], with the rights read when recording.
     OverQuota {
         used: i64,
+        exact: bool,
     },
     /// The caller's session was ended (logout, deactivation) during the transfer.
     SessionEnded,
@@ -477,9 +522,13 @@ async fn record(
                     return Ok(Recorded::SessionEnded);
                 };
                 let actor = crust_dal::Actor::signed_in(c, &now)?;
+                let new_org = new.org_id;
                 let created = match attachments::finish_upload(c, &actor, new, quota)? {
                     Ok(created) => created,
-                    Err(OverQuota { used }) => return Ok(Recorded::OverQuota { used }),
+                    Err(OverQuota { used }) => {
+                        let exact = sees_exact_use(&actor, new_org);
+                        return Ok(Recorded::OverQuota { used, exact });
+                    }
                 };
                 let mut event = rec.event("uploadAttachment", Outcome::Ok);
                 event.variables = Some(
@@ -550,7 +599,10 @@ async fn receive(
         Ok(chunk)
     });
     let mut form = actix_multipart::Multipart::new(req.headers(), bounded);
-    let result = tokio::time::timeout_at(deadline, read_form(&mut form, intake)).await;
+    // The file's own reading stops at the deadline and cleans up after itself; this
+    // outer bound (a little later) is for the parts before it.
+    let outer = deadline + std::time::Duration::from_secs(5);
+    let result = tokio::time::timeout_at(outer, read_form(&mut form, intake)).await;
     match result {
         Err(_) => Err(Stop::Stalled),
         Ok(Err(_)) if over.get() => Err(intake.over()),
