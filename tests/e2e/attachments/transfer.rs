@@ -78,6 +78,28 @@ async fn a_binary_file_round_trips_byte_for_byte_as_raw_body_and_as_a_form() {
     assert_eq!(first["uploader"]["email"], w.owner.email.as_str());
 }
 
+/// Opens a connection and sends the head of an upload request by hand: the request
+/// line for `target` (path and query), the token and `headers` (each ending in CRLF).
+fn raw_head(app: &TestApp, token: &str, target: &str, headers: &str) -> std::net::TcpStream {
+    let addr = app.base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "POST {target} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n{headers}\r\n"
+    )
+    .unwrap();
+    s
+}
+
+/// The first answer on a connection (head and the start of the body).
+fn answer(s: &mut std::net::TcpStream) -> String {
+    let mut buf = vec![0u8; 8192];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 /// Sends a request by hand: the headers, then `total` bytes of body from another
 /// thread, while this one waits for the answer. Answers the response (head and body)
 /// and how much of the body had been sent when it arrived.
@@ -90,19 +112,16 @@ fn raw_upload(
 ) -> (String, usize) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    let addr = app.base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let length = match declared {
         Some(n) => format!("Content-Length: {n}\r\n"),
         None => "Transfer-Encoding: chunked\r\n".into(),
     };
-    write!(
-        s,
-        "POST /tasks/{task}/attachments?name=big.png HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n{length}\r\n"
-    )
-    .unwrap();
+    let mut s = raw_head(
+        app,
+        token,
+        &format!("/tasks/{task}/attachments?name=big.png"),
+        &length,
+    );
     let sent = Arc::new(AtomicUsize::new(0));
     let mut w = s.try_clone().unwrap();
     let counter = sent.clone();
@@ -126,15 +145,11 @@ fn raw_upload(
             std::thread::sleep(Duration::from_millis(2));
         }
     });
-    let mut answer = vec![0u8; 8192];
-    let n = s.read(&mut answer).unwrap_or(0);
+    let text = answer(&mut s);
     let at_answer = sent.load(Ordering::SeqCst);
     let _ = s.shutdown(std::net::Shutdown::Both);
     let _ = writer.join();
-    (
-        String::from_utf8_lossy(&answer[..n]).into_owned(),
-        at_answer,
-    )
+    (text, at_answer)
 }
 
 #[tokio::test]
@@ -187,21 +202,9 @@ async fn the_size_limit_holds_to_the_byte_and_a_larger_upload_is_cut_off_leaving
 async fn a_slow_uploader_is_dropped_by_the_timeout() {
     let app = TestApp::start_with(|c| c.files.upload_idle_timeout_secs = 1).await;
     let w = one_task(&app).await;
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    write!(
-        s,
-        "POST /tasks/{}/attachments?name=slow.png HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n",
-        w.task_id(),
-        w.owner.access
-    )
-    .unwrap();
-    s.write_all(&png(20_000, 4)).unwrap();
+    let mut s = begin_raw(&app, &w.owner.access, w.task_id(), 100_000, &png(20_000, 4));
     let started = std::time::Instant::now();
-    let mut answer = vec![0u8; 4096];
-    let n = s.read(&mut answer).unwrap();
-    let text = String::from_utf8_lossy(&answer[..n]);
+    let text = answer(&mut s);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(10));
     assert!(text.contains("too slow"), "{text}");
@@ -421,16 +424,12 @@ async fn a_form_that_never_frames_its_parts_is_cut_off_too() {
     // would buffer is counted like file bytes.
     let app = TestApp::start_with(|c| c.files.max_upload_bytes = 300_000).await;
     let w = one_task(&app).await;
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "POST /tasks/{}/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary=X\r\nTransfer-Encoding: chunked\r\n\r\n",
-        w.task_id(),
-        w.owner.access
-    )
-    .unwrap();
+    let mut s = raw_head(
+        &app,
+        &w.owner.access,
+        &format!("/tasks/{}/attachments", w.task_id()),
+        "Content-Type: multipart/form-data; boundary=X\r\nTransfer-Encoding: chunked\r\n",
+    );
     let mut w2 = s.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
         let head = b"--X\r\nContent-Disposition: form-data; name=\"a\"\r\nA: ".to_vec();
@@ -449,9 +448,7 @@ async fn a_form_that_never_frames_its_parts_is_cut_off_too() {
             std::thread::sleep(Duration::from_millis(2));
         }
     });
-    let mut answer = vec![0u8; 4096];
-    let n = s.read(&mut answer).unwrap();
-    let text = String::from_utf8_lossy(&answer[..n]).into_owned();
+    let text = answer(&mut s);
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     let _ = s.shutdown(std::net::Shutdown::Both);
     let _ = writer.join();
@@ -467,14 +464,12 @@ fn begin_raw(
     length: usize,
     first: &[u8],
 ) -> std::net::TcpStream {
-    let addr = app.base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "POST /tasks/{task}/attachments?name=slow.png HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n"
-    )
-    .unwrap();
+    let mut s = raw_head(
+        app,
+        token,
+        &format!("/tasks/{task}/attachments?name=slow.png"),
+        &format!("Content-Length: {length}\r\n"),
+    );
     s.write_all(first).unwrap();
     s
 }
@@ -482,9 +477,7 @@ fn begin_raw(
 /// Sends the rest of a hand-made upload and reads the answer.
 fn finish_raw(mut s: std::net::TcpStream, rest: &[u8]) -> String {
     s.write_all(rest).unwrap();
-    let mut answer = vec![0u8; 8192];
-    let n = s.read(&mut answer).unwrap();
-    String::from_utf8_lossy(&answer[..n]).into_owned()
+    answer(&mut s)
 }
 
 #[tokio::test]
@@ -676,22 +669,17 @@ async fn others_than_admins_learn_no_exact_use_and_one_organization_cannot_take_
             res.text().await.unwrap()
         } else {
             // Without a length (chunked), sent to its end.
-            let addr = app.base.trim_start_matches("http://").to_owned();
-            let mut s = std::net::TcpStream::connect(&addr).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut s = raw_head(
+                &app,
+                &w.user("editor").access,
+                &format!("/tasks/{task}/attachments?name=b.png"),
+                "Transfer-Encoding: chunked\r\n",
+            );
             let bytes = png(60_000, 2);
-            write!(
-                s,
-                "POST /tasks/{task}/attachments?name=b.png HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
-                w.user("editor").access,
-                bytes.len()
-            )
-            .unwrap();
+            write!(s, "{:x}\r\n", bytes.len()).unwrap();
             s.write_all(&bytes).unwrap();
             s.write_all(b"\r\n0\r\n\r\n").unwrap();
-            let mut answer = vec![0u8; 8192];
-            let n = s.read(&mut answer).unwrap();
-            let text = String::from_utf8_lossy(&answer[..n]).into_owned();
+            let text = answer(&mut s);
             assert!(text.starts_with("HTTP/1.1 413"), "{text}");
             text
         };
