@@ -54,6 +54,12 @@ enum Command {
     /// Verify, prune or export the audit log.
     #[command(subcommand)]
     Audit(commands::audit::AuditCommand),
+    /// Back up the application database (pg_dump custom format, optionally encrypted).
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup made by `crust backup` into an empty database.
+    Restore(commands::backup::RestoreArgs),
+    /// Exit 0 when the server answers /healthz (the container's HEALTHCHECK).
+    Healthcheck(commands::healthcheck::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -72,6 +78,9 @@ fn main() -> std::process::ExitCode {
         Command::Mail(cmd) => commands::mail::run(cmd),
         Command::Bi(cmd) => commands::bi::run(cmd),
         Command::Org(cmd) => commands::org::run(cmd),
+        Command::Backup(args) => commands::backup::backup(args),
+        Command::Restore(args) => commands::backup::restore(args),
+        Command::Healthcheck(args) => commands::healthcheck::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,10 +1,12 @@
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod bench_files;
 pub mod bi;
 pub mod check;
 pub mod dev;
 pub mod export_schema;
+pub mod healthcheck;
 pub mod keys;
 pub mod mail;
 pub mod migrate;
