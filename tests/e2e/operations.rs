@@ -112,6 +112,8 @@ pub fn all() -> Vec<Op> {
             |i| json!({ "i": { "organizationId": i.org, "userId": i.user, "role": "ADMIN" } })),
         op!("removeOrganizationMember", true, "mutation($i: RemoveOrganizationMemberInput!) { removeOrganizationMember(input: $i) { removedUserId } }",
             |i| json!({ "i": { "organizationId": i.org, "userId": i.user } })),
+        op!("deactivateMember", true, "mutation($i: DeactivateMemberInput!) { deactivateMember(input: $i) { deactivatedUserId } }",
+            |i| json!({ "i": { "organizationId": i.org, "userId": i.user } })),
         op!("createWorkspace", true, "mutation($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { workspace { id } } }",
             |i| json!({ "i": { "organizationId": i.org, "name": "Probe" } })),
         op!("updateWorkspace", true, "mutation($i: UpdateWorkspaceInput!) { updateWorkspace(input: $i) { workspace { id } } }",

@@ -67,6 +67,8 @@
 //!   `bi::dictionary`, `bi::explain`, `bi::bulk_organization` (`bi::parse_cidr` is pure),
 //!   `audit::verify`, `audit::prune`, `audit::export`, `migrate::run_pending`,
 //!   `migrate::revert_all`, `admin::create_database_if_missing`,
+//!   `offboarding::list_users`, `offboarding::deactivate`, `offboarding::reactivate`,
+//!   `offboarding::offboard`,
 //!   `admin::drop_database_if_exists`, `admin::ensure_member_login`.
 //!   For `crust keys rotate-files`: `attachments::count_by_key`,
 //!   `attachments::wrapped_keys_not_under`, `attachments::rewrap` (wrapped data keys
@@ -113,6 +115,7 @@ pub mod migrate;
 pub mod models;
 mod need_to_know;
 pub mod notifications;
+pub mod offboarding;
 pub mod operator;
 pub mod orgs;
 pub mod outbox;

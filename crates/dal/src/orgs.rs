@@ -158,7 +158,11 @@ pub(crate) fn check_role_change(
 }
 
 /// Refuses a change that would leave the organization without an OWNER.
-fn ensure_other_owner(conn: &mut PgConnection, org: OrgId, leaving: Uuid) -> DalResult<()> {
+pub(crate) fn ensure_other_owner(
+    conn: &mut PgConnection,
+    org: OrgId,
+    leaving: Uuid,
+) -> DalResult<()> {
     let owners: Vec<Uuid> = memberships::table
         .filter(memberships::org_id.eq(org.0))
         .filter(memberships::role.eq(OrgRole::Owner.as_str()))
@@ -292,25 +296,32 @@ pub fn remove_member(
         if current == OrgRole::Owner {
             ensure_other_owner(conn, org, user.0)?;
         }
-        remove_project_memberships(conn, org, user.0)?;
-        let org_tasks = tasks::table
-            .filter(tasks::org_id.eq(org.0))
-            .select(tasks::id);
-        diesel::delete(
-            task_grants::table
-                .filter(task_grants::user_id.eq(user.0))
-                .filter(task_grants::task_id.eq_any(org_tasks)),
-        )
-        .execute(conn)?;
-        diesel::delete(
-            task_assignees::table
-                .filter(task_assignees::user_id.eq(user.0))
-                .filter(task_assignees::task_id.eq_any(org_tasks)),
-        )
-        .execute(conn)?;
-        diesel::delete(memberships::table.find((org.0, user.0))).execute(conn)?;
-        need_to_know::ensure_managed(conn, org)
+        strip_access(conn, org, user.0)
     })
+}
+
+/// Takes away a member's membership and everything that gave them access inside the
+/// organization: project memberships, task grants and assignments. The caller has
+/// checked the right to do it and locked the organization.
+pub(crate) fn strip_access(conn: &mut PgConnection, org: OrgId, user: Uuid) -> DalResult<()> {
+    remove_project_memberships(conn, org, user)?;
+    let org_tasks = tasks::table
+        .filter(tasks::org_id.eq(org.0))
+        .select(tasks::id);
+    diesel::delete(
+        task_grants::table
+            .filter(task_grants::user_id.eq(user))
+            .filter(task_grants::task_id.eq_any(org_tasks)),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        task_assignees::table
+            .filter(task_assignees::user_id.eq(user))
+            .filter(task_assignees::task_id.eq_any(org_tasks)),
+    )
+    .execute(conn)?;
+    diesel::delete(memberships::table.find((org.0, user))).execute(conn)?;
+    need_to_know::ensure_managed(conn, org)
 }
 
 fn remove_project_memberships(conn: &mut PgConnection, org: OrgId, user: Uuid) -> DalResult<()> {

@@ -86,6 +86,17 @@ pub struct RemoveOrganizationMemberPayload {
 }
 
 #[derive(InputObject)]
+pub struct DeactivateMemberInput {
+    pub organization_id: ID,
+    pub user_id: ID,
+}
+
+#[derive(SimpleObject)]
+pub struct DeactivateMemberPayload {
+    pub deactivated_user_id: ID,
+}
+
+#[derive(InputObject)]
 pub struct CreateWorkspaceInput {
     pub organization_id: ID,
     pub name: String,
@@ -170,6 +181,27 @@ impl OrgMutation {
             .await?;
         Ok(RemoveOrganizationMemberPayload {
             removed_user_id: id(user.0),
+        })
+    }
+
+    /// Ends the access of a member whose account belongs to no other organization: it
+    /// can no longer sign in and every session and refresh token ends at once (its
+    /// memberships stay, for an operator's `crust user reactivate`). OWNER or ADMIN
+    /// (an OWNER for an OWNER). An account shared with another organization answers
+    /// CONFLICT: remove it from yours with `removeOrganizationMember`.
+    async fn deactivate_member(
+        &self,
+        ctx: &Context<'_>,
+        input: DeactivateMemberInput,
+    ) -> Result<DeactivateMemberPayload> {
+        let actor = actor(ctx)?;
+        let org: OrgId = parse("organizationId", &input.organization_id)?;
+        let user: UserId = parse("userId", &input.user_id)?;
+        db(ctx)?
+            .run(move |c| crust_dal::offboarding::deactivate_member(c, &actor, org, user))
+            .await?;
+        Ok(DeactivateMemberPayload {
+            deactivated_user_id: id(user.0),
         })
     }
 

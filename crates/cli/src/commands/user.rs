@@ -16,14 +16,49 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List accounts (every one, or the members of one organization) with their roles.
+    List {
+        /// An organization's id.
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+    },
+    /// End an account's access at once: every session and refresh token, every pending
+    /// email link. Memberships stay (see `reactivate`).
+    Deactivate { email: String },
+    /// Let a deactivated account sign in again.
+    Reactivate { email: String },
+    /// Deactivate an account and remove every membership, project role, task grant and
+    /// assignment it had; open tasks go to --reassign-to where that person may see them,
+    /// the rest are listed. The last OWNER of an organization needs --successor.
+    Offboard {
+        email: String,
+        #[arg(long, value_name = "EMAIL")]
+        reassign_to: Option<String>,
+        /// Becomes OWNER of every organization this account is the last OWNER of.
+        #[arg(long, value_name = "EMAIL")]
+        successor: Option<String>,
+    },
 }
 
 pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
-    let UserCommand::Create {
-        email,
-        name,
-        password_stdin,
-    } = cmd;
+    match cmd {
+        UserCommand::Create {
+            email,
+            name,
+            password_stdin,
+        } => create(email, name, password_stdin),
+        UserCommand::List { org } => list(org),
+        UserCommand::Deactivate { email } => deactivate(&email),
+        UserCommand::Reactivate { email } => reactivate(&email),
+        UserCommand::Offboard {
+            email,
+            reassign_to,
+            successor,
+        } => offboard(&email, reassign_to.as_deref(), successor.as_deref()),
+    }
+}
+
+fn create(email: String, name: String, password_stdin: bool) -> anyhow::Result<()> {
     let config = super::load_config()?;
     let email = validate::email(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = validate::name("name", &name).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -77,4 +112,115 @@ pub fn generate_password() -> anyhow::Result<String> {
         }
     }
     Ok(out)
+}
+
+fn console() -> anyhow::Result<(crust_dal::Operator, crust_dal::PgConnection)> {
+    let config = super::load_config()?;
+    Ok((crust_dal::Operator::at_console(), super::connect(&config)?))
+}
+
+/// The account with this address, or a clear error naming it.
+pub fn account(
+    op: &crust_dal::Operator,
+    conn: &mut crust_dal::PgConnection,
+    email: &str,
+) -> anyhow::Result<crust_domain::UserId> {
+    crust_dal::users::id_by_email(op, conn, email)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("no account has the address {email}"))
+}
+
+fn list(org: Option<uuid::Uuid>) -> anyhow::Result<()> {
+    let (op, mut conn) = console()?;
+    let accounts = crust_dal::offboarding::list_users(&op, &mut conn, org.map(crust_domain::OrgId))
+        .map_err(|e| match e {
+            crust_dal::DalError::NotFound => anyhow::anyhow!("no organization has that id"),
+            e => anyhow::anyhow!("{e}"),
+        })?;
+    println!(
+        "{:<36}  {:<11}  {:<32}  organizations",
+        "id", "state", "email"
+    );
+    for a in &accounts {
+        let state = match (a.active, a.email_verified) {
+            (false, _) => "deactivated",
+            (true, false) => "unverified",
+            (true, true) => "active",
+        };
+        let orgs: Vec<String> = a
+            .orgs
+            .iter()
+            .map(|(_, name, role)| format!("{name} ({})", role.as_str()))
+            .collect();
+        println!(
+            "{:<36}  {:<11}  {:<32}  {}",
+            a.id,
+            state,
+            a.email,
+            orgs.join(", ")
+        );
+    }
+    println!("{} account(s)", accounts.len());
+    Ok(())
+}
+
+fn deactivate(email: &str) -> anyhow::Result<()> {
+    let (op, mut conn) = console()?;
+    let user = account(&op, &mut conn, email)?;
+    let ended = crust_dal::offboarding::deactivate(&op, &mut conn, user)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("deactivated {email}: {ended} open session(s) ended, pending email links spent");
+    Ok(())
+}
+
+fn reactivate(email: &str) -> anyhow::Result<()> {
+    let (op, mut conn) = console()?;
+    let user = account(&op, &mut conn, email)?;
+    crust_dal::offboarding::reactivate(&op, &mut conn, user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "reactivated {email}: they can sign in again (what offboarding removed stays removed)"
+    );
+    Ok(())
+}
+
+fn offboard(email: &str, reassign_to: Option<&str>, successor: Option<&str>) -> anyhow::Result<()> {
+    let (op, mut conn) = console()?;
+    let user = account(&op, &mut conn, email)?;
+    let reassign_to = reassign_to
+        .map(|e| account(&op, &mut conn, e))
+        .transpose()?;
+    let successor = successor.map(|e| account(&op, &mut conn, e)).transpose()?;
+    let report = crust_dal::offboarding::offboard(&op, &mut conn, user, reassign_to, successor)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "offboarded {email}: deactivated, {} open session(s) ended",
+        report.sessions_ended
+    );
+    for (org, role) in &report.memberships_removed {
+        println!("  removed from {org} (was {})", role.as_str());
+    }
+    for org in &report.successor_made_owner {
+        println!("  the successor now owns {org}");
+    }
+    for t in &report.reassigned {
+        println!(
+            "  reassigned task {} \"{}\" ({} / {})",
+            t.id, t.title, t.organization, t.project
+        );
+    }
+    for (t, why) in &report.left_unassigned {
+        println!(
+            "  left unassigned: task {} \"{}\" ({} / {}): {why}",
+            t.id, t.title, t.organization, t.project
+        );
+    }
+    for (id, org, login) in &report.bi_logins_to_rotate {
+        println!("  they could read the BI login {login} of {org}: crust bi rotate --org {id}");
+    }
+    println!(
+        "{} task(s) reassigned, {} left unassigned",
+        report.reassigned.len(),
+        report.left_unassigned.len()
+    );
+    Ok(())
 }
