@@ -73,6 +73,7 @@ pub fn all() -> Vec<Op> {
     vec![
         // Queries
         op!("me", false, "{ me { id } }", |_i| json!({})),
+        op!("exportMyData", false, "{ exportMyData }", |_i| json!({})),
         op!("organizations", false, "{ organizations { totalCount nodes { id } } }", |_i| json!({})),
         op!("organization", true, "query($id: ID!) { organization(id: $id) { id name } }", |i| json!({ "id": i.org })),
         op!("workspaces", true, "query($o: ID!) { workspaces(organizationId: $o) { totalCount } }", |i| json!({ "o": i.org })),
@@ -99,6 +100,7 @@ pub fn all() -> Vec<Op> {
         op!("markNotificationsRead", false, "mutation { markNotificationsRead(input: {}) { marked } }", |_i| json!({})),
         op!("updateNotificationSettings", false, "mutation { updateNotificationSettings(input: {taskReadyEmail: true}) { settings { taskReadyEmail } } }", |_i| json!({})),
         op!("changePassword", false, "mutation { changePassword(input: {currentPassword: \"not the password\", newPassword: \"a brand new passphrase\"}) { endedSessions } }", |_i| json!({})),
+        op!("deleteMyAccount", false, "mutation { deleteMyAccount(input: {password: \"not the password\"}) { message } }", |_i| json!({})),
         op!("revokeSession", false, "mutation($s: ID!) { revokeSession(input: {sessionId: $s}) { revokedSessionId } }", |_i| json!({ "s": uuid::Uuid::new_v4().to_string() })),
         // Organizations
         op!("createOrganization", false, "mutation { createOrganization(input: {name: \"Probe\"}) { organization { id } } }", |_i| json!({})),

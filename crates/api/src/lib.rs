@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod files;
+pub mod gdpr;
 pub mod graphql;
 pub mod http;
 pub mod logging;

@@ -58,7 +58,8 @@
 //! - `Actor::signed_in`, `users::get_self`, `users::credentials_of`,
 //!   `users::set_password_hash`, `sessions::open_for_user`, `sessions::revoke_own`,
 //!   `sessions::revoke_others`, `audit::security_events`, `accounts::password_changed`
-//!   (its notice), `accounts::request_email_change` (the password was checked first).
+//!   (its notice), `accounts::request_email_change` (the password was checked first),
+//!   `gdpr::export_own`, `gdpr::erase_own` (with [`users::PasswordChecked`] too).
 //!
 //! With the [`Operator`] proof (the CLI acts on the whole server):
 //! - `pool::establish` (a direct connection), `Actor::for_operator`, `users::id_by_email`, `users::reset_password_hash`,
@@ -68,7 +69,7 @@
 //!   `audit::verify`, `audit::prune`, `audit::export`, `migrate::run_pending`,
 //!   `migrate::revert_all`, `admin::create_database_if_missing`,
 //!   `offboarding::list_users`, `offboarding::deactivate`, `offboarding::reactivate`,
-//!   `offboarding::offboard`,
+//!   `offboarding::offboard`, `gdpr::export_user`, `gdpr::erase_user`,
 //!   `admin::drop_database_if_exists`, `admin::ensure_member_login`.
 //!   For `crust keys rotate-files`: `attachments::count_by_key`,
 //!   `attachments::wrapped_keys_not_under`, `attachments::rewrap` (wrapped data keys
@@ -110,6 +111,7 @@ pub mod comments;
 pub mod dependencies;
 mod email_tokens;
 pub mod error;
+pub mod gdpr;
 pub mod invitations;
 pub mod migrate;
 pub mod models;

@@ -12,6 +12,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         email_task_ready -> Bool,
+        erased_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -470,7 +470,7 @@ impl AuthService {
         current: String,
         action: &str,
         rec: &Recorder,
-    ) -> Result<(), ApiError> {
+    ) -> Result<PasswordChecked, ApiError> {
         let user_id = principal.user_id();
         let me = *principal;
         let (_, creds) = self.db.run(move |c| users::credentials_of(c, &me)).await?;
@@ -479,26 +479,65 @@ impl AuthService {
         let attempt = self.throttled(account, client).await;
         let locked = attempt.check.locked;
         let hasher = self.hasher.clone();
-        let current_ok = blocking(move || creds.check(&hasher, &current).is_some()).await?;
-        if locked || !current_ok {
-            let newly_locked = attempt.failed() && !locked;
-            let mut e = rec.event(action, Outcome::Forbidden);
-            e.variables = Some(rec.sent(json!({})));
-            e.error_code = Some("FORBIDDEN".into());
-            e.reason = Some(
-                if locked {
-                    "account_locked"
-                } else {
-                    "wrong_password"
-                }
-                .into(),
-            );
-            self.record_refusal(rec, e, newly_locked).await?;
-            return Err(ApiError::Forbidden(
-                "the current password is incorrect".into(),
-            ));
-        }
+        let checked = blocking(move || creds.check(&hasher, &current)).await?;
+        let checked = match checked {
+            Some(checked) if !locked => checked,
+            _ => {
+                let newly_locked = attempt.failed() && !locked;
+                let mut e = rec.event(action, Outcome::Forbidden);
+                e.variables = Some(rec.sent(json!({})));
+                e.error_code = Some("FORBIDDEN".into());
+                e.reason = Some(
+                    if locked {
+                        "account_locked"
+                    } else {
+                        "wrong_password"
+                    }
+                    .into(),
+                );
+                self.record_refusal(rec, e, newly_locked).await?;
+                return Err(ApiError::Forbidden(
+                    "the current password is incorrect".into(),
+                ));
+            }
+        };
         attempt.succeeded();
+        Ok(checked)
+    }
+
+    /// Erases the caller's account after checking their password (see
+    /// `crust_dal::gdpr`): refused for the last OWNER of an organization.
+    pub async fn delete_account(
+        &self,
+        principal: Principal,
+        password: String,
+        rec: &Recorder,
+    ) -> Result<(), ApiError> {
+        let user_id = principal.user_id();
+        let checked = self
+            .check_current_password(&principal, password, "deleteMyAccount", rec)
+            .await?;
+        let rec2 = rec.clone();
+        self.db
+            .run(move |c| {
+                crust_dal::transaction(c, |c| {
+                    let erased = crust_dal::gdpr::erase_own(c, &principal, checked)?;
+                    let mut e = rec2.event("deleteMyAccount", Outcome::Ok);
+                    e.subject_user = Some(user_id);
+                    e.variables = Some(
+                        json!({
+                            "membershipsRemoved": erased.memberships,
+                            "sessionsEnded": erased.sessions,
+                            "auditEventsPseudonymized": erased.audit_events_pseudonymized,
+                        })
+                        .to_string(),
+                    );
+                    rec2.append(c, &e)?;
+                    Ok(())
+                })
+            })
+            .await?;
+        rec.mark_recorded();
         Ok(())
     }
 

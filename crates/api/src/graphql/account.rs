@@ -92,6 +92,19 @@ impl AccountQuery {
             .run(move |c| crust_dal::users::me(c, &actor))
             .await?))
     }
+
+    /// Everything Crust holds about you, as one JSON document (GDPR's right of
+    /// access): profile, memberships and project roles, sessions, the tasks you created
+    /// or are assigned and your comments (as far as you may still see them; the rest is
+    /// counted under `withheld`), and the audit events that name you (the newest
+    /// 10,000, with the total).
+    async fn export_my_data(&self, ctx: &Context<'_>) -> Result<String> {
+        let me = principal(ctx)?;
+        let data = db(ctx)?
+            .run(move |c| crust_dal::gdpr::export_own(c, &me))
+            .await?;
+        Ok(crate::gdpr::personal_data_json(&data).to_string())
+    }
 }
 
 /// One of your sign-ins that is still open.
@@ -179,6 +192,16 @@ pub struct ChangeEmailPayload {
     pub message: String,
 }
 
+#[derive(InputObject)]
+pub struct DeleteMyAccountInput {
+    pub password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct DeleteMyAccountPayload {
+    pub message: String,
+}
+
 #[derive(Default)]
 pub struct AccountMutation;
 
@@ -216,6 +239,26 @@ impl AccountMutation {
             .await?;
         Ok(ChangeEmailPayload {
             message: "check the new address's inbox: the change takes effect when you open the link we sent there".into(),
+        })
+    }
+
+    /// Erases your account once your password is checked: your name, address,
+    /// password and sessions are gone at once; tasks and comments you shared stay,
+    /// shown as by "deleted user"; the audit log keeps its events with your client
+    /// details pseudonymized. Refused (CONFLICT) while you are the last OWNER of an
+    /// organization: make someone else OWNER first. Export your data before.
+    async fn delete_my_account(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteMyAccountInput,
+    ) -> Result<DeleteMyAccountPayload> {
+        let me = principal(ctx)?;
+        let rec = recorder(ctx)?;
+        auth_service(ctx)?
+            .delete_account(me, input.password, &rec)
+            .await?;
+        Ok(DeleteMyAccountPayload {
+            message: "your account is deleted; every session of it has ended".into(),
         })
     }
 

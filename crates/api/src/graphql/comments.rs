@@ -111,7 +111,8 @@ impl Comment {
     async fn body_html(&self) -> String {
         to_safe_html(&self.0.body)
     }
-    /// The author; null once their account is gone ("deleted user").
+    /// The author; null once they are no longer in any organization of yours, or
+    /// their account is erased ("deleted user").
     async fn author(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(author) = self.0.author_id else {
             return Ok(None);

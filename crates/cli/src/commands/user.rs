@@ -38,6 +38,17 @@ pub enum UserCommand {
         #[arg(long, value_name = "EMAIL")]
         successor: Option<String>,
     },
+    /// Print everything held about an account as JSON (GDPR's right of access), or
+    /// write it to a file.
+    Export {
+        email: String,
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Erase an account's personal data (name, address, password, sessions); shared
+    /// work stays, shown as by "deleted user"; its audit events are pseudonymized.
+    /// Refused for the last OWNER of an organization (offboard with --successor first).
+    Erase { email: String },
 }
 
 pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
@@ -55,6 +66,8 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
             reassign_to,
             successor,
         } => offboard(&email, reassign_to.as_deref(), successor.as_deref()),
+        UserCommand::Export { email, out } => export(&email, out.as_deref()),
+        UserCommand::Erase { email } => erase(&email),
     }
 }
 
@@ -221,6 +234,35 @@ fn offboard(email: &str, reassign_to: Option<&str>, successor: Option<&str>) -> 
         "{} task(s) reassigned, {} left unassigned",
         report.reassigned.len(),
         report.left_unassigned.len()
+    );
+    Ok(())
+}
+
+fn export(email: &str, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let (op, mut conn) = console()?;
+    let user = account(&op, &mut conn, email)?;
+    let data =
+        crust_dal::gdpr::export_user(&op, &mut conn, user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = serde_json::to_string_pretty(&crust_api::gdpr::personal_data_json(&data))?;
+    match out {
+        Some(path) => {
+            std::fs::write(path, text + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote the data of {email} to {}", path.display());
+        }
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+fn erase(email: &str) -> anyhow::Result<()> {
+    let (op, mut conn) = console()?;
+    let user = account(&op, &mut conn, email)?;
+    let erased =
+        crust_dal::gdpr::erase_user(&op, &mut conn, user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "erased {email}: {} membership(s) and {} session(s) removed, {} audit event(s) pseudonymized",
+        erased.memberships, erased.sessions, erased.audit_events_pseudonymized
     );
     Ok(())
 }
