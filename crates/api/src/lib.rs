@@ -13,6 +13,7 @@ pub mod files;
 pub mod gdpr;
 pub mod graphql;
 pub mod http;
+pub mod keys;
 pub mod logging;
 pub mod mail;
 pub mod markdown;

@@ -70,6 +70,7 @@
 //!   `migrate::revert_all`, `admin::create_database_if_missing`,
 //!   `offboarding::list_users`, `offboarding::deactivate`, `offboarding::reactivate`,
 //!   `offboarding::offboard`, `gdpr::export_user`, `gdpr::erase_user`,
+//!   `users::count_by_pepper`,
 //!   `admin::drop_database_if_exists`, `admin::ensure_member_login`.
 //!   For `crust keys rotate-files`: `attachments::count_by_key`,
 //!   `attachments::wrapped_keys_not_under`, `attachments::rewrap` (wrapped data keys

@@ -232,3 +232,27 @@ pub fn reset_password_hash(
         .execute(conn)?;
     Ok(())
 }
+
+#[derive(QueryableByName)]
+struct PepperCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// How many live accounts' hashes each pepper id made (`crust keys status`): a pepper
+/// may be retired once no account needs it. The rule is [`crate::password::split`]'s.
+pub fn count_by_pepper(
+    _: &crate::Operator,
+    conn: &mut PgConnection,
+) -> DalResult<Vec<(String, i64)>> {
+    let rows: Vec<PepperCount> = diesel::sql_query(
+        "SELECT CASE WHEN password_hash LIKE '$%' OR strpos(password_hash, ':') = 0 THEN $1 \
+                ELSE split_part(password_hash, ':', 1) END AS id, count(*) AS n \
+         FROM users WHERE erased_at IS NULL GROUP BY 1 ORDER BY 1",
+    )
+    .bind::<diesel::sql_types::Text, _>(crate::password::FIRST_PEPPER_ID)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| (r.id, r.n)).collect())
+}

@@ -58,7 +58,10 @@ pub struct AuthService {
     hasher: Arc<PasswordHasher>,
     keys: Arc<TokenKeys>,
     signup_enabled: bool,
-    csrf_key: crate::config::Secret,
+    /// The token signing keys, current first: CSRF tokens are made with the current
+    /// one and accepted under any (a browser's token outlives a key rotation until its
+    /// next refresh hands it a new one).
+    csrf_keys: Vec<crate::config::Secret>,
     pub(super) throttle: Arc<LoginThrottle>,
     idle_ttl: Duration,
     absolute_ttl: Duration,
@@ -68,17 +71,16 @@ pub struct AuthService {
 
 impl AuthService {
     pub fn new(db: Db, config: &Config, mail: MailWake) -> Result<Self, ApiError> {
-        let hasher = PasswordHasher::new(
-            config.auth.password_pepper.expose(),
-            config.auth.bcrypt_cost,
-        )
+        let hasher = config.auth.password_hasher()
         .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(AuthService {
             db,
             hasher: Arc::new(hasher),
             keys: Arc::new(TokenKeys::from_config(config)),
             signup_enabled: config.auth.signup_enabled,
-            csrf_key: config.auth.jwt_secret.clone(),
+            csrf_keys: std::iter::once(config.auth.jwt_secret.clone())
+                .chain(config.auth.jwt_previous.values().cloned())
+                .collect(),
             throttle: Arc::new(LoginThrottle::new(
                 config.login.max_failures,
                 std::time::Duration::from_secs(config.login.failure_window_secs),
@@ -402,13 +404,13 @@ impl AuthService {
         use base64::Engine;
         use hmac::Mac;
         base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(self.csrf_mac(session).finalize().into_bytes())
+            .encode(Self::csrf_mac(&self.csrf_keys[0], session).finalize().into_bytes())
     }
 
-    fn csrf_mac(&self, session: SessionId) -> hmac::Hmac<sha2::Sha256> {
+    fn csrf_mac(key: &crate::config::Secret, session: SessionId) -> hmac::Hmac<sha2::Sha256> {
         use hmac::Mac;
         let mut mac =
-            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(self.csrf_key.expose().as_bytes())
+            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key.expose().as_bytes())
                 .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(b"crust-csrf:");
         mac.update(session.0.as_bytes());
@@ -421,7 +423,11 @@ impl AuthService {
         use hmac::Mac;
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(presented)
-            .is_ok_and(|bytes| self.csrf_mac(session).verify_slice(&bytes).is_ok())
+            .is_ok_and(|bytes| {
+                self.csrf_keys
+                    .iter()
+                    .any(|key| Self::csrf_mac(key, session).verify_slice(&bytes).is_ok())
+            })
     }
 
     /// The session a refresh token belongs to, if any, as proof of holding it.

@@ -23,7 +23,7 @@ settings! {
         pub jwt_kid: String {
             env: "CRUST_JWT_KID",
             default: Is("k1"),
-            doc: "Key id put in tokens' `kid` header for `CRUST_JWT_SECRET`.",
+            doc: "Key id put in tokens' `kid` header for `CRUST_JWT_SECRET`. `crust keys rotate-jwt` makes dated ids (`jwt-YYYYMMDD-…`), whose age `crust keys status` and `crust check --deploy` watch.",
         },
         pub jwt_previous: HashMap<String, Secret> {
             env: "CRUST_JWT_PREVIOUS_KEYS",
@@ -63,6 +63,22 @@ settings! {
             default: FromProfile(|_| DEV_PASSWORD_PEPPER.into(), MARKED_DEV_VALUE),
             doc: "Server-side key of the HMAC-SHA384 applied before bcrypt; keep it outside the database. **Prod: required, ≥ 32 bytes.**",
         },
+        pub password_pepper_id: String {
+            env: "CRUST_PASSWORD_PEPPER_ID",
+            default: Is("p1"),
+            doc: "Id of `CRUST_PASSWORD_PEPPER`, stored with every hash it makes (hashes from before ids existed count as `p1`). `crust keys rotate-pepper` makes a dated one.",
+        },
+        pub password_previous_peppers: HashMap<String, Secret> {
+            env: "CRUST_PASSWORD_PREVIOUS_PEPPERS",
+            default: Unset("none"),
+            doc: "`id=pepper,id=pepper`: older peppers, only to check hashes made with them; a successful sign-in rehashes with the current one. `crust keys status` counts the accounts still on each.",
+        },
+        pub key_max_age_days: i64 {
+            env: "CRUST_KEY_MAX_AGE_DAYS",
+            default: Is("90"),
+            range: 1..=3650,
+            doc: "Keys with dated ids (`crust keys rotate-…`) older than this are reported by `crust keys status` and `crust check --deploy`.",
+        },
         pub bcrypt_cost: u32 {
             env: "CRUST_BCRYPT_COST",
             default: Is("12"),
@@ -74,5 +90,22 @@ settings! {
             default: OutsideProd("true", "false"),
             doc: "Whether `signUp` is open.",
         },
+    }
+}
+
+impl AuthConfig {
+    /// The password hasher these settings describe (current pepper, older ones by id).
+    pub fn password_hasher(
+        &self,
+    ) -> Result<crust_dal::password::PasswordHasher, crust_dal::password::HashError> {
+        crust_dal::password::PasswordHasher::with_peppers(
+            &self.password_pepper_id,
+            self.password_pepper.expose(),
+            self.password_previous_peppers
+                .iter()
+                .map(|(id, p)| (id.clone(), p.expose().to_owned()))
+                .collect(),
+            self.bcrypt_cost,
+        )
     }
 }

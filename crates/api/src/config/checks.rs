@@ -63,6 +63,24 @@ impl Config {
                 "must be non-empty and not reused in CRUST_JWT_PREVIOUS_KEYS",
             );
         }
+        let valid_id = |id: &str| {
+            (1..=40).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        if !valid_id(&auth.password_pepper_id)
+            || auth.password_previous_peppers.contains_key(&auth.password_pepper_id)
+        {
+            problems.invalid(
+                "CRUST_PASSWORD_PEPPER_ID",
+                "must be 1–40 letters, digits, - or _, and not reused in CRUST_PASSWORD_PREVIOUS_PEPPERS",
+            );
+        }
+        if !auth.password_previous_peppers.keys().all(|id| valid_id(id)) {
+            problems.invalid(
+                "CRUST_PASSWORD_PREVIOUS_PEPPERS",
+                "ids must be 1–40 letters, digits, - or _",
+            );
+        }
         self.check_file_keys(problems);
         let http = &self.http;
         if http.tls_cert.is_some() != http.tls_key.is_some() {
@@ -116,6 +134,9 @@ impl Config {
         if self.auth.signup_enabled {
             warn("CRUST_SIGNUP_ENABLED: anyone can create an account");
         }
+        for finding in crate::keys::age_findings(self, chrono::Utc::now().date_naive()) {
+            warn(&finding);
+        }
         let url = self.database.url.expose();
         if !url.contains("sslmode=require") && !url.contains("sslmode=verify") {
             warn("DATABASE_URL does not require TLS (add sslmode=require or verify-full when the database is remote)");
@@ -147,6 +168,13 @@ impl Config {
             problems.push(format!(
                 "CRUST_PASSWORD_PEPPER is the development default or shorter than {MIN_PROD_SECRET_BYTES} bytes"
             ));
+        }
+        if auth
+            .password_previous_peppers
+            .values()
+            .any(|s| weak(s, DEV_PASSWORD_PEPPER))
+        {
+            problems.push("CRUST_PASSWORD_PREVIOUS_PEPPERS holds a default or short pepper".into());
         }
         if auth.bcrypt_cost < 12 {
             problems.push("CRUST_BCRYPT_COST is below 12".into());

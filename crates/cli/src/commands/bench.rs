@@ -193,10 +193,7 @@ fn seed(
     config: &crust_api::Config,
     sizes: &Sizes,
 ) -> anyhow::Result<(String, String, Vec<String>)> {
-    let hasher = crust_dal::password::PasswordHasher::new(
-        config.auth.password_pepper.expose(),
-        config.auth.bcrypt_cost,
-    )
+    let hasher = config.auth.password_hasher()
     .map_err(|e| anyhow!("{e}"))?;
     let hash = hasher.hash(PASSWORD).map_err(|e| anyhow!("{e}"))?;
     let user = dal(crust_dal::users::create_verified(

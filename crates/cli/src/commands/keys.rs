@@ -1,6 +1,14 @@
-//! `crust keys`: the master keys that wrap attachments' data keys.
+//! `crust keys`: every key the server holds — which sign or hash, which only verify,
+//! how old they are (`status`) — and their rotation: token signing keys (`rotate-jwt`),
+//! the password pepper (`rotate-pepper`), and the master keys that wrap attachments'
+//! data keys (`rotate-files`).
 //!
-//! Rotation, with the server running throughout:
+//! A token signing key or pepper is rotated by deploying the settings `rotate-…` prints:
+//! the new key signs (or hashes) at once; the old one stays configured to verify what
+//! it made — tokens until they expire, password hashes until each account signs in
+//! again (and is rehashed) — then is removed.
+//!
+//! Attachments' master keys, with the server running throughout:
 //! 1. Configure the new key next to the old one (`CRUST_FILE_PREVIOUS_KEYS=new=…`
 //!    beside the current `CRUST_FILE_KEY`, or the new key as `CRUST_FILE_KEY` and the
 //!    old one in `CRUST_FILE_PREVIOUS_KEYS`) and restart: every server reads both.
@@ -16,6 +24,13 @@ use crust_dal::attachments;
 
 #[derive(clap::Subcommand)]
 pub enum KeysCommand {
+    /// Every configured key: what it does, its age; how many accounts each pepper
+    /// still serves. Warns about keys older than CRUST_KEY_MAX_AGE_DAYS.
+    Status,
+    /// Make a new token signing key and print the settings that deploy it.
+    RotateJwt,
+    /// Make a new password pepper and print the settings that deploy it.
+    RotatePepper,
     /// How many files each master key wraps, and which keys are configured.
     Files,
     /// Re-wrap every file's data key under the configured master key KID.
@@ -30,6 +45,12 @@ pub enum KeysCommand {
 
 pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
     let config = super::load_config()?;
+    match cmd {
+        KeysCommand::Status => return status(&config),
+        KeysCommand::RotateJwt => return rotate_jwt(&config),
+        KeysCommand::RotatePepper => return rotate_pepper(&config),
+        _ => {}
+    }
     let keys = crust_api::files::master_keys(&config.files).map_err(|e| anyhow::anyhow!(e))?;
     let op = crust_dal::Operator::at_console();
     let mut conn = super::connect(&config)?;
@@ -55,6 +76,7 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        KeysCommand::Status | KeysCommand::RotateJwt | KeysCommand::RotatePepper => Ok(()),
         KeysCommand::RotateFiles { to, batch } => {
             if !(1..=10_000).contains(&batch) {
                 anyhow::bail!("--batch must be between 1 and 10000");
@@ -126,4 +148,148 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// 48 random bytes, base64: well over the 32 bytes the prod profile asks for.
+fn new_secret() -> anyhow::Result<String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn new_id(prefix: &str) -> anyhow::Result<String> {
+    crust_api::keys::new_key_id(prefix, today()).map_err(|e| anyhow::anyhow!("no randomness: {e}"))
+}
+
+fn rotate_jwt(config: &crust_api::Config) -> anyhow::Result<()> {
+    let auth = &config.auth;
+    let kid = new_id("jwt")?;
+    let secret = new_secret()?;
+    // A browser's CSRF token is renewed at each refresh, so the old key must also
+    // outlive the refresh idle time.
+    let keep = auth.access_token_ttl_secs.max(auth.refresh_idle_ttl_secs);
+    let mut previous: Vec<String> =
+        vec![format!("{}=<the current CRUST_JWT_SECRET>", auth.jwt_kid)];
+    let mut older: Vec<&String> = auth.jwt_previous.keys().collect();
+    older.sort();
+    println!("A new token signing key (shown once: put it in your secret store now).");
+    println!();
+    println!("  CRUST_JWT_KID={kid}");
+    println!("  CRUST_JWT_SECRET={secret}");
+    if !older.is_empty() {
+        previous.push("<the older ones, if still needed (below)>".into());
+    }
+    println!("  CRUST_JWT_PREVIOUS_KEYS={}", previous.join(","));
+    println!();
+    println!(
+        "Deploy these to every server at once. From then on `{kid}` signs and `{}` only verifies \
+         the tokens it signed.",
+        auth.jwt_kid
+    );
+    println!(
+        "The longest a token or a browser's CSRF token signed with it lives is {keep} s \
+         (CRUST_ACCESS_TOKEN_TTL_SECS, CRUST_REFRESH_IDLE_TTL_SECS): remove `{}` from \
+         CRUST_JWT_PREVIOUS_KEYS once that long has passed after the deploy (not before {}).",
+        auth.jwt_kid,
+        (chrono::Utc::now() + chrono::Duration::seconds(keep)).format("%Y-%m-%d %H:%M UTC")
+    );
+    for kid in older {
+        println!("`{kid}` (already in CRUST_JWT_PREVIOUS_KEYS) can go as soon as it has been there {keep} s.");
+    }
+    Ok(())
+}
+
+fn rotate_pepper(config: &crust_api::Config) -> anyhow::Result<()> {
+    let auth = &config.auth;
+    let id = new_id("pepper")?;
+    let pepper = new_secret()?;
+    let mut older: Vec<&String> = auth.password_previous_peppers.keys().collect();
+    older.sort();
+    let mut previous = vec![format!(
+        "{}=<the current CRUST_PASSWORD_PEPPER>",
+        auth.password_pepper_id
+    )];
+    previous.extend(older.iter().map(|id| format!("{id}=<as now>")));
+    println!("A new password pepper (shown once: put it in your secret store now).");
+    println!();
+    println!("  CRUST_PASSWORD_PEPPER_ID={id}");
+    println!("  CRUST_PASSWORD_PEPPER={pepper}");
+    println!("  CRUST_PASSWORD_PREVIOUS_PEPPERS={}", previous.join(","));
+    println!();
+    println!(
+        "Deploy these to every server. New hashes use `{id}`; each account is rehashed with it \
+         at its next sign-in. `crust keys status` counts the accounts still on each old pepper: \
+         remove one when none is left (an account still on a removed pepper can only reset its \
+         password)."
+    );
+    Ok(())
+}
+
+fn status(config: &crust_api::Config) -> anyhow::Result<()> {
+    use crust_api::keys::{keys_in_use, Use};
+    let today = today();
+    let max = config.auth.key_max_age_days;
+    // Counting accounts per pepper needs the database; the rest does not.
+    let peppers = super::connect(config).and_then(|mut conn| {
+        crust_dal::users::count_by_pepper(&crust_dal::Operator::at_console(), &mut conn)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    });
+    let mut warnings = 0;
+    for k in keys_in_use(config) {
+        let role = match (k.kind, k.role) {
+            ("token signing", Use::Active) => "signs and verifies",
+            ("token signing", Use::Previous) => "verifies only",
+            ("password pepper", Use::Active) => "hashes and checks",
+            ("password pepper", Use::Previous) => "checks only",
+            (_, Use::Active) => "wraps and unwraps",
+            (_, Use::Previous) => "unwraps only",
+        };
+        let age = match k.created {
+            Some(d) => {
+                let days = (today - d).num_days();
+                if k.role == Use::Active && days > max {
+                    warnings += 1;
+                    format!("{days} days old  WARNING: over {max} days, rotate it")
+                } else {
+                    format!("{days} days old")
+                }
+            }
+            None if k.role == Use::Active => {
+                warnings += 1;
+                "age unknown (undated id)  WARNING: rotate once to get a dated id".into()
+            }
+            None => "age unknown (undated id)".into(),
+        };
+        let accounts = match (&peppers, k.kind) {
+            (Ok(counts), "password pepper") => {
+                let n = counts.iter().find(|(id, _)| *id == k.id).map_or(0, |c| c.1);
+                format!(", {n} account(s)")
+            }
+            _ => String::new(),
+        };
+        println!("{:<16} {:<32} {role}{accounts}; {age}", k.kind, k.id);
+    }
+    match &peppers {
+        Ok(counts) => {
+            for (id, n) in counts {
+                let known = *id == config.auth.password_pepper_id
+                    || config.auth.password_previous_peppers.contains_key(id);
+                if !known {
+                    warnings += 1;
+                    println!(
+                        "WARNING: {n} account(s) hashed with pepper `{id}`, which is not configured: \
+                         they cannot sign in until they reset their password"
+                    );
+                }
+            }
+        }
+        Err(e) => println!("(accounts per pepper unknown: {e:#})"),
+    }
+    println!("{warnings} warning(s)");
+    Ok(())
 }

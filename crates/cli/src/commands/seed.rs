@@ -6,7 +6,6 @@
 
 use anyhow::{anyhow, Context};
 use crust_api::{Config, Profile};
-use crust_dal::password::PasswordHasher;
 use crust_dal::projects::NewProject;
 use crust_dal::tasks::{NewTask, TaskPatch};
 use crust_dal::{
@@ -79,10 +78,7 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
     if config.profile == Profile::Prod {
         anyhow::bail!("refusing to load demo data with the prod profile");
     }
-    let hasher = PasswordHasher::new(
-        config.auth.password_pepper.expose(),
-        config.auth.bcrypt_cost,
-    )
+    let hasher = config.auth.password_hasher()
     .map_err(|e| anyhow!("{e}"))?;
     let mut logins = Vec::new();
     let mut ids = Vec::new();

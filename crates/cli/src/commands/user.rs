@@ -1,7 +1,6 @@
 use std::io::BufRead;
 
 use anyhow::Context;
-use crust_dal::password::PasswordHasher;
 use crust_domain::{password::check_new_password, validate};
 
 #[derive(clap::Subcommand)]
@@ -86,10 +85,7 @@ fn create(email: String, name: String, password_stdin: bool) -> anyhow::Result<(
         (generate_password()?, true)
     };
     check_new_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-    let hasher = PasswordHasher::new(
-        config.auth.password_pepper.expose(),
-        config.auth.bcrypt_cost,
-    )
+    let hasher = config.auth.password_hasher()
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = hasher.hash(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut conn = super::connect(&config)?;
