@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 
 /// PostgreSQL's server programs (Debian keeps them out of PATH).
-fn bin(name: &str) -> PathBuf {
+pub(crate) fn bin(name: &str) -> PathBuf {
     let dirs = std::fs::read_dir("/usr/lib/postgresql")
         .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
         .unwrap_or_default();
@@ -28,7 +28,7 @@ fn bin(name: &str) -> PathBuf {
 
 /// Runs a PostgreSQL program as the `postgres` OS user when we are root (the server
 /// refuses to run as root), as ourselves otherwise.
-fn as_postgres(program: &Path) -> Command {
+pub(crate) fn as_postgres(program: &Path) -> Command {
     let root = std::process::Command::new("id")
         .arg("-u")
         .output()

@@ -59,6 +59,10 @@ impl From<DalError> for ApiError {
                 tracing::warn!(error = %e, "database connection unavailable");
                 ApiError::Unavailable
             }
+            DalError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database connection lost");
+                ApiError::Unavailable
+            }
             DalError::Database(e) => ApiError::Internal(format!("database: {e}")),
             DalError::Internal(m) => ApiError::Internal(m),
         }

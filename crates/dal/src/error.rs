@@ -21,6 +21,10 @@ pub enum DalError {
     Database(DieselError),
     #[error("connection pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// The connection broke or the server is shutting down or starting: nothing was
+    /// committed by the failed statement, and retrying later may succeed.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// Something outside the database failed (the OS random generator); for logs only.
     #[error("internal: {0}")]
     Internal(String),
@@ -38,8 +42,34 @@ impl From<DieselError> for DalError {
             DieselError::DatabaseError(DatabaseErrorKind::CheckViolation, _) => {
                 DalError::Invalid("a value is out of its allowed range".into())
             }
+            other if connection_lost(&other) => DalError::Unavailable(other.to_string()),
             other => DalError::Database(other),
         }
+    }
+}
+
+/// Errors that say the server went away (a restart, a failover, a killed backend), as
+/// opposed to a statement that failed: SQLSTATE class 57 (operator intervention:
+/// admin shutdown, crash shutdown, cannot connect now) and class 08 (connection
+/// exception) arrive as these messages, since diesel keeps only the text.
+fn connection_lost(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+        | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
+        | DieselError::BrokenTransactionManager => true,
+        DieselError::DatabaseError(_, info) => {
+            const GONE: [&str; 6] = [
+                "terminating connection",
+                "server closed the connection",
+                "no connection to the server",
+                "the database system is shutting down",
+                "the database system is starting up",
+                "connection to server",
+            ];
+            let message = info.message();
+            GONE.iter().any(|g| message.contains(g))
+        }
+        _ => false,
     }
 }
 

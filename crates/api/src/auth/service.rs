@@ -71,8 +71,10 @@ pub struct AuthService {
 
 impl AuthService {
     pub fn new(db: Db, config: &Config, mail: MailWake) -> Result<Self, ApiError> {
-        let hasher = config.auth.password_hasher()
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        let hasher = config
+            .auth
+            .password_hasher()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         Ok(AuthService {
             db,
             hasher: Arc::new(hasher),
@@ -403,15 +405,17 @@ impl AuthService {
     pub fn csrf_token(&self, session: SessionId) -> String {
         use base64::Engine;
         use hmac::Mac;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Self::csrf_mac(&self.csrf_keys[0], session).finalize().into_bytes())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
+            Self::csrf_mac(&self.csrf_keys[0], session)
+                .finalize()
+                .into_bytes(),
+        )
     }
 
     fn csrf_mac(key: &crate::config::Secret, session: SessionId) -> hmac::Hmac<sha2::Sha256> {
         use hmac::Mac;
-        let mut mac =
-            <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key.expose().as_bytes())
-                .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key.expose().as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         mac.update(b"crust-csrf:");
         mac.update(session.0.as_bytes());
         mac

@@ -65,10 +65,14 @@ impl Config {
         }
         let valid_id = |id: &str| {
             (1..=40).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         if !valid_id(&auth.password_pepper_id)
-            || auth.password_previous_peppers.contains_key(&auth.password_pepper_id)
+            || auth
+                .password_previous_peppers
+                .contains_key(&auth.password_pepper_id)
         {
             problems.invalid(
                 "CRUST_PASSWORD_PEPPER_ID",

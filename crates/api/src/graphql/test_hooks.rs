@@ -1,7 +1,9 @@
 //! Test profile only (`CRUST_TEST_HOOKS`): a root field aliased `crustTestPanic`
 //! panics inside its resolver, so the tests can show what a panic becomes; one aliased
 //! `crustTestStall` blocks its worker thread for a minute, as a runaway computation
-//! would, so the tests can show that shutdown does not wait for it.
+//! would, so the tests can show that shutdown does not wait for it; one aliased
+//! `crustTestSlow` answers after two seconds without holding a thread, as a slow but
+//! healthy request would, so the tests can show that shutdown lets it finish.
 
 use std::sync::Arc;
 
@@ -31,6 +33,9 @@ impl Extension for PanicProbe {
         }
         if info.alias == Some("crustTestStall") {
             std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+        if info.alias == Some("crustTestSlow") {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
         next.run(ctx, info).await
     }

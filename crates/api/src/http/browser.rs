@@ -38,7 +38,14 @@ fn api_error(e: ApiError) -> HttpResponse {
         ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    problem(status, e.code(), &e.message())
+    let mut res = problem(status, e.code(), &e.message());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("1"),
+        );
+    }
+    res
 }
 
 fn refresh_cookie(token: &str, max_age_secs: i64) -> Cookie<'static> {

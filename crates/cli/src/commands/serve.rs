@@ -24,7 +24,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     crust_api::logging::init(config.diagnostics.log_format);
     if !args.no_migrate {
-        super::migrate(&mut super::connect(&config)?)?;
+        migrate_now_or_when_reachable(&config)?;
     }
     let listener = TcpListener::bind(config.http.bind)
         .with_context(|| format!("cannot listen on {}", config.http.bind))?;
@@ -32,4 +32,54 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     actix_web::rt::System::new()
         .block_on(crust_api::server::serve(&config, listener))
         .map_err(|e| anyhow::anyhow!("server failed: {e}"))
+}
+
+/// Applies pending migrations before serving. A database that cannot be reached is no
+/// reason to exit (an orchestrator would restart us in a loop, and a database restart
+/// would take every server down with it): the server starts, `/readyz` answers 503,
+/// and the migrations run as soon as the database answers. A migration that fails on a
+/// reachable database still stops the start.
+fn migrate_now_or_when_reachable(config: &crust_api::Config) -> anyhow::Result<()> {
+    match super::connect(config) {
+        Ok(mut conn) => super::migrate(&mut conn),
+        Err(e) if !unreachable(&e) => Err(e),
+        Err(e) => {
+            tracing::warn!(
+                error = %format!("{e:#}"),
+                "the database is unreachable: serving anyway (not ready) and migrating once it answers"
+            );
+            let config = config.clone();
+            std::thread::spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let Ok(mut conn) = super::connect(&config) else {
+                    continue;
+                };
+                match super::migrate(&mut conn) {
+                    Ok(()) => {
+                        tracing::info!("the database answers: migrations are current");
+                        return;
+                    }
+                    Err(e) => {
+                        // Readiness keeps saying how many are pending.
+                        tracing::error!(error = %format!("{e:#}"), "migrating failed: not ready until fixed");
+                        return;
+                    }
+                }
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Whether a failed connection means the database is not there (yet), rather than a
+/// setting that will never work (a wrong password, a missing database or role).
+fn unreachable(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}");
+    const CONFIGURATION: [&str; 4] = [
+        "authentication failed",
+        "pg_hba.conf",
+        "does not exist",
+        "invalid connection option",
+    ];
+    !CONFIGURATION.iter().any(|c| text.contains(c))
 }

@@ -45,7 +45,14 @@ fn api_refusal(e: &ApiError) -> HttpResponse {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    refuse(status, e.code(), &e.message())
+    let mut res = refuse(status, e.code(), &e.message());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from_static("1"),
+        );
+    }
+    res
 }
 
 /// The signed-in caller, within their rate limit.

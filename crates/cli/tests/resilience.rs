@@ -1,0 +1,477 @@
+//! Surviving failures, with the real `crust serve` over real HTTP: a PostgreSQL restart
+//! under a load of reads and writes (on a cluster this test starts, never the shared
+//! one), a start while the database is down, and a graceful shutdown that lets the
+//! requests in flight finish.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crust_e2e::cluster::Cluster;
+use crust_e2e::{TestDb, TEST_JWT_SECRET, TEST_PASSWORD, TEST_PEPPER};
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+/// Kills the server when the test ends, whatever happens.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(url: &str, port: u16, extra: &[(&str, &str)]) -> Server {
+    let scratch = std::env::temp_dir().join(format!("crust-resilience-{port}"));
+    Server(
+        Command::new(env!("CARGO_BIN_EXE_crust"))
+            .arg("serve")
+            .env("CRUST_PROFILE", "test")
+            .env("DATABASE_URL", url)
+            .env("CRUST_BIND", format!("127.0.0.1:{port}"))
+            .env("CRUST_JWT_SECRET", TEST_JWT_SECRET)
+            .env("CRUST_PASSWORD_PEPPER", TEST_PEPPER)
+            .env("CRUST_BCRYPT_COST", "4")
+            .env("CRUST_DB_POOL_SIZE", "8")
+            .env("CRUST_DB_CHECKOUT_TIMEOUT_MS", "1000")
+            .env("CRUST_RATE_LIMIT_USER_PER_HOUR", "10000000")
+            .env("CRUST_RATE_LIMIT_ANONYMOUS_PER_HOUR", "10000000")
+            .env("CRUST_RATE_LIMIT_SIGN_IN_PER_HOUR", "10000000")
+            .env("CRUST_MAIL_DIR", scratch.join("mail"))
+            .env("CRUST_FILES_DIR", scratch.join("files"))
+            .envs(extra.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+async fn wait_until(what: &str, within: Duration, mut ok: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    while !ok().await {
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn status(http: &reqwest::Client, url: &str) -> Option<u16> {
+    http.get(url).send().await.ok().map(|r| r.status().as_u16())
+}
+
+async fn gql(
+    http: &reqwest::Client,
+    base: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> reqwest::Result<(u16, Option<String>, Value)> {
+    let mut req = http
+        .post(format!("{base}/graphql"))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await?;
+    let code = res.status().as_u16();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = res.json::<Value>().await.unwrap_or(Value::Null);
+    Ok((code, retry, body))
+}
+
+/// A migrated database named `crust` on the cluster, with one account; its URL.
+fn prepared(cluster: &Cluster) -> String {
+    let mut admin = PgConnection::establish(&cluster.url("postgres")).unwrap();
+    diesel::sql_query("CREATE DATABASE crust")
+        .execute(&mut admin)
+        .unwrap();
+    let url = cluster.url("crust");
+    let op = crust_dal::Operator::at_console();
+    let mut conn = crust_dal::establish(&op, &url).unwrap();
+    crust_dal::migrate::run_pending(&op, &mut conn).unwrap();
+    let hash = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 4)
+        .unwrap()
+        .hash(TEST_PASSWORD)
+        .unwrap();
+    crust_dal::users::create_verified(&op, &mut conn, "ops@example.test", "Ops", &hash).unwrap();
+    url
+}
+
+#[derive(Default)]
+struct Tally {
+    /// Task ids of writes answered 200 with data.
+    acknowledged: Vec<String>,
+    /// When each acknowledgement arrived.
+    acknowledged_at: Vec<Instant>,
+    reads_ok: usize,
+    unavailable: usize,
+    unavailable_without_retry_after: usize,
+    /// Anything else: (status, body).
+    other: Vec<(u16, String)>,
+    slowest: Duration,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_restart_under_load_answers_503_then_recovers_and_loses_no_acknowledged_write() {
+    let cluster = Cluster::start();
+    let url = prepared(&cluster);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = serve(&url, port, &[]);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    wait_until("ready", Duration::from_secs(30), async || {
+        status(&http, &format!("{base}/readyz")).await == Some(200)
+    })
+    .await;
+    let (_, _, body) = gql(
+        &http,
+        &base,
+        None,
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        json!({ "i": { "email": "ops@example.test", "password": TEST_PASSWORD } }),
+    )
+    .await
+    .unwrap();
+    let token = body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+    let (_, _, body) = gql(
+        &http,
+        &base,
+        Some(&token),
+        "mutation { createOrganization(input: {name: \"Ops\"}) { organization { id } } }",
+        json!({}),
+    )
+    .await
+    .unwrap();
+    let org = body["data"]["createOrganization"]["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, _, body) = gql(&http, &base, Some(&token),
+        "mutation($o: ID!) { createProject(input: {organizationId: $o, name: \"Load\"}) { project { id } } }",
+        json!({ "o": org })).await.unwrap();
+    let project = body["data"]["createProject"]["project"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_owned();
+
+    // The load: 3 writers and 2 readers, each one request after another.
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for worker in 0..5 {
+        let (http, base, token, project, tally, stop) = (
+            http.clone(),
+            base.clone(),
+            token.clone(),
+            project.clone(),
+            tally.clone(),
+            stop.clone(),
+        );
+        load.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                n += 1;
+                let write = worker < 3;
+                let started = Instant::now();
+                let answer = if write {
+                    gql(
+                        &http,
+                        &base,
+                        Some(&token),
+                        "mutation($i: CreateTaskInput!) { createTask(input: $i) { task { id } } }",
+                        json!({ "i": { "projectId": project, "title": format!("w{worker}-{n}") } }),
+                    )
+                    .await
+                } else {
+                    gql(
+                        &http,
+                        &base,
+                        Some(&token),
+                        "query($p: ID!) { project(id: $p) { tasks(first: 5) { totalCount } } }",
+                        json!({ "p": project }),
+                    )
+                    .await
+                };
+                let took = started.elapsed();
+                {
+                    let mut t = tally.lock().unwrap();
+                    t.slowest = t.slowest.max(took);
+                    match answer {
+                        Ok((200, _, body)) if body.get("errors").is_none() => {
+                            if write {
+                                let id = body["data"]["createTask"]["task"]["id"].as_str().unwrap();
+                                t.acknowledged.push(id.to_owned());
+                                t.acknowledged_at.push(Instant::now());
+                            } else {
+                                t.reads_ok += 1;
+                            }
+                        }
+                        Ok((503, retry, _)) => {
+                            t.unavailable += 1;
+                            if retry.is_none() {
+                                t.unavailable_without_retry_after += 1;
+                            }
+                        }
+                        Ok((code, _, body)) => t.other.push((code, body.to_string())),
+                        Err(e) => t.other.push((0, e.to_string())),
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = tally.lock().unwrap().acknowledged.len();
+    assert!(before > 0, "no write went through before the restart");
+
+    // The restart: down for three seconds.
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster.down();
+        cluster
+    })
+    .await
+    .unwrap();
+    wait_until("readyz red", Duration::from_secs(5), async || {
+        status(&http, &format!("{base}/readyz")).await == Some(503)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let during = tally.lock().unwrap().unavailable;
+    assert!(during > 0, "no request was told to retry during the outage");
+    let (cluster, back_at) = tokio::task::spawn_blocking(move || {
+        cluster.up();
+        let at = Instant::now();
+        (cluster, at)
+    })
+    .await
+    .unwrap();
+    wait_until("readyz green", Duration::from_secs(10), async || {
+        status(&http, &format!("{base}/readyz")).await == Some(200)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for l in load {
+        l.await.unwrap();
+    }
+
+    let t = tally.lock().unwrap();
+    let recovered = t
+        .acknowledged_at
+        .iter()
+        .find(|at| **at > back_at)
+        .map(|at| at.duration_since(back_at))
+        .expect("no write went through after the database came back");
+    println!(
+        "writes acknowledged: {}, reads: {}, 503s: {}, slowest answer: {:?}, first write {:?} after the database was back",
+        t.acknowledged.len(),
+        t.reads_ok,
+        t.unavailable,
+        t.slowest,
+        recovered
+    );
+    assert!(
+        recovered < Duration::from_secs(5),
+        "recovered only after {recovered:?}"
+    );
+    assert!(
+        t.other.is_empty(),
+        "answers other than 200 or 503: {:?}",
+        t.other
+    );
+    assert_eq!(
+        t.unavailable_without_retry_after, 0,
+        "a 503 without Retry-After"
+    );
+    // Failing fast: nothing waits much longer than the checkout timeout (1 s).
+    assert!(
+        t.slowest < Duration::from_secs(4),
+        "a request took {:?}",
+        t.slowest
+    );
+
+    // Every acknowledged write is there.
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = PgConnection::establish(&cluster.url("crust")).unwrap();
+    let ids: Vec<uuid::Uuid> = t
+        .acknowledged
+        .iter()
+        .map(|id| uuid::Uuid::parse_str(id).unwrap())
+        .collect();
+    let present = diesel::sql_query("SELECT count(*) AS n FROM tasks WHERE id = ANY($1)")
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&ids)
+        .get_result::<N>(&mut conn)
+        .unwrap()
+        .n;
+    assert_eq!(present as usize, ids.len(), "acknowledged writes were lost");
+}
+
+#[tokio::test]
+async fn the_server_starts_while_the_database_is_down_and_becomes_ready_when_it_comes_up() {
+    let cluster = Cluster::start();
+    let mut admin = PgConnection::establish(&cluster.url("postgres")).unwrap();
+    // Not migrated: the server applies the migrations once it can.
+    diesel::sql_query("CREATE DATABASE crust")
+        .execute(&mut admin)
+        .unwrap();
+    drop(admin);
+    cluster.down();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve(&cluster.url("crust"), port, &[]);
+    let http = reqwest::Client::new();
+    wait_until("alive", Duration::from_secs(30), async || {
+        status(&http, &format!("{base}/healthz")).await == Some(200)
+    })
+    .await;
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap()["database"],
+        "unreachable"
+    );
+    // What needs no database is answered as ever; a sign-in is told to retry.
+    let (_, _, body) = gql(&http, &base, None, "{ me { id } }", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        crust_e2e::error_code(&body),
+        Some("UNAUTHENTICATED"),
+        "{body}"
+    );
+    let (code, retry, body) = gql(
+        &http,
+        &base,
+        None,
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        json!({ "i": { "email": "nobody@example.test", "password": "not a password" } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert_eq!(retry.as_deref(), Some("1"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
+
+    cluster.up();
+    wait_until(
+        "ready after the database came up",
+        Duration::from_secs(10),
+        async || status(&http, &format!("{base}/readyz")).await == Some(200),
+    )
+    .await;
+    assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
+    let (code, _, body) = gql(
+        &http,
+        &base,
+        None,
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        json!({ "i": { "email": "nobody@example.test", "password": "not a password" } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        crust_e2e::error_code(&body),
+        Some("UNAUTHENTICATED"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish_and_refuses_new_connections() {
+    let db = TestDb::migrated().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = serve(
+        &db.url,
+        port,
+        &[
+            ("CRUST_TEST_HOOKS", "true"),
+            ("CRUST_SHUTDOWN_GRACE_SECS", "10"),
+        ],
+    );
+    let http = reqwest::Client::new();
+    wait_until("alive", Duration::from_secs(30), async || {
+        status(&http, &format!("{base}/healthz")).await == Some(200)
+    })
+    .await;
+    // Three requests that take two seconds each, answered without a database.
+    let mut in_flight = Vec::new();
+    for _ in 0..3 {
+        let (http, base) = (http.clone(), base.clone());
+        in_flight.push(tokio::spawn(async move {
+            gql(
+                &http,
+                &base,
+                None,
+                "{ crustTestSlow: __typename }",
+                json!({}),
+            )
+            .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let signalled = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No new connection is taken while the others finish.
+    let fresh = reqwest::Client::new();
+    assert!(
+        fresh.get(format!("{base}/healthz")).send().await.is_err(),
+        "a new connection was accepted during shutdown"
+    );
+    for request in in_flight {
+        let (code, _, body) = request
+            .await
+            .unwrap()
+            .expect("an in-flight request was cut");
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["data"]["crustTestSlow"], "Query", "{body}");
+    }
+    loop {
+        if let Some(exit) = server.0.try_wait().unwrap() {
+            assert!(exit.success(), "{exit}");
+            break;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(10),
+            "still running after the grace period"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        signalled.elapsed()
+    );
+}
