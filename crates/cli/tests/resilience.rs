@@ -304,9 +304,11 @@ async fn a_database_restart_under_load_answers_503_then_recovers_and_loses_no_ac
         t.unavailable_without_retry_after, 0,
         "a 503 without Retry-After"
     );
-    // Failing fast: nothing waits much longer than the checkout timeout (1 s).
+    // Failing fast: a request checks a connection out at most twice (its caller, then
+    // its work), each bounded by the checkout timeout (1 s); the rest is margin for a
+    // loaded machine, far below a hang.
     assert!(
-        t.slowest < Duration::from_secs(4),
+        t.slowest < Duration::from_secs(5),
         "a request took {:?}",
         t.slowest
     );
