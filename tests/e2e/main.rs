@@ -18,6 +18,7 @@ mod http;
 mod limits;
 mod logs;
 mod mail;
+mod metrics;
 mod migrations;
 mod need_to_know;
 mod nested;

@@ -22,6 +22,16 @@ impl Db {
         }
     }
 
+    /// (connections held, idle ones, the pool's size), for metrics.
+    pub fn pool_usage(&self) -> (u32, u32, u32) {
+        let state = self.pool.state();
+        (
+            state.connections,
+            state.idle_connections,
+            self.pool.max_size(),
+        )
+    }
+
     /// A handle for one request that counts the SQL statements the request runs.
     pub fn counting(&self) -> (Db, Arc<AtomicUsize>) {
         let counter = Arc::new(AtomicUsize::new(0));

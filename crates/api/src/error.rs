@@ -56,10 +56,12 @@ impl From<DalError> for ApiError {
             DalError::Invalid(m) => ApiError::BadUserInput(m),
             DalError::Conflict(m) => ApiError::Conflict(m),
             DalError::Pool(e) => {
+                crate::metrics::metrics().db_unavailable.inc();
                 tracing::warn!(error = %e, "database connection unavailable");
                 ApiError::Unavailable
             }
             DalError::Unavailable(e) => {
+                crate::metrics::metrics().db_unavailable.inc();
                 tracing::warn!(error = %e, "database connection lost");
                 ApiError::Unavailable
             }

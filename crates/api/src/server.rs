@@ -13,6 +13,8 @@ pub struct RunningServer {
     pub addr: std::net::SocketAddr,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    /// The metrics listener, when configured: it lives and stops with the server.
+    pub metrics: Option<Box<RunningServer>>,
 }
 
 impl RunningServer {
@@ -22,6 +24,9 @@ impl RunningServer {
     }
 
     fn shutdown(&mut self) {
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop();
+        }
         if let Some(thread) = self.thread.take() {
             let handle = self.handle.clone();
             let _ = std::thread::spawn(move || {
@@ -117,6 +122,58 @@ fn redirect_server(
     .run())
 }
 
+/// The metrics listener: `/metrics` and nothing else, on its own address.
+fn metrics_server(
+    listener: TcpListener,
+    db: crate::db::Db,
+) -> std::io::Result<actix_web::dev::Server> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(db.clone()))
+            .route("/metrics", web::get().to(scrape))
+    })
+    .workers(1)
+    .client_request_timeout(Duration::from_secs(5))
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}
+
+async fn scrape(db: web::Data<crate::db::Db>) -> actix_web::HttpResponse {
+    match crate::metrics::metrics().render(&db) {
+        Ok(text) => actix_web::HttpResponse::Ok()
+            .content_type(crate::metrics::CONTENT_TYPE)
+            .body(text),
+        Err(_) => actix_web::HttpResponse::InternalServerError().finish(),
+    }
+}
+
+/// Starts the metrics listener on its own thread.
+pub fn spawn_metrics(
+    listener: TcpListener,
+    db: crate::db::Db,
+) -> Result<RunningServer, Box<dyn std::error::Error>> {
+    let addr = listener.local_addr()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = metrics_server(listener, db)?;
+            let _ = tx.send(server.handle());
+            server.await
+        })
+    });
+    let handle = rx
+        .recv()
+        .map_err(|_| "the metrics thread failed to start")?;
+    tracing::info!(%addr, "metrics served");
+    Ok(RunningServer {
+        addr,
+        handle,
+        thread: Some(thread),
+        metrics: None,
+    })
+}
+
 /// Starts the redirect listener on its own thread (tests, `crust serve`).
 pub fn spawn_redirect(
     listener: TcpListener,
@@ -138,6 +195,7 @@ pub fn spawn_redirect(
         addr,
         handle,
         thread: Some(thread),
+        metrics: None,
     })
 }
 
@@ -161,6 +219,10 @@ pub async fn serve(
     let https_port = listener.local_addr()?.port();
     let _redirect = match config.http.http_redirect_bind {
         Some(addr) => Some(spawn_redirect(TcpListener::bind(addr)?, https_port)?),
+        None => None,
+    };
+    let _metrics = match config.diagnostics.metrics_bind {
+        Some(addr) => Some(spawn_metrics(TcpListener::bind(addr)?, state.db.clone())?),
         None => None,
     };
     let options = HttpOptions::from(config);
@@ -230,6 +292,13 @@ pub fn spawn(
     let state = AppState::new(config).map_err(|e| e.message())?;
     let addr = listener.local_addr()?;
     let options = HttpOptions::from(config);
+    let metrics = match config.diagnostics.metrics_bind {
+        Some(at) => Some(Box::new(spawn_metrics(
+            TcpListener::bind(at)?,
+            state.db.clone(),
+        )?)),
+        None => None,
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -244,5 +313,6 @@ pub fn spawn(
         addr,
         handle,
         thread: Some(thread),
+        metrics,
     })
 }

@@ -61,6 +61,7 @@ impl AppState {
         let files = crate::files::Files::from_config(&config.files).map_err(ApiError::internal)?;
         let auth = AuthService::new(db.clone(), config, mail.clone())?;
         let schemas = Schemas::build(db.clone(), auth.clone(), files.purge.clone(), config);
+        crate::metrics::metrics().know_fields(root_fields(&schemas.signed_in.sdl()));
         Ok(AppState {
             db,
             auth,
@@ -80,4 +81,28 @@ impl AppState {
             files,
         })
     }
+}
+
+/// The fields of the schema's Query and Mutation types.
+fn root_fields(sdl: &str) -> Vec<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let Ok(doc) = async_graphql::parser::parse_schema(sdl) else {
+        return Vec::new();
+    };
+    doc.definitions
+        .into_iter()
+        .filter_map(|d| match d {
+            TypeSystemDefinition::Type(t)
+                if matches!(t.node.name.node.as_str(), "Query" | "Mutation") =>
+            {
+                match t.node.kind {
+                    TypeKind::Object(o) => Some(o.fields),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .flatten()
+        .map(|f| f.node.name.node.to_string())
+        .collect()
 }

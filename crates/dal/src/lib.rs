@@ -95,7 +95,7 @@
 //!
 //! Plumbing that reads no tenant data:
 //! - `pool::build_pool` (the server's pool, as its configured login), `pool::count_statements`,
-//!   `pool::stop_counting`, `transaction`; `migrate::pending_count` and
+//!   `pool::stop_counting`, `transaction`, `audit::appended_total` (a process counter); `migrate::pending_count` and
 //!   `migrate::embedded_count` (readiness); `Operator::at_console`.
 //! - Pure helpers: `batch::blocked` (over rows already filtered for the actor),
 //!   `Page::first`, `Paged::new`, `Paged::empty`, `DalError::forbidden`, `DalError::check`.

@@ -21,10 +21,15 @@ settings! {
             default: Is("false"),
             doc: "Put the number of SQL statements each GraphQL request ran in its response (`extensions.sqlStatements`), for tests and `crust bench`. **Refused in prod.**",
         },
+        pub metrics_bind: Option<std::net::SocketAddr> {
+            env: "CRUST_METRICS_BIND",
+            default: Unset("off"),
+            doc: "Serve `/metrics` (Prometheus/OpenMetrics text: GraphQL requests and latency by operation, pool use, database outages, rate-limit refusals, mail, audit appends) on this address only, e.g. `127.0.0.1:9464`; never on the API's own address. Keep it private: it has no authentication.",
+        },
         pub test_hooks: bool {
             env: "CRUST_TEST_HOOKS",
             default: Is("false"),
-            doc: "Test profile only: a root field aliased `crustTestPanic` panics, so tests can show what a panic becomes.",
+            doc: "Test profile only: root fields aliased `crustTestPanic`, `crustTestStall` and `crustTestSlow` panic, block their thread, or answer after 2 s, so tests can show what these become.",
         },
     }
 }

@@ -353,24 +353,31 @@ async fn execute(
     let work = crate::audit::Work::new(db.clone(), recorder.clone());
     let mut responses = Vec::with_capacity(requests.len());
     let schema = state.schemas.for_caller(ctx.caller.is_some());
+    let metrics = crate::metrics::metrics();
     for prepared in requests {
+        let started = std::time::Instant::now();
         let (mut request, facts) = match prepared {
             Prepared::Run(request, facts) => (request, facts),
             Prepared::Refused(response, _) => {
+                metrics.answered(metrics.operation(false, &[]), &outcome(&response), 0.0);
                 responses.push(response);
                 continue;
             }
         };
+        let operation = metrics.operation(facts.mutation, &facts.root_fields);
         if ctx.caller.is_none() && facts.variables_bytes > ANONYMOUS_VARIABLES_MAX {
             let e = ApiError::BadUserInput(format!(
                 "without signing in, variables may hold at most {ANONYMOUS_VARIABLES_MAX} bytes; these hold {}",
                 facts.variables_bytes
             ));
+            metrics.answered(operation, "BAD_USER_INPUT", elapsed(started));
             responses.push(refusal(e));
             continue;
         }
         if ctx.caller.is_none() && !facts.public() {
-            responses.push(refuse_anonymous(&ctx, &recorder, &db, &mut request, &facts).await);
+            let response = refuse_anonymous(&ctx, &recorder, &db, &mut request, &facts).await;
+            metrics.answered(operation, &outcome(&response), elapsed(started));
+            responses.push(response);
             continue;
         }
         // A text that never says `mutation` holds none. Anything else is kept, to
@@ -394,12 +401,14 @@ async fn execute(
         let run = AssertUnwindSafe(schema.execute(request)).catch_unwind();
         match tokio::time::timeout(state.request_deadline, run).await {
             Err(_) => {
+                metrics.answered(operation, "INTERNAL", elapsed(started));
                 tracing::warn!("request deadline passed");
                 return retry_later(
                     "the request took too long and was stopped; retry or ask for less",
                 );
             }
             Ok(Err(panic)) => {
+                metrics.answered(operation, "INTERNAL", elapsed(started));
                 let what = panic
                     .downcast_ref::<&str>()
                     .map(|s| (*s).to_owned())
@@ -420,6 +429,7 @@ async fn execute(
                 }] }));
             }
             Ok(Ok(response)) => {
+                metrics.answered(operation, &outcome(&response), elapsed(started));
                 let ran = recorder.mutation_fields() > fields_before;
                 if let (false, true, Some(copy), Some(error)) =
                     (ran, recorder.enabled(), copy, response.errors.first())
@@ -463,6 +473,36 @@ async fn execute(
         Some(allowance),
         batch,
     )
+}
+
+fn elapsed(started: std::time::Instant) -> f64 {
+    started.elapsed().as_secs_f64()
+}
+
+/// A response's outcome as metrics label it: `ok`, or its first error's code when it
+/// is one of ours (async-graphql's own errors are `error`).
+fn outcome(response: &Response) -> String {
+    const CODES: [&str; 7] = [
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "BAD_USER_INPUT",
+        "RATE_LIMITED",
+        "CONFLICT",
+        "INTERNAL",
+    ];
+    let Some(error) = response.errors.first() else {
+        return "ok".into();
+    };
+    let code = error
+        .extensions
+        .as_ref()
+        .and_then(|x| x.get("code"))
+        .and_then(|v| match v {
+            async_graphql::Value::String(s) => CODES.iter().find(|c| **c == s.as_str()),
+            _ => None,
+        });
+    code.map_or("error", |c| c).to_owned()
 }
 
 /// The HTTP answer for a request's GraphQL responses.

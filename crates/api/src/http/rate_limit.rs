@@ -90,10 +90,21 @@ impl Limiters {
                 limit,
                 remaining: state.remaining_burst_capacity(),
             },
-            Err(not_until) => Verdict::Limited {
-                limit,
-                retry_after: not_until.wait_time_from(self.clock.now()),
-            },
+            Err(not_until) => {
+                let bucket = match bucket {
+                    Bucket::User => crate::metrics::Bucket::User,
+                    Bucket::Anonymous => crate::metrics::Bucket::Anonymous,
+                    Bucket::SignIn => crate::metrics::Bucket::SignIn,
+                };
+                crate::metrics::metrics()
+                    .rate_limited
+                    .get_or_create(&crate::metrics::BucketLabel { bucket })
+                    .inc();
+                Verdict::Limited {
+                    limit,
+                    retry_after: not_until.wait_time_from(self.clock.now()),
+                }
+            }
         }
     }
 }

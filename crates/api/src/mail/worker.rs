@@ -103,6 +103,7 @@ impl Worker {
         match result {
             Ok(()) => {
                 self.db.run(move |c| outbox::mark_sent(c, &message)).await?;
+                sent(crate::metrics::MailResult::Sent);
                 tracing::info!(message_id = %id, template, "mail sent");
                 Ok(true)
             }
@@ -114,6 +115,7 @@ impl Worker {
                     .db
                     .run(move |c| outbox::mark_failed(c, &message, &error, max, base, permanent))
                     .await?;
+                sent(crate::metrics::MailResult::Failed);
                 match failed {
                     Failed::RetryAt(at) => tracing::warn!(
                         message_id = %id, template, attempts, retry_at = %at, error = %logged,
@@ -163,4 +165,11 @@ mod tests {
             "550 5.1.1 [address] Recipient address rejected"
         );
     }
+}
+
+fn sent(result: crate::metrics::MailResult) {
+    crate::metrics::metrics()
+        .mail
+        .get_or_create(&crate::metrics::MailLabel { result })
+        .inc();
 }

@@ -80,7 +80,16 @@ fn append_locked(conn: &mut PgConnection, e: &NewEvent) -> DalResult<Uuid> {
     diesel::insert_into(events::table)
         .values(&event)
         .execute(conn)?;
+    APPENDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(id)
+}
+
+static APPENDED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Events this process has appended since it started (metrics). An append inside a
+/// transaction that later rolled back is counted too: this counts the log's work.
+pub fn appended_total() -> u64 {
+    APPENDED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Appends several events in one transaction, taking the chains' locks in one order

@@ -34,7 +34,7 @@ mod locate;
 mod operator;
 mod read;
 
-pub use append::{append, append_all};
+pub use append::{append, append_all, appended_total};
 use locate::{locate, need_to_know_among};
 pub use operator::{export, prune, verify, BrokenLink, VerifyReport};
 pub use read::{for_org, security_events, EventFilter, SECURITY_ACTIONS};
