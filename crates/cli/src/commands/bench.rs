@@ -193,8 +193,7 @@ fn seed(
     config: &crust_api::Config,
     sizes: &Sizes,
 ) -> anyhow::Result<(String, String, Vec<String>)> {
-    let hasher = config.auth.password_hasher()
-    .map_err(|e| anyhow!("{e}"))?;
+    let hasher = config.auth.password_hasher().map_err(|e| anyhow!("{e}"))?;
     let hash = hasher.hash(PASSWORD).map_err(|e| anyhow!("{e}"))?;
     let user = dal(crust_dal::users::create_verified(
         &Operator::at_console(),

@@ -78,8 +78,7 @@ pub fn demo(config: &Config, conn: &mut PgConnection) -> anyhow::Result<Vec<Logi
     if config.profile == Profile::Prod {
         anyhow::bail!("refusing to load demo data with the prod profile");
     }
-    let hasher = config.auth.password_hasher()
-    .map_err(|e| anyhow!("{e}"))?;
+    let hasher = config.auth.password_hasher().map_err(|e| anyhow!("{e}"))?;
     let mut logins = Vec::new();
     let mut ids = Vec::new();
     for (email, name, role) in DEMO_USERS {

@@ -85,8 +85,10 @@ fn create(email: String, name: String, password_stdin: bool) -> anyhow::Result<(
         (generate_password()?, true)
     };
     check_new_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-    let hasher = config.auth.password_hasher()
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hasher = config
+        .auth
+        .password_hasher()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let hash = hasher.hash(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut conn = super::connect(&config)?;
     let user = crust_dal::users::create_verified(
