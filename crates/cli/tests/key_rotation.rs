@@ -238,3 +238,47 @@ fn status_and_the_deploy_check_warn_about_old_keys() {
         "{stdout}"
     );
 }
+
+#[test]
+fn backup_key_makes_a_private_identity_whose_recipient_it_prints() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::str::FromStr;
+    let dir = std::env::temp_dir().join(format!(
+        "crust-backup-key-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("backup.key");
+    let (ok, out) = crust_keys(&[], &["backup-key", "--out", file.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let recipient = out
+        .lines()
+        .find_map(|l| l.strip_prefix("recipient: "))
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The identity opens what is encrypted to the printed recipient.
+    let recipient = age::x25519::Recipient::from_str(&recipient).unwrap();
+    let sealed = age::encrypt(&recipient, b"a backup").unwrap();
+    let identities = age::IdentityFile::from_file(file.to_str().unwrap().to_owned())
+        .unwrap()
+        .into_identities()
+        .unwrap();
+    let mut opened = Vec::new();
+    std::io::Read::read_to_end(
+        &mut age::Decryptor::new(&sealed[..])
+            .unwrap()
+            .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+            .unwrap(),
+        &mut opened,
+    )
+    .unwrap();
+    assert_eq!(opened, b"a backup");
+    // Never overwritten: the backups made for it would be lost.
+    let (ok, out) = crust_keys(&[], &["backup-key", "--out", file.to_str().unwrap()]);
+    assert!(!ok && out.contains("must not exist yet"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}

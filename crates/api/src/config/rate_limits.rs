@@ -22,7 +22,7 @@ settings! {
             env: "CRUST_RATE_LIMIT_SIGN_IN_PER_HOUR",
             default: Is("60"),
             range: 1..,
-            doc: "Requests to the sign-in fields (`login`, `signUp`, `refreshSession`, `verifyEmail`, `resendVerification`, `requestPasswordReset`, `resetPassword`, `acceptInvitation`), the password fields (`changePassword`, `changeEmail`, `confirmEmailChange`) and `/auth/*` per client network per hour (burst 5), on top of the above.",
+            doc: "Requests to the sign-in fields (`login`, `signUp`, `refreshSession`, `verifyEmail`, `resendVerification`, `requestPasswordReset`, `resetPassword`, `acceptInvitation`), the password fields (`changePassword`, `changeEmail`, `confirmEmailChange`, `deleteMyAccount`) and `/auth/*` per client network per hour (burst 5), on top of the above.",
         },
     }
 }

@@ -39,7 +39,12 @@ pub const SIGN_IN_FIELDS: &[&str] = &[
 /// Fields of signed-in users that check a password or spend a link: like the sign-in
 /// fields, one per request and drawn from the sign-in rate limit (so neither bcrypt
 /// work nor guesses can be packed into one request as aliases).
-pub const PASSWORD_FIELDS: &[&str] = &["changePassword", "changeEmail", "confirmEmailChange"];
+pub const PASSWORD_FIELDS: &[&str] = &[
+    "changePassword",
+    "changeEmail",
+    "confirmEmailChange",
+    "deleteMyAccount",
+];
 
 /// One of these per request, from the sign-in bucket: the sign-in fields and the
 /// password fields.

@@ -31,6 +31,12 @@ pub enum KeysCommand {
     RotateJwt,
     /// Make a new password pepper and print the settings that deploy it.
     RotatePepper,
+    /// Make an age identity for encrypted backups (`crust backup --encrypt-to`): the
+    /// identity goes to FILE (mode 0600; keep it offline), its recipient is printed.
+    BackupKey {
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
     /// How many files each master key wraps, and which keys are configured.
     Files,
     /// Re-wrap every file's data key under the configured master key KID.
@@ -44,6 +50,9 @@ pub enum KeysCommand {
 }
 
 pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
+    if let KeysCommand::BackupKey { out } = &cmd {
+        return backup_key(out);
+    }
     let config = super::load_config()?;
     match cmd {
         KeysCommand::Status => return status(&config),
@@ -76,7 +85,10 @@ pub fn run(cmd: KeysCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        KeysCommand::Status | KeysCommand::RotateJwt | KeysCommand::RotatePepper => Ok(()),
+        KeysCommand::Status
+        | KeysCommand::RotateJwt
+        | KeysCommand::RotatePepper
+        | KeysCommand::BackupKey { .. } => Ok(()),
         KeysCommand::RotateFiles { to, batch } => {
             if !(1..=10_000).contains(&batch) {
                 anyhow::bail!("--batch must be between 1 and 10000");
@@ -291,5 +303,35 @@ fn status(config: &crust_api::Config) -> anyhow::Result<()> {
         Err(e) => println!("(accounts per pepper unknown: {e:#})"),
     }
     println!("{warnings} warning(s)");
+    Ok(())
+}
+
+fn backup_key(out: &std::path::Path) -> anyhow::Result<()> {
+    use age::secrecy::ExposeSecret;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public();
+    // create_new: an existing identity is never overwritten (its backups would be lost).
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| format!("cannot create {} (it must not exist yet)", out.display()))?;
+    writeln!(
+        file,
+        "# crust backup identity, made {}\n# public key: {recipient}\n{}",
+        chrono::Utc::now().format("%Y-%m-%d"),
+        identity.to_string().expose_secret()
+    )
+    .and_then(|()| file.sync_all())
+    .with_context(|| format!("cannot write {}", out.display()))?;
+    println!(
+        "identity written to {} (keep it offline, never beside the backups)",
+        out.display()
+    );
+    println!("recipient: {recipient}");
+    println!("back up with: crust backup --out FILE --encrypt-to {recipient}");
     Ok(())
 }
