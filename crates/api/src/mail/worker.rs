@@ -156,6 +156,13 @@ fn without_addresses(error: &str) -> String {
         .join(" ")
 }
 
+fn sent(result: crate::metrics::MailResult) {
+    crate::metrics::metrics()
+        .mail
+        .get_or_create(&crate::metrics::MailLabel { result })
+        .inc();
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -165,11 +172,4 @@ mod tests {
             "550 5.1.1 [address] Recipient address rejected"
         );
     }
-}
-
-fn sent(result: crate::metrics::MailResult) {
-    crate::metrics::metrics()
-        .mail
-        .get_or_create(&crate::metrics::MailLabel { result })
-        .inc();
 }
