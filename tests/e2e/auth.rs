@@ -97,10 +97,15 @@ async fn passwords_are_stored_peppered_and_hashed_with_bcrypt() {
     let user = app.user("hashcheck").await;
     let mut conn = app.db.connect();
     let hash = password_hash(&mut conn, &user.email);
-    assert!(hash.starts_with("$2b$04$"), "test profile cost 4: {hash}");
+    // `<pepper id>:<bcrypt hash>`.
+    assert!(
+        hash.starts_with("p1:$2b$04$"),
+        "test profile cost 4: {hash}"
+    );
     assert!(!hash.contains(TEST_PASSWORD));
     // Without the pepper the stored hash does not match the plain password.
-    assert!(!bcrypt::verify(TEST_PASSWORD, &hash).unwrap_or(false));
+    let bcrypt_part = hash.trim_start_matches("p1:");
+    assert!(!bcrypt::verify(TEST_PASSWORD, bcrypt_part).unwrap_or(false));
 }
 
 #[tokio::test]
@@ -112,7 +117,7 @@ async fn login_rehashes_when_the_cost_changes() {
     let mut conn = app.db.connect();
     let hash = password_hash(&mut conn, &user.email);
     assert!(
-        hash.starts_with("$2b$05$"),
+        hash.starts_with("p1:$2b$05$"),
         "rehashed at the new cost: {hash}"
     );
     assert!(app.login(&user.email, TEST_PASSWORD).await["data"]["login"].is_object());

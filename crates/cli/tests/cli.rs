@@ -371,7 +371,7 @@ async fn migrate_user_create_and_revert() {
     .pop()
     .unwrap();
     assert!(
-        hash.starts_with("$2b$12$"),
+        hash.starts_with("p1:$2b$12$"),
         "the CLI hashes at the configured cost: {hash}"
     );
     drop(conn);

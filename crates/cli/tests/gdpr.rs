@@ -130,9 +130,21 @@ async fn my_export_holds_my_data_and_withholds_what_i_may_no_longer_see() {
     let file = dir.join("me.json");
     let (ok, out) = crust(
         &app,
-        &["user", "export", &me.email, "--out", file.to_str().unwrap()],
+        &[
+            "user",
+            "export",
+            &me.email,
+            "--out",
+            file.to_str().unwrap(),
+            "--full",
+        ],
     );
     assert!(ok, "{out}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
     let full: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert!(full.to_string().contains("my remark on the secret plan"));
     assert_eq!(full["withheld"]["comments"], 0);
@@ -142,6 +154,34 @@ async fn my_export_holds_my_data_and_withholds_what_i_may_no_longer_see() {
         "{}",
         full["tasks"]
     );
+    // Without --full the console withholds what the person may no longer see, like
+    // exportMyData; and it never writes into an existing file.
+    let (ok, out) = crust(&app, &["user", "export", &me.email]);
+    assert!(ok, "{out}");
+    assert!(
+        !out.contains("secret plan") && out.contains("my visible remark"),
+        "{out}"
+    );
+    let (ok, out) = crust(
+        &app,
+        &["user", "export", &me.email, "--out", file.to_str().unwrap()],
+    );
+    assert!(!ok && out.contains("must not exist yet"), "{out}");
+    // One export per request: aliases cannot multiply its work.
+    let body = app
+        .gql(
+            Some(&me.access),
+            "{ a: exportMyData b: exportMyData }",
+            json!({}),
+        )
+        .await;
+    let refused = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["message"] == "send one sign-in operation per request")
+        .count();
+    assert_eq!(refused, 1, "{body}");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -239,8 +279,7 @@ async fn deleting_my_account_erases_me_keeps_shared_work_and_the_audit_chain() {
         count(
             &app,
             "SELECT count(*)::text AS v FROM audit_events \
-             WHERE (actor_id = $1::uuid OR subject_user_id = $1::uuid) AND pruned_at IS NULL \
-             AND action <> 'deleteMyAccount'",
+             WHERE actor_id = $1::uuid AND pruned_at IS NULL",
             &me.id
         ),
         0
@@ -270,6 +309,13 @@ async fn the_last_owner_cannot_delete_their_account_and_no_one_pseudonymizes_a_l
     let (ok, out) = crust(&app, &["user", "erase", &owner.email]);
     assert!(!ok && out.contains("last OWNER"), "{out}");
 
+    // Something the member did, on the record under their name.
+    app.ok(
+        &other,
+        "mutation { updateNotificationSettings(input: {taskReadyEmail: false}) { settings { taskReadyEmail } } }",
+        json!({}),
+    )
+    .await;
     // The server's own login may not pseudonymize a live account's events.
     let mut conn = diesel::PgConnection::establish(app.config.database.url.expose()).unwrap();
     // As every pooled connection of the server is (CRUST_DB_ROLE).
@@ -284,6 +330,38 @@ async fn the_last_owner_cannot_delete_their_account_and_no_one_pseudonymizes_a_l
     .unwrap_err()
     .to_string();
     assert!(refused.contains("only an erased account"), "{refused}");
+    // Nor mark a live account erased for a moment to reach it: erasure is final.
+    use diesel::Connection;
+    let undone = conn
+        .transaction::<(), diesel::result::Error, _>(|c| {
+            diesel::sql_query(format!(
+                "UPDATE users SET active = false, erased_at = now() WHERE id = '{}'",
+                other.id
+            ))
+            .execute(c)?;
+            diesel::sql_query(format!(
+                "SELECT audit_pseudonymize_erased_user('{}'::uuid)",
+                other.id
+            ))
+            .execute(c)?;
+            diesel::sql_query(format!(
+                "UPDATE users SET active = true, erased_at = NULL WHERE id = '{}'",
+                other.id
+            ))
+            .execute(c)?;
+            Ok(())
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(undone.contains("erasure cannot be undone"), "{undone}");
+    assert!(
+        count(
+            &app,
+            "SELECT count(*)::text AS v FROM audit_events WHERE actor_id = $1::uuid AND pruned_at IS NULL",
+            &other.id
+        ) > 0,
+        "a live account's events were pseudonymized"
+    );
     // Nor change an event by itself.
     let refused = diesel::sql_query("UPDATE audit_events SET ip = NULL")
         .execute(&mut conn)

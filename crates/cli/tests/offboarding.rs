@@ -114,12 +114,24 @@ async fn offboarding_refuses_every_token_at_once_and_hands_over_open_work() {
         assert!(me(&app, token).await.get("errors").is_none());
     }
 
+    // An invitation the leaver sent must not let anyone in after they are gone.
+    app.ok(
+        &leaver,
+        "mutation($i: InviteToOrganizationInput!) { inviteToOrganization(input: $i) { email } }",
+        json!({ "i": { "organizationId": org, "email": "accomplice@example.test", "role": "ADMIN" } }),
+    )
+    .await;
+
     let (ok, out) = crust_user(
         &app,
         &["offboard", &leaver.email, "--reassign-to", &heir.email],
     );
     assert!(ok, "{out}");
     assert!(out.contains("2 open session(s) ended"), "{out}");
+    assert!(
+        out.contains("1 open invitation(s) they sent revoked"),
+        "{out}"
+    );
     assert!(out.contains("removed from Acme (was ADMIN)"), "{out}");
     assert!(out.contains(&format!("reassigned task {open}")), "{out}");
     assert!(
@@ -166,6 +178,12 @@ async fn offboarding_refuses_every_token_at_once_and_hands_over_open_work() {
         &leaver.id,
     );
     assert_eq!(grants, vec!["0"]);
+    let invitations = crust_e2e::db::texts(
+        &mut conn,
+        "SELECT count(*)::text AS v FROM invitations WHERE invited_by = $1::uuid AND revoked_at IS NULL",
+        &leaver.id,
+    );
+    assert_eq!(invitations, vec!["0"]);
     let actions = crust_e2e::db::texts(
         &mut conn,
         "SELECT action AS v FROM audit_events WHERE subject_user_id = $1::uuid \
@@ -313,4 +331,44 @@ async fn admins_deactivate_only_accounts_that_are_theirs_alone() {
     assert_every_token_refused(&app, &[&shared.access], &[&shared.refresh]).await;
     let (ok, out) = crust_user(&app, &["deactivate", "nobody@example.test"]);
     assert!(!ok && out.contains("no account has the address"), "{out}");
+}
+
+#[tokio::test]
+async fn deactivated_accounts_neither_own_nor_manage() {
+    let app = TestApp::start().await;
+    let owner = app.user("owner").await;
+    let second = app.user("second").await;
+    let manager = app.user("manager").await;
+    let org = app.create_org(&owner, "Acme").await;
+    app.add_org_member(&owner, &org, &second, "OWNER").await;
+    app.add_org_member(&owner, &org, &manager, "MEMBER").await;
+
+    // The other OWNER deactivated: the one left is the last one who can act.
+    let body = deactivate_member(&app, &owner, &org, &second).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let body = app
+        .gql(
+            Some(&owner.access),
+            "mutation($i: RemoveOrganizationMemberInput!) { removeOrganizationMember(input: $i) { removedUserId } }",
+            json!({ "i": { "organizationId": org, "userId": owner.id } }),
+        )
+        .await;
+    assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
+    let (ok, out) = crust_user(&app, &["offboard", &owner.email]);
+    assert!(!ok && out.contains("last OWNER"), "{out}");
+
+    // The only manager of a SECRET project may not be deactivated: nobody could reach it.
+    let project = app.create_project(&owner, &org, "MEMBERS", "SECRET").await;
+    app.add_project_member(&owner, &project, &manager, "MANAGER")
+        .await;
+    app.ok(
+        &owner,
+        "mutation($i: RemoveProjectMemberInput!) { removeProjectMember(input: $i) { removedUserId } }",
+        json!({ "i": { "projectId": project, "userId": owner.id } }),
+    )
+    .await;
+    let body = deactivate_member(&app, &owner, &org, &manager).await;
+    assert_eq!(error_code(&body), Some("CONFLICT"), "{body}");
+    assert!(body.to_string().contains("SECRET item"), "{body}");
+    assert!(me(&app, &manager.access).await.get("errors").is_none());
 }

@@ -34,6 +34,15 @@ impl Actor {
         Self::load(conn, user_id)
     }
 
+    /// Someone who may see nothing of any organization (an account whose access has
+    /// ended), for rules that ask what they may see now.
+    pub(crate) fn without_memberships(user_id: UserId) -> Actor {
+        Actor {
+            user_id,
+            org_roles: HashMap::new(),
+        }
+    }
+
     /// Loads an active user's memberships. An inactive or missing user is `NotFound`.
     pub(crate) fn load(conn: &mut PgConnection, user_id: UserId) -> DalResult<Actor> {
         let active: bool = users::table

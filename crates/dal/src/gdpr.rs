@@ -134,13 +134,26 @@ pub fn export_own(conn: &mut PgConnection, auth: &Authenticated) -> DalResult<Pe
     export(conn, auth.user_id(), Some(&actor))
 }
 
-/// `crust user export`: everything held about an account, active or not.
+/// `crust user export`: what is held about an account, active or not. Like
+/// `exportMyData` unless `full`: what the person may no longer see (for an account whose
+/// access ended, every organization's tasks and comments) is withheld and counted, so a
+/// copy handed to a person who left carries no organization's secrets. `full` holds
+/// everything, for the operator's own use.
 pub fn export_user(
     _: &crate::Operator,
     conn: &mut PgConnection,
     user: UserId,
+    full: bool,
 ) -> DalResult<PersonalData> {
-    export(conn, user, None)
+    if full {
+        return export(conn, user, None);
+    }
+    let reader = match Actor::load(conn, user) {
+        Ok(actor) => actor,
+        Err(DalError::NotFound) => Actor::without_memberships(user),
+        Err(e) => return Err(e),
+    };
+    export(conn, user, Some(&reader))
 }
 
 type ProfileRow = (Uuid, String, String, bool, bool, bool, DateTime<Utc>);
@@ -415,22 +428,24 @@ pub struct Erased {
 }
 
 /// `deleteMyAccount`: the signed-in user, whose password was just checked, erases
-/// their own account.
+/// their own account. `record` appends the request's event inside the same transaction,
+/// before the account's events are pseudonymized, so that event loses its client
+/// details too.
 pub fn erase_own(
     conn: &mut PgConnection,
     auth: &Authenticated,
     checked: PasswordChecked,
+    record: impl FnOnce(&mut PgConnection, &Erased) -> DalResult<()>,
 ) -> DalResult<Erased> {
     if checked.user_id() != auth.user_id() {
         return Err(DalError::forbidden("erase this account"));
     }
-    erase(conn, auth.user_id())
+    erase(conn, auth.user_id(), record)
 }
 
 /// `crust user erase` (recorded as the console's).
 pub fn erase_user(_: &crate::Operator, conn: &mut PgConnection, user: UserId) -> DalResult<Erased> {
-    conn.transaction(|conn| {
-        let erased = erase(conn, user)?;
+    erase(conn, user, |conn, _| {
         let mut e = crate::audit::NewEvent::new(
             "eraseUser",
             crust_domain::audit::Outcome::Ok,
@@ -438,12 +453,15 @@ pub fn erase_user(_: &crate::Operator, conn: &mut PgConnection, user: UserId) ->
         );
         e.reason = Some("console".into());
         e.subject_user = Some(user);
-        crate::audit::append(conn, &e)?;
-        Ok(erased)
+        crate::audit::append(conn, &e).map(|_| ())
     })
 }
 
-fn erase(conn: &mut PgConnection, user: UserId) -> DalResult<Erased> {
+fn erase(
+    conn: &mut PgConnection,
+    user: UserId,
+    record: impl FnOnce(&mut PgConnection, &Erased) -> DalResult<()>,
+) -> DalResult<Erased> {
     conn.transaction(|conn| {
         let (email, erased_at): (String, Option<DateTime<Utc>>) = users::table
             .find(user.0)
@@ -483,11 +501,14 @@ fn erase(conn: &mut PgConnection, user: UserId) -> DalResult<Erased> {
         diesel::delete(outbox::table.filter(outbox::user_id.eq(user.0))).execute(conn)?;
         diesel::delete(outbox::table.filter(lower(outbox::recipient).eq(email.to_lowercase())))
             .execute(conn)?;
+        // Invitations to the address lose it (and die); those they sent die too: no one
+        // joins on the word of an erased account.
         diesel::update(
             invitations::table.filter(lower(invitations::email).eq(email.to_lowercase())),
         )
         .set(invitations::email.eq(placeholder_address(user)))
         .execute(conn)?;
+        crate::invitations::revoke_pending_sent_by(conn, user)?;
         diesel::update(users::table.find(user.0))
             .set((
                 users::email.eq(placeholder_address(user)),
@@ -501,13 +522,15 @@ fn erase(conn: &mut PgConnection, user: UserId) -> DalResult<Erased> {
                 users::updated_at.eq(diesel::dsl::now),
             ))
             .execute(conn)?;
-        let pseudonymized: i64 =
-            diesel::select(audit_pseudonymize_erased_user(user.0)).get_result(conn)?;
-        Ok(Erased {
+        let mut erased = Erased {
             memberships: member_of.len(),
             sessions,
-            audit_events_pseudonymized: pseudonymized,
-        })
+            audit_events_pseudonymized: 0,
+        };
+        record(conn, &erased)?;
+        erased.audit_events_pseudonymized =
+            diesel::select(audit_pseudonymize_erased_user(user.0)).get_result(conn)?;
+        Ok(erased)
     })
 }
 

@@ -366,3 +366,16 @@ pub fn accept(conn: &mut PgConnection, token: &str, acceptor: Acceptor<'_>) -> D
         })
     })
 }
+
+/// Revokes the open invitations someone sent (their access ended: no one joins on the
+/// word of a deactivated, offboarded or erased account). Returns how many.
+pub(crate) fn revoke_pending_sent_by(conn: &mut PgConnection, user: UserId) -> DalResult<usize> {
+    Ok(diesel::update(
+        invitations::table
+            .filter(invitations::invited_by.eq(user.0))
+            .filter(invitations::accepted_at.is_null())
+            .filter(invitations::revoked_at.is_null()),
+    )
+    .set(invitations::revoked_at.eq(Utc::now()))
+    .execute(conn)?)
+}

@@ -29,7 +29,8 @@
 //! presented is the credential):
 //! - `users::credentials_by_email` (login; same work whether or not the account
 //!   exists; the hash stays inside [`users::Credentials`]), `Credentials::check`
-//!   (makes [`users::PasswordChecked`]), `PasswordHasher::new`.
+//!   (makes [`users::PasswordChecked`]), `PasswordHasher::new`, `PasswordHasher::with_peppers`,
+//!   `password::split` (pure: the pepper id of a stored hash).
 //! - The email flows ([`accounts`]), which answer nothing about an address: the
 //!   caller gets no data back, only the proof or account id it needs for the record.
 //!   `accounts::sign_up` (an unverified account and its link, or a notice to the

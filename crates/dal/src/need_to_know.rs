@@ -74,3 +74,45 @@ pub(crate) fn ensure_managed(conn: &mut PgConnection, org: OrgId) -> DalResult<(
     }
     Ok(())
 }
+
+/// Whether `user` is the last active manager of a SECRET item of the organization:
+/// deactivating them (their memberships stay) would leave it with nobody who can act
+/// on its access list. Deactivated accounts do not count as managers here.
+pub(crate) fn last_active_manager(
+    conn: &mut PgConnection,
+    org: OrgId,
+    user: uuid::Uuid,
+) -> DalResult<bool> {
+    const PROJECTS: &str = "
+SELECT count(*) AS n FROM projects p
+ WHERE p.org_id = $1 AND p.classification = 'SECRET'
+   AND EXISTS (SELECT 1 FROM project_members pm
+                WHERE pm.project_id = p.id AND pm.user_id = $2 AND pm.role = 'MANAGER')
+   AND NOT EXISTS (
+       SELECT 1 FROM project_members pm
+         JOIN memberships m ON m.org_id = p.org_id AND m.user_id = pm.user_id AND m.role <> 'GUEST'
+         JOIN users u ON u.id = pm.user_id AND u.active
+        WHERE pm.project_id = p.id AND pm.role = 'MANAGER' AND pm.user_id <> $2)";
+    const TASKS: &str = "
+SELECT count(*) AS n FROM tasks t JOIN projects p ON p.id = t.project_id
+ WHERE t.org_id = $1 AND t.classification = 'SECRET'
+   AND EXISTS (SELECT 1 FROM task_grants g WHERE g.task_id = t.id AND g.user_id = $2)
+   AND NOT EXISTS (
+       SELECT 1 FROM task_grants g
+         JOIN memberships m ON m.org_id = t.org_id AND m.user_id = g.user_id AND m.role <> 'GUEST'
+         JOIN users u ON u.id = g.user_id AND u.active
+        WHERE g.task_id = t.id AND g.user_id <> $2
+          AND (EXISTS (SELECT 1 FROM project_members pm
+                        WHERE pm.project_id = t.project_id AND pm.user_id = g.user_id AND pm.role = 'MANAGER')
+               OR (p.classification <> 'SECRET' AND m.role IN ('ADMIN', 'OWNER'))))";
+    for query in [PROJECTS, TASKS] {
+        let orphans: Orphans = diesel::sql_query(query)
+            .bind::<SqlUuid, _>(org.0)
+            .bind::<SqlUuid, _>(user)
+            .get_result(conn)?;
+        if orphans.n > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

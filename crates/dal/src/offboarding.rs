@@ -105,9 +105,18 @@ pub fn list_users(
         .collect())
 }
 
+/// What ending an account's access ended.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ended {
+    /// Sessions that were open (each with its refresh tokens).
+    pub sessions: usize,
+    /// Open invitations the account had sent.
+    pub invitations: usize,
+}
+
 /// Makes an account unusable at once: inactive, every session ended (with its refresh
-/// tokens), every pending email link spent. Returns how many sessions were open.
-fn end_access(conn: &mut PgConnection, user: UserId) -> DalResult<usize> {
+/// tokens), every pending email link spent, every open invitation it sent revoked.
+fn end_access(conn: &mut PgConnection, user: UserId) -> DalResult<Ended> {
     diesel::update(users::table.find(user.0))
         .set((
             users::active.eq(false),
@@ -121,7 +130,10 @@ fn end_access(conn: &mut PgConnection, user: UserId) -> DalResult<usize> {
     )
     .set(email_tokens::used_at.eq(diesel::dsl::now))
     .execute(conn)?;
-    sessions::revoke_all(conn, user, RevokeReason::Deactivated)
+    Ok(Ended {
+        invitations: crate::invitations::revoke_pending_sent_by(conn, user)?,
+        sessions: sessions::revoke_all(conn, user, RevokeReason::Deactivated)?,
+    })
 }
 
 fn console_event(action: &str, user: UserId, org: Option<Uuid>) -> NewEvent {
@@ -141,8 +153,8 @@ fn is_active(conn: &mut PgConnection, user: UserId) -> DalResult<bool> {
 }
 
 /// `crust user deactivate`: ends the account's access (see the module's docs); its
-/// memberships stay for a later `reactivate`. Returns how many sessions were open.
-pub fn deactivate(_: &crate::Operator, conn: &mut PgConnection, user: UserId) -> DalResult<usize> {
+/// memberships stay for a later `reactivate`.
+pub fn deactivate(_: &crate::Operator, conn: &mut PgConnection, user: UserId) -> DalResult<Ended> {
     conn.transaction(|conn| {
         if !is_active(conn, user)? {
             return Err(DalError::Conflict(
@@ -159,6 +171,15 @@ pub fn deactivate(_: &crate::Operator, conn: &mut PgConnection, user: UserId) ->
 /// sessions stay ended). What offboarding removed is not given back.
 pub fn reactivate(_: &crate::Operator, conn: &mut PgConnection, user: UserId) -> DalResult<()> {
     conn.transaction(|conn| {
+        let erased: Option<DateTime<Utc>> = users::table
+            .find(user.0)
+            .select(users::erased_at)
+            .first(conn)?;
+        if erased.is_some() {
+            return Err(DalError::Conflict(
+                "this account was erased: it cannot come back".into(),
+            ));
+        }
         if is_active(conn, user)? {
             return Err(DalError::Conflict("this account is active already".into()));
         }
@@ -185,6 +206,7 @@ pub struct OpenTask {
 #[derive(Clone, Debug, Default)]
 pub struct OffboardReport {
     pub sessions_ended: usize,
+    pub invitations_revoked: usize,
     /// (organization name, the role they had).
     pub memberships_removed: Vec<(String, OrgRole)>,
     /// (organization name) where the successor was made OWNER.
@@ -271,7 +293,9 @@ pub fn offboard(
                 .memberships_removed
                 .push((org_name, parse_org_role(&role)));
         }
-        report.sessions_ended = end_access(conn, user)?;
+        let ended = end_access(conn, user)?;
+        report.sessions_ended = ended.sessions;
+        report.invitations_revoked = ended.invitations;
         audit::append(conn, &console_event("deactivateUser", user, None))?;
         Ok(report)
     })
@@ -367,13 +391,13 @@ fn hand_over_open_tasks(
 /// `deactivateMember`: an OWNER or ADMIN ends the access of a member who belongs to
 /// no other organization (an account shared with other organizations is not theirs to
 /// close: they remove the membership instead). Memberships stay, so the operator can
-/// reactivate the account. Returns how many sessions were open.
+/// reactivate the account.
 pub fn deactivate_member(
     conn: &mut PgConnection,
     actor: &Actor,
     org: OrgId,
     user: UserId,
-) -> DalResult<usize> {
+) -> DalResult<Ended> {
     orgs::check(
         actor,
         org,
@@ -382,6 +406,11 @@ pub fn deactivate_member(
     )?;
     conn.transaction(|conn| {
         need_to_know::lock_org(conn, org)?;
+        // Two admins deactivating each other at once: the second, waiting on the lock,
+        // finds its own account gone.
+        if !is_active(conn, actor.user_id)? {
+            return Err(DalError::NotFound);
+        }
         let current = orgs::role_of(conn, org, user.0)?.ok_or(DalError::NotFound)?;
         if user == actor.user_id {
             return Err(DalError::Invalid(
@@ -407,6 +436,13 @@ pub fn deactivate_member(
         if !is_active(conn, user)? {
             return Err(DalError::Conflict(
                 "this account is already deactivated".into(),
+            ));
+        }
+        if need_to_know::last_active_manager(conn, org, user.0)? {
+            return Err(DalError::Conflict(
+                "this change would leave a SECRET item with nobody who can manage its access list; \
+                 give someone else that role first"
+                    .into(),
             ));
         }
         end_access(conn, user)

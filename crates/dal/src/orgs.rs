@@ -163,9 +163,13 @@ pub(crate) fn ensure_other_owner(
     org: OrgId,
     leaving: Uuid,
 ) -> DalResult<()> {
+    // Only owners who can still act count: a deactivated or erased OWNER keeps the
+    // role but could never use it.
     let owners: Vec<Uuid> = memberships::table
+        .inner_join(users::table)
         .filter(memberships::org_id.eq(org.0))
         .filter(memberships::role.eq(OrgRole::Owner.as_str()))
+        .filter(users::active.eq(true))
         .select(memberships::user_id)
         .for_update()
         .load(conn)?;

@@ -531,18 +531,20 @@ impl AuthService {
         self.db
             .run(move |c| {
                 crust_dal::transaction(c, |c| {
-                    let erased = crust_dal::gdpr::erase_own(c, &principal, checked)?;
-                    let mut e = rec2.event("deleteMyAccount", Outcome::Ok);
-                    e.subject_user = Some(user_id);
-                    e.variables = Some(
-                        json!({
-                            "membershipsRemoved": erased.memberships,
-                            "sessionsEnded": erased.sessions,
-                            "auditEventsPseudonymized": erased.audit_events_pseudonymized,
-                        })
-                        .to_string(),
-                    );
-                    rec2.append(c, &e)?;
+                    // The event goes in before the account's events are pseudonymized,
+                    // so it loses its client details with them.
+                    crust_dal::gdpr::erase_own(c, &principal, checked, |c, erased| {
+                        let mut e = rec2.event("deleteMyAccount", Outcome::Ok);
+                        e.subject_user = Some(user_id);
+                        e.variables = Some(
+                            json!({
+                                "membershipsRemoved": erased.memberships,
+                                "sessionsEnded": erased.sessions,
+                            })
+                            .to_string(),
+                        );
+                        rec2.append(c, &e)
+                    })?;
                     Ok(())
                 })
             })

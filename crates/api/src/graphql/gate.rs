@@ -46,10 +46,17 @@ pub const PASSWORD_FIELDS: &[&str] = &[
     "deleteMyAccount",
 ];
 
-/// One of these per request, from the sign-in bucket: the sign-in fields and the
-/// password fields.
+/// Fields whose work no complexity figure bounds (a whole person's data): one per
+/// request and from the sign-in rate limit too, so aliases or batches cannot multiply
+/// it into every pooled connection at once.
+pub const HEAVY_FIELDS: &[&str] = &["exportMyData"];
+
+/// One of these per request, from the sign-in bucket: the sign-in fields, the
+/// password fields and the heavy fields.
 pub fn is_sign_in(field: &str) -> bool {
-    SIGN_IN_FIELDS.contains(&field) || PASSWORD_FIELDS.contains(&field)
+    SIGN_IN_FIELDS.contains(&field)
+        || PASSWORD_FIELDS.contains(&field)
+        || HEAVY_FIELDS.contains(&field)
 }
 
 /// May anyone call this root field (PRODUCT.md: sign-up, login, token refresh, and

@@ -41,8 +41,13 @@ pub enum UserCommand {
     /// write it to a file.
     Export {
         email: String,
+        /// Write to this new file (mode 0600) instead of standard output.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Include what the person may no longer see (tasks and comments of
+        /// organizations they left): for the operator's own use, not to hand over.
+        #[arg(long)]
+        full: bool,
     },
     /// Erase an account's personal data (name, address, password, sessions); shared
     /// work stays, shown as by "deleted user"; its audit events are pseudonymized.
@@ -65,7 +70,7 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
             reassign_to,
             successor,
         } => offboard(&email, reassign_to.as_deref(), successor.as_deref()),
-        UserCommand::Export { email, out } => export(&email, out.as_deref()),
+        UserCommand::Export { email, out, full } => export(&email, out.as_deref(), full),
         UserCommand::Erase { email } => erase(&email),
     }
 }
@@ -180,7 +185,10 @@ fn deactivate(email: &str) -> anyhow::Result<()> {
     let user = account(&op, &mut conn, email)?;
     let ended = crust_dal::offboarding::deactivate(&op, &mut conn, user)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("deactivated {email}: {ended} open session(s) ended, pending email links spent");
+    println!(
+        "deactivated {email}: {} open session(s) ended, {} open invitation(s) they sent revoked, pending email links spent",
+        ended.sessions, ended.invitations
+    );
     Ok(())
 }
 
@@ -204,8 +212,8 @@ fn offboard(email: &str, reassign_to: Option<&str>, successor: Option<&str>) -> 
     let report = crust_dal::offboarding::offboard(&op, &mut conn, user, reassign_to, successor)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "offboarded {email}: deactivated, {} open session(s) ended",
-        report.sessions_ended
+        "offboarded {email}: deactivated, {} open session(s) ended, {} open invitation(s) they sent revoked",
+        report.sessions_ended, report.invitations_revoked
     );
     for (org, role) in &report.memberships_removed {
         println!("  removed from {org} (was {})", role.as_str());
@@ -236,19 +244,35 @@ fn offboard(email: &str, reassign_to: Option<&str>, successor: Option<&str>) -> 
     Ok(())
 }
 
-fn export(email: &str, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn export(email: &str, out: Option<&std::path::Path>, full: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let (op, mut conn) = console()?;
     let user = account(&op, &mut conn, email)?;
-    let data =
-        crust_dal::gdpr::export_user(&op, &mut conn, user).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let data = crust_dal::gdpr::export_user(&op, &mut conn, user, full)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let text = serde_json::to_string_pretty(&crust_api::gdpr::personal_data_json(&data))?;
     match out {
         Some(path) => {
-            std::fs::write(path, text + "\n")
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            // A new file only the operator can read: personal data, never through a
+            // link or into someone else's file.
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| {
+                    format!("cannot create {} (it must not exist yet)", path.display())
+                })?;
+            writeln!(file, "{text}").with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote the data of {email} to {}", path.display());
         }
         None => println!("{text}"),
+    }
+    if full {
+        eprintln!(
+            "--full: this holds what the person may no longer see; do not hand it over as is"
+        );
     }
     Ok(())
 }
