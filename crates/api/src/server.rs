@@ -88,6 +88,7 @@ fn http_server(
             .app_data(web::Data::new(state.clone()))
             .wrap(crate::http::cors(&options.cors_origins))
             .wrap(crate::http::security_headers(options.hsts))
+            .wrap(actix_web::middleware::from_fn(crate::http::startup::gate))
             .wrap(actix_web::middleware::from_fn(crate::http::request_id))
             .configure(|cfg| crate::http::routes(cfg, options.graphiql))
     })

@@ -223,6 +223,12 @@ fn status_and_the_deploy_check_warn_about_old_keys() {
         .args(["check", "--deploy"])
         .envs(env)
         .env("CRUST_KEY_MAX_AGE_DAYS", "30")
+        // Pasted as printed, without filling in the old pepper.
+        .env(
+            "CRUST_PASSWORD_PREVIOUS_PEPPERS",
+            "p1=<the current CRUST_PASSWORD_PEPPER>",
+        )
+        .env("CRUST_METRICS_BIND", "0.0.0.0:9464")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -233,6 +239,14 @@ fn status_and_the_deploy_check_warn_about_old_keys() {
         "{stdout}"
     );
     assert!(!stdout.contains("pepper-29991231"), "{stdout}");
+    assert!(
+        stdout.contains("SERIOUS CRUST_PASSWORD_PREVIOUS_PEPPERS holds a default or short pepper"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("CRUST_METRICS_BIND 0.0.0.0:9464 is not a loopback address"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("CRUST_FILE_KEY_ID") && stdout.contains("carries no date"),
         "{stdout}"

@@ -141,6 +141,15 @@ impl Config {
         for finding in crate::keys::age_findings(self, chrono::Utc::now().date_naive()) {
             warn(&finding);
         }
+        if let Some(metrics) = self.diagnostics.metrics_bind {
+            if metrics.port() == self.http.bind.port() {
+                warn("CRUST_METRICS_BIND uses the API's port: metrics must have an address of their own");
+            } else if !metrics.ip().is_loopback() {
+                warn(&format!(
+                    "CRUST_METRICS_BIND {metrics} is not a loopback address: /metrics has no authentication, keep it on a private network"
+                ));
+            }
+        }
         let url = self.database.url.expose();
         if !url.contains("sslmode=require") && !url.contains("sslmode=verify") {
             warn("DATABASE_URL does not require TLS (add sslmode=require or verify-full when the database is remote)");
@@ -157,8 +166,12 @@ impl Config {
     /// What the prod profile will not run with.
     pub fn prod_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let weak =
-            |s: &Secret, dev: &str| s.expose() == dev || s.expose().len() < MIN_PROD_SECRET_BYTES;
+        // `<…>` is how `crust keys rotate-…` writes a value to fill in, never a secret.
+        let weak = |s: &Secret, dev: &str| {
+            s.expose() == dev
+                || s.expose().len() < MIN_PROD_SECRET_BYTES
+                || s.expose().starts_with('<')
+        };
         let auth = &self.auth;
         if weak(&auth.jwt_secret, DEV_JWT_SECRET) {
             problems.push(format!(

@@ -16,6 +16,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             .map_err(|e| crust_dal::DalError::Invalid(e.to_string()))
     });
     match pending.await {
+        // Migrated, but the server has not let requests through yet: a moment more.
+        Ok(0) if super::startup::waiting() => HttpResponse::ServiceUnavailable()
+            .json(json!({ "status": "not ready", "database": "ok", "migrations": "being applied" })),
         Ok(0) => HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok", "migrations": "current" })),
         Ok(n) => HttpResponse::ServiceUnavailable()
             .json(json!({ "status": "not ready", "database": "ok", "migrations": format!("{n} pending") })),

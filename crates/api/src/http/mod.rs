@@ -14,6 +14,7 @@ mod headers;
 mod health;
 pub mod rate_limit;
 mod request_id;
+pub mod startup;
 
 use actix_web::web;
 

@@ -114,7 +114,12 @@ pub struct RestoreArgs {
     /// The backup file made by `crust backup`.
     file: PathBuf,
     /// The database to restore into (postgres://…); it must exist and be empty.
-    #[arg(long, value_name = "DATABASE_URL")]
+    #[arg(
+        long,
+        value_name = "DATABASE_URL",
+        env = "CRUST_RESTORE_INTO",
+        hide_env_values = true
+    )]
     into: String,
     /// Restore into a database that is not empty: the backup's objects are dropped and
     /// recreated (pg_restore --clean --if-exists); other objects stay.

@@ -36,8 +36,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Applies pending migrations before serving. A database that cannot be reached is no
 /// reason to exit (an orchestrator would restart us in a loop, and a database restart
-/// would take every server down with it): the server starts, `/readyz` answers 503,
-/// and the migrations run as soon as the database answers. A migration that fails on a
+/// would take every server down with it): the server starts, answers every request but
+/// the health checks with 503 (`/readyz` too), and migrates as soon as the database
+/// answers. A migration that fails on a
 /// reachable database still stops the start.
 fn migrate_now_or_when_reachable(config: &crust_api::Config) -> anyhow::Result<()> {
     match super::connect(config) {
@@ -48,6 +49,7 @@ fn migrate_now_or_when_reachable(config: &crust_api::Config) -> anyhow::Result<(
                 error = %format!("{e:#}"),
                 "the database is unreachable: serving anyway (not ready) and migrating once it answers"
             );
+            crust_api::http::startup::hold_until_migrated();
             let config = config.clone();
             std::thread::spawn(move || loop {
                 std::thread::sleep(std::time::Duration::from_millis(500));
@@ -56,12 +58,14 @@ fn migrate_now_or_when_reachable(config: &crust_api::Config) -> anyhow::Result<(
                 };
                 match super::migrate(&mut conn) {
                     Ok(()) => {
-                        tracing::info!("the database answers: migrations are current");
+                        crust_api::http::startup::migrated();
+                        tracing::info!("the database answers: migrations are current; serving");
                         return;
                     }
                     Err(e) => {
-                        // Readiness keeps saying how many are pending.
-                        tracing::error!(error = %format!("{e:#}"), "migrating failed: not ready until fixed");
+                        // Requests keep answering 503, readiness says how many are
+                        // pending: fix and restart.
+                        tracing::error!(error = %format!("{e:#}"), "migrating failed: not serving until fixed");
                         return;
                     }
                 }
