@@ -620,3 +620,60 @@ async fn damaged_foreign_or_newer_backups_and_full_targets_are_refused() {
     assert_eq!(fingerprint(&target.url), before);
     scratch.assert_staging_empty();
 }
+
+/// A backup is data from storage an attacker may reach: one whose dump loosens the
+/// database's protection (a grant, a disabled trigger) restores, but is refused before
+/// anyone serves it, naming each difference from what the migrations make.
+#[tokio::test]
+async fn a_backup_that_loosens_the_protection_is_refused_by_name() {
+    let app = TestApp::start().await;
+    seed(&app, 1).await;
+    {
+        let mut conn = diesel::PgConnection::establish(&app.db.url).unwrap();
+        for sql in [
+            "GRANT UPDATE ON audit_events TO crust_app",
+            "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_or_delete",
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).unwrap();
+        }
+    }
+    let scratch = Scratch::new();
+    let file = scratch.0.join("crust.backup");
+    let b = backup(&app.db.url, &file, &[]);
+    assert!(b.ok, "backup failed: {}{}", b.stdout, b.stderr);
+    let target = TestDb::empty().await;
+    let r = restore(&file, &target.url, &scratch.0, &[]);
+    assert!(
+        !r.ok,
+        "a loosened database was restored silently: {}",
+        r.stdout
+    );
+    assert!(
+        r.stderr
+            .contains("its protection differs from what the migrations make")
+            && r.stderr.contains("do not serve it"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("not made by the migrations: grant public.audit_events to crust_app UPDATE"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("audit_events.audit_events_no_update_or_delete enabled=D"),
+        "{}",
+        r.stderr
+    );
+    // The scratch database it compared with is gone.
+    let mut admin = diesel::PgConnection::establish(&crust_e2e::db::admin_url()).unwrap();
+    let left = try_texts(
+        &mut admin,
+        "SELECT datname AS v FROM pg_database WHERE datname LIKE 'crust_restore_check_%'",
+    )
+    .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    scratch.assert_staging_empty();
+}

@@ -587,6 +587,16 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
             if found.len() >= 5 { ", …" } else { "" }
         );
     }
+    if !found.is_empty() {
+        // The target's default privileges would grant every table pg_restore re-creates
+        // to whom they name (the migrations give crust_app everything on new tables,
+        // then revoke what it must not have, e.g. UPDATE on the audit log): a dump
+        // records only a table's own grants, so they would stay. The dump brings its
+        // default privileges back at its end.
+        diesel::sql_query(CLEAR_SCHEMA_DEFAULT_PRIVILEGES)
+            .execute(&mut conn)
+            .context("cannot clear the target's default privileges before replacing its objects")?;
+    }
     drop(conn);
 
     pg_restore(&args, &staged.path(), !found.is_empty())?;
@@ -668,6 +678,19 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         "audit log intact: {} events in {} chains verified",
         report.events, report.chains
     );
+    if pending == 0 {
+        drop(conn);
+        let checked = super::restore_check::compare_with_migrations(&args.into)
+            .with_context(|| restored.to_owned())?;
+        println!("protection as the migrations make it: {checked} triggers, grants, policies and functions compared");
+        conn = crust_dal::establish(&Operator::at_console(), &args.into)
+            .context("cannot connect to the restored database")?;
+    } else {
+        println!(
+            "note: triggers, grants and policies not compared (the backup predates this crust's \
+             migrations): after `crust migrate`, restore a fresh backup of it to compare"
+        );
+    }
 
     if let Ok(absent) = texts(
         &mut conn,
@@ -691,6 +714,24 @@ pub fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Revokes every per-schema default privilege of the database.
+const CLEAR_SCHEMA_DEFAULT_PRIVILEGES: &str = "DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN
+    SELECT pg_get_userbyid(d.defaclrole) AS owner, n.nspname AS schema,
+           CASE d.defaclobjtype WHEN 'r' THEN 'TABLES' WHEN 'S' THEN 'SEQUENCES'
+                WHEN 'f' THEN 'FUNCTIONS' WHEN 'T' THEN 'TYPES' ELSE 'SCHEMAS' END AS kind,
+           CASE a.grantee WHEN 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS grantee
+      FROM pg_default_acl d
+      JOIN pg_namespace n ON n.oid = d.defaclnamespace
+      CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+  LOOP
+    EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA %I REVOKE ALL ON %s FROM %s',
+                   r.owner, r.schema, r.kind, r.grantee);
+  END LOOP;
+END $$";
 
 /// What a verified backup is.
 struct Verified {

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod mail;
 pub mod migrate;
 pub mod org;
+pub mod restore_check;
 pub mod seed;
 pub mod serve;
 pub mod user;
