@@ -268,6 +268,22 @@ pub fn error_code(body: &Value) -> Option<&str> {
     body["errors"][0]["extensions"]["code"].as_str()
 }
 
+/// Runs the `crust` binary at `bin` (a test's `env!("CARGO_BIN_EXE_crust")`) against
+/// `database_url`: whether it succeeded, and everything it printed (stdout, stderr).
+pub fn run_crust(bin: &str, database_url: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(bin)
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Makes a secret printable in test configs without exposing real ones.
 pub fn secret(s: &str) -> Secret {
     Secret::new(s)

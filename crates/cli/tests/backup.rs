@@ -667,13 +667,21 @@ async fn a_backup_that_loosens_the_protection_is_refused_by_name() {
         "{}",
         r.stderr
     );
-    // The scratch database it compared with is gone.
+    // The scratch database it compared with is gone (other tests' restores make theirs
+    // for a moment: wait for them).
     let mut admin = diesel::PgConnection::establish(&crust_e2e::db::admin_url()).unwrap();
-    let left = try_texts(
-        &mut admin,
-        "SELECT datname AS v FROM pg_database WHERE datname LIKE 'crust_restore_check_%'",
-    )
-    .unwrap();
-    assert!(left.is_empty(), "{left:?}");
+    let started = std::time::Instant::now();
+    loop {
+        let left = try_texts(
+            &mut admin,
+            "SELECT datname AS v FROM pg_database WHERE datname LIKE 'crust_restore_check_%'",
+        )
+        .unwrap();
+        if left.is_empty() {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "{left:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     scratch.assert_staging_empty();
 }

@@ -3,24 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-
 use crust_e2e::{error_code, Session, TestApp, TEST_PASSWORD};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
 fn crust(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_crust"))
-        .args(args)
-        .env("DATABASE_URL", &app.db.url)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    crust_e2e::run_crust(env!("CARGO_BIN_EXE_crust"), &app.db.url, args)
 }
 
 async fn comment(app: &TestApp, who: &Session, task: &str, body: &str) -> String {

@@ -4,24 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-
 use crust_e2e::{error_code, Session, TestApp, TEST_PASSWORD};
 use serde_json::{json, Value};
 
 fn crust_user(app: &TestApp, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_crust"))
-        .arg("user")
-        .args(args)
-        .env("DATABASE_URL", &app.db.url)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let args: Vec<&str> = std::iter::once("user")
+        .chain(args.iter().copied())
+        .collect();
+    crust_e2e::run_crust(env!("CARGO_BIN_EXE_crust"), &app.db.url, &args)
 }
 
 async fn me(app: &TestApp, access: &str) -> Value {

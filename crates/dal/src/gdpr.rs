@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use crust_domain::{OrgId, OrgRole, UserId};
+use crust_domain::{OrgRole, UserId};
 use diesel::prelude::*;
 use uuid::Uuid;
 
@@ -471,26 +471,18 @@ fn erase(
         if erased_at.is_some() {
             return Err(DalError::Conflict("this account is already erased".into()));
         }
-        let member_of: Vec<(Uuid, String, String)> = memberships::table
-            .inner_join(organizations::table)
-            .filter(memberships::user_id.eq(user.0))
-            .order(organizations::name.asc())
-            .select((organizations::id, organizations::name, memberships::role))
-            .load(conn)?;
+        let member_of = orgs::memberships_of(conn, user.0)?;
         for (org, name, role) in &member_of {
-            let org = OrgId(*org);
-            need_to_know::lock_org(conn, org)?;
-            if parse_org_role(role) == OrgRole::Owner {
-                if let Err(DalError::Conflict(_)) = orgs::ensure_other_owner(conn, org, user.0) {
-                    return Err(DalError::Conflict(format!(
-                        "this account is the last OWNER of \"{name}\": make someone else OWNER \
-                         there first, then delete the account"
-                    )));
-                }
+            need_to_know::lock_org(conn, *org)?;
+            if *role == OrgRole::Owner && orgs::is_last_owner(conn, *org, user.0)? {
+                return Err(DalError::Conflict(format!(
+                    "this account is the last OWNER of \"{name}\": make someone else OWNER \
+                     there first, then delete the account"
+                )));
             }
         }
         for (org, _, _) in &member_of {
-            orgs::strip_access(conn, OrgId(*org), user.0)?;
+            orgs::strip_access(conn, *org, user.0)?;
         }
         let sessions =
             diesel::delete(sessions::table.filter(sessions::user_id.eq(user.0))).execute(conn)?;

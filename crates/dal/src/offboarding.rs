@@ -245,23 +245,11 @@ pub fn offboard(
             }
         }
         let mut report = OffboardReport::default();
-        let member_of: Vec<(Uuid, String, String)> = memberships::table
-            .inner_join(organizations::table)
-            .filter(memberships::user_id.eq(user.0))
-            .order(organizations::name.asc())
-            .select((organizations::id, organizations::name, memberships::role))
-            .load(conn)?;
+        let member_of = orgs::memberships_of(conn, user.0)?;
         for (org, org_name, role) in &member_of {
-            let org = OrgId(*org);
+            let (org, role) = (*org, *role);
             need_to_know::lock_org(conn, org)?;
-            let role = parse_org_role(role);
-            let last_owner = role == OrgRole::Owner
-                && match orgs::ensure_other_owner(conn, org, user.0) {
-                    Ok(()) => false,
-                    Err(DalError::Conflict(_)) => true,
-                    Err(e) => return Err(e),
-                };
-            if last_owner {
+            if role == OrgRole::Owner && orgs::is_last_owner(conn, org, user.0)? {
                 let Some(successor) = successor else {
                     return Err(DalError::Conflict(format!(
                         "this account is the last OWNER of \"{org_name}\": name a successor \
@@ -285,13 +273,11 @@ pub fn offboard(
         }
         hand_over_open_tasks(conn, user, reassign_to, &mut report)?;
         for (org, org_name, role) in member_of {
-            orgs::strip_access(conn, OrgId(org), user.0)?;
-            let mut e = console_event("offboardUser", user, Some(org));
-            e.variables = Some(format!("{{\"role\":\"{role}\"}}"));
+            orgs::strip_access(conn, org, user.0)?;
+            let mut e = console_event("offboardUser", user, Some(org.0));
+            e.variables = Some(format!("{{\"role\":\"{}\"}}", role.as_str()));
             audit::append(conn, &e)?;
-            report
-                .memberships_removed
-                .push((org_name, parse_org_role(&role)));
+            report.memberships_removed.push((org_name, role));
         }
         let ended = end_access(conn, user)?;
         report.sessions_ended = ended.sessions;

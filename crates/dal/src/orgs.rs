@@ -157,6 +157,32 @@ pub(crate) fn check_role_change(
     Ok(())
 }
 
+/// The organizations a user belongs to, by name: (id, name, role).
+pub(crate) fn memberships_of(
+    conn: &mut PgConnection,
+    user: Uuid,
+) -> DalResult<Vec<(OrgId, String, OrgRole)>> {
+    let rows: Vec<(Uuid, String, String)> = memberships::table
+        .inner_join(organizations::table)
+        .filter(memberships::user_id.eq(user))
+        .order(organizations::name.asc())
+        .select((organizations::id, organizations::name, memberships::role))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, role)| (OrgId(id), name, parse_org_role(&role)))
+        .collect())
+}
+
+/// Whether `user` is the organization's last OWNER who can act.
+pub(crate) fn is_last_owner(conn: &mut PgConnection, org: OrgId, user: Uuid) -> DalResult<bool> {
+    match ensure_other_owner(conn, org, user) {
+        Ok(()) => Ok(false),
+        Err(DalError::Conflict(_)) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// Refuses a change that would leave the organization without an OWNER.
 pub(crate) fn ensure_other_owner(
     conn: &mut PgConnection,
