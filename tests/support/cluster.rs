@@ -2,11 +2,10 @@
 //! free port, trust on loopback), for tests that stop and start the database under a
 //! running server: never the shared cluster other tests use.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::replica::{as_postgres, bin};
+use crate::replica::{as_postgres, bin, chown, free_port, postgres_dir};
 
 pub struct Cluster {
     pub port: u16,
@@ -28,18 +27,7 @@ fn run(mut cmd: Command, what: &str, log: Option<&std::path::Path>) {
 impl Cluster {
     /// A new, running cluster with the superuser `postgres`.
     pub fn start() -> Cluster {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("crust-cluster-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let _ = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status();
+        let (port, dir) = (free_port(), postgres_dir("cluster"));
         let mut initdb = as_postgres(&bin("initdb"));
         initdb
             .args([
@@ -62,10 +50,7 @@ impl Cluster {
             ),
         )
         .unwrap();
-        let _ = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status();
+        chown(&dir);
         let cluster = Cluster { port, dir };
         cluster.up();
         cluster

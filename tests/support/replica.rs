@@ -43,6 +43,32 @@ pub(crate) fn as_postgres(program: &Path) -> Command {
     }
 }
 
+/// A port nothing listens on now, for a server of the test's own.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Hands a directory (and what is in it) to the `postgres` OS user, which the server
+/// programs run as when we are root.
+pub(crate) fn chown(p: &Path) {
+    let _ = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(p)
+        .status();
+}
+
+/// A new temporary directory for a cluster, owned by `postgres`.
+pub(crate) fn postgres_dir(kind: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("crust-{kind}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    chown(&dir);
+    dir
+}
+
 fn run(mut cmd: Command, what: &str) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
@@ -106,21 +132,7 @@ impl Replica {
     pub fn start(admin_url: &str, hba: &[String]) -> Replica {
         let mut primary = PgConnection::establish(admin_url).unwrap();
         let added_line = allow_replication(&mut primary);
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("crust-replica-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let chown = |p: &Path| {
-            let _ = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(p)
-                .status();
-        };
-        chown(&dir);
+        let (port, dir) = (free_port(), postgres_dir("replica"));
         let data = dir.join("data");
         let mut backup = as_postgres(&bin("pg_basebackup"));
         backup
