@@ -68,14 +68,3 @@ impl Db {
         .map_err(ApiError::from)
     }
 }
-
-/// Runs CPU-heavy work (password hashing) off the async executor.
-pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("blocking task failed: {e}")))
-}

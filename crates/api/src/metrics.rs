@@ -66,6 +66,10 @@ pub struct Metrics {
     pub db_unavailable: Counter,
     pub mail: Family<MailLabel, Counter>,
     audit_appended: Counter,
+    pub password_hash_slots: Gauge,
+    pub password_hash_waiting: Gauge,
+    password_hash_peak: Gauge,
+    peak: std::sync::atomic::AtomicI64,
     pool_connections: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
@@ -114,6 +118,24 @@ impl Metrics {
             "Audit events this process appended",
             audit_appended.clone(),
         );
+        let password_hash_slots = Gauge::default();
+        registry.register(
+            "password_hash_slots",
+            "Password hashes that may run at once (CRUST_PASSWORD_HASH_CONCURRENCY)",
+            password_hash_slots.clone(),
+        );
+        let password_hash_waiting = Gauge::default();
+        registry.register(
+            "password_hash_waiting",
+            "Sign-ins and password changes waiting for a hashing slot",
+            password_hash_waiting.clone(),
+        );
+        let password_hash_peak = Gauge::default();
+        registry.register(
+            "password_hash_peak_running",
+            "The most password hashes that ran at once since the process started",
+            password_hash_peak.clone(),
+        );
         let pool_connections = Gauge::default();
         registry.register(
             "db_pool_connections",
@@ -148,6 +170,10 @@ impl Metrics {
             db_unavailable,
             mail,
             audit_appended,
+            password_hash_slots,
+            password_hash_waiting,
+            password_hash_peak,
+            peak: std::sync::atomic::AtomicI64::new(0),
             pool_connections,
             pool_idle,
             pool_max,
@@ -177,6 +203,14 @@ impl Metrics {
                 field: "other".into(),
             },
         }
+    }
+
+    /// `now` password hashes run at once.
+    pub fn hashes_running(&self, now: i64) {
+        use std::sync::atomic::Ordering;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.password_hash_peak
+            .set(self.peak.load(Ordering::SeqCst));
     }
 
     /// Records one answered operation.

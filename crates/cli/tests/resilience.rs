@@ -475,3 +475,109 @@ async fn sigterm_lets_requests_in_flight_finish_and_refuses_new_connections() {
         signalled.elapsed()
     );
 }
+
+/// A sign-in storm cannot take the machine: at most CRUST_PASSWORD_HASH_CONCURRENCY
+/// password hashes run at once (the peak is read from /metrics), and a sign-in that
+/// cannot get a slot in time is told to retry instead of piling up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn password_hashing_is_bounded_under_a_sign_in_storm() {
+    let db = TestDb::migrated().await;
+    {
+        let op = crust_dal::Operator::at_console();
+        let mut conn = crust_dal::establish(&op, &db.url).unwrap();
+        let hash = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 10)
+            .unwrap()
+            .hash(TEST_PASSWORD)
+            .unwrap();
+        crust_dal::users::create_verified(&op, &mut conn, "storm@example.test", "Storm", &hash)
+            .unwrap();
+    }
+    let login = |http: reqwest::Client, base: String| async move {
+        gql(
+            &http,
+            &base,
+            None,
+            "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+            json!({ "i": { "email": "storm@example.test", "password": TEST_PASSWORD } }),
+        )
+        .await
+        .unwrap()
+    };
+
+    // One slot, a generous wait: every sign-in succeeds, one hash at a time.
+    let (port, metrics) = (free_port(), free_port());
+    let metrics_bind = format!("127.0.0.1:{metrics}");
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = serve(
+        &db.url,
+        port,
+        &[
+            ("CRUST_BCRYPT_COST", "10"),
+            // One account signing in many times at once from one address: the
+            // guessing throttle would (rightly) refuse most; this test is not about it.
+            ("CRUST_LOGIN_MAX_FAILURES", "1000"),
+            ("CRUST_PASSWORD_HASH_CONCURRENCY", "1"),
+            ("CRUST_METRICS_BIND", &metrics_bind),
+        ],
+    );
+    let http = reqwest::Client::new();
+    wait_until("alive", Duration::from_secs(30), async || {
+        status(&http, &format!("{base}/healthz")).await == Some(200)
+    })
+    .await;
+    let storm: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(login(http.clone(), base.clone())))
+        .collect();
+    for s in storm {
+        let (code, _, body) = s.await.unwrap();
+        assert_eq!(code, 200, "{body}");
+        assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    }
+    let text = http
+        .get(format!("http://{metrics_bind}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("crust_password_hash_slots 1\n"), "{text}");
+    assert!(
+        text.contains("crust_password_hash_peak_running 1\n"),
+        "{text}"
+    );
+    drop(_server);
+
+    // One slot and no patience: a storm of slow hashes is partly told to retry.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = serve(
+        &db.url,
+        port,
+        &[
+            ("CRUST_BCRYPT_COST", "12"),
+            ("CRUST_LOGIN_MAX_FAILURES", "1000"),
+            ("CRUST_PASSWORD_HASH_CONCURRENCY", "1"),
+            ("CRUST_PASSWORD_HASH_WAIT_MS", "1"),
+        ],
+    );
+    wait_until("alive", Duration::from_secs(30), async || {
+        status(&http, &format!("{base}/healthz")).await == Some(200)
+    })
+    .await;
+    let storm: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(login(http.clone(), base.clone())))
+        .collect();
+    let mut answers = Vec::new();
+    for s in storm {
+        let (code, retry, body) = s.await.unwrap();
+        answers.push((code, retry, body));
+    }
+    let told_to_retry = answers
+        .iter()
+        .filter(|(code, retry, _)| *code == 503 && retry.as_deref() == Some("1"))
+        .count();
+    let served = answers.iter().filter(|(code, _, _)| *code == 200).count();
+    assert!(told_to_retry >= 1 && served >= 1, "{answers:?}");
+    assert_eq!(told_to_retry + served, answers.len(), "{answers:?}");
+}

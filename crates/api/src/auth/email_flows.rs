@@ -12,7 +12,6 @@ use serde_json::json;
 use super::service::{AuthService, Principal, SignedIn};
 use super::throttle::AccountKey;
 use crate::audit::Recorder;
-use crate::db::blocking;
 use crate::error::ApiError;
 
 /// The least time `requestPasswordReset` and `resendVerification` take. They hash no
@@ -51,14 +50,16 @@ impl AuthService {
             .await?;
         let hasher = self.hasher();
         // The same bcrypt work whether or not the link is good.
-        let link = blocking(move || match pending {
-            Some(p) => p.check(&hasher, &password),
-            None => {
-                hasher.verify_dummy(&password);
-                None
-            }
-        })
-        .await?;
+        let link = self
+            .hashing
+            .run(move || match pending {
+                Some(p) => p.check(&hasher, &password),
+                None => {
+                    hasher.verify_dummy(&password);
+                    None
+                }
+            })
+            .await?;
         let Some(link) = link else {
             let mut e = rec.sign_in_event("verifyEmail", Outcome::Invalid);
             e.error_code = Some("BAD_USER_INPUT".into());

@@ -23,7 +23,7 @@ use crate::audit::Recorder;
 use crate::auth::throttle::{AccountKey, Attempt, ClientKey, LoginThrottle};
 use crate::auth::tokens::{new_refresh_token, TokenKeys};
 use crate::config::Config;
-use crate::db::{blocking, Db};
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::mail::MailWake;
 use crust_dal::password::PasswordHasher;
@@ -56,6 +56,8 @@ pub type AuthError = ApiError;
 pub struct AuthService {
     pub(super) db: Db,
     hasher: Arc<PasswordHasher>,
+    /// Where password hashing runs (bounded: see `hashing`).
+    pub(super) hashing: super::hashing::HashingPool,
     keys: Arc<TokenKeys>,
     signup_enabled: bool,
     /// The token signing keys, current first: CSRF tokens are made with the current
@@ -78,6 +80,10 @@ impl AuthService {
         Ok(AuthService {
             db,
             hasher: Arc::new(hasher),
+            hashing: super::hashing::HashingPool::new(
+                config.auth.password_hash_concurrency,
+                std::time::Duration::from_millis(config.auth.password_hash_wait_ms),
+            ),
             keys: Arc::new(TokenKeys::from_config(config)),
             signup_enabled: config.auth.signup_enabled,
             csrf_keys: std::iter::once(config.auth.jwt_secret.clone())
@@ -115,7 +121,8 @@ impl AuthService {
         check_new_password(&password)
             .map_err(|e| ApiError::BadUserInput(format!("password: {e}")))?;
         let hasher = self.hasher.clone();
-        blocking(move || hasher.hash(&password))
+        self.hashing
+            .run(move || hasher.hash(&password))
             .await?
             .map_err(|e| ApiError::internal(e.to_string()))
     }
@@ -180,26 +187,28 @@ impl AuthService {
         let attempt = self.throttled(account, client).await;
         let locked = attempt.check.locked;
         let hasher = self.hasher.clone();
-        let (verdict, user_id, proof, rehash) = blocking(move || match creds {
-            Some(c) => {
-                let proof = c.check(&hasher, &password);
-                let verdict = match (proof.is_some(), c.is_active(), c.is_verified()) {
-                    (true, true, true) => None,
-                    (true, true, false) => Some(UNVERIFIED),
-                    (true, false, _) => Some("inactive_account"),
-                    (false, _, _) => Some("wrong_password"),
-                };
-                let rehash = (verdict.is_none() && c.needs_rehash(&hasher))
-                    .then(|| hasher.hash(&password).ok())
-                    .flatten();
-                (verdict, Some(c.user_id()), proof, rehash)
-            }
-            None => {
-                hasher.verify_dummy(&password);
-                (Some("unknown_account"), None, None, None)
-            }
-        })
-        .await?;
+        let (verdict, user_id, proof, rehash) = self
+            .hashing
+            .run(move || match creds {
+                Some(c) => {
+                    let proof = c.check(&hasher, &password);
+                    let verdict = match (proof.is_some(), c.is_active(), c.is_verified()) {
+                        (true, true, true) => None,
+                        (true, true, false) => Some(UNVERIFIED),
+                        (true, false, _) => Some("inactive_account"),
+                        (false, _, _) => Some("wrong_password"),
+                    };
+                    let rehash = (verdict.is_none() && c.needs_rehash(&hasher))
+                        .then(|| hasher.hash(&password).ok())
+                        .flatten();
+                    (verdict, Some(c.user_id()), proof, rehash)
+                }
+                None => {
+                    hasher.verify_dummy(&password);
+                    (Some("unknown_account"), None, None, None)
+                }
+            })
+            .await?;
         // For the record only: the caller is told the same thing in every case.
         let refusal = if locked {
             Some("account_locked")
@@ -489,7 +498,10 @@ impl AuthService {
         let attempt = self.throttled(account, client).await;
         let locked = attempt.check.locked;
         let hasher = self.hasher.clone();
-        let checked = blocking(move || creds.check(&hasher, &current)).await?;
+        let checked = self
+            .hashing
+            .run(move || creds.check(&hasher, &current))
+            .await?;
         let checked = match checked {
             Some(checked) if !locked => checked,
             _ => {

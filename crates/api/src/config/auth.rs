@@ -85,6 +85,18 @@ settings! {
             range: 4..=31,
             doc: "bcrypt cost. Below 12 only in the `test` profile; hashes are upgraded at the next login when it changes.",
         },
+        pub password_hash_concurrency: usize {
+            env: "CRUST_PASSWORD_HASH_CONCURRENCY",
+            default: IsNoted("0", "half the cores, at least 1"),
+            range: 0..=256,
+            doc: "Password hashes (sign-in, sign-up, password changes) that run at once; the others wait their turn, so a sign-in storm never takes the cores and threads reads need. 0: half the cores, at least 1.",
+        },
+        pub password_hash_wait_ms: u64 {
+            env: "CRUST_PASSWORD_HASH_WAIT_MS",
+            default: IsNoted("10000", "10 s"),
+            range: 1..=600_000,
+            doc: "Longest wait for a hashing slot; then 503 with `Retry-After`.",
+        },
         pub signup_enabled: bool {
             env: "CRUST_SIGNUP_ENABLED",
             default: OutsideProd("true", "false"),
