@@ -25,6 +25,7 @@ mod nested;
 mod operations;
 mod owners;
 mod recipes;
+mod rollups;
 mod schema;
 mod search;
 mod statements;

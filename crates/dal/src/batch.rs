@@ -7,9 +7,8 @@
 use std::collections::HashMap;
 
 use crust_domain::dependency::blocks;
-use crust_domain::progress::{rollup, Weighed};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int2, Integer, Nullable, Text, Uuid as SqlUuid};
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::actor::Actor;
@@ -315,47 +314,46 @@ pub enum RollupOf {
 struct RollupRow {
     #[diesel(sql_type = SqlUuid)]
     parent: Uuid,
-    #[diesel(sql_type = Text)]
-    status: String,
-    #[diesel(sql_type = Int2)]
-    progress: i16,
-    #[diesel(sql_type = Nullable<Integer>)]
-    duration_days: Option<i32>,
+    #[diesel(sql_type = BigInt)]
+    weighted: i64,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
 }
 
 /// Progress of boxes, slices or projects over the tasks the actor may see
-/// (`crust_domain::progress::rollup`); `None` where no task counts.
+/// (`crust_domain::progress`): summed in SQL by the domain's rule, one row per parent
+/// back; `None` where no task counts.
 pub fn progress_of(
     conn: &mut PgConnection,
     actor: &Actor,
     of: RollupOf,
     parents: &[Uuid],
 ) -> DalResult<HashMap<Uuid, Option<f64>>> {
+    use crust_domain::progress::{from_sums, SQL_COUNTS, SQL_PROGRESS, SQL_WEIGHT};
     let (from, parent) = match of {
         RollupOf::Box => ("tasks t", "t.box_id"),
         RollupOf::Slice => ("tasks t JOIN boxes b ON b.id = t.box_id", "b.slice_id"),
         RollupOf::Project => ("tasks t", "t.project_id"),
     };
     let mut q = Raw::new(&format!(
-        "SELECT {parent} AS parent, t.status, t.progress, t.duration_days FROM {from} WHERE {parent} = ANY("
+        "SELECT {parent} AS parent, sum({SQL_WEIGHT} * {SQL_PROGRESS})::bigint AS weighted, \
+         sum({SQL_WEIGHT})::bigint AS total FROM {from} WHERE {SQL_COUNTS} AND {parent} = ANY("
     ));
     q.uuids(parents.to_vec())
         .sql(") AND ")
-        .task_rule(actor, "t");
-    let mut by_parent: HashMap<Uuid, Vec<Weighed>> = HashMap::new();
-    for row in q.load::<RollupRow>(conn)? {
-        by_parent.entry(row.parent).or_default().push(Weighed {
-            status: row
-                .status
-                .parse()
-                .unwrap_or(crust_domain::TaskStatus::NotStarted),
-            progress: row.progress,
-            duration_days: row.duration_days,
-        });
-    }
+        .task_rule(actor, "t")
+        .sql(&format!(" GROUP BY {parent}"));
+    let mut sums: HashMap<Uuid, (i64, i64)> = q
+        .load::<RollupRow>(conn)?
+        .into_iter()
+        .map(|r| (r.parent, (r.weighted, r.total)))
+        .collect();
     Ok(parents
         .iter()
-        .map(|p| (*p, by_parent.remove(p).and_then(rollup)))
+        .map(|p| {
+            let rollup = sums.remove(p).and_then(|(w, t)| from_sums(w, t));
+            (*p, rollup)
+        })
         .collect())
 }
 

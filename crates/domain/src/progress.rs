@@ -14,21 +14,36 @@ pub struct Weighed {
 
 /// The rollup over some tasks, in percent; `None` when no task counts.
 pub fn rollup(tasks: impl IntoIterator<Item = Weighed>) -> Option<f64> {
-    let (mut weighted, mut total) = (0f64, 0f64);
+    let (mut weighted, mut total) = (0i64, 0i64);
     for t in tasks {
         if t.status == TaskStatus::NotNeeded {
             continue;
         }
-        let weight = f64::from(t.duration_days.filter(|d| *d > 0).unwrap_or(1));
+        let weight = i64::from(t.duration_days.filter(|d| *d > 0).unwrap_or(1));
         let progress = if t.status == TaskStatus::Done {
-            100.0
+            100
         } else {
-            f64::from(t.progress.clamp(0, 100))
+            i64::from(t.progress.clamp(0, 100))
         };
         weighted += weight * progress;
         total += weight;
     }
-    (total > 0.0).then(|| weighted / total)
+    from_sums(weighted, total)
+}
+
+/// The same rule for PostgreSQL, so a rollup is summed where the rows are rather than
+/// shipped to be summed here: over a task row aliased `t`, whether it counts, its
+/// weight and its progress, exactly as [`rollup`] reads them. Sum
+/// `weight * progress` and `weight` over the rows that count, and finish with
+/// [`from_sums`]. (A test in `tests/e2e` checks SQL and [`rollup`] agree.)
+pub const SQL_COUNTS: &str = "t.status <> 'NOT_NEEDED'";
+pub const SQL_WEIGHT: &str = "(CASE WHEN t.duration_days > 0 THEN t.duration_days ELSE 1 END)";
+pub const SQL_PROGRESS: &str =
+    "(CASE WHEN t.status = 'DONE' THEN 100 ELSE LEAST(GREATEST(t.progress, 0), 100) END)";
+
+/// The rollup from Σ(weight × progress) and Σ weight; `None` when nothing counted.
+pub fn from_sums(weighted: i64, total: i64) -> Option<f64> {
+    (total > 0).then(|| weighted as f64 / total as f64)
 }
 
 #[cfg(test)]
