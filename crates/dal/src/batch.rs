@@ -35,7 +35,6 @@ macro_rules! ranked {
 
 ranked!(RankedSlice, Slice);
 ranked!(RankedBox, TaskBox);
-ranked!(RankedTask, Task);
 ranked!(RankedComment, Comment);
 ranked!(RankedAttachment, crate::attachments::Attachment);
 
@@ -133,6 +132,10 @@ pub enum TaskParent {
 }
 
 /// The tasks the actor may see in these boxes (or projects), in position order.
+///
+/// Each parent's page is read through the `(box_id, position, id)` index and stops at
+/// its limit (a board column of thousands of cards returns its first 50 without ranking
+/// the rest); the totals are a plain count beside it.
 pub fn tasks_of(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -144,22 +147,69 @@ pub fn tasks_of(
         TaskParent::Box => "t.box_id",
         TaskParent::Project => "t.project_id",
     };
-    let mut inner = Raw::new(&format!(
-        "SELECT {TASK_COLUMNS}, {column} AS parent, \
-                count(*) OVER (PARTITION BY {column}) AS total, \
-                row_number() OVER (PARTITION BY {column} ORDER BY t.position, t.id) AS rn \
-           FROM tasks t WHERE {column} = ANY("
+    let mut count = Raw::new(&format!(
+        "SELECT {column} AS id, count(*) AS n FROM tasks t WHERE {column} = ANY("
     ));
-    inner
+    count
         .uuids(parents.to_vec())
         .sql(") AND ")
-        .task_rule(actor, "t");
-    let rows: Vec<RankedTask> = page_of(inner, page).load(conn)?;
-    Ok(group(
-        rows.into_iter().map(|r| (r.item, r.parent, r.total, r.rn)),
-        parents,
-        page,
-    ))
+        .task_rule(actor, "t")
+        .sql(" GROUP BY 1");
+    let totals: HashMap<Uuid, i64> = count
+        .load::<IdCount>(conn)?
+        .into_iter()
+        .map(|r| (r.id, r.n))
+        .collect();
+    let mut out: HashMap<Uuid, Paged<Task>> = parents
+        .iter()
+        .map(|p| {
+            (
+                *p,
+                Paged::new(Vec::new(), totals.get(p).copied().unwrap_or(0), page),
+            )
+        })
+        .collect();
+    let wanted: Vec<Uuid> = parents
+        .iter()
+        .filter(|p| totals.get(p).copied().unwrap_or(0) > page.offset)
+        .copied()
+        .collect();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let mut rows = Raw::new(&format!("SELECT {TASK_COLUMNS}, p.parent FROM unnest("));
+    rows.uuids(wanted)
+        .sql(&format!(
+            ") AS p(parent) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE {column} = p.parent AND "
+        ))
+        .task_rule(actor, "t")
+        .sql(" ORDER BY t.position, t.id OFFSET ")
+        .bigint(page.offset)
+        .sql(" LIMIT ")
+        .bigint(page.limit)
+        .sql(") t ORDER BY p.parent, t.position, t.id");
+    for row in rows.load::<TaskOf>(conn)? {
+        if let Some(paged) = out.get_mut(&row.parent) {
+            paged.items.push(row.item);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(QueryableByName)]
+struct IdCount {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct TaskOf {
+    #[diesel(embed)]
+    item: Task,
+    #[diesel(sql_type = SqlUuid)]
+    parent: Uuid,
 }
 
 /// The comments on these tasks, oldest first.

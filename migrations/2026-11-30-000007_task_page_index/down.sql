@@ -1,0 +1,1 @@
+DROP INDEX tasks_box_id_position_idx;
