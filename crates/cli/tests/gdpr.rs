@@ -25,6 +25,18 @@ async fn comment(app: &TestApp, who: &Session, task: &str, body: &str) -> String
         .to_owned()
 }
 
+/// An OWNER, a MEMBER ("me") of their organization, and a project open to it.
+async fn member_of_a_project(app: &TestApp) -> (Session, Session, String) {
+    let owner = app.user("owner").await;
+    let me = app.user("me").await;
+    let org = app.create_org(&owner, "Acme").await;
+    app.add_org_member(&owner, &org, &me, "MEMBER").await;
+    let project = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    (owner, me, project)
+}
+
 async fn export(app: &TestApp, who: &Session) -> Value {
     let d = app.ok(who, "{ exportMyData }", json!({})).await;
     serde_json::from_str(d["exportMyData"].as_str().unwrap()).unwrap()
@@ -40,13 +52,7 @@ fn count(app: &TestApp, sql: &str, arg: &str) -> i64 {
 #[tokio::test]
 async fn my_export_holds_my_data_and_withholds_what_i_may_no_longer_see() {
     let app = TestApp::start().await;
-    let owner = app.user("owner").await;
-    let me = app.user("me").await;
-    let org = app.create_org(&owner, "Acme").await;
-    app.add_org_member(&owner, &org, &me, "MEMBER").await;
-    let project = app
-        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
-        .await;
+    let (owner, me, project) = member_of_a_project(&app).await;
     let mine = app
         .create_task(&owner, &project, None, "CONFIDENTIAL")
         .await;
@@ -184,13 +190,7 @@ const DELETE: &str = "mutation($p: String!) { deleteMyAccount(input: {password: 
 #[tokio::test]
 async fn deleting_my_account_erases_me_keeps_shared_work_and_the_audit_chain() {
     let app = TestApp::start().await;
-    let owner = app.user("owner").await;
-    let me = app.user("me").await;
-    let org = app.create_org(&owner, "Acme").await;
-    app.add_org_member(&owner, &org, &me, "MEMBER").await;
-    let project = app
-        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
-        .await;
+    let (owner, me, project) = member_of_a_project(&app).await;
     let task = app
         .create_task(&owner, &project, None, "CONFIDENTIAL")
         .await;

@@ -94,6 +94,23 @@ async fn gql(
     Ok((code, retry, body))
 }
 
+async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> (u16, Option<String>, Value) {
+    gql(
+        http,
+        base,
+        None,
+        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+        json!({ "i": { "email": email, "password": password } }),
+    )
+    .await
+    .unwrap()
+}
+
 /// A migrated database named `crust` on the cluster, with one account; its URL.
 fn prepared(cluster: &Cluster) -> String {
     let mut admin = PgConnection::establish(&cluster.url("postgres")).unwrap();
@@ -141,15 +158,7 @@ async fn a_database_restart_under_load_answers_503_then_recovers_and_loses_no_ac
         status(&http, &format!("{base}/readyz")).await == Some(200)
     })
     .await;
-    let (_, _, body) = gql(
-        &http,
-        &base,
-        None,
-        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-        json!({ "i": { "email": "ops@example.test", "password": TEST_PASSWORD } }),
-    )
-    .await
-    .unwrap();
+    let (_, _, body) = login(&http, &base, "ops@example.test", TEST_PASSWORD).await;
     let token = body["data"]["login"]["accessToken"]
         .as_str()
         .unwrap_or_else(|| panic!("{body}"))
@@ -364,15 +373,7 @@ async fn the_server_starts_while_the_database_is_down_and_becomes_ready_when_it_
         .unwrap();
     assert_eq!((code, retry.as_deref()), (503, Some("1")), "{body}");
     assert!(body.to_string().contains("not ready yet"), "{body}");
-    let (code, retry, body) = gql(
-        &http,
-        &base,
-        None,
-        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-        json!({ "i": { "email": "nobody@example.test", "password": "not a password" } }),
-    )
-    .await
-    .unwrap();
+    let (code, retry, body) = login(&http, &base, "nobody@example.test", "not a password").await;
     assert_eq!(code, 503, "{body}");
     assert_eq!(retry.as_deref(), Some("1"));
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -386,15 +387,7 @@ async fn the_server_starts_while_the_database_is_down_and_becomes_ready_when_it_
     )
     .await;
     assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
-    let (code, _, body) = gql(
-        &http,
-        &base,
-        None,
-        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-        json!({ "i": { "email": "nobody@example.test", "password": "not a password" } }),
-    )
-    .await
-    .unwrap();
+    let (code, _, body) = login(&http, &base, "nobody@example.test", "not a password").await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(
         crust_e2e::error_code(&body),
@@ -492,16 +485,8 @@ async fn password_hashing_is_bounded_under_a_sign_in_storm() {
         crust_dal::users::create_verified(&op, &mut conn, "storm@example.test", "Storm", &hash)
             .unwrap();
     }
-    let login = |http: reqwest::Client, base: String| async move {
-        gql(
-            &http,
-            &base,
-            None,
-            "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-            json!({ "i": { "email": "storm@example.test", "password": TEST_PASSWORD } }),
-        )
-        .await
-        .unwrap()
+    let sign_in = |http: reqwest::Client, base: String| async move {
+        login(&http, &base, "storm@example.test", TEST_PASSWORD).await
     };
 
     // One slot, a generous wait: every sign-in succeeds, one hash at a time.
@@ -526,7 +511,7 @@ async fn password_hashing_is_bounded_under_a_sign_in_storm() {
     })
     .await;
     let storm: Vec<_> = (0..8)
-        .map(|_| tokio::spawn(login(http.clone(), base.clone())))
+        .map(|_| tokio::spawn(sign_in(http.clone(), base.clone())))
         .collect();
     for s in storm {
         let (code, _, body) = s.await.unwrap();
@@ -566,7 +551,7 @@ async fn password_hashing_is_bounded_under_a_sign_in_storm() {
     })
     .await;
     let storm: Vec<_> = (0..6)
-        .map(|_| tokio::spawn(login(http.clone(), base.clone())))
+        .map(|_| tokio::spawn(sign_in(http.clone(), base.clone())))
         .collect();
     let mut answers = Vec::new();
     for s in storm {
