@@ -245,4 +245,42 @@ async fn assignees_must_be_able_to_see_the_task() {
     assert!(
         send(&o, &o.owner, assign, json!({ "t": open, "u": o.alice.id })).await["errors"].is_null()
     );
+    // Revoking the grant that let the guest see the task ends their assignment too;
+    // alice, who sees the task as a member, stays assigned elsewhere.
+    o.app.grant(&o.owner, &secret, &o.alice, "EDIT").await;
+    assert!(send(
+        &o,
+        &o.owner,
+        assign,
+        json!({ "t": secret, "u": o.alice.id })
+    )
+    .await["errors"]
+        .is_null());
+    let both = "mutation($t: ID!, $a: ID!, $b: ID!) { updateTask(input: {taskId: $t, assigneeIds: [$a, $b]}) { task { id } } }";
+    assert!(send(
+        &o,
+        &o.owner,
+        both,
+        json!({ "t": open, "a": o.alice.id, "b": guest.id })
+    )
+    .await["errors"]
+        .is_null());
+    let revoke = "mutation($t: ID!, $u: ID!) { revokeTaskAccess(input: {taskId: $t, userId: $u}) { revokedUserId } }";
+    for (task, who) in [(&secret, &o.alice), (&open, &guest)] {
+        let body = send(&o, &o.owner, revoke, json!({ "t": task, "u": who.id })).await;
+        assert!(body["errors"].is_null(), "{body}");
+    }
+    let assignees = "query($t: ID!) { task(id: $t) { assignees { id } } }";
+    let on_secret = send(&o, &o.owner, assignees, json!({ "t": secret })).await;
+    assert_eq!(
+        on_secret["data"]["task"]["assignees"],
+        json!([]),
+        "{on_secret}"
+    );
+    let on_open = send(&o, &o.owner, assignees, json!({ "t": open })).await;
+    assert_eq!(
+        on_open["data"]["task"]["assignees"],
+        json!([{ "id": o.alice.id }]),
+        "{on_open}"
+    );
 }

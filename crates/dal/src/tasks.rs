@@ -426,6 +426,21 @@ pub fn revoke(conn: &mut PgConnection, actor: &Actor, id: TaskId, user: UserId) 
             return Err(DalError::NotFound);
         }
         diesel::delete(task_grants::table.find((task.id, user.0))).execute(conn)?;
+        // An assignment must never point someone at a task hidden from them: if the
+        // grant was what let them see it, they are no longer assigned either.
+        let still_sees = match Actor::load(conn, user) {
+            Ok(them) => get(conn, &them, id).is_ok(),
+            Err(DalError::NotFound) => false,
+            Err(e) => return Err(e),
+        };
+        if !still_sees {
+            diesel::delete(
+                task_assignees::table
+                    .filter(task_assignees::task_id.eq(task.id))
+                    .filter(task_assignees::user_id.eq(user.0)),
+            )
+            .execute(conn)?;
+        }
         need_to_know::ensure_managed(conn, OrgId(task.org_id))
     })
 }
