@@ -68,6 +68,16 @@ async fn my_export_holds_my_data_and_withholds_what_i_may_no_longer_see() {
     }
     comment(&app, &me, &mine, "my visible remark").await;
     comment(&app, &me, &secret, "my remark on the secret plan").await;
+    // A task I made, later made SECRET without me on its list.
+    app.add_project_member(&owner, &project, &me, "EDITOR")
+        .await;
+    let made = app.create_task(&me, &project, None, "CONFIDENTIAL").await;
+    app.ok(
+        &owner,
+        "mutation($i: UpdateTaskInput!) { updateTask(input: $i) { task { id } } }",
+        json!({ "i": { "taskId": made, "classification": "SECRET" } }),
+    )
+    .await;
     // A failed sign-in against my account from someone else's address.
     let _ = app.login(&me.email, "someone guessing").await;
     // Then my access to the SECRET task ends.
@@ -95,6 +105,8 @@ async fn my_export_holds_my_data_and_withholds_what_i_may_no_longer_see() {
     let text = data.to_string();
     assert!(text.contains("my visible remark"));
     assert!(!text.contains("secret plan") && !text.contains(&secret));
+    // The task I made is withheld (only my own record of making it names its id).
+    assert!(!data["tasks"].to_string().contains(&made));
     assert_eq!(data["withheld"]["comments"], 1);
     assert_eq!(data["withheld"]["tasks"], 1);
     // Nobody else's data: not the owner's address, not the guesser's client details.
@@ -143,6 +155,8 @@ async fn my_export_holds_my_data_and_withholds_what_i_may_no_longer_see() {
     assert!(full.to_string().contains("my remark on the secret plan"));
     assert_eq!(full["withheld"]["comments"], 0);
     assert_eq!(
+        // Mine and the one I made (revoking my grant ended my assignment to the
+        // SECRET one, so it is no longer mine to export).
         full["tasks"].as_array().unwrap().len(),
         2,
         "{}",
