@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::replica::{as_postgres, bin, chown, free_port, postgres_dir};
+use crate::replica::{as_postgres, bin, chown, discard, free_port, postgres_dir};
 
 pub struct Cluster {
     pub port: u16,
@@ -86,11 +86,6 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let mut stop = as_postgres(&bin("pg_ctl"));
-        stop.arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "stop"]);
-        let _ = stop.output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        discard(&self.dir);
     }
 }

@@ -61,6 +61,16 @@ pub(crate) fn chown(p: &Path) {
         .status();
 }
 
+/// Stops the cluster whose data is under `dir`/data at once and deletes `dir`.
+pub(crate) fn discard(dir: &Path) {
+    let mut stop = as_postgres(&bin("pg_ctl"));
+    stop.arg("-D")
+        .arg(dir.join("data"))
+        .args(["-m", "immediate", "stop"]);
+    let _ = stop.output();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A new temporary directory for a cluster, owned by `postgres`.
 pub(crate) fn postgres_dir(kind: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("crust-{kind}-{}", uuid::Uuid::new_v4().simple()));
@@ -282,12 +292,7 @@ impl Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        let mut stop = as_postgres(&bin("pg_ctl"));
-        stop.arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "stop"]);
-        let _ = stop.output();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        discard(&self.dir);
         // The primary's pg_hba.conf as it was.
         if let Some(file) = &self.added_line {
             if let Ok(hba) = std::fs::read_to_string(file) {

@@ -227,6 +227,27 @@ async fn deleting_my_account_erases_me_keeps_shared_work_and_the_audit_chain() {
         .get("errors")
         .is_none());
 
+    // Guesses cannot be packed: aliases and a fragment carry one attempt, not two.
+    let packed = app
+        .gql(
+            Some(&me.access),
+            "mutation($a: String!, $b: String!) { x: deleteMyAccount(input: {password: $a}) { message } \
+             ... on Mutation { y: deleteMyAccount(input: {password: $b}) { message } } }",
+            json!({ "a": "guess one", "b": "guess two" }),
+        )
+        .await;
+    let messages: Vec<&str> = packed["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{packed}");
+    assert!(
+        messages.contains(&"send one sign-in operation per request")
+            && messages.contains(&"the current password is incorrect"),
+        "{packed}"
+    );
     let body = app
         .gql(Some(&me.access), DELETE, json!({ "p": TEST_PASSWORD }))
         .await;
