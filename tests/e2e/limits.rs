@@ -241,13 +241,26 @@ async fn production_hides_the_schema() {
     })
     .await;
     let user = app.user("prod").await;
+    // Refused once per document, however the field is reached: aliased, through an
+    // inline fragment or a named one, or beside an allowed field.
     for q in [
         "{ __schema { types { name } } }",
         "{ __type(name: \"User\") { name } }",
+        "{ s: __schema { queryType { name } } }",
+        "{ me { id } ... on Query { t: __type(name: \"User\") { fields { name } } } }",
+        "query { ...F } fragment F on Query { __schema { types { name } } }",
     ] {
         let body = app.gql(Some(&user.access), q, json!({})).await;
         assert!(
             body["errors"].is_array() && body["data"].is_null(),
+            "{q}: {body}"
+        );
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{q}: {body}"
+        );
+        assert_eq!(
+            body["errors"][0]["message"], "introspection is disabled on this server",
             "{q}: {body}"
         );
     }

@@ -141,3 +141,77 @@ async fn nested_queries_cost_a_fixed_number_of_statements() {
         "one statement per level: {small_statements}"
     );
 }
+
+/// Statements and round trips of one nested query: (statements, round trips, tasks).
+async fn measure(app: &TestApp, owner: &Session, project: &str) -> (u64, u64, usize) {
+    let body = app
+        .gql(Some(&owner.access), NESTED, json!({ "p": project }))
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let tasks = body["data"]["project"]["slices"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["boxes"]["nodes"].as_array().unwrap().clone())
+        .map(|b| b["tasks"]["nodes"].as_array().unwrap().len())
+        .sum();
+    let n = |k: &str| body["extensions"][k].as_u64().unwrap();
+    (n("sqlStatements"), n("sqlRoundTrips"), tasks)
+}
+
+/// No `SELECT 1` per checkout: once a connection has prepared a request's statements,
+/// the request's round trips are its statements. And a connection whose backend was
+/// terminated between two requests is found out at checkout and replaced: the next
+/// request succeeds on a new connection (which prepares its statements again).
+#[tokio::test]
+async fn connections_are_checked_out_without_a_ping_and_dead_ones_are_replaced() {
+    let app = TestApp::start_with(|c| {
+        c.diagnostics.report_sql_statements = true;
+        // One connection, so the terminated backend is certainly the one checked out.
+        c.database.pool_size = 1;
+    })
+    .await;
+    let owner = app.user("owner").await;
+    let org = app.create_org(&owner, "Org").await;
+    let project = seed(&app, &owner, &org, 2, 2, 3);
+    measure(&app, &owner, &project).await;
+    let (statements, round_trips, tasks) = measure(&app, &owner, &project).await;
+    assert_eq!(tasks, 12);
+    assert_eq!(
+        round_trips, statements,
+        "a warm connection makes one round trip per statement and none to check it out"
+    );
+
+    let mut admin = app.db.connect();
+    let backends = |admin: &mut diesel::PgConnection| {
+        crust_e2e::db::texts(
+            admin,
+            "SELECT pid::text AS v FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend' AND $1 = $1",
+            "",
+        )
+    };
+    let before = backends(&mut admin);
+    assert_eq!(before.len(), 1, "{before:?}");
+    // Waits (up to 5 s) until the backend has exited.
+    let terminated = crust_e2e::db::texts(
+        &mut admin,
+        "SELECT pg_terminate_backend(pid::int, 5000)::text AS v FROM unnest(string_to_array($1, ',')) AS pid",
+        &before.join(","),
+    );
+    assert_eq!(terminated, ["true"]);
+
+    let (after_statements, after_round_trips, tasks) = measure(&app, &owner, &project).await;
+    assert_eq!(
+        tasks, 12,
+        "the request after the termination is answered in full"
+    );
+    assert_eq!(after_statements, statements);
+    assert!(
+        after_round_trips > after_statements,
+        "a new connection prepares its statements again: {after_round_trips} round trips for {after_statements} statements"
+    );
+    let after = backends(&mut admin);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before, "the dead connection was replaced");
+}

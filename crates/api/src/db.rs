@@ -1,9 +1,8 @@
 //! Runs blocking DAL work off the async executor, on a pooled connection.
 
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use crust_dal::{DalResult, PgConnection, PgPool};
+use crust_dal::{DalResult, PgConnection, PgPool, SqlCounts};
 
 use crate::error::ApiError;
 
@@ -11,7 +10,7 @@ use crate::error::ApiError;
 pub struct Db {
     pool: PgPool,
     /// When set, every statement run through this handle is counted here.
-    statements: Option<Arc<AtomicUsize>>,
+    statements: Option<Arc<SqlCounts>>,
 }
 
 impl Db {
@@ -33,8 +32,8 @@ impl Db {
     }
 
     /// A handle for one request that counts the SQL statements the request runs.
-    pub fn counting(&self) -> (Db, Arc<AtomicUsize>) {
-        let counter = Arc::new(AtomicUsize::new(0));
+    pub fn counting(&self) -> (Db, Arc<SqlCounts>) {
+        let counter = Arc::new(SqlCounts::default());
         (
             Db {
                 statements: Some(counter.clone()),

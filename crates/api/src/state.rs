@@ -19,6 +19,8 @@ pub struct AppState {
     pub schemas: Schemas,
     /// Put the number of SQL statements in each GraphQL response (tests, benchmarks).
     pub report_sql_statements: bool,
+    /// `CRUST_TEST_HOOKS`: a request aliasing a field `crustTestSlow` waits 2 s.
+    pub test_hooks: bool,
     pub limits: GraphqlLimits,
     pub request_deadline: Duration,
     pub rate_limits: std::sync::Arc<crate::http::rate_limit::Limiters>,
@@ -67,6 +69,7 @@ impl AppState {
             auth,
             schemas,
             report_sql_statements: config.diagnostics.report_sql_statements,
+            test_hooks: config.diagnostics.test_hooks,
             limits: config.graphql.clone(),
             request_deadline: Duration::from_millis(config.http.request_timeout_ms),
             rate_limits: std::sync::Arc::new(crate::http::rate_limit::Limiters::new(

@@ -143,7 +143,9 @@ pub use diesel::PgConnection;
 pub use error::{DalError, DalResult};
 pub use operator::Operator;
 pub use page::{Page, Paged};
-pub use pool::{build_pool, count_statements, establish, stop_counting, PgPool, PoolSettings};
+pub use pool::{
+    build_pool, count_statements, establish, stop_counting, PgPool, PoolSettings, SqlCounts,
+};
 
 /// Runs `f` in a transaction (a savepoint inside an open one) for callers above the
 /// DAL that must put several steps in one, such as a change and its audit event.

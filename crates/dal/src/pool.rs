@@ -8,7 +8,41 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection};
 use diesel::PgConnection;
 
-pub type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
+pub type PgPool = r2d2::Pool<Manager>;
+
+/// diesel's connection manager with a checkout test that costs no round trip.
+///
+/// diesel's own test is `SELECT 1` on every checkout: a round trip per checkout, a
+/// dozen in one GraphQL request. Instead, what the server already sent is read without
+/// waiting (libpq's `PQconsumeInput`, through `notifications_iter`): a backend that was
+/// terminated, or a server that went away, has left its farewell and the end of the
+/// stream on the socket, so the read fails and r2d2 replaces the connection before
+/// anyone uses it. A healthy idle connection has nothing to read: one `recv` that
+/// returns at once.
+#[derive(Debug)]
+pub struct Manager(ConnectionManager<PgConnection>);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = PgConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PgConnection, Self::Error> {
+        self.0.connect()
+    }
+
+    fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
+        // Pool connections never LISTEN, so nothing is queued that this could consume
+        // on someone's behalf; a notice or parameter report is read and dropped.
+        match conn.notifications_iter().find_map(Result::err) {
+            Some(e) => Err(diesel::r2d2::Error::QueryError(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn has_broken(&self, conn: &mut PgConnection) -> bool {
+        self.0.has_broken(conn)
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
@@ -65,7 +99,7 @@ pub fn build_pool(database_url: &str, settings: &PoolSettings) -> PgPool {
             statement_timeout_ms: settings.statement_timeout.as_millis(),
             role: settings.role.clone(),
         }))
-        .build_unchecked(ConnectionManager::new(database_url))
+        .build_unchecked(Manager(ConnectionManager::new(database_url)))
 }
 
 /// One direct connection (for the CLI's administrative commands).
@@ -77,17 +111,40 @@ pub fn establish(
     PgConnection::establish(database_url)
 }
 
-/// Counts every SQL statement run on `conn` into `counter`, until [`stop_counting`].
-/// The API uses it to report statements per request (tests and benchmarks).
-pub fn count_statements(
-    conn: &mut PgConnection,
-    counter: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) {
+/// What one request asked of the database: statements run, and round trips to the
+/// server (a statement, plus one more the first time a connection prepares it).
+/// Checking a connection out costs none (see [`Manager`]).
+#[derive(Debug, Default)]
+pub struct SqlCounts {
+    statements: std::sync::atomic::AtomicUsize,
+    round_trips: std::sync::atomic::AtomicUsize,
+}
+
+impl SqlCounts {
+    pub fn statements(&self) -> usize {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn round_trips(&self) -> usize {
+        self.round_trips.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Counts every SQL statement run on `conn`, and its round trips, into `counts`, until
+/// [`stop_counting`]. The API uses it to report them per request (tests and benchmarks).
+pub fn count_statements(conn: &mut PgConnection, counts: std::sync::Arc<SqlCounts>) {
     use diesel::connection::{Connection, InstrumentationEvent};
-    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-        if matches!(event, InstrumentationEvent::StartQuery { .. }) {
-            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    use std::sync::atomic::Ordering::Relaxed;
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+        InstrumentationEvent::StartQuery { .. } => {
+            counts.statements.fetch_add(1, Relaxed);
+            counts.round_trips.fetch_add(1, Relaxed);
         }
+        // A statement cached for the first time is prepared in a round trip of its own.
+        InstrumentationEvent::CacheQuery { .. } => {
+            counts.round_trips.fetch_add(1, Relaxed);
+        }
+        _ => {}
     });
 }
 

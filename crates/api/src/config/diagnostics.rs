@@ -19,7 +19,7 @@ settings! {
         pub report_sql_statements: bool {
             env: "CRUST_REPORT_SQL_STATEMENTS",
             default: Is("false"),
-            doc: "Put the number of SQL statements each GraphQL request ran in its response (`extensions.sqlStatements`), for tests and `crust bench`. **Refused in prod.**",
+            doc: "Put the number of SQL statements each GraphQL request ran, and the round trips they took, in its response (`extensions.sqlStatements`, `extensions.sqlRoundTrips`), for tests and `crust bench`. **Refused in prod.**",
         },
         pub metrics_bind: Option<std::net::SocketAddr> {
             env: "CRUST_METRICS_BIND",

@@ -1,16 +1,9 @@
-//! The audit log in GraphQL: the extension that records every mutation, the
-//! organization's `auditEvents`, the caller's sessions and `revokeSession`, and
-//! `changePassword`.
+//! The audit log in GraphQL: the arguments each mutation is recorded with (the
+//! mutation root records them, see `root`), the organization's `auditEvents`, the
+//! caller's sessions and `revokeSession`, and `changePassword`.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
-};
 use async_graphql::parser::types::Field;
-use async_graphql::{
-    Context, Enum, InputObject, Object, Result, ServerResult, Value, Variables, ID,
-};
+use async_graphql::{Context, Enum, InputObject, Object, Result, Value, Variables, ID};
 use chrono::{DateTime, Utc};
 use crust_dal::audit::{Event, EventFilter};
 use crust_domain::audit::Outcome;
@@ -25,18 +18,6 @@ use crate::error::ApiError;
 /// The request's variables, for recording the arguments each mutation was sent.
 #[derive(Clone, Default)]
 pub struct RequestVariables(pub Variables);
-
-/// Records every root mutation field, succeeded or refused (see [`crate::audit`]).
-/// Registered before the auth gate so that refusals by the gate are recorded too.
-pub struct AuditMutations;
-
-impl ExtensionFactory for AuditMutations {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AuditMutationsExtension)
-    }
-}
-
-struct AuditMutationsExtension;
 
 /// A field's arguments as JSON, variables filled in (a missing one is null).
 pub(crate) fn arguments(field: &Field, variables: &Variables) -> serde_json::Value {
@@ -79,56 +60,6 @@ pub(crate) async fn record_refused_field(
         recorder
             .record_unfinished(db, pending, outcome, Some(code.to_owned()))
             .await;
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for AuditMutationsExtension {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let recorder = ctx.data_opt::<Recorder>().filter(|r| r.enabled());
-        let (Some(recorder), None, "Mutation", false) = (
-            recorder,
-            info.path_node.parent,
-            info.parent_type,
-            info.name.starts_with("__"),
-        ) else {
-            return next.run(ctx, info).await;
-        };
-        let variables = ctx
-            .data_opt::<RequestVariables>()
-            .map(|v| v.0.clone())
-            .unwrap_or_default();
-        recorder.begin(info.name, arguments(info.field, &variables));
-        let name = info.name.to_owned();
-        let result = next.run(ctx, info).await;
-        let Some(pending) = recorder.finish().filter(|p| !p.recorded) else {
-            return result;
-        };
-        let (outcome, code) = match &result {
-            Ok(_) => {
-                // Every mutation's work should go through `Work::run` and be recorded
-                // in its transaction; this one is recorded after the fact instead.
-                tracing::warn!(mutation = %name, "mutation recorded outside its transaction");
-                (Outcome::Ok, None)
-            }
-            Err(e) => {
-                let code = match e.extensions.as_ref().and_then(|x| x.get("code")) {
-                    Some(Value::String(code)) => code.clone(),
-                    // async-graphql's own refusals (bad arguments) carry no code yet.
-                    _ => "BAD_USER_INPUT".to_owned(),
-                };
-                (Outcome::of_error_code(&code), Some(code))
-            }
-        };
-        if let Some(db) = ctx.data_opt::<crate::audit::Work>().map(|w| w.db()) {
-            recorder.record_unfinished(db, pending, outcome, code).await;
-        }
-        result
     }
 }
 

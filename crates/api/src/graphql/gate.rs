@@ -1,5 +1,7 @@
 //! Deny by default: every root field needs an authenticated caller, except the
-//! sign-in ones; and one request carries at most one sign-in field.
+//! sign-in ones; and one request carries at most one sign-in field. The roots enforce
+//! this as each root field resolves (see `root`); this module says which fields are
+//! which.
 //!
 //! For anonymous callers the HTTP layer refuses a document naming any other root field
 //! before it is validated (see `http::graphql`), and [`AnonymousValidation`] words
@@ -7,16 +9,12 @@
 //! "unknown type" against "variable not used", would map the schema one guess at a
 //! time, introspection or not.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, NextValidation, ResolveInfo,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
 use async_graphql::ValidationResult;
-use async_graphql::{ErrorExtensions, PathSegment, ServerError, ServerResult, Value};
+use async_graphql::{ErrorExtensions, ServerError};
 
-use super::RequestCtx;
 use crate::error::ApiError;
 
 /// What an anonymous caller is told of any invalid document.
@@ -67,61 +65,6 @@ pub fn is_public(field: &str) -> bool {
 }
 
 pub const SIGN_IN_FIRST: &str = "sign in first: send Authorization: Bearer <access token>";
-
-/// `introspection: false` refuses `__schema` and `__type` to everyone (prod).
-pub struct AuthGate {
-    pub introspection: bool,
-}
-
-impl ExtensionFactory for AuthGate {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AuthGateExtension {
-            introspection: self.introspection,
-        })
-    }
-}
-
-struct AuthGateExtension {
-    introspection: bool,
-}
-
-fn refuse(info: &ResolveInfo<'_>, error: ApiError) -> ServerError {
-    error
-        .extend()
-        .into_server_error(info.field.name.pos)
-        .with_path(vec![PathSegment::Field(
-            info.alias.unwrap_or(info.name).to_owned(),
-        )])
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for AuthGateExtension {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none() {
-            let req = ctx.data_opt::<RequestCtx>();
-            if is_sign_in(info.name) {
-                let earlier = req.map_or(0, |r| r.sign_ins.fetch_add(1, Ordering::SeqCst));
-                if earlier > 0 {
-                    let e = ApiError::BadUserInput("send one sign-in operation per request".into());
-                    return Err(refuse(&info, e));
-                }
-            }
-            if !self.introspection && matches!(info.name, "__schema" | "__type") {
-                let e = ApiError::Forbidden("introspection is disabled on this server".into());
-                return Err(refuse(&info, e));
-            } else if !is_public(info.name) && req.and_then(|r| r.caller.as_ref()).is_none() {
-                let reason = req.and_then(|r| r.auth_error).unwrap_or(SIGN_IN_FIRST);
-                return Err(refuse(&info, ApiError::Unauthenticated(reason)));
-            }
-        }
-        next.run(ctx, info).await
-    }
-}
 
 /// In the anonymous schema: validation errors say nothing of the schema.
 pub struct AnonymousValidation;

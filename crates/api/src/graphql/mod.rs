@@ -2,8 +2,8 @@
 //!
 //! Per request the HTTP layer puts a [`RequestCtx`] in the request data (who is
 //! calling, from where); the [`Db`] and [`AuthService`] are schema data. Every root
-//! field except the sign-in ones needs an authenticated caller; [`gate::AuthGate`]
-//! enforces that for all of them at once, so no resolver can forget.
+//! field except the sign-in ones needs an authenticated caller; the roots ([`Root`])
+//! enforce that for all of them at once, so no resolver can forget.
 
 mod account;
 mod attachments;
@@ -23,10 +23,10 @@ mod notifications;
 mod org;
 mod project;
 mod recipes;
+mod root;
 mod search;
 mod structure;
 mod task;
-mod test_hooks;
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 
@@ -43,6 +43,7 @@ pub(crate) use audit::record_refused_field;
 pub use audit::RequestVariables;
 pub use gate::{is_public, is_sign_in, ANONYMOUS_INVALID, SIGN_IN_FIELDS, SIGN_IN_FIRST};
 pub use loaders::loaders;
+pub use root::Root;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -73,7 +74,7 @@ pub struct Mutation(
     notifications::NotificationMutation,
 );
 
-pub type CrustSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type CrustSchema = Schema<Root<Query>, Root<Mutation>, EmptySubscription>;
 
 /// Who is calling, known before the query runs.
 #[derive(Clone, Default)]
@@ -133,24 +134,23 @@ fn build_schema(
     audience: Audience,
 ) -> CrustSchema {
     let limits = &config.graphql;
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        // Outside the gate, so that what the gate refuses is recorded too.
-        .extension(audit::AuditMutations)
-        .extension(gate::AuthGate {
-            introspection: limits.introspection,
-        })
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .limit_directives(limits.max_directives);
+    // The auth gate and the audit of mutations are in the roots, not extensions: an
+    // extension would run for every field (see `root`).
+    let test_hooks = config.diagnostics.test_hooks;
+    let mut builder = Schema::build(
+        Root::query(Query::default(), test_hooks),
+        Root::mutation(Mutation::default(), test_hooks),
+        EmptySubscription,
+    )
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.max_directives);
     let anonymous = audience == Audience::Anonymous;
     if anonymous || !limits.introspection || config.profile == Profile::Prod {
         builder = builder.disable_suggestions();
     }
     if anonymous {
         builder = builder.extension(gate::AnonymousValidation);
-    }
-    if config.diagnostics.test_hooks {
-        builder = builder.extension(test_hooks::PanicProbe);
     }
     if let Some((db, auth, purge)) = services {
         builder = builder.data(db).data(auth).data(purge);

@@ -13,7 +13,6 @@
 //! step in the order it runs; split, that order would have to be read across files.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::Ordering;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -146,6 +145,14 @@ impl Facts {
         self.root_fields
             .iter()
             .all(|f| crate::graphql::is_public(f))
+    }
+
+    /// Does any operation of the document ask for `__schema` or `__type` (which exist
+    /// on the query root only)?
+    fn introspects(&self) -> bool {
+        self.root_fields
+            .iter()
+            .any(|f| f == "__schema" || f == "__type")
     }
 }
 
@@ -330,7 +337,14 @@ async fn execute(
                 Prepared::Run(..) => None,
             })
             .collect();
-        return respond(state, responses, &request_id, 0, None, batch);
+        return respond(
+            state,
+            responses,
+            &request_id,
+            &Default::default(),
+            None,
+            batch,
+        );
     }
     let ctx = match request_ctx(state, req).await {
         Ok(ctx) => ctx,
@@ -379,6 +393,18 @@ async fn execute(
             metrics.answered(operation, &outcome(&response), elapsed(started));
             responses.push(response);
             continue;
+        }
+        // Introspection is refused here, where the document's root fields are known
+        // through fragments and aliases, rather than per field as it resolves.
+        if !state.limits.introspection && facts.introspects() {
+            let e = ApiError::Forbidden("introspection is disabled on this server".into());
+            metrics.answered(operation, "FORBIDDEN", elapsed(started));
+            responses.push(refusal(e));
+            continue;
+        }
+        if state.test_hooks && request.query.contains("crustTestSlow") {
+            // Test profile only: a slow but healthy request that holds no thread.
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         }
         // A text that never says `mutation` holds none. Anything else is kept, to
         // record it should it be refused before it runs, and for the audit extension.
@@ -464,12 +490,11 @@ async fn execute(
             }
         }
     }
-    let statements = statements.load(Ordering::Relaxed);
     respond(
         state,
         responses,
         &request_id,
-        statements,
+        &statements,
         Some(allowance),
         batch,
     )
@@ -510,17 +535,21 @@ fn respond(
     state: &AppState,
     mut responses: Vec<Response>,
     request_id: &str,
-    statements: usize,
+    sql: &crust_dal::SqlCounts,
     allowance: Option<Verdict>,
     batch: bool,
 ) -> HttpResponse {
-    tracing::debug!(sql_statements = statements, "graphql request");
+    tracing::debug!(
+        sql_statements = sql.statements(),
+        sql_round_trips = sql.round_trips(),
+        "graphql request"
+    );
     let mut retryable = false;
     for response in &mut responses {
         retryable |= finish(
             response,
             request_id,
-            state.report_sql_statements.then_some(statements),
+            state.report_sql_statements.then_some(sql),
         );
     }
     let mut res = if retryable {
@@ -543,7 +572,7 @@ fn respond(
 }
 
 /// Marks INTERNAL errors with the request id; says whether any error is worth a retry.
-fn finish(response: &mut Response, request_id: &str, statements: Option<usize>) -> bool {
+fn finish(response: &mut Response, request_id: &str, sql: Option<&crust_dal::SqlCounts>) -> bool {
     let mut retryable = false;
     for error in &mut response.errors {
         let code = error
@@ -564,10 +593,10 @@ fn finish(response: &mut Response, request_id: &str, statements: Option<usize>) 
             .and_then(|x| x.get("retryable"))
             .is_some();
     }
-    if let Some(n) = statements {
-        response
-            .extensions
-            .insert("sqlStatements".into(), async_graphql::Value::from(n));
+    if let Some(sql) = sql {
+        let extensions = &mut response.extensions;
+        extensions.insert("sqlStatements".into(), sql.statements().into());
+        extensions.insert("sqlRoundTrips".into(), sql.round_trips().into());
     }
     retryable
 }
