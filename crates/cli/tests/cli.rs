@@ -411,6 +411,8 @@ fn serve_refuses_prod_with_default_secrets() {
     );
 }
 
+/// `crust bench` at a small scale: every row of the report is there and holds figures
+/// that make sense (the release-build figures are in the README).
 #[test]
 fn bench_prints_its_report() {
     let out = crust()
@@ -419,7 +421,7 @@ fn bench_prints_its_report() {
             "--seconds",
             "1",
             "--clients",
-            "2",
+            "2,3",
             "--scale",
             "0.02",
         ])
@@ -432,18 +434,60 @@ fn bench_prints_its_report() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for column in ["req/s", "p50 ms", "p99 ms", "SQL/request"] {
-        assert!(stdout.contains(column), "{stdout}");
+    for column in [
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "ceiling",
+        "SQL",
+        "trips",
+        "fields",
+        "CPU ms",
+        "µs/field",
+    ] {
+        assert!(stdout.contains(column), "{column}: {stdout}");
     }
-    let rows: Vec<&str> = stdout
+    // Two read scenarios at each number of clients, each against its ceiling.
+    let rows: Vec<Vec<&str>> = stdout
         .lines()
         .filter(|l| l.starts_with("project:") || l.starts_with("board:"))
+        .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows.len(), 2, "{stdout}");
-    for row in rows {
-        let statements: u64 = row.split_whitespace().last().unwrap().parse().unwrap();
-        assert!(statements > 0 && statements <= 12, "{row}");
+    assert_eq!(rows.len(), 4, "{stdout}");
+    for row in &rows {
+        let from_end = |i: usize| row[row.len() - 1 - i];
+        let number = |i: usize| -> f64 {
+            from_end(i)
+                .trim_end_matches('%')
+                .parse()
+                .unwrap_or_else(|_| panic!("{row:?}"))
+        };
+        let (per_field, cpu, fields, trips, statements) =
+            (number(0), number(1), number(2), number(3), number(4));
+        let (of_ceiling, ceiling) = (number(5), number(6));
+        assert!(statements > 0.0 && statements <= 12.0, "{row:?}");
+        // No ping per checkout: round trips are the statements plus at most two prepares.
+        assert!(trips >= statements && trips <= statements + 2.0, "{row:?}");
+        assert!(fields > 100.0 && cpu > 0.0 && per_field > 0.0, "{row:?}");
+        assert!(ceiling > 0.0 && of_ceiling > 0.0, "{row:?}");
     }
+    assert!(
+        !stdout.contains("no longer mirrors the request"),
+        "the ceiling's replay must run the request's statements: {stdout}"
+    );
+    let memory = stdout
+        .lines()
+        .find(|l| l.starts_with("server memory (RSS):"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(memory.matches(" MiB").count(), 3, "{memory}");
+    let storm = stdout
+        .lines()
+        .find(|l| l.starts_with("sign-in storm:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        storm.contains("ratio") && storm.contains("sign-ins done"),
+        "{storm}"
+    );
     let mutations = stdout
         .lines()
         .filter(|l| l.starts_with("updateTask, audit on") || l.starts_with("updateTask, audit off"))

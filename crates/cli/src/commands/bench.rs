@@ -1,17 +1,14 @@
 //! `crust bench`: seeds a scratch database with a project of 6 slices, 30 boxes and
-//! 600 tasks and a board whose one column holds 3,000 cards, serves it in-process,
-//! drives the nested board query with concurrent HTTP clients for a fixed time, and
-//! prints requests/s, latency percentiles and SQL statements per request. Then it
-//! drives `updateTask` mutations (each client on its own tasks of one organization)
-//! with the audit log on and off, and prints the throughput ratio. Last, attachments:
-//! upload and download throughput against `cat`, and memory during an upload
-//! (`bench_files`).
+//! 600 tasks and a board whose one column holds 3,000 cards, and measures a `crust
+//! serve` of its own: the nested tree query on both, at 8 and 32 clients, each against
+//! its SQL ceiling, with CPU per field, memory and a sign-in storm (`bench_reads`);
+//! attachments against `cat` (`bench_files`); `updateTask` mutations with the audit log
+//! on and off; and the BI views' plans.
 //!
-//! Over 400 lines on purpose: one command — its seeding, its load loop and its report —
-//! read top to bottom.
+//! Over 400 lines on purpose: one command — its seeding and its report — read top to
+//! bottom.
 
-use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 use crust_api::config::Source;
@@ -26,28 +23,31 @@ use crate::postgres;
 
 const BENCH_DB: &str = "crust_bench";
 const PASSWORD: &str = "bench-only-password-7f3a";
+/// Accounts the sign-in storm takes turns with: twenty people a second signing in, not
+/// one account hammered (whose attempts in flight the lockout would count).
+const STORM_ACCOUNTS: usize = 100;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Concurrent clients.
-    #[arg(long, default_value_t = 8)]
-    clients: usize,
+    /// Concurrent clients, one row each (comma-separated); mutations use the first.
+    #[arg(long, value_delimiter = ',', default_values_t = [8, 32])]
+    clients: Vec<usize>,
     /// Seconds each scenario runs.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
     /// Seed this fraction of the standard sizes (1 = 600 tasks and 3,000 cards); for
     /// quick smoke runs.
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
 }
 
-const TREE_QUERY: &str = "query($p: ID!) { project(id: $p) { name progress slices(first: 10) { nodes { name progress
-    boxes(first: 10) { nodes { name progress tasks(first: 50) { totalCount nodes { title status progress isBlocked
-      assignees { name } dependsOn { task { title } } comments(first: 3) { nodes { bodyHtml } } } } } } } } } }";
-
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.clients == 0 || args.seconds == 0 {
-        anyhow::bail!("--clients and --seconds must be at least 1");
+    if args.clients.is_empty()
+        || args.clients.contains(&0)
+        || args.seconds.is_nan()
+        || args.seconds < 0.5
+    {
+        anyhow::bail!("--clients must each be at least 1 and --seconds at least 0.5");
     }
     if !(args.scale > 0.0 && args.scale <= 1.0) {
         anyhow::bail!("--scale must be above 0 and at most 1");
@@ -71,6 +71,29 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let sizes = Sizes::scaled(args.scale);
     let (project, board, task_ids) = seed(&mut conn, &config, &sizes)?;
+    // The sign-in storm's account: a production-cost hash, made once here.
+    let mut storm_config = config.clone();
+    storm_config.auth.bcrypt_cost = 12;
+    let storm_hash = dal(storm_config
+        .auth
+        .password_hasher()
+        .map_err(|e| crust_dal::DalError::Internal(e.to_string()))
+        .and_then(|h| {
+            h.hash(PASSWORD)
+                .map_err(|e| crust_dal::DalError::Internal(e.to_string()))
+        }))?;
+    let mut storm_emails = Vec::with_capacity(STORM_ACCOUNTS);
+    for i in 0..STORM_ACCOUNTS {
+        let email = format!("storm{i}@example.test");
+        dal(crust_dal::users::create_verified(
+            &Operator::at_console(),
+            &mut conn,
+            &email,
+            "Storm",
+            &storm_hash,
+        ))?;
+        storm_emails.push(email);
+    }
     println!(
         "Seeded {} tasks in {:.1} s.",
         sizes.tasks_per_box * 30 + sizes.cards,
@@ -78,59 +101,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     drop(conn);
 
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let running =
-        crust_api::server::spawn(&config, listener, workers).map_err(|e| anyhow!("{e}"))?;
-    let base_url = format!("http://{}", running.addr);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     let scenarios = [
-        (
-            format!(
+        super::bench_reads::Scenario {
+            name: format!(
                 "project: 6 slices, 30 boxes, {} tasks",
                 sizes.tasks_per_box * 30
             ),
             project,
-        ),
-        (format!("board: one column of {} cards", sizes.cards), board),
+        },
+        super::bench_reads::Scenario {
+            name: format!("board: one column of {} cards", sizes.cards),
+            project: board,
+        },
     ];
-    let result = rt.block_on(drive(&base_url, &args, &scenarios));
-    running.stop();
-    let result = result.and_then(|()| {
-        let task = task_ids
-            .first()
-            .cloned()
-            .ok_or_else(|| anyhow!("no task to attach files to"))?;
-        rt.block_on(super::bench_files::report(&config, &task))
-    });
-    let result = result.and_then(|()| {
-        let mut per_second = Vec::new();
-        for audit in [true, false] {
-            let mut config = config.clone();
-            config.audit.enabled = audit;
-            let listener = TcpListener::bind("127.0.0.1:0")?;
-            let running = crust_api::server::spawn(&config, listener, workers)
-                .map_err(|e| anyhow!("{e}"))?;
-            let base_url = format!("http://{}", running.addr);
-            let name = format!("updateTask, audit {}", if audit { "on" } else { "off" });
-            let measured = rt.block_on(drive_mutations(&base_url, &args, &name, &task_ids));
-            running.stop();
-            per_second.push(measured?);
-        }
-        if let [on, off] = per_second[..] {
-            println!(
-                "mutation throughput with the audit log on is {:.0}% of that with it off (ratio {:.2})",
-                100.0 * on / off,
-                on / off
-            );
-        }
-        bi_report(&url)
-    });
+    let result = rt.block_on(measure(
+        &config,
+        &args,
+        &scenarios,
+        &task_ids,
+        &storm_emails,
+    ));
+    let result = result.and_then(|()| bi_report(&url));
     let mut admin = crust_dal::establish(
         &crust_dal::Operator::at_console(),
         &postgres::with_database(&server, "postgres")?,
@@ -356,8 +351,68 @@ pub(super) async fn sign_in(http: &reqwest::Client, base: &str) -> anyhow::Resul
         .to_owned())
 }
 
+/// Everything measured against running servers, each a `crust serve` of its own.
+async fn measure(
+    config: &crust_api::Config,
+    args: &Args,
+    scenarios: &[super::bench_reads::Scenario],
+    task_ids: &[String],
+    storm_emails: &[String],
+) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let server = super::bench_server::serve(config, &[]).await?;
+    let token = sign_in(&http, &server.base).await?;
+    let pool = crust_dal::build_pool(
+        config.database.url.expose(),
+        &crust_dal::PoolSettings {
+            max_size: config.database.pool_size,
+            role: config.database.role.clone(),
+            ..Default::default()
+        },
+    );
+    let setup = super::bench_reads::Setup {
+        server: &server,
+        token: &token,
+        pool,
+        seconds: args.seconds,
+        clients: args.clients.clone(),
+        storm_accounts: (storm_emails, PASSWORD),
+    };
+    super::bench_reads::report(setup, scenarios).await?;
+    drop(server);
+
+    let task = task_ids
+        .first()
+        .ok_or_else(|| anyhow!("no task to attach files to"))?;
+    super::bench_files::report(config, task).await?;
+
+    println!();
+    println!(
+        "{:<42} {:>7} {:>9} {:>9} {:>9} {:>7}",
+        "mutations", "clients", "req/s", "p50 ms", "p99 ms", "SQL"
+    );
+    let mut per_second = Vec::new();
+    for audit in ["true", "false"] {
+        let server = super::bench_server::serve(config, &[("CRUST_AUDIT_ENABLED", audit)]).await?;
+        let name = format!(
+            "updateTask, audit {}",
+            if audit == "true" { "on" } else { "off" }
+        );
+        per_second.push(drive_mutations(&server.base, args, &name, task_ids).await?);
+    }
+    if let [on, off] = per_second[..] {
+        println!(
+            "mutation throughput with the audit log on is {:.0}% of that with it off (ratio {:.2})",
+            100.0 * on / off,
+            on / off
+        );
+    }
+    Ok(())
+}
+
 /// Each client updates tasks of its own (so clients never wait on one task's lock,
-/// only on what they share: the organization's audit chain, the pool).
+/// only on what they share: the organization's audit chain, the pool). Returns
+/// requests per second.
 async fn drive_mutations(
     base: &str,
     args: &Args,
@@ -368,7 +423,7 @@ async fn drive_mutations(
         "mutation($i: UpdateTaskInput!) { updateTask(input: $i) { task { id progress } } }";
     let http = reqwest::Client::new();
     let token = sign_in(&http, base).await?;
-    let clients = args.clients.min(task_ids.len()).max(1);
+    let clients = args.clients[0].min(task_ids.len()).max(1);
     let ids = std::sync::Arc::new(task_ids.to_vec());
     let request = move |client: usize, n: usize| {
         // Client c takes the tasks c, c + clients, c + 2 × clients, …
@@ -379,114 +434,19 @@ async fn drive_mutations(
             .unwrap_or_default();
         json!({ "query": UPDATE, "variables": { "i": { "taskId": task, "progress": (n % 99) + 1 } } })
     };
-    let (latencies, statements, elapsed) =
-        load(&http, base, &token, args, clients, request).await?;
-    Ok(report_row(name, latencies, elapsed, statements))
-}
-
-/// Runs `clients` loops for `--seconds`, each sending what `request(client, n)` makes;
-/// returns every latency, the SQL statements per request the responses reported, and
-/// the time taken. Any error in a response ends the run.
-async fn load<R>(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    args: &Args,
-    clients: usize,
-    request: R,
-) -> anyhow::Result<(Vec<Duration>, Option<u64>, f64)>
-where
-    R: Fn(usize, usize) -> Value + Clone + Send + 'static,
-{
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
-    let started = Instant::now();
-    let mut running = Vec::new();
-    for client in 0..clients {
-        let (http, token, url, request) = (
-            http.clone(),
-            token.to_owned(),
-            format!("{base}/graphql"),
-            request.clone(),
-        );
-        running.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut statements = None;
-            let mut n = 0;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let body: Value = http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(&request(client, n))
-                    .send()
-                    .await?
-                    .json()
-                    .await?;
-                latencies.push(t.elapsed());
-                n += 1;
-                if body.get("errors").is_some() {
-                    return Err(anyhow!("request failed: {body}"));
-                }
-                statements = body["extensions"]["sqlStatements"].as_u64().or(statements);
-            }
-            Ok::<_, anyhow::Error>((latencies, statements))
-        }));
-    }
-    let mut all = Vec::new();
-    let mut statements = None;
-    for c in running {
-        let (lat, st) = c.await??;
-        all.extend(lat);
-        statements = st.or(statements);
-    }
-    Ok((all, statements, started.elapsed().as_secs_f64()))
-}
-
-/// Prints one row of the report; returns requests per second.
-fn report_row(name: &str, mut all: Vec<Duration>, elapsed: f64, statements: Option<u64>) -> f64 {
-    all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    let per_second = all.len() as f64 / elapsed;
+    let run = super::bench_reads::load(&http, base, &token, args.seconds, clients, request).await?;
     println!(
-        "{:<42} {:>9} {:>9.1} {:>9.1} {:>9.1} {:>14}",
+        "{:<42} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>7}",
         name,
-        all.len(),
-        per_second,
-        pct(0.50),
-        pct(0.99),
-        statements.map_or("?".into(), |s| s.to_string())
+        clients,
+        run.per_second(),
+        run.percentile(0.5),
+        run.percentile(0.99),
+        run.sample["extensions"]["sqlStatements"]
+            .as_u64()
+            .map_or("?".into(), |s| s.to_string())
     );
-    per_second
-}
-
-async fn drive(base: &str, args: &Args, scenarios: &[(String, String)]) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let token = sign_in(&http, base).await?;
-    println!();
-    println!(
-        "{} clients, {} s per scenario, {} server workers",
-        args.clients,
-        args.seconds,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    );
-    println!(
-        "{:<42} {:>9} {:>9} {:>9} {:>9} {:>14}",
-        "scenario", "requests", "req/s", "p50 ms", "p99 ms", "SQL/request"
-    );
-    for (name, project) in scenarios {
-        let project = project.clone();
-        let request =
-            move |_: usize, _: usize| json!({ "query": TREE_QUERY, "variables": { "p": project } });
-        let (all, statements, elapsed) =
-            load(&http, base, &token, args, args.clients, request).await?;
-        report_row(name, all, elapsed, statements);
-    }
-    Ok(())
+    Ok(run.per_second())
 }
 
 /// Tasks of the organization whose BI views are measured, and of the others beside it.

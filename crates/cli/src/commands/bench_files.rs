@@ -3,9 +3,9 @@
 //! kernel, no HTTP, no encryption), and how much the server's memory grows at its peak
 //! during a 25 MiB upload (streaming: it must stay far below the file's size).
 //!
-//! The server here is a `crust serve` child process of its own, on the bench's
-//! database: its memory is its own, not the bench's (which holds the file to send and
-//! what seeding left).
+//! The server here is a `crust serve` child process of its own (`bench_server`): its
+//! memory is its own, not the bench's (which holds the file to send and what seeding
+//! left).
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -33,80 +33,6 @@ fn file_bytes(len: usize) -> Vec<u8> {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-/// `VmRSS` or `VmHWM` of process `pid`, in KiB (Linux).
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with(field))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// Resets `VmHWM` of process `pid` to its current RSS (Linux ≥ 4.0).
-fn reset_peak(pid: u32) -> bool {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
-}
-
-/// `crust serve` as a child process with the bench's settings, once it answers.
-struct Server {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn serve(config: &crust_api::Config) -> anyhow::Result<Server> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new(std::env::current_exe()?)
-        .args(["serve", "--no-migrate"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("CRUST_PROFILE", "test")
-        .env("DATABASE_URL", config.database.url.expose())
-        .env("CRUST_JWT_SECRET", config.auth.jwt_secret.expose())
-        .env(
-            "CRUST_PASSWORD_PEPPER",
-            config.auth.password_pepper.expose(),
-        )
-        .env("CRUST_BCRYPT_COST", "4")
-        .env("CRUST_BIND", format!("127.0.0.1:{port}"))
-        .env("CRUST_FILES_DIR", &config.files.dir)
-        .env("CRUST_RATE_LIMIT_USER_PER_HOUR", "1000000000")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start `crust serve`")?;
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    while !http
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        if started.elapsed().as_secs() > 30 {
-            anyhow::bail!("`crust serve` did not answer within 30 s");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    Ok(server)
 }
 
 fn cat_rate(bytes: &[u8], dir: &std::path::Path) -> anyhow::Result<(f64, f64)> {
@@ -142,8 +68,8 @@ fn cat_rate(bytes: &[u8], dir: &std::path::Path) -> anyhow::Result<(f64, f64)> {
 }
 
 pub async fn report(config: &crust_api::Config, task: &str) -> anyhow::Result<()> {
-    let server = serve(config).await?;
-    let (base, pid) = (server.base.as_str(), server.child.id());
+    let server = super::bench_server::serve(config, &[]).await?;
+    let base = server.base.as_str();
     let http = reqwest::Client::new();
     let token = super::bench::sign_in(&http, base).await?;
     let token = token.as_str();
@@ -151,8 +77,8 @@ pub async fn report(config: &crust_api::Config, task: &str) -> anyhow::Result<()
     // Peak memory of the fresh server during one 25 MiB upload, against what it held
     // before (first, so that earlier transfers' freed memory does not hide it).
     let body = file_bytes(25 * 1024 * 1024);
-    let before = status_kib(pid, "VmRSS:").unwrap_or(0);
-    let memory = if reset_peak(pid) {
+    let before = server.rss_mib().unwrap_or(0.0);
+    let memory = if server.reset_peak() {
         let res = http
             .post(format!("{base}/tasks/{task}/attachments?name=bench-25.png"))
             .bearer_auth(token)
@@ -162,12 +88,10 @@ pub async fn report(config: &crust_api::Config, task: &str) -> anyhow::Result<()
         if res.status() != 201 {
             anyhow::bail!("the 25 MiB upload failed: {}", res.status());
         }
-        let peak = status_kib(pid, "VmHWM:").unwrap_or(0);
+        let grew = (server.peak_mib().unwrap_or(0.0) - before).max(0.0);
         format!(
-            "25 MiB upload: the server's peak memory grew by {:.1} MiB over the {:.0} MiB it held before ({:.0}% of the file's size)",
-            peak.saturating_sub(before) as f64 / 1024.0,
-            before as f64 / 1024.0,
-            100.0 * peak.saturating_sub(before) as f64 / (25.0 * 1024.0)
+            "25 MiB upload: the server's peak memory grew by {grew:.1} MiB over the {before:.0} MiB it held before ({:.0}% of the file's size)",
+            100.0 * grew / 25.0
         )
     } else {
         "25 MiB upload: peak memory not measured (/proc/<pid>/clear_refs not writable here)"

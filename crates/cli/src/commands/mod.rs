@@ -2,6 +2,8 @@ pub mod audit;
 pub mod backup;
 pub mod bench;
 pub mod bench_files;
+pub mod bench_reads;
+pub mod bench_server;
 pub mod bi;
 pub mod check;
 pub mod dev;

@@ -1,0 +1,512 @@
+//! `crust bench`'s read rows: the nested tree query on the big project and on the big
+//! board, at 8 and at 32 concurrent clients, against a `crust serve` child process.
+//!
+//! Each row is set against its **ceiling**: the very SQL statements one such request
+//! runs, with the same parameters, through a pool of the same size, by as many
+//! concurrent clients, without HTTP or GraphQL (see [`replay`]). It also reports the
+//! server's own CPU time per request and per field resolved, SQL statements and round
+//! trips per request, the server's memory at start, at its peak under 32 clients, and
+//! idle 5 s later, and the board's p99 while 20 sign-ins per second (bcrypt cost 12)
+//! run beside it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+use crust_dal::batch::{self, Direction, RollupOf, TaskParent};
+use crust_dal::{Actor, DalError, Page, PgConnection, PgPool, SqlCounts};
+use crust_domain::{ProjectId, SessionId, UserId};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::bench_server::Server;
+
+pub const TREE_QUERY: &str = "query($p: ID!) { project(id: $p) { name progress slices(first: 10) { nodes { name progress
+    boxes(first: 10) { nodes { name progress tasks(first: 50) { totalCount nodes { title status progress isBlocked
+      assignees { name } dependsOn { task { title } } comments(first: 3) { nodes { bodyHtml } } } } } } } } } }";
+
+/// One read scenario: its name and the project its tree query asks for.
+pub struct Scenario {
+    pub name: String,
+    pub project: String,
+}
+
+/// What one load run measured.
+pub struct Run {
+    pub latencies: Vec<Duration>,
+    pub elapsed: f64,
+    /// The last response: its extensions say what the request cost.
+    pub sample: Value,
+}
+
+impl Run {
+    pub fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed
+    }
+
+    /// Latency percentile `p` (0–1), in ms.
+    pub fn percentile(&self, p: f64) -> f64 {
+        let mut all = self.latencies.clone();
+        all.sort();
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+
+    fn extension(&self, key: &str) -> Option<u64> {
+        self.sample["extensions"][key].as_u64()
+    }
+}
+
+/// Runs `clients` loops for `seconds`, each sending what `request(client, n)` makes,
+/// with `token`. Any error in a response ends the run.
+pub async fn load<R>(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    seconds: f64,
+    clients: usize,
+    request: R,
+) -> anyhow::Result<Run>
+where
+    R: Fn(usize, usize) -> Value + Clone + Send + 'static,
+{
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let mut running = Vec::new();
+    for client in 0..clients {
+        let (http, token, url, request) = (
+            http.clone(),
+            token.to_owned(),
+            format!("{base}/graphql"),
+            request.clone(),
+        );
+        running.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut sample = Value::Null;
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let body: Value = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(&request(client, n))
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                latencies.push(t.elapsed());
+                n += 1;
+                if body.get("errors").is_some() {
+                    return Err(anyhow!("request failed: {body}"));
+                }
+                sample = body;
+            }
+            Ok::<_, anyhow::Error>((latencies, sample))
+        }));
+    }
+    let mut run = Run {
+        latencies: Vec::new(),
+        elapsed: 0.0,
+        sample: Value::Null,
+    };
+    for c in running {
+        let (latencies, sample) = c.await??;
+        run.latencies.extend(latencies);
+        if !sample.is_null() {
+            run.sample = sample;
+        }
+    }
+    run.elapsed = started.elapsed().as_secs_f64();
+    Ok(run)
+}
+
+/// Fields a response resolved: every key of every object under `data` (a list's
+/// items are resolved as the field that holds them).
+fn fields_resolved(value: &Value) -> u64 {
+    match value {
+        Value::Object(map) => map.values().map(|v| 1 + fields_resolved(v)).sum(),
+        Value::Array(items) => items.iter().map(fields_resolved).sum(),
+        _ => 0,
+    }
+}
+
+/// Who the bench's access token speaks for (its claims, read without checking: the
+/// bench made it).
+fn claims(token: &str) -> anyhow::Result<(SessionId, UserId)> {
+    use base64::Engine;
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| anyhow!("not a JWT"))?;
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?)?;
+    let id = |k: &str| -> anyhow::Result<Uuid> {
+        Ok(claims[k]
+            .as_str()
+            .ok_or_else(|| anyhow!("no {k} claim"))?
+            .parse()?)
+    };
+    Ok((SessionId(id("sid")?), UserId(id("sub")?)))
+}
+
+/// One unit of work on a pooled connection off the executor, as the server's `Db::run`
+/// does it; counted into `counts` when given.
+async fn run<T, F>(pool: &PgPool, counts: Option<&Arc<SqlCounts>>, f: F) -> anyhow::Result<T>
+where
+    F: FnOnce(&mut PgConnection) -> crust_dal::DalResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let (pool, counts) = (pool.clone(), counts.cloned());
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(|e| anyhow!("{e}"))?;
+        if let Some(counts) = counts {
+            crust_dal::count_statements(&mut conn, counts);
+        }
+        let out = f(&mut conn).map_err(|e| anyhow!("{e}"));
+        crust_dal::stop_counting(&mut conn);
+        out
+    })
+    .await?
+}
+
+/// The SQL of one tree-query request, replayed: the sign-in check, then each level of
+/// the tree as the server's DataLoaders fetch it (siblings of a level at once), with
+/// the same pages. `counts` counts the statements after the sign-in check (which the
+/// server does not count either).
+async fn replay(
+    pool: &PgPool,
+    who: (SessionId, UserId),
+    project: Uuid,
+    counts: Option<&Arc<SqlCounts>>,
+) -> anyhow::Result<()> {
+    let actor: Actor = run(pool, None, move |c| {
+        let principal =
+            crust_dal::sessions::authenticate(c, who.0, who.1)?.ok_or(DalError::NotFound)?;
+        Actor::signed_in(c, &principal)
+    })
+    .await?;
+    let a = actor.clone();
+    let project = run(pool, counts, move |c| {
+        crust_dal::projects::get(c, &a, ProjectId(project))
+    })
+    .await?;
+    let ids = vec![project.id];
+    let (a, b) = (actor.clone(), actor.clone());
+    let (i, j) = (ids.clone(), ids.clone());
+    let (_, slices) = tokio::try_join!(
+        run(pool, counts, move |c| batch::progress_of(
+            c,
+            &a,
+            RollupOf::Project,
+            &i
+        )),
+        run(pool, counts, move |c| batch::slices_of_projects(
+            c,
+            &b,
+            &j,
+            Page::first(10)
+        )),
+    )?;
+    let ids: Vec<Uuid> = slices
+        .values()
+        .flat_map(|p| p.items.iter().map(|s| s.id))
+        .collect();
+    let (a, b) = (actor.clone(), actor.clone());
+    let (i, j) = (ids.clone(), ids.clone());
+    let (_, boxes) = tokio::try_join!(
+        run(pool, counts, move |c| batch::progress_of(
+            c,
+            &a,
+            RollupOf::Slice,
+            &i
+        )),
+        run(pool, counts, move |c| batch::boxes_of_slices(
+            c,
+            &b,
+            &j,
+            Page::first(10)
+        )),
+    )?;
+    let ids: Vec<Uuid> = boxes
+        .values()
+        .flat_map(|p| p.items.iter().map(|b| b.id))
+        .collect();
+    let (a, b) = (actor.clone(), actor.clone());
+    let (i, j) = (ids.clone(), ids.clone());
+    let (_, tasks) = tokio::try_join!(
+        run(pool, counts, move |c| batch::progress_of(
+            c,
+            &a,
+            RollupOf::Box,
+            &i
+        )),
+        run(pool, counts, move |c| batch::tasks_of(
+            c,
+            &b,
+            TaskParent::Box,
+            &j,
+            Page::first(50)
+        )),
+    )?;
+    let ids: Vec<Uuid> = tasks
+        .values()
+        .flat_map(|p| p.items.iter().map(|t| t.id))
+        .collect();
+    let (a, b, d) = (actor.clone(), actor.clone(), actor);
+    let (i, j, k) = (ids.clone(), ids.clone(), ids);
+    tokio::try_join!(
+        run(pool, counts, move |c| batch::assignees_of_tasks(c, &a, &i)),
+        run(pool, counts, move |c| batch::dependencies_of_tasks(
+            c,
+            &b,
+            &j,
+            Direction::DependsOn
+        )),
+        run(pool, counts, move |c| batch::comments_of_tasks(
+            c,
+            &d,
+            &k,
+            Page::first(3)
+        )),
+    )?;
+    Ok(())
+}
+
+/// Requests per second of `clients` concurrent replays for `seconds`.
+async fn ceiling(
+    pool: &PgPool,
+    who: (SessionId, UserId),
+    project: Uuid,
+    clients: usize,
+    seconds: f64,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let mut running = Vec::new();
+    for _ in 0..clients {
+        let pool = pool.clone();
+        running.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                replay(&pool, who, project, None).await?;
+                n += 1;
+            }
+            Ok::<_, anyhow::Error>(n)
+        }));
+    }
+    let mut total = 0;
+    for r in running {
+        total += r.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+/// The figures the README's performance section quotes.
+pub struct Figures {
+    /// (scenario, clients, fraction of the ceiling).
+    pub of_ceiling: Vec<(String, usize, f64)>,
+}
+
+pub struct Setup<'a> {
+    pub server: &'a Server,
+    pub token: &'a str,
+    /// A pool like the server's, for the ceiling.
+    pub pool: PgPool,
+    pub seconds: f64,
+    pub clients: Vec<usize>,
+    /// The cost-12 accounts the sign-in storm signs in as, and their password.
+    pub storm_accounts: (&'a [String], &'a str),
+}
+
+pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<Figures> {
+    let Setup {
+        server,
+        token,
+        ref pool,
+        seconds,
+        ref clients,
+        storm_accounts,
+    } = setup;
+    let http = reqwest::Client::new();
+    let base = server.base.as_str();
+    let who = claims(token)?;
+    let at_start = server.rss_mib();
+    let mut figures = Figures {
+        of_ceiling: Vec::new(),
+    };
+    println!();
+    println!(
+        "Reads: the tree query, {seconds} s per row; `crust serve` as a process of its own ({} cores); the ceiling is the same SQL replayed through a pool of the same size without HTTP or GraphQL",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    );
+    println!(
+        "{:<40} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8}",
+        "scenario",
+        "clients",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "ceiling",
+        "of it",
+        "SQL",
+        "trips",
+        "fields",
+        "CPU ms",
+        "µs/field"
+    );
+    let mut board_p99 = None;
+    let mut peak = None;
+    for &n in clients {
+        if n == *clients.iter().max().unwrap_or(&n) {
+            server.reset_peak();
+        }
+        for scenario in scenarios {
+            let project = scenario.project.clone();
+            let request = move |_: usize, _: usize| json!({ "query": TREE_QUERY, "variables": { "p": project } });
+            let cpu_before = server.cpu_seconds();
+            let run = load(&http, base, token, seconds, n, request).await?;
+            let cpu = match (cpu_before, server.cpu_seconds()) {
+                (Some(a), Some(b)) => Some((b - a) / run.latencies.len().max(1) as f64),
+                _ => None,
+            };
+            let fields = fields_resolved(&run.sample["data"]);
+            let project: Uuid = scenario.project.parse()?;
+            let ceiling = ceiling(pool, who, project, n, seconds).await?;
+            let of_ceiling = run.per_second() / ceiling;
+            figures
+                .of_ceiling
+                .push((scenario.name.clone(), n, of_ceiling));
+            if scenario.name.starts_with("board") && n == clients[0] {
+                board_p99 = Some((scenario.project.clone(), run.percentile(0.99)));
+            }
+            let statements = run.extension("sqlStatements");
+            let round_trips = run.extension("sqlRoundTrips");
+            println!(
+                "{:<40} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>5.0}% {:>7} {:>9} {:>8} {:>8} {:>8}",
+                scenario.name,
+                n,
+                run.per_second(),
+                run.percentile(0.5),
+                run.percentile(0.99),
+                ceiling,
+                100.0 * of_ceiling,
+                statements.map_or("?".into(), |s| s.to_string()),
+                round_trips.map_or("?".into(), |s| s.to_string()),
+                fields,
+                cpu.map_or("?".into(), |c| format!("{:.1}", c * 1000.0)),
+                cpu.map_or("?".into(), |c| format!("{:.2}", c * 1e6 / fields.max(1) as f64)),
+            );
+            // The replay must be the request's SQL: same number of statements.
+            let counts = Arc::new(SqlCounts::default());
+            replay(pool, who, project, Some(&counts)).await?;
+            if Some(counts.statements() as u64) != statements {
+                println!(
+                    "  (the ceiling's replay ran {} statements where the request ran {}: it no longer mirrors the request)",
+                    counts.statements(),
+                    statements.map_or("?".into(), |s| s.to_string())
+                );
+            }
+        }
+        if n == *clients.iter().max().unwrap_or(&n) {
+            peak = server.peak_mib();
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let idle = server.rss_mib();
+    let mib = |m: Option<f64>| m.map_or("?".into(), |m| format!("{m:.0} MiB"));
+    println!(
+        "server memory (RSS): {} at start, {} at its peak under {} clients, {} idle 5 s later",
+        mib(at_start),
+        mib(peak),
+        clients.iter().max().unwrap_or(&0),
+        mib(idle)
+    );
+    if let Some((project, quiet_p99)) = board_p99 {
+        storm(
+            &http,
+            base,
+            token,
+            &project,
+            clients[0],
+            seconds,
+            quiet_p99,
+            storm_accounts,
+        )
+        .await?;
+    }
+    Ok(figures)
+}
+
+/// The board read by `clients` clients while 20 sign-ins per second (bcrypt cost 12)
+/// run beside it: its p99 against the p99 without them.
+#[allow(clippy::too_many_arguments)]
+async fn storm(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    project: &str,
+    clients: usize,
+    seconds: f64,
+    quiet_p99: f64,
+    (emails, password): (&[String], &str),
+) -> anyhow::Result<()> {
+    const PER_SECOND: u32 = 20;
+    let sign_ins = {
+        let (http, url) = (http.clone(), format!("{base}/graphql"));
+        let (emails, password) = (emails.to_vec(), password.to_owned());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+            let mut every = tokio::time::interval(Duration::from_secs(1) / PER_SECOND);
+            let mut sent = Vec::new();
+            while Instant::now() < deadline {
+                every.tick().await;
+                let email = emails
+                    .get(sent.len() % emails.len().max(1))
+                    .cloned()
+                    .unwrap_or_default();
+                let body = json!({
+                    "query": "mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken } }",
+                    "variables": { "e": email, "p": password },
+                });
+                let (http, url) = (http.clone(), url.clone());
+                sent.push(tokio::spawn(async move {
+                    let t = Instant::now();
+                    let res = http.post(&url).json(&body).send().await?;
+                    // More sign-ins than the machine can hash wait their turn, and past
+                    // the bounded wait are turned away (503): load shed, as designed.
+                    if res.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+                        return Ok(None);
+                    }
+                    let answer: Value = res.json().await?;
+                    match answer["data"]["login"]["accessToken"].as_str() {
+                        Some(_) => Ok(Some(t.elapsed())),
+                        None => Err(anyhow!("a sign-in of the storm failed: {answer}")),
+                    }
+                }));
+            }
+            let mut latencies = Vec::new();
+            let mut shed = 0;
+            for s in sent {
+                match s.await?? {
+                    Some(latency) => latencies.push(latency),
+                    None => shed += 1,
+                }
+            }
+            Ok::<_, anyhow::Error>((latencies, shed))
+        })
+    };
+    let project = project.to_owned();
+    let request =
+        move |_: usize, _: usize| json!({ "query": TREE_QUERY, "variables": { "p": project } });
+    let run = load(http, base, token, seconds, clients, request).await?;
+    let (mut logins, shed) = sign_ins.await??;
+    logins.sort();
+    let p99 = run.percentile(0.99);
+    println!(
+        "sign-in storm: {PER_SECOND} sign-ins/s offered (bcrypt cost 12) beside the board at {clients} clients: board p99 {p99:.1} ms against {quiet_p99:.1} ms without (ratio {:.2}); {} sign-ins done (median {:.0} ms), {shed} turned away (503)",
+        p99 / quiet_p99,
+        logins.len(),
+        logins.get(logins.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    );
+    Ok(())
+}
