@@ -17,6 +17,7 @@ pub mod keys;
 pub mod logging;
 pub mod mail;
 pub mod markdown;
+pub mod memory;
 pub mod metrics;
 pub mod server;
 pub mod state;

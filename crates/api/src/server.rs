@@ -270,9 +270,10 @@ async fn stop_signal() -> &'static str {
     }
 }
 
-/// Runs the outbox worker and the blob purge beside the server (on its runtime, so
-/// they stop with it).
+/// Runs the outbox worker, the blob purge and the memory trim beside the server (on
+/// its runtime, so they stop with it).
 fn start_workers(state: &AppState) {
+    actix_web::rt::spawn(crate::memory::return_when_idle(state.activity.clone()));
     if let Some(worker) = state.mail_worker.clone() {
         actix_web::rt::spawn(worker.run(state.mail.clone()));
     }

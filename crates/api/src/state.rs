@@ -22,6 +22,10 @@ pub struct AppState {
     /// `CRUST_TEST_HOOKS`: a request aliasing a field `crustTestSlow` waits 2 s.
     pub test_hooks: bool,
     pub limits: GraphqlLimits,
+    /// Turns to execute a GraphQL operation (`CRUST_GRAPHQL_CONCURRENCY`).
+    pub executions: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Operations started, for handing memory back once they stop (`memory`).
+    pub activity: crate::memory::Activity,
     pub request_deadline: Duration,
     pub rate_limits: std::sync::Arc<crate::http::rate_limit::Limiters>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -71,6 +75,13 @@ impl AppState {
             report_sql_statements: config.diagnostics.report_sql_statements,
             test_hooks: config.diagnostics.test_hooks,
             limits: config.graphql.clone(),
+            activity: crate::memory::Activity::default(),
+            executions: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                match config.graphql.concurrency {
+                    0 => std::thread::available_parallelism().map_or(8, |n| n.get() * 4),
+                    n => n,
+                },
+            )),
             request_deadline: Duration::from_millis(config.http.request_timeout_ms),
             rate_limits: std::sync::Arc::new(crate::http::rate_limit::Limiters::new(
                 config.rate_limits,

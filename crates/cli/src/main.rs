@@ -6,13 +6,6 @@
 mod commands;
 mod postgres;
 
-/// mimalloc rather than glibc's malloc: a GraphQL response is thousands of small
-/// allocations freed together, which glibc's per-thread arenas serve slower and keep
-/// after the load has gone (`crust bench` measures both: the README's figures).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

@@ -49,6 +49,12 @@ settings! {
             range: 1..=10,
             doc: "Operations per request; 1 turns batching off (a JSON array is then refused).",
         },
+        pub concurrency: usize {
+            env: "CRUST_GRAPHQL_CONCURRENCY",
+            default: IsNoted("0", "four per core"),
+            range: 0..=4096,
+            doc: "Operations that execute at once; the others wait their turn, within the request deadline. This bounds the memory a burst of large queries holds (a 600-task tree holds about 10 MiB while it is built). Four per core keep the cores busy while each operation waits on the database, so the bound costs no throughput (`crust bench`). Sign-in and password operations do not wait here; the password-hashing pool bounds them. 0: four per core.",
+        },
         pub introspection: bool {
             env: "CRUST_INTROSPECTION",
             default: OutsideProd("true", "false"),

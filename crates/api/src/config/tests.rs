@@ -331,6 +331,7 @@ fn the_defaults_are_unchanged() {
             max_query_chars: 15_000,
             max_selections: 5000,
             max_batch: 1,
+            concurrency: 0,
             introspection: true,
         }
     );

@@ -147,6 +147,13 @@ impl Facts {
             .all(|f| crate::graphql::is_public(f))
     }
 
+    /// Does the document name a sign-in, password or heavy field (through fragments)?
+    fn signs_in(&self) -> bool {
+        self.root_fields
+            .iter()
+            .any(|f| crate::graphql::is_sign_in(f))
+    }
+
     /// Does any operation of the document ask for `__schema` or `__type` (which exist
     /// on the query root only)?
     fn introspects(&self) -> bool {
@@ -424,7 +431,19 @@ async fn execute(
         if let Some((_, actor)) = &ctx.caller {
             request = request.data(crate::graphql::loaders(db.clone(), actor.clone()));
         }
-        let run = AssertUnwindSafe(schema.execute(request)).catch_unwind();
+        // Sign-in operations wait for the hashing pool instead: holding a turn here
+        // while they do, a sign-in storm would starve the reads.
+        let turn = (!facts.signs_in()).then(|| state.executions.clone());
+        let activity = state.activity.clone();
+        let run = AssertUnwindSafe(async move {
+            let _turn = match turn {
+                Some(turns) => Some(turns.acquire_owned().await),
+                None => None,
+            };
+            activity.started();
+            schema.execute(request).await
+        })
+        .catch_unwind();
         match tokio::time::timeout(state.request_deadline, run).await {
             Err(_) => {
                 metrics.answered(operation, "INTERNAL", elapsed(started));
@@ -612,10 +631,7 @@ fn set(error: &mut ServerError, key: &str, value: async_graphql::Value) {
 /// expanding fragments, so `... on Mutation { login }` counts like `login`.
 fn signs_in(requests: &[Prepared]) -> bool {
     requests.iter().any(|r| match r {
-        Prepared::Run(_, facts) => facts
-            .root_fields
-            .iter()
-            .any(|f| crate::graphql::is_sign_in(f)),
+        Prepared::Run(_, facts) => facts.signs_in(),
         Prepared::Refused(..) => false,
     })
 }

@@ -39,6 +39,10 @@ pub struct Args {
     /// quick smoke runs.
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
+    /// Only the read rows (tree queries, ceilings, memory, sign-in storm): for trying
+    /// a setting quickly.
+    #[arg(long)]
+    reads_only: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -125,7 +129,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &task_ids,
         &storm_emails,
     ));
-    let result = result.and_then(|()| bi_report(&url));
+    let result = result.and_then(|()| match args.reads_only {
+        true => Ok(()),
+        false => bi_report(&url),
+    });
     let mut admin = crust_dal::establish(
         &crust_dal::Operator::at_console(),
         &postgres::with_database(&server, "postgres")?,
@@ -380,6 +387,9 @@ async fn measure(
     };
     super::bench_reads::report(setup, scenarios).await?;
     drop(server);
+    if args.reads_only {
+        return Ok(());
+    }
 
     let task = task_ids
         .first()

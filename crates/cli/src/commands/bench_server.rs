@@ -62,6 +62,13 @@ pub async fn serve(config: &crust_api::Config, extra: &[(&str, &str)]) -> anyhow
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    // Your CRUST_* settings reach the server (to measure one, say
+    // CRUST_GRAPHQL_CONCURRENCY); the bench's own, below, win over them.
+    for (k, v) in
+        std::env::vars().filter(|(k, _)| k.starts_with("CRUST_") && k != "CRUST_BENCH_SERVER")
+    {
+        command.env(k, v);
+    }
     for (k, v) in bench_settings(config, port) {
         command.env(k, v);
     }

@@ -12,6 +12,7 @@ fn limits() -> GraphqlLimits {
         max_query_chars: 15_000,
         max_batch: 1,
         max_selections: 5_000,
+        concurrency: 0,
         introspection: true,
     }
 }
