@@ -441,6 +441,7 @@ fn bench_prints_its_report() {
         "ceiling",
         "SQL",
         "trips",
+        "SQL CPU",
         "fields",
         "CPU ms",
         "µs/field",
@@ -462,9 +463,10 @@ fn bench_prints_its_report() {
                 .parse()
                 .unwrap_or_else(|_| panic!("{row:?}"))
         };
-        let (per_field, cpu, fields, trips, statements) =
-            (number(0), number(1), number(2), number(3), number(4));
-        let (of_ceiling, ceiling) = (number(5), number(6));
+        let (per_field, cpu, fields) = (number(0), number(1), number(2));
+        let (sql_ms, trips, statements) = (number(3), number(4), number(5));
+        let (of_ceiling, ceiling) = (number(6), number(7));
+        assert!(sql_ms > 0.0, "{row:?}");
         assert!(statements > 0.0 && statements <= 12.0, "{row:?}");
         // No ping per checkout: round trips are the statements plus at most two prepares.
         assert!(trips >= statements && trips <= statements + 2.0, "{row:?}");

@@ -272,6 +272,35 @@ async fn replay(
     Ok(())
 }
 
+/// CPU milliseconds PostgreSQL's backends of this database have used so far: the
+/// database's cost, as `cpu_seconds` is the server's (same host; the backends read
+/// from `/proc`). A backend that ended meanwhile is missed: the pools keep theirs.
+async fn database_cpu_ms(pool: &PgPool) -> Option<f64> {
+    #[derive(diesel::QueryableByName)]
+    struct Backend {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let pool = pool.clone();
+    let pids = tokio::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        let mut conn = pool.get().ok()?;
+        diesel::sql_query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .load::<Backend>(&mut *conn)
+        .ok()
+    })
+    .await
+    .ok()
+    .flatten()?;
+    let seconds: f64 = pids
+        .iter()
+        .filter_map(|b| super::bench_server::cpu_seconds(u32::try_from(b.pid).ok()?))
+        .sum();
+    Some(seconds * 1000.0)
+}
+
 /// Requests per second of `clients` concurrent replays for `seconds`.
 async fn ceiling(
     pool: &PgPool,
@@ -340,7 +369,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
     );
     println!(
-        "{:<40} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>7} {:>9} {:>8} {:>8} {:>8}",
+        "{:<40} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>4} {:>5} {:>7} {:>6} {:>6} {:>8}",
         "scenario",
         "clients",
         "req/s",
@@ -350,6 +379,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
         "of it",
         "SQL",
         "trips",
+        "SQL CPU",
         "fields",
         "CPU ms",
         "µs/field"
@@ -363,10 +393,15 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
         for scenario in scenarios {
             let project = scenario.project.clone();
             let request = move |_: usize, _: usize| json!({ "query": TREE_QUERY, "variables": { "p": project } });
-            let cpu_before = server.cpu_seconds();
+            let (cpu_before, busy_before) = (server.cpu_seconds(), database_cpu_ms(pool).await);
             let run = load(&http, base, token, seconds, n, request).await?;
+            let requests = run.latencies.len().max(1) as f64;
             let cpu = match (cpu_before, server.cpu_seconds()) {
-                (Some(a), Some(b)) => Some((b - a) / run.latencies.len().max(1) as f64),
+                (Some(a), Some(b)) => Some((b - a) / requests),
+                _ => None,
+            };
+            let sql_ms = match (busy_before, database_cpu_ms(pool).await) {
+                (Some(a), Some(b)) => Some((b - a) / requests),
                 _ => None,
             };
             let fields = fields_resolved(&run.sample["data"]);
@@ -382,7 +417,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
             let statements = run.extension("sqlStatements");
             let round_trips = run.extension("sqlRoundTrips");
             println!(
-                "{:<40} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>5.0}% {:>7} {:>9} {:>8} {:>8} {:>8}",
+                "{:<40} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>5.0}% {:>4} {:>5} {:>7} {:>6} {:>6} {:>8}",
                 scenario.name,
                 n,
                 run.per_second(),
@@ -392,6 +427,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
                 100.0 * of_ceiling,
                 statements.map_or("?".into(), |s| s.to_string()),
                 round_trips.map_or("?".into(), |s| s.to_string()),
+                sql_ms.map_or("?".into(), |m| format!("{m:.1}")),
                 fields,
                 cpu.map_or("?".into(), |c| format!("{:.1}", c * 1000.0)),
                 cpu.map_or("?".into(), |c| format!("{:.2}", c * 1e6 / fields.max(1) as f64)),
