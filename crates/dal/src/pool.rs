@@ -17,8 +17,8 @@ pub type PgPool = r2d2::Pool<Manager>;
 /// waiting (libpq's `PQconsumeInput`, through `notifications_iter`): a backend that was
 /// terminated, or a server that went away, has left its farewell and the end of the
 /// stream on the socket, so the read fails and r2d2 replaces the connection before
-/// anyone uses it. A healthy idle connection has nothing to read: one `recv` that
-/// returns at once.
+/// anyone uses it. A healthy idle connection has nothing to read: two `recv`s that
+/// return at once.
 #[derive(Debug)]
 pub struct Manager(ConnectionManager<PgConnection>);
 
@@ -32,11 +32,15 @@ impl r2d2::ManageConnection for Manager {
 
     fn is_valid(&self, conn: &mut PgConnection) -> Result<(), Self::Error> {
         // Pool connections never LISTEN, so nothing is queued that this could consume
-        // on someone's behalf; a notice or parameter report is read and dropped.
-        match conn.notifications_iter().find_map(Result::err) {
-            Some(e) => Err(diesel::r2d2::Error::QueryError(e)),
-            None => Ok(()),
+        // on someone's behalf; a notice or parameter report is read and dropped. Two
+        // reads: a terminated backend's farewell may fill the first, the end of the
+        // stream then fails the second (libpq reads once per call).
+        for _ in 0..2 {
+            if let Some(e) = conn.notifications_iter().find_map(Result::err) {
+                return Err(diesel::r2d2::Error::QueryError(e));
+            }
         }
+        Ok(())
     }
 
     fn has_broken(&self, conn: &mut PgConnection) -> bool {

@@ -57,6 +57,12 @@ pub fn is_sign_in(field: &str) -> bool {
         || HEAVY_FIELDS.contains(&field)
 }
 
+/// Does this root field check or set a password (a sign-in or password field)? Such
+/// operations wait for the hashing pool rather than for a turn to execute.
+pub fn hashes_passwords(field: &str) -> bool {
+    SIGN_IN_FIELDS.contains(&field) || PASSWORD_FIELDS.contains(&field)
+}
+
 /// May anyone call this root field (PRODUCT.md: sign-up, login, token refresh, and
 /// the links of messages: verification, reset, address change, invitations)? The
 /// sign-in fields and `__typename`.

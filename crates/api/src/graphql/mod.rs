@@ -41,7 +41,9 @@ use crate::error::ApiError;
 
 pub(crate) use audit::record_refused_field;
 pub use audit::RequestVariables;
-pub use gate::{is_public, is_sign_in, ANONYMOUS_INVALID, SIGN_IN_FIELDS, SIGN_IN_FIRST};
+pub use gate::{
+    hashes_passwords, is_public, is_sign_in, ANONYMOUS_INVALID, SIGN_IN_FIELDS, SIGN_IN_FIRST,
+};
 pub use loaders::loaders;
 pub use root::Root;
 

@@ -154,6 +154,18 @@ impl Facts {
             .any(|f| crate::graphql::is_sign_in(f))
     }
 
+    /// Is every root field of the document (every operation's, through fragments) one
+    /// that checks or sets a password? Only such documents skip the turn to execute:
+    /// one that merely names such a field beside others, or in an operation that does
+    /// not run, waits like any other.
+    fn only_hashes_passwords(&self) -> bool {
+        !self.root_fields.is_empty()
+            && self
+                .root_fields
+                .iter()
+                .all(|f| crate::graphql::hashes_passwords(f))
+    }
+
     /// Does any operation of the document ask for `__schema` or `__type` (which exist
     /// on the query root only)?
     fn introspects(&self) -> bool {
@@ -404,6 +416,9 @@ async fn execute(
         // Introspection is refused here, where the document's root fields are known
         // through fragments and aliases, rather than per field as it resolves.
         if !state.limits.introspection && facts.introspects() {
+            if facts.mutation {
+                refused_mutation(state, req, "introspection_disabled").await;
+            }
             let e = ApiError::Forbidden("introspection is disabled on this server".into());
             metrics.answered(operation, "FORBIDDEN", elapsed(started));
             responses.push(refusal(e));
@@ -433,7 +448,7 @@ async fn execute(
         }
         // Sign-in operations wait for the hashing pool instead: holding a turn here
         // while they do, a sign-in storm would starve the reads.
-        let turn = (!facts.signs_in()).then(|| state.executions.clone());
+        let turn = (!facts.only_hashes_passwords()).then(|| state.executions.clone());
         let activity = state.activity.clone();
         let run = AssertUnwindSafe(async move {
             let _turn = match turn {
@@ -448,6 +463,16 @@ async fn execute(
             Err(_) => {
                 metrics.answered(operation, "INTERNAL", elapsed(started));
                 tracing::warn!("request deadline passed");
+                // A mutation stopped mid-way rolled back, and is recorded as an error;
+                // one that never got its turn to run is recorded as refused.
+                if let Some(pending) = recorder.finish().filter(|p| !p.recorded) {
+                    let code = Some("INTERNAL".to_owned());
+                    recorder
+                        .record_unfinished(&db, pending, Outcome::Error, code)
+                        .await;
+                } else if facts.mutation && recorder.mutation_fields() == fields_before {
+                    refused_mutation(state, req, "deadline_passed").await;
+                }
                 return retry_later(
                     "the request took too long and was stopped; retry or ask for less",
                 );
