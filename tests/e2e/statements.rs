@@ -112,25 +112,8 @@ async fn nested_queries_cost_a_fixed_number_of_statements() {
     let org = app.create_org(&owner, "Org").await;
     let small = seed(&app, &owner, &org, 2, 2, 3); // 12 tasks
     let large = seed(&app, &owner, &org, 5, 4, 6); // 120 tasks
-    let count = |p: String| {
-        let (app, owner) = (&app, &owner);
-        async move {
-            let body = app
-                .gql(Some(&owner.access), NESTED, json!({ "p": p }))
-                .await;
-            assert!(body["errors"].is_null(), "{body}");
-            let tasks: usize = body["data"]["project"]["slices"]["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|s| s["boxes"]["nodes"].as_array().unwrap().clone())
-                .map(|b| b["tasks"]["nodes"].as_array().unwrap().len())
-                .sum();
-            (body["extensions"]["sqlStatements"].as_u64().unwrap(), tasks)
-        }
-    };
-    let (small_statements, small_tasks) = count(small).await;
-    let (large_statements, large_tasks) = count(large).await;
+    let (small_statements, _, small_tasks) = measure(&app, &owner, &small).await;
+    let (large_statements, _, large_tasks) = measure(&app, &owner, &large).await;
     assert_eq!((small_tasks, large_tasks), (12, 120));
     assert_eq!(
         small_statements, large_statements,
