@@ -264,6 +264,31 @@ async fn production_hides_the_schema() {
             "{q}: {body}"
         );
     }
+    // A document that asks for the schema beside a mutation is refused whole, and the
+    // refused mutation is recorded like every refusal made before a document runs.
+    let res = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&user.access)
+        .json(&json!({
+            "operationName": "M",
+            "query": "query Q { __schema { queryType { name } } } mutation M { logout { revoked } }",
+        }))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    let mut conn = app.db.connect();
+    let recorded = crust_e2e::db::texts(
+        &mut conn,
+        "SELECT count(*)::text AS v FROM audit_events WHERE reason LIKE $1",
+        "introspection_disabled%",
+    );
+    assert_eq!(recorded, ["1"], "{body}");
     // No "did you mean …?" that would map the schema.
     let body = app
         .gql(Some(&user.access), "{ me { nmae } }", json!({}))
@@ -618,4 +643,90 @@ async fn every_pooled_connection_cuts_slow_statements() {
     assert_eq!(setting, "700ms");
     assert!(failed, "the slow statement was cancelled");
     assert!(took < Duration::from_secs(3), "cancelled after {took:?}");
+}
+
+/// Sends `body` (with `token`, if any) after `delay`; asserts it succeeded and returns
+/// when it finished, counted from `since`.
+async fn finished_at(
+    app: &TestApp,
+    token: Option<&str>,
+    body: serde_json::Value,
+    delay: std::time::Duration,
+    since: std::time::Instant,
+) -> std::time::Duration {
+    tokio::time::sleep(delay).await;
+    let mut req = app.http.post(app.url("/graphql")).json(&body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let answer: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+    assert!(answer.get("errors").is_none(), "{body}: {answer}");
+    since.elapsed()
+}
+
+/// At most `CRUST_GRAPHQL_CONCURRENCY` operations execute at once; the others wait for
+/// a turn. A document of sign-in fields only waits for the hashing pool instead (a
+/// sign-in storm must not take the reads' turns), but naming a sign-in field beside a
+/// read does not let the read skip the queue.
+#[tokio::test]
+async fn operations_take_turns_and_only_sign_ins_skip_them() {
+    let app = TestApp::start_with(|c| {
+        c.graphql.concurrency = 1;
+        c.diagnostics.test_hooks = true;
+    })
+    .await;
+    let user = app.user("turns").await;
+    let token = Some(user.access.as_str());
+    let since = std::time::Instant::now();
+    let (now, later) = (
+        std::time::Duration::ZERO,
+        std::time::Duration::from_millis(300),
+    );
+    let login = format!(
+        "mutation {{ login(input: {{email: \"{}\", password: \"{}\"}}) {{ accessToken }} }}",
+        user.email,
+        crust_e2e::TEST_PASSWORD
+    );
+    let (slow, sign_in, read, decoy) = tokio::join!(
+        // Holds the only turn for two seconds.
+        finished_at(
+            &app,
+            token,
+            json!({ "query": "{ crustTestSlow: me { id } }" }),
+            now,
+            since
+        ),
+        finished_at(&app, None, json!({ "query": login }), later, since),
+        finished_at(
+            &app,
+            token,
+            json!({ "query": "{ me { id } }" }),
+            later,
+            since
+        ),
+        finished_at(
+            &app,
+            token,
+            json!({
+                "operationName": "Read",
+                "query": "query Read { me { id } } mutation Decoy { login(input: {email: \"a@b.c\", password: \"x\"}) { accessToken } }",
+            }),
+            later,
+            since,
+        ),
+    );
+    let two_seconds = std::time::Duration::from_secs(2);
+    assert!(slow >= two_seconds, "{slow:?}");
+    assert!(
+        sign_in < slow,
+        "the sign-in waited for a turn: {sign_in:?} {slow:?}"
+    );
+    assert!(
+        read >= two_seconds,
+        "the read skipped the queue: {read:?} {slow:?}"
+    );
+    assert!(
+        decoy >= two_seconds,
+        "a decoy sign-in let a read skip the queue: {decoy:?} {slow:?}"
+    );
 }

@@ -424,10 +424,6 @@ async fn execute(
             responses.push(refusal(e));
             continue;
         }
-        if state.test_hooks && request.query.contains("crustTestSlow") {
-            // Test profile only: a slow but healthy request that holds no thread.
-            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        }
         // A text that never says `mutation` holds none. Anything else is kept, to
         // record it should it be refused before it runs, and for the audit extension.
         let copy = request.query.contains("mutation").then(|| {
@@ -450,11 +446,17 @@ async fn execute(
         // while they do, a sign-in storm would starve the reads.
         let turn = (!facts.only_hashes_passwords()).then(|| state.executions.clone());
         let activity = state.activity.clone();
+        // Test profile only: a slow but healthy operation that holds its turn, not a
+        // thread.
+        let slow = state.test_hooks && request.query.contains("crustTestSlow");
         let run = AssertUnwindSafe(async move {
             let _turn = match turn {
                 Some(turns) => Some(turns.acquire_owned().await),
                 None => None,
             };
+            if slow {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
             activity.started();
             schema.execute(request).await
         })
