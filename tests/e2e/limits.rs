@@ -264,6 +264,24 @@ async fn production_hides_the_schema() {
             "{q}: {body}"
         );
     }
+    // Over GET too (the same check, before anything runs).
+    let res = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[(
+            "query",
+            "{ ... on Query { s: __schema { types { name } } } }",
+        )])
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body["data"].is_null(), "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
     // A document that asks for the schema beside a mutation is refused whole, and the
     // refused mutation is recorded like every refusal made before a document runs.
     let res = app

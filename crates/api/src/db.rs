@@ -9,16 +9,14 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
-    /// When set, every statement run through this handle is counted here.
-    statements: Option<Arc<SqlCounts>>,
+    /// When set, every statement run through this handle, and its round trips, are
+    /// counted here.
+    sql: Option<Arc<SqlCounts>>,
 }
 
 impl Db {
     pub fn new(pool: PgPool) -> Self {
-        Db {
-            pool,
-            statements: None,
-        }
+        Db { pool, sql: None }
     }
 
     /// (connections held, idle ones, the pool's size), for metrics.
@@ -31,12 +29,13 @@ impl Db {
         )
     }
 
-    /// A handle for one request that counts the SQL statements the request runs.
+    /// A handle for one request that counts the SQL statements the request runs and
+    /// their round trips.
     pub fn counting(&self) -> (Db, Arc<SqlCounts>) {
         let counter = Arc::new(SqlCounts::default());
         (
             Db {
-                statements: Some(counter.clone()),
+                sql: Some(counter.clone()),
                 ..self.clone()
             },
             counter,
@@ -51,7 +50,7 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        let counter = self.statements.clone();
+        let counter = self.sql.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
             if let Some(counter) = counter {
