@@ -190,68 +190,36 @@ async fn replay(
         crust_dal::projects::get(c, &a, ProjectId(project))
     })
     .await?;
-    let ids = vec![project.id];
-    let (a, b) = (actor.clone(), actor.clone());
-    let (i, j) = (ids.clone(), ids.clone());
-    let (_, slices) = tokio::try_join!(
-        run(pool, counts, move |c| batch::progress_of(
-            c,
-            &a,
-            RollupOf::Project,
-            &i
-        )),
-        run(pool, counts, move |c| batch::slices_of_projects(
-            c,
-            &b,
-            &j,
-            Page::first(10)
-        )),
-    )?;
-    let ids: Vec<Uuid> = slices
-        .values()
-        .flat_map(|p| p.items.iter().map(|s| s.id))
-        .collect();
-    let (a, b) = (actor.clone(), actor.clone());
-    let (i, j) = (ids.clone(), ids.clone());
-    let (_, boxes) = tokio::try_join!(
-        run(pool, counts, move |c| batch::progress_of(
-            c,
-            &a,
-            RollupOf::Slice,
-            &i
-        )),
-        run(pool, counts, move |c| batch::boxes_of_slices(
-            c,
-            &b,
-            &j,
-            Page::first(10)
-        )),
-    )?;
-    let ids: Vec<Uuid> = boxes
-        .values()
-        .flat_map(|p| p.items.iter().map(|b| b.id))
-        .collect();
-    let (a, b) = (actor.clone(), actor.clone());
-    let (i, j) = (ids.clone(), ids.clone());
-    let (_, tasks) = tokio::try_join!(
-        run(pool, counts, move |c| batch::progress_of(
-            c,
-            &a,
-            RollupOf::Box,
-            &i
-        )),
-        run(pool, counts, move |c| batch::tasks_of(
-            c,
-            &b,
-            TaskParent::Box,
-            &j,
-            Page::first(50)
-        )),
-    )?;
-    let ids: Vec<Uuid> = tasks
-        .values()
-        .flat_map(|p| p.items.iter().map(|t| t.id))
-        .collect();
+    let slices = level(
+        pool,
+        counts,
+        &actor,
+        vec![project.id],
+        RollupOf::Project,
+        |c, a, p| batch::slices_of_projects(c, a, p, Page::first(10)),
+        |s| s.id,
+    )
+    .await?;
+    let boxes = level(
+        pool,
+        counts,
+        &actor,
+        slices,
+        RollupOf::Slice,
+        |c, a, p| batch::boxes_of_slices(c, a, p, Page::first(10)),
+        |b| b.id,
+    )
+    .await?;
+    let ids = level(
+        pool,
+        counts,
+        &actor,
+        boxes,
+        RollupOf::Box,
+        |c, a, p| batch::tasks_of(c, a, TaskParent::Box, p, Page::first(50)),
+        |t| t.id,
+    )
+    .await?;
     let (a, b, d) = (actor.clone(), actor.clone(), actor);
     let (i, j, k) = (ids.clone(), ids.clone(), ids);
     tokio::try_join!(
@@ -299,6 +267,31 @@ async fn database_cpu_ms(pool: &PgPool) -> Option<f64> {
         .filter_map(|b| super::bench_server::cpu_seconds(u32::try_from(b.pid).ok()?))
         .sum();
     Some(seconds * 1000.0)
+}
+
+/// The children a level's page lists, by parent.
+type Children<T> = crust_dal::DalResult<std::collections::HashMap<Uuid, crust_dal::Paged<T>>>;
+
+/// One level of the tree as the loaders fetch it: the parents' rollup beside their
+/// children's page, at once. Returns the children's ids (the next level's parents).
+async fn level<T: Send + 'static>(
+    pool: &PgPool,
+    counts: Option<&Arc<SqlCounts>>,
+    actor: &Actor,
+    parents: Vec<Uuid>,
+    of: RollupOf,
+    children: fn(&mut PgConnection, &Actor, &[Uuid]) -> Children<T>,
+    id: fn(&T) -> Uuid,
+) -> anyhow::Result<Vec<Uuid>> {
+    let (a, b, p) = (actor.clone(), actor.clone(), parents.clone());
+    let (_, found) = tokio::try_join!(
+        run(pool, counts, move |c| batch::progress_of(c, &a, of, &p)),
+        run(pool, counts, move |c| children(c, &b, &parents)),
+    )?;
+    Ok(found
+        .values()
+        .flat_map(|page| page.items.iter().map(id))
+        .collect())
 }
 
 /// Requests per second of `clients` concurrent replays for `seconds`.
