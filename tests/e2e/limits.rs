@@ -88,12 +88,15 @@ async fn deep_wide_and_circular_queries_are_refused() {
     // Wide: within the depth limit but far over the complexity ceiling.
     let wide = "{ organizations(first: 100) { nodes { projects(first: 100) { nodes { slices(first: 100) { nodes { boxes(first: 100) { nodes { tasks(first: 100) { nodes { id title } } } } } } } } } } }";
     let body = refused_before_resolvers(&app, &user, wide).await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
     assert!(
-        body["errors"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("too complex"),
+        message.contains("more than this server's ceiling of 2,000,000"),
         "{body}"
+    );
+    // The outermost list costs the whole query (see `over_http` for the rest).
+    assert_eq!(
+        body["errors"][0]["extensions"]["costliest"][0]["path"],
+        "organizations"
     );
     // Circular introspection past the depth limit (in prod introspection is off
     // altogether: see `production_hides_the_schema`).

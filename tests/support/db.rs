@@ -49,6 +49,14 @@ fn migrations_hash() -> String {
     let mut entries: Vec<_> = walk(&dir);
     entries.sort();
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    // The migrations this binary embeds, too: a binary built before a migration was
+    // added must not reuse (or build) the template of the files as they are now.
+    use diesel::migration::MigrationSource;
+    let embedded =
+        MigrationSource::<diesel::pg::Pg>::migrations(&crust_dal::migrate::MIGRATIONS).unwrap();
+    for migration in embedded {
+        migration.name().to_string().hash(&mut h);
+    }
     for path in entries {
         path.to_string_lossy().hash(&mut h);
         std::fs::read(&path).unwrap().hash(&mut h);

@@ -14,6 +14,7 @@ pub mod gdpr;
 pub mod graphql;
 pub mod http;
 pub mod keys;
+pub mod live;
 pub mod logging;
 pub mod mail;
 pub mod markdown;

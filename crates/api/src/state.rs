@@ -39,6 +39,13 @@ pub struct AppState {
     pub mail_worker: Option<crate::mail::worker::Worker>,
     /// Attachments' blob store, keys and limits.
     pub files: crate::files::Files,
+    /// Origins a browser page may call from (`CRUST_CORS_ORIGINS`): live connections
+    /// check them themselves (CORS does not cover WebSockets).
+    pub cors_origins: Vec<String>,
+    /// Live connections per user (`/graphql/ws`).
+    pub live_connections: crate::live::Connections,
+    /// The manifest of `CRUST_TRUSTED_DOCUMENTS` (empty when none is named).
+    pub trusted: std::sync::Arc<crate::graphql::TrustedDocuments>,
 }
 
 impl AppState {
@@ -65,8 +72,25 @@ impl AppState {
             None
         };
         let files = crate::files::Files::from_config(&config.files).map_err(ApiError::internal)?;
+        let trusted = match &config.graphql.trusted_documents {
+            Some(path) => crate::graphql::TrustedDocuments::load(path)
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+            None => Default::default(),
+        };
+        if !trusted.is_empty() {
+            tracing::info!(documents = trusted.len(), "trusted documents loaded");
+        }
         let auth = AuthService::new(db.clone(), config, mail.clone())?;
-        let schemas = Schemas::build(db.clone(), auth.clone(), files.purge.clone(), config);
+        let hub = crate::live::Hub::new(config.database.url.expose().to_owned());
+        let schemas = Schemas::build(
+            crate::graphql::Services {
+                db: db.clone(),
+                auth: auth.clone(),
+                purge: files.purge.clone(),
+                hub,
+            },
+            config,
+        );
         crate::metrics::metrics().know_fields(root_fields(&schemas.signed_in.sdl()));
         Ok(AppState {
             db,
@@ -93,6 +117,9 @@ impl AppState {
             mail,
             mail_worker,
             files,
+            trusted: std::sync::Arc::new(trusted),
+            cors_origins: config.http.cors_origins.clone(),
+            live_connections: Default::default(),
         })
     }
 }

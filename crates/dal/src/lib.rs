@@ -94,6 +94,9 @@
 //! gone — deleted meanwhile, or lost? — asked only about a file the caller was just
 //! allowed to read).
 //!
+//! Live changes: `Listener::open` listens for the ids the `tasks` trigger announces
+//! (never a row); the server reads each task again as each receiver before telling them.
+//!
 //! Plumbing that reads no tenant data:
 //! - `pool::build_pool` (the server's pool, as its configured login), `pool::count_statements`,
 //!   `pool::stop_counting`, `transaction`, `audit::appended_total` (a process counter); `migrate::pending_count` and
@@ -115,6 +118,7 @@ mod email_tokens;
 pub mod error;
 pub mod gdpr;
 pub mod invitations;
+pub mod live;
 pub mod migrate;
 pub mod models;
 mod need_to_know;

@@ -27,6 +27,12 @@ impl Config {
                 "below 12 is allowed only in the test profile",
             );
         }
+        if self.graphql.trusted_documents_only && self.graphql.trusted_documents.is_none() {
+            problems.invalid(
+                "CRUST_TRUSTED_DOCUMENTS_ONLY",
+                "is on but CRUST_TRUSTED_DOCUMENTS names no manifest: no signed-in request could run",
+            );
+        }
         if self.profile == Profile::Prod {
             problems.refused_in_prod = self.prod_problems();
         }

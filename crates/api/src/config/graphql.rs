@@ -60,5 +60,45 @@ settings! {
             default: OutsideProd("true", "false"),
             doc: "Schema introspection for signed-in callers. **Refused in prod**, where \"did you mean\" suggestions are off too.",
         },
+        pub ws_max_connections_per_user: usize {
+            env: "CRUST_WS_MAX_CONNECTIONS_PER_USER",
+            default: Is("8"),
+            range: 1..=1000,
+            doc: "Live connections (`/graphql/ws`) one user may hold open in one server process; one more is closed with 4429.",
+        },
+        pub ws_max_subscriptions: usize {
+            env: "CRUST_WS_MAX_SUBSCRIPTIONS",
+            default: Is("20"),
+            range: 1..=1000,
+            doc: "Subscriptions one live connection may hold; one more is answered with an `error` message.",
+        },
+        pub ws_max_message_bytes: usize {
+            env: "CRUST_WS_MAX_MESSAGE_BYTES",
+            default: Is("65536"),
+            range: 1024..=1_048_576,
+            doc: "Largest message a client may send on a live connection; a larger one closes it with 1009.",
+        },
+        pub ws_messages_per_second: usize {
+            env: "CRUST_WS_MESSAGES_PER_SECOND",
+            default: Is("20"),
+            range: 1..=10_000,
+            doc: "Messages a client may send on a live connection per second; more close it with 4429.",
+        },
+        pub ws_recheck_ms: u64 {
+            env: "CRUST_WS_RECHECK_MS",
+            default: Is("2000"),
+            range: 100..=60_000,
+            doc: "How often a live connection's session is checked again: within this time of a logout, a deactivation or the access token's expiry the socket closes with 4403.",
+        },
+        pub trusted_documents: Option<std::path::PathBuf> {
+            env: "CRUST_TRUSTED_DOCUMENTS",
+            default: Unset("none"),
+            doc: "A manifest of trusted documents (persisted operations), in Apollo's format (`generate-persisted-query-manifest`) or GraphQL Code Generator's (`persistedDocuments: true`). Requests may then name a document by `extensions.persistedQuery.sha256Hash` instead of sending its text. Every hash is checked against its text at start.",
+        },
+        pub trusted_documents_only: bool {
+            env: "CRUST_TRUSTED_DOCUMENTS_ONLY",
+            default: Is("false"),
+            doc: "Signed-in callers may run only the documents of `CRUST_TRUSTED_DOCUMENTS` (by hash, or by a text whose hash is listed); any other document is refused (FORBIDDEN) before it is validated, over HTTP and over `/graphql/ws`. Anonymous callers, who may only sign in, are unaffected. Turn it on in prod when every client is an app built with the manifest.",
+        },
     }
 }

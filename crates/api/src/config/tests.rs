@@ -333,6 +333,13 @@ fn the_defaults_are_unchanged() {
             max_batch: 1,
             concurrency: 0,
             introspection: true,
+            ws_max_connections_per_user: 8,
+            ws_max_subscriptions: 20,
+            ws_max_message_bytes: 65536,
+            ws_messages_per_second: 20,
+            ws_recheck_ms: 2000,
+            trusted_documents: None,
+            trusted_documents_only: false,
         }
     );
     assert_eq!(c.diagnostics.log_format, LogFormat::Text);

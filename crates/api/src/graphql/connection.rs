@@ -53,7 +53,7 @@ pub fn page(first: Option<i32>, after: Option<String>) -> Result<Page, ApiError>
     let limit = first.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::BadUserInput(format!(
-            "first: must be between 1 and {MAX_PAGE} (got {limit})"
+            "first: must be between 1 and {MAX_PAGE} (got {limit}): read a longer list page by page, passing each page's `pageInfo.endCursor` as `after:`"
         )));
     }
     let offset = match after {

@@ -142,7 +142,7 @@ pub fn check_counting(
         }
         if size.aliases > limits.max_aliases as u64 {
             return Err(refuse(format!(
-                "the query uses {} aliases; at most {} are allowed",
+                "the query uses {} aliases; at most {} are allowed in one operation: ask for each field once (aliases are for one field with different arguments), or send the rest in another request",
                 size.aliases, limits.max_aliases
             )));
         }

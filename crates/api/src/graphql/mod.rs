@@ -12,12 +12,14 @@ mod auth;
 mod board;
 mod comments;
 mod connection;
+pub mod cost;
 mod deps;
 pub mod document;
 mod enums;
 mod gate;
 mod ids;
 mod invitations;
+mod live;
 mod loaders;
 mod notifications;
 mod org;
@@ -27,8 +29,9 @@ mod root;
 mod search;
 mod structure;
 mod task;
+mod trusted;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 
 use crate::files::purge::PurgeWake;
 use crust_dal::sessions::ClientInfo;
@@ -46,6 +49,7 @@ pub use gate::{
 };
 pub use loaders::loaders;
 pub use root::Root;
+pub use trusted::{sha256_hex, ManifestError, TrustedDocuments};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -76,7 +80,9 @@ pub struct Mutation(
     notifications::NotificationMutation,
 );
 
-pub type CrustSchema = Schema<Root<Query>, Root<Mutation>, EmptySubscription>;
+pub use live::Subscription;
+
+pub type CrustSchema = Schema<Root<Query>, Root<Mutation>, Subscription>;
 
 /// Who is calling, known before the query runs.
 #[derive(Clone, Default)]
@@ -99,15 +105,21 @@ pub struct Schemas {
     pub anonymous: CrustSchema,
 }
 
+/// What resolvers reach through the schema's data.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub auth: AuthService,
+    pub purge: PurgeWake,
+    /// Live changes, for subscriptions.
+    pub hub: crate::live::Hub,
+}
+
 impl Schemas {
-    pub fn build(db: Db, auth: AuthService, purge: PurgeWake, config: &Config) -> Self {
+    pub fn build(services: Services, config: &Config) -> Self {
         Schemas {
-            signed_in: build_schema(
-                Some((db.clone(), auth.clone(), purge.clone())),
-                config,
-                Audience::SignedIn,
-            ),
-            anonymous: build_schema(Some((db, auth, purge)), config, Audience::Anonymous),
+            signed_in: build_schema(Some(services.clone()), config, Audience::SignedIn),
+            anonymous: build_schema(Some(services), config, Audience::Anonymous),
         }
     }
 
@@ -130,11 +142,7 @@ enum Audience {
 /// Builds a schema with its shared data and limits. `None` data builds a schema for
 /// SDL export. Documents reach it only through [`document::check`] (see the HTTP
 /// layer), which bounds what async-graphql's own walks cost.
-fn build_schema(
-    services: Option<(Db, AuthService, PurgeWake)>,
-    config: &Config,
-    audience: Audience,
-) -> CrustSchema {
+fn build_schema(services: Option<Services>, config: &Config, audience: Audience) -> CrustSchema {
     let limits = &config.graphql;
     // The auth gate and the audit of mutations are in the roots, not extensions: an
     // extension would run for every field (see `root`).
@@ -142,7 +150,7 @@ fn build_schema(
     let mut builder = Schema::build(
         Root::query(Query::default(), test_hooks),
         Root::mutation(Mutation::default(), test_hooks),
-        EmptySubscription,
+        Subscription,
     )
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
@@ -151,11 +159,22 @@ fn build_schema(
     if anonymous || !limits.introspection || config.profile == Profile::Prod {
         builder = builder.disable_suggestions();
     }
+    // Refused in the HTTP layer already, with its reason; this also covers any other
+    // way a document reaches the schema (the live socket).
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
     if anonymous {
         builder = builder.extension(gate::AnonymousValidation);
     }
-    if let Some((db, auth, purge)) = services {
-        builder = builder.data(db).data(auth).data(purge);
+    if let Some(Services {
+        db,
+        auth,
+        purge,
+        hub,
+    }) = services
+    {
+        builder = builder.data(db).data(auth).data(purge).data(hub);
     }
     builder.finish()
 }

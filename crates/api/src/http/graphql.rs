@@ -25,6 +25,7 @@ use serde_json::json;
 use super::error_response;
 use super::rate_limit::{too_many_requests, Bucket, Verdict};
 use super::request_id::RequestId;
+use super::wire::{self, Answer, Media, Params};
 use crate::error::ApiError;
 use crate::graphql::document::{self, Verdict as Document};
 use crate::graphql::RequestCtx;
@@ -43,59 +44,157 @@ pub(super) fn is_json(req: &HttpRequest) -> bool {
 }
 
 pub async fn post(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    if !is_json(&req) {
+    let Some(media) = Media::negotiate(&req) else {
+        return wire::not_acceptable();
+    };
+    let mut res = post_as(&state, &req, &body, media).await;
+    media.label(&mut res);
+    res
+}
+
+async fn post_as(state: &AppState, req: &HttpRequest, body: &[u8], media: Media) -> HttpResponse {
+    if !is_json(req) {
         return bad_input(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send GraphQL requests as Content-Type: application/json",
         );
     }
-    let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    let max_batch = state.limits.max_batch;
-    let requests: Vec<Request> = if batch {
-        if max_batch == 1 {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return bad_input(
+            StatusCode::BAD_REQUEST,
+            "the body is empty: send a JSON object {\"query\": …, \"variables\": …}",
+        );
+    }
+    let json: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(json) => json,
+        Err(e) => {
             return bad_input(
                 StatusCode::BAD_REQUEST,
-                "batched requests are disabled; send one operation per request",
-            );
+                &format!("the body is not JSON ({e})"),
+            )
         }
-        match serde_json::from_slice::<Vec<Request>>(&body) {
-            Ok(list) if list.len() > max_batch => {
+    };
+    let max_batch = state.limits.max_batch;
+    let (batch, params) = match json {
+        serde_json::Value::Array(list) => {
+            if max_batch == 1 {
+                return bad_input(
+                    StatusCode::BAD_REQUEST,
+                    "batched requests are disabled; send one operation per request",
+                );
+            }
+            if list.len() > max_batch {
                 return bad_input(
                     StatusCode::BAD_REQUEST,
                     &format!("a batch holds at most {max_batch} operations"),
                 );
             }
-            Ok(list) => list,
-            Err(_) => {
-                return bad_input(
-                    StatusCode::BAD_REQUEST,
-                    "the body is not a batch of GraphQL requests",
-                )
+            let mut params = Vec::with_capacity(list.len());
+            for (i, item) in list.into_iter().enumerate() {
+                match Params::from_json(item) {
+                    Ok(p) => params.push(p),
+                    Err(why) => {
+                        return bad_input(
+                            StatusCode::BAD_REQUEST,
+                            &format!("operation {} of the batch: {why}", i + 1),
+                        )
+                    }
+                }
+            }
+            (true, params)
+        }
+        single => match Params::from_json(single) {
+            Ok(p) => (false, vec![p]),
+            Err(why) => return bad_input(StatusCode::BAD_REQUEST, &why),
+        },
+    };
+    let mut prepared = Vec::with_capacity(params.len());
+    for p in params {
+        match admit(state, req, p).await {
+            Ok(p) => prepared.push(p),
+            Err(refusal) => return refusal,
+        }
+    }
+    execute(state, req, prepared, batch, media).await
+}
+
+/// Turns a request's parameters into a request to prepare: its document (named by
+/// hash, or sent), within the text's size limit.
+async fn admit(
+    state: &AppState,
+    req: &HttpRequest,
+    params: Params,
+) -> Result<Prepared, HttpResponse> {
+    let (request, trusted) = match resolve(state, params) {
+        Ok(resolved) => resolved,
+        Err(response) => return Ok(Prepared::Refused(*response, false)),
+    };
+    // A trusted document is run whatever its length: the app was built with it.
+    if !trusted {
+        if let Some(refusal) = too_long(state, &request) {
+            if looks_like_mutation(&request) {
+                refused_mutation(state, req, "query_too_long").await;
+            }
+            return Err(refusal);
+        }
+    }
+    Ok(prepare(state, request, trusted))
+}
+
+/// The request's document: the trusted document its hash names, or its text (trusted
+/// when the manifest lists the text's hash). Apollo's protocol: an unknown hash sent
+/// alone is answered `PersistedQueryNotFound`, and a client may then send the text
+/// with the hash.
+pub(super) fn resolve(state: &AppState, params: Params) -> Result<(Request, bool), Box<Response>> {
+    let Params {
+        query,
+        operation_name,
+        variables,
+        persisted,
+    } = params;
+    let (text, trusted) = match (persisted, query) {
+        (Some(hash), query) => {
+            if let Some(text) = &query {
+                let actual = crate::graphql::sha256_hex(text);
+                if actual != hash {
+                    return Err(Box::new(refusal(ApiError::BadUserInput(format!(
+                        "extensions.persistedQuery.sha256Hash is {hash}, but the SHA-256 of the query sent with it is {actual}"
+                    )))));
+                }
+            }
+            match (state.trusted.get(&hash), query) {
+                (Some(text), _) => (text.to_string(), true),
+                (None, Some(text)) => (text, false),
+                (None, None) => return Err(Box::new(persisted_query_not_found(&hash))),
             }
         }
-    } else {
-        match serde_json::from_slice::<Request>(&body) {
-            Ok(r) => vec![r],
-            Err(_) => return bad_input(
-                StatusCode::BAD_REQUEST,
-                "the body is not a GraphQL request: expected JSON {\"query\": …, \"variables\": …}",
-            ),
+        (None, Some(text)) => {
+            let trusted = !state.trusted.is_empty()
+                && state
+                    .trusted
+                    .get(&crate::graphql::sha256_hex(&text))
+                    .is_some();
+            (text, trusted)
         }
+        (None, None) => unreachable!("Params always holds a query or a hash"),
     };
-    if let Some((refusal, request)) = requests
-        .iter()
-        .find_map(|r| too_long(&state, r).map(|refusal| (refusal, r)))
-    {
-        if looks_like_mutation(request) {
-            refused_mutation(&state, &req, "query_too_long").await;
-        }
-        return refusal;
-    }
-    let mut prepared = Vec::with_capacity(requests.len());
-    for request in requests {
-        prepared.push(prepare(&state, request));
-    }
-    execute(&state, &req, prepared, batch).await
+    let mut request =
+        Request::new(text).variables(async_graphql::Variables::from_json(variables.into()));
+    request.operation_name = operation_name;
+    Ok((request, trusted))
+}
+
+/// Apollo's clients recognise this message and send the text with the hash.
+fn persisted_query_not_found(hash: &str) -> Response {
+    let mut error = ServerError::new("PersistedQueryNotFound", None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", "NOT_FOUND");
+    extensions.set(
+        "detail",
+        format!("no trusted document of this server has the SHA-256 {hash}: send the operation's text as `query` with the hash, or build the app's manifest into the server (CRUST_TRUSTED_DOCUMENTS)"),
+    );
+    error.extensions = Some(extensions);
+    Response::from_errors(vec![error])
 }
 
 /// A request after the document checks: to run, with what the checks learned, or
@@ -132,6 +231,8 @@ struct Facts {
     mutation: bool,
     /// The size of its variables, as JSON.
     variables_bytes: usize,
+    /// Is it one of the trusted documents (`CRUST_TRUSTED_DOCUMENTS`)?
+    trusted: bool,
 }
 
 /// Variables an anonymous request may send: sign-in inputs are small, and a caller who
@@ -214,7 +315,7 @@ fn refusal(e: ApiError) -> Response {
 /// Runs the document checks. A refused document is answered like any GraphQL error
 /// (HTTP 200, code BAD_USER_INPUT); a refused mutation is recorded (see `execute`)
 /// like the other refusals made before authentication.
-fn prepare(state: &AppState, mut request: Request) -> Prepared {
+fn prepare(state: &AppState, mut request: Request, trusted: bool) -> Prepared {
     let variables_bytes = json_size(&request.variables);
     let input = document::Input {
         query: &request.query,
@@ -235,6 +336,7 @@ fn prepare(state: &AppState, mut request: Request) -> Prepared {
                     root_fields,
                     mutation,
                     variables_bytes,
+                    trusted,
                 },
             )
         }
@@ -246,6 +348,7 @@ fn prepare(state: &AppState, mut request: Request) -> Prepared {
                     root_fields: Vec::new(),
                     mutation,
                     variables_bytes,
+                    trusted,
                 },
             )
         }
@@ -259,25 +362,26 @@ fn prepare(state: &AppState, mut request: Request) -> Prepared {
 }
 
 pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let request = match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(r) => r,
-        Err(_) => {
-            return bad_input(
-                StatusCode::BAD_REQUEST,
-                "the query string is not a GraphQL request",
-            )
-        }
+    let Some(media) = Media::negotiate(&req) else {
+        return wire::not_acceptable();
     };
-    if let Some(refusal) = too_long(&state, &request) {
-        if looks_like_mutation(&request) {
-            refused_mutation(&state, &req, "query_too_long").await;
-        }
-        return refusal;
-    }
-    let prepared = prepare(&state, request);
+    let mut res = get_as(&state, &req, media).await;
+    media.label(&mut res);
+    res
+}
+
+async fn get_as(state: &AppState, req: &HttpRequest, media: Media) -> HttpResponse {
+    let params = match Params::from_query_string(req.query_string()) {
+        Ok(params) => params,
+        Err(why) => return bad_input(StatusCode::BAD_REQUEST, &why),
+    };
+    let prepared = match admit(state, req, params).await {
+        Ok(prepared) => prepared,
+        Err(refusal) => return refusal,
+    };
     // GET must never change anything (it is a "simple" cross-site request).
     if matches!(&prepared, Prepared::Run(_, facts) if facts.mutation) {
-        refused_mutation(&state, &req, "mutation_over_get").await;
+        refused_mutation(state, req, "mutation_over_get").await;
         let mut res = bad_input(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations must be sent with POST and Content-Type: application/json",
@@ -286,7 +390,7 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return res;
     }
-    execute(&state, &req, vec![prepared], false).await
+    execute(state, req, vec![prepared], false, media).await
 }
 
 fn too_long(state: &AppState, request: &Request) -> Option<HttpResponse> {
@@ -323,6 +427,7 @@ async fn execute(
     req: &HttpRequest,
     requests: Vec<Prepared>,
     batch: bool,
+    media: Media,
 ) -> HttpResponse {
     let request_id = req
         .extensions()
@@ -362,7 +467,7 @@ async fn execute(
             &request_id,
             &Default::default(),
             None,
-            batch,
+            (batch, media),
         );
     }
     let ctx = match request_ctx(state, req).await {
@@ -412,6 +517,33 @@ async fn execute(
             metrics.answered(operation, &outcome(&response), elapsed(started));
             responses.push(response);
             continue;
+        }
+        if ctx.caller.is_some() && state.limits.trusted_documents_only && !facts.trusted {
+            if facts.mutation {
+                refused_mutation(state, req, "untrusted_document").await;
+            }
+            let e = ApiError::Forbidden("this server runs only trusted documents (the operations its apps were built with): send `extensions.persistedQuery.sha256Hash` of a document in its manifest".into());
+            metrics.answered(operation, "FORBIDDEN", elapsed(started));
+            responses.push(refusal(e));
+            continue;
+        }
+        // Cost and depth, with what to change, for signed-in callers (an anonymous
+        // caller gets async-graphql's plain refusal: the figures would map the schema).
+        if ctx.caller.is_some() {
+            let variables = std::mem::take(&mut request.variables);
+            let too_costly = request
+                .parsed_query()
+                .ok()
+                .and_then(|doc| crate::graphql::cost::check(doc, &variables, &state.limits).err());
+            request.variables = variables;
+            if let Some(error) = too_costly {
+                if facts.mutation {
+                    refused_mutation(state, req, "query_too_costly").await;
+                }
+                metrics.answered(operation, "BAD_USER_INPUT", elapsed(started));
+                responses.push(Response::from_errors(vec![error]));
+                continue;
+            }
         }
         // Introspection is refused here, where the document's root fields are known
         // through fragments and aliases, rather than per field as it resolves.
@@ -542,7 +674,7 @@ async fn execute(
         &request_id,
         &statements,
         Some(allowance),
-        batch,
+        (batch, media),
     )
 }
 
@@ -583,7 +715,7 @@ fn respond(
     request_id: &str,
     sql: &crust_dal::SqlCounts,
     allowance: Option<Verdict>,
-    batch: bool,
+    (batch, media): (bool, Media),
 ) -> HttpResponse {
     tracing::debug!(
         sql_statements = sql.statements(),
@@ -598,11 +730,16 @@ fn respond(
             state.report_sql_statements.then_some(sql),
         );
     }
-    let mut res = if retryable {
-        HttpResponse::ServiceUnavailable()
-    } else {
-        HttpResponse::Ok()
+    let status = match (retryable, batch, responses.first()) {
+        (true, ..) => StatusCode::SERVICE_UNAVAILABLE,
+        // A batch's answers each carry their own errors.
+        (false, true, _) | (false, false, None) => StatusCode::OK,
+        (false, false, Some(response)) => wire::status(media, response),
     };
+    let mut res = HttpResponse::build(status);
+    if status == StatusCode::UNAUTHORIZED {
+        res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+    }
     if retryable {
         res.insert_header((header::RETRY_AFTER, "1"));
     }
@@ -610,10 +747,11 @@ fn respond(
         res.insert_header(("RateLimit-Limit", limit.to_string()));
         res.insert_header(("RateLimit-Remaining", remaining.to_string()));
     }
+    let answers: Vec<Answer> = responses.iter().map(Answer::of).collect();
     if batch {
-        res.json(responses)
+        res.json(answers)
     } else {
-        res.json(responses.pop())
+        res.json(answers.first())
     }
 }
 

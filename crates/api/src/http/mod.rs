@@ -12,9 +12,11 @@ mod cors;
 mod graphql;
 mod headers;
 mod health;
+mod live;
 pub mod rate_limit;
 mod request_id;
 pub mod startup;
+mod wire;
 
 use actix_web::web;
 
@@ -149,6 +151,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
     cfg.app_data(web::PayloadConfig::new(JSON_BODY_LIMIT))
         .route("/graphql", web::post().to(graphql::post))
         .route("/graphql", web::get().to(graphql::get))
+        .route("/graphql/ws", web::get().to(live::socket))
         .route("/auth/login", web::post().to(browser::login))
         .route("/auth/refresh", web::post().to(browser::refresh))
         .route("/auth/logout", web::post().to(browser::logout))

@@ -116,7 +116,7 @@ pub fn too_many_requests(limit: u32, retry_after: Duration) -> HttpResponse {
     let mut res = super::error_response(
         StatusCode::TOO_MANY_REQUESTS,
         "RATE_LIMITED",
-        &format!("too many requests; retry in {secs} s"),
+        &format!("too many requests: this caller has used its burst of {limit} and the allowance refills over the hour; retry in {secs} s (the Retry-After header says the same) and spread requests out"),
     );
     let headers = res.headers_mut();
     for (name, value) in [

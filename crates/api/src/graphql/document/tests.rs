@@ -14,6 +14,13 @@ fn limits() -> GraphqlLimits {
         max_selections: 5_000,
         concurrency: 0,
         introspection: true,
+        ws_max_connections_per_user: 8,
+        ws_max_subscriptions: 20,
+        ws_max_message_bytes: 65536,
+        ws_messages_per_second: 20,
+        ws_recheck_ms: 2000,
+        trusted_documents: None,
+        trusted_documents_only: false,
     }
 }
 

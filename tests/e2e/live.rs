@@ -1,0 +1,490 @@
+//! Live boards over graphql-ws (`/graphql/ws`), from a real WebSocket client: what a
+//! follower is told and never told, two server instances telling each other's changes
+//! through PostgreSQL, the socket closing when the session ends, and the limits.
+
+use std::time::Duration;
+
+use crust_e2e::scenario::Scenario;
+use crust_e2e::{Session, TestApp};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Socket(Ws);
+
+/// What arrived: a message, or the close frame's code and reason.
+#[derive(Debug)]
+enum Got {
+    Message(Value),
+    Closed(u16, String),
+    Nothing,
+}
+
+async fn open(base: &str, origin: Option<&str>) -> Result<Socket, u16> {
+    let url = format!("{}/graphql/ws", base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => Ok(Socket(ws)),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(e) => panic!("cannot connect: {e}"),
+    }
+}
+
+impl Socket {
+    async fn send(&mut self, message: Value) {
+        self.0
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+    }
+
+    /// The next message or close, waiting at most `wait`.
+    async fn next_within(&mut self, wait: Duration) -> Got {
+        loop {
+            match tokio::time::timeout(wait, self.0.next()).await {
+                Err(_) => return Got::Nothing,
+                Ok(None) => return Got::Closed(1006, String::new()),
+                Ok(Some(Err(_))) => return Got::Closed(1006, String::new()),
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Got::Message(serde_json::from_str(&text).unwrap())
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return match frame {
+                        Some(f) => Got::Closed(u16::from(f.code), f.reason.to_string()),
+                        None => Got::Closed(1005, String::new()),
+                    }
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Value {
+        match self.next_within(Duration::from_secs(10)).await {
+            Got::Message(m) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    /// The close frame, letting pass the messages sent before it.
+    async fn closed(&mut self) -> (u16, String) {
+        for _ in 0..10 {
+            match self.next_within(Duration::from_secs(10)).await {
+                Got::Closed(code, reason) => return (code, reason),
+                Got::Message(_) => continue,
+                Got::Nothing => break,
+            }
+        }
+        panic!("expected the socket to close");
+    }
+
+    /// Nothing arrives for a while.
+    async fn quiet(&mut self) {
+        match self.next_within(Duration::from_millis(1500)).await {
+            Got::Nothing => {}
+            other => panic!("expected nothing, got {other:?}"),
+        }
+    }
+
+    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({
+            "id": id, "type": "subscribe",
+            "payload": { "query": query, "variables": variables },
+        }))
+        .await;
+    }
+}
+
+/// A socket signed in as `who`.
+async fn signed_in(base: &str, who: &Session) -> Socket {
+    let mut socket = open(base, None).await.unwrap();
+    socket
+        .send(json!({ "type": "connection_init", "payload": { "accessToken": who.access } }))
+        .await;
+    assert_eq!(socket.next().await["type"], "connection_ack");
+    socket
+}
+
+const BOARD: &str = "subscription($b: ID) { boardChanged(boxId: $b) { kind taskId task { id title status boxId } } }";
+
+async fn rename(app: &TestApp, who: &Session, base: &str, task: &str, title: &str) {
+    let res = app
+        .http
+        .post(format!("{base}/graphql"))
+        .bearer_auth(&who.access)
+        .json(&json!({
+            "query": "mutation($i: UpdateTaskInput!) { updateTask(input: $i) { task { id } } }",
+            "variables": { "i": { "taskId": task, "title": title } },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+/// Renames `task` until the follower hears of it (a subscription is in place only once
+/// the server has read its `subscribe`, which nothing acknowledges), then lets any
+/// straggling echo of the nudges pass. Returns the last title told.
+async fn until_told(
+    app: &TestApp,
+    who: &Session,
+    base: &str,
+    task: &str,
+    socket: &mut Socket,
+) -> String {
+    for i in 0..40 {
+        rename(app, who, base, task, &format!("Nudge {i}")).await;
+        if let Got::Message(m) = socket.next_within(Duration::from_millis(500)).await {
+            let mut title = change(&m)["task"]["title"].as_str().unwrap().to_owned();
+            while let Got::Message(m) = socket.next_within(Duration::from_millis(700)).await {
+                title = change(&m)["task"]["title"].as_str().unwrap().to_owned();
+            }
+            return title;
+        }
+    }
+    panic!("the follower never heard of a change");
+}
+
+/// A message's type and subscription id.
+fn kind_and_id(message: &Value) -> (Option<&str>, Option<&str>) {
+    (message["type"].as_str(), message["id"].as_str())
+}
+
+/// The message of an `error` message's first error.
+fn refusal(message: &Value) -> &str {
+    assert_eq!(message["type"], "error", "{message}");
+    message["payload"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// The change a `next` message carries.
+fn change(message: &Value) -> &Value {
+    assert_eq!(message["type"], "next", "{message}");
+    &message["payload"]["data"]["boardChanged"]
+}
+
+#[tokio::test]
+async fn a_follower_is_told_what_it_may_see_and_nothing_else() {
+    let app = TestApp::start().await;
+    let w = Scenario::new(&app)
+        .await
+        .with_member("bob", "MEMBER")
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await;
+    let (owner, bob) = (&w.owner, w.user("bob"));
+    let visible = w.task_id().to_owned();
+    let secret = app
+        .create_task(owner, w.project(), Some(w.box_id()), "SECRET")
+        .await;
+    let granted = app
+        .create_task(owner, w.project(), Some(w.box_id()), "SECRET")
+        .await;
+    app.grant(owner, &granted, bob, "VIEW").await;
+
+    let mut socket = signed_in(&app.base, bob).await;
+    socket
+        .subscribe("1", BOARD, json!({ "b": w.box_id() }))
+        .await;
+    until_told(&app, owner, &app.base, &visible, &mut socket).await;
+    rename(&app, owner, &app.base, &visible, "Renamed").await;
+    let got = socket.next().await;
+    let told = change(&got);
+    assert_eq!(told["kind"], "UPDATED");
+    assert_eq!(told["task"]["title"], "Renamed");
+    assert_eq!(told["taskId"], visible.as_str());
+
+    // A SECRET task bob is not on: its changes never reach him. The next thing he
+    // hears of is the next visible change.
+    rename(&app, owner, &app.base, &secret, "Secret plans").await;
+    rename(&app, owner, &app.base, &granted, "Shared secret").await;
+    let got = socket.next().await;
+    assert_eq!(change(&got)["task"]["title"], "Shared secret", "{got}");
+
+    // Once his grant is revoked, that task goes silent too.
+    app.ok(
+        owner,
+        "mutation($i: RevokeTaskAccessInput!) { revokeTaskAccess(input: $i) { __typename } }",
+        json!({ "i": { "taskId": granted, "userId": bob.id } }),
+    )
+    .await;
+    rename(&app, owner, &app.base, &granted, "No longer shared").await;
+    rename(&app, owner, &app.base, &visible, "Renamed again").await;
+    let got = socket.next().await;
+    assert_eq!(change(&got)["task"]["title"], "Renamed again", "{got}");
+
+    // Created, then deleted; a SECRET task's deletion is told to nobody.
+    let fresh = app
+        .create_task(owner, w.project(), Some(w.box_id()), "CONFIDENTIAL")
+        .await;
+    let got = socket.next().await;
+    assert_eq!(change(&got)["kind"], "CREATED");
+    assert_eq!(change(&got)["taskId"], fresh.as_str());
+    for task in [&secret, &fresh] {
+        app.ok(
+            owner,
+            "mutation($i: DeleteTaskInput!) { deleteTask(input: $i) { deletedTaskId } }",
+            json!({ "i": { "taskId": task } }),
+        )
+        .await;
+    }
+    let got = socket.next().await;
+    assert_eq!(change(&got)["kind"], "DELETED");
+    assert_eq!(change(&got)["taskId"], fresh.as_str());
+    assert!(change(&got)["task"].is_null());
+    socket.quiet().await;
+
+    // Another tenant's board cannot be followed: it does not exist for bob.
+    let other = Scenario::new(&app)
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    socket
+        .subscribe("2", BOARD, json!({ "b": other.box_id() }))
+        .await;
+    let got = socket.next().await;
+    assert_eq!(kind_and_id(&got), (Some("next"), Some("2")), "{got}");
+    assert_eq!(
+        got["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{got}"
+    );
+    assert!(got["payload"]["data"].is_null());
+    let got = socket.next().await;
+    assert_eq!(kind_and_id(&got), (Some("complete"), Some("2")));
+}
+
+#[tokio::test]
+async fn a_change_through_another_instance_reaches_this_ones_followers() {
+    let app = TestApp::start().await;
+    // A second instance on the same database, as behind a load balancer.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = crust_api::server::spawn(&app.config, listener, 1).unwrap();
+    let other_base = format!("http://{}", other.addr);
+    let w = Scenario::new(&app)
+        .await
+        .with_member("bob", "MEMBER")
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await;
+    let mut socket = signed_in(&app.base, w.user("bob")).await;
+    socket
+        .subscribe(
+            "s",
+            "subscription($s: ID) { boardChanged(sliceId: $s) { kind taskId task { id title } } }",
+            json!({ "s": w.slice() }),
+        )
+        .await;
+    // Every change below goes through the other instance.
+    until_told(&app, &w.owner, &other_base, w.task_id(), &mut socket).await;
+    rename(
+        &app,
+        &w.owner,
+        &other_base,
+        w.task_id(),
+        "Through the other one",
+    )
+    .await;
+    let got = socket.next().await;
+    assert_eq!(
+        change(&got)["task"]["title"],
+        "Through the other one",
+        "{got}"
+    );
+    other.stop();
+}
+
+#[tokio::test]
+async fn the_socket_closes_with_4403_when_the_session_ends() {
+    let app = TestApp::start_with(|c| c.graphql.ws_recheck_ms = 200).await;
+    let w = Scenario::new(&app)
+        .await
+        .with_member("bob", "MEMBER")
+        .await
+        .with_member("carol", "MEMBER")
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await;
+
+    // Signed out: closed within seconds.
+    let mut socket = signed_in(&app.base, w.user("bob")).await;
+    socket
+        .subscribe("1", BOARD, json!({ "b": w.box_id() }))
+        .await;
+    app.ok(w.user("bob"), "mutation { logout { revoked } }", json!({}))
+        .await;
+    let (code, reason) = socket.closed().await;
+    assert_eq!(code, 4403, "{reason}");
+    assert!(reason.contains("session ended"), "{reason}");
+
+    // Deactivated by an admin: the same.
+    let mut socket = signed_in(&app.base, w.user("carol")).await;
+    app.ok(
+        &w.owner,
+        "mutation($i: DeactivateMemberInput!) { deactivateMember(input: $i) { deactivatedUserId } }",
+        json!({ "i": { "organizationId": w.org, "userId": w.user("carol").id } }),
+    )
+    .await;
+    assert_eq!(socket.closed().await.0, 4403);
+
+    // A refused token never gets an ack; a subscription before connection_init is
+    // refused outright.
+    let mut socket = open(&app.base, None).await.unwrap();
+    socket
+        .send(json!({ "type": "connection_init", "payload": { "accessToken": "not-a-token" } }))
+        .await;
+    assert_eq!(socket.closed().await.0, 4403);
+    let mut socket = open(&app.base, None).await.unwrap();
+    socket
+        .subscribe("1", BOARD, json!({ "b": w.box_id() }))
+        .await;
+    assert_eq!(socket.closed().await.0, 4401);
+}
+
+#[tokio::test]
+async fn origins_operations_and_limits_are_enforced() {
+    let app = TestApp::start_with(|c| {
+        c.http.cors_origins = vec!["https://app.example".into()];
+        c.graphql.ws_max_subscriptions = 2;
+        c.graphql.ws_max_connections_per_user = 1;
+        c.graphql.ws_messages_per_second = 10;
+        c.graphql.ws_max_message_bytes = 4096;
+    })
+    .await;
+    let w = Scenario::new(&app)
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await;
+
+    // A page of another origin cannot open a socket (CORS does not cover WebSockets).
+    assert_eq!(
+        open(&app.base, Some("https://evil.example")).await.err(),
+        Some(403)
+    );
+    let mut socket = open(&app.base, Some("https://app.example")).await.unwrap();
+    socket
+        .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", w.owner.access) } }))
+        .await;
+    assert_eq!(socket.next().await["type"], "connection_ack");
+
+    // A second socket of the same user: closed.
+    let mut second = open(&app.base, None).await.unwrap();
+    second
+        .send(json!({ "type": "connection_init", "payload": { "accessToken": w.owner.access } }))
+        .await;
+    assert_eq!(second.closed().await.0, 4429);
+
+    // Queries and mutations go over HTTP, whatever form the document takes.
+    for (i, query) in [
+        "mutation { logout { revoked } }",
+        "query { me { id } }",
+        "{ ...F } fragment F on Query { me { id } }",
+    ]
+    .iter()
+    .enumerate()
+    {
+        socket.subscribe(&format!("op{i}"), query, json!({})).await;
+        let got = socket.next().await;
+        assert_eq!(got["type"], "error", "{got}");
+        assert!(refusal(&got).contains("only subscriptions"));
+    }
+    // The session still stands: the mutation did not run.
+    app.ok(&w.owner, "{ me { id } }", json!({})).await;
+
+    // One root field per subscription: two would be two streams under one id.
+    socket
+        .subscribe(
+            "two",
+            "subscription($b: ID) { x: boardChanged(boxId: $b) { kind } y: boardChanged(boxId: $b) { kind } }",
+            json!({ "b": w.box_id() }),
+        )
+        .await;
+    let got = socket.next().await;
+    assert_eq!(got["type"], "error", "{got}");
+    assert!(refusal(&got).contains("exactly one root field"));
+
+    // Subscriptions per connection.
+    socket
+        .subscribe("a", BOARD, json!({ "b": w.box_id() }))
+        .await;
+    socket
+        .subscribe("b", BOARD, json!({ "b": w.box_id() }))
+        .await;
+    socket
+        .subscribe("c", BOARD, json!({ "b": w.box_id() }))
+        .await;
+    let got = socket.next().await;
+    assert_eq!(kind_and_id(&got), (Some("error"), Some("c")), "{got}");
+    assert!(refusal(&got).contains("holds 2 subscriptions"));
+    // Completing one makes room.
+    socket.send(json!({ "id": "a", "type": "complete" })).await;
+    let got = socket.next().await;
+    assert_eq!(kind_and_id(&got), (Some("complete"), Some("a")));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    socket
+        .subscribe("d", BOARD, json!({ "b": w.box_id() }))
+        .await;
+    socket.quiet().await;
+
+    // A message too large closes the socket.
+    socket
+        .send(json!({ "type": "ping", "payload": { "pad": "x".repeat(5000) } }))
+        .await;
+    assert_eq!(socket.closed().await.0, 1009);
+
+    // The old protocol's `start` would name a query the checks never saw: closed.
+    let mut socket = signed_in(&app.base, &w.owner).await;
+    socket
+        .send(json!({ "id": "q", "type": "start", "payload": { "query": "{ __schema { types { name } } }" } }))
+        .await;
+    assert_eq!(socket.closed().await.0, 4400);
+
+    // So do too many messages a second.
+    let mut socket = signed_in(&app.base, &w.owner).await;
+    for _ in 0..25 {
+        socket.send(json!({ "type": "ping" })).await;
+    }
+    let mut code = 0;
+    for _ in 0..30 {
+        if let Got::Closed(c, _) = socket.next_within(Duration::from_secs(5)).await {
+            code = c;
+            break;
+        }
+    }
+    assert_eq!(code, 4429);
+}
+
+#[tokio::test]
+async fn a_costly_subscription_is_refused_with_its_explanation() {
+    let app = TestApp::start().await;
+    let who = app.user("Follower").await;
+    let mut socket = signed_in(&app.base, &who).await;
+    socket
+        .subscribe(
+            "1",
+            "subscription { ...F } fragment F on Subscription { boardChanged(boxId: \"00000000-0000-0000-0000-000000000000\") { a: kind b: kind c: kind d: kind e: kind f: kind g: kind h: kind i: kind j: kind k: kind l: kind m: kind n: kind o: kind p: kind } }",
+            json!({}),
+        )
+        .await;
+    let got = socket.next().await;
+    assert_eq!(got["type"], "error", "{got}");
+    assert!(refusal(&got).contains("aliases"));
+}
