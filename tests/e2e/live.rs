@@ -271,6 +271,49 @@ async fn a_follower_is_told_what_it_may_see_and_nothing_else() {
 }
 
 #[tokio::test]
+async fn one_task_can_be_followed_alone() {
+    let app = TestApp::start().await;
+    let w = Scenario::new(&app)
+        .await
+        .with_member("bob", "MEMBER")
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await;
+    let (followed, other) = (w.task_ids()[0].clone(), w.task_ids()[1].clone());
+    let mut socket = signed_in(&app.base, w.user("bob")).await;
+    socket
+        .subscribe(
+            "t",
+            "subscription($t: ID!) { taskChanged(taskId: $t) { kind taskId task { title } } }",
+            json!({ "t": followed }),
+        )
+        .await;
+    // In place once told of a nudge; a change to another task of the same box is not told.
+    for i in 0.. {
+        assert!(i < 40, "the follower never heard of a change");
+        rename(&app, &w.owner, &app.base, &followed, &format!("Nudge {i}")).await;
+        if let Got::Message(_) = socket.next_within(Duration::from_millis(500)).await {
+            break;
+        }
+    }
+    while let Got::Message(_) = socket.next_within(Duration::from_millis(700)).await {}
+    rename(&app, &w.owner, &app.base, &other, "Not this one").await;
+    rename(&app, &w.owner, &app.base, &followed, "This one").await;
+    let got = socket.next().await;
+    let told = &got["payload"]["data"]["taskChanged"];
+    assert_eq!(
+        (told["kind"].as_str(), told["taskId"].as_str()),
+        (Some("UPDATED"), Some(followed.as_str())),
+        "{got}"
+    );
+    assert_eq!(told["task"]["title"], "This one");
+}
+
+#[tokio::test]
 async fn a_change_through_another_instance_reaches_this_ones_followers() {
     let app = TestApp::start().await;
     // A second instance on the same database, as behind a load balancer.

@@ -30,6 +30,7 @@ mod recipes;
 mod rollups;
 mod schema;
 mod search;
+mod spa;
 mod statements;
 mod structure;
 mod tasks;

@@ -53,6 +53,7 @@ struct HttpOptions {
     shutdown_grace: Duration,
     cors_origins: Vec<String>,
     tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    spa_dir: Option<std::path::PathBuf>,
 }
 
 impl HttpOptions {
@@ -63,6 +64,7 @@ impl HttpOptions {
             client_timeout: Duration::from_millis(config.http.client_timeout_ms),
             shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
             cors_origins: config.http.cors_origins.clone(),
+            spa_dir: config.http.spa_dir.clone(),
             tls: config
                 .http
                 .tls_cert
@@ -90,7 +92,12 @@ fn http_server(
             .wrap(crate::http::security_headers(options.hsts))
             .wrap(actix_web::middleware::from_fn(crate::http::startup::gate))
             .wrap(actix_web::middleware::from_fn(crate::http::request_id))
-            .configure(|cfg| crate::http::routes(cfg, options.graphiql))
+            .configure(|cfg| {
+                crate::http::routes(cfg, options.graphiql);
+                if let Some(dir) = &options.spa_dir {
+                    crate::http::spa(cfg, dir);
+                }
+            })
     })
     .workers(workers)
     // A client that has not sent its request head in time is dropped (slowloris).

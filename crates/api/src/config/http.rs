@@ -75,6 +75,11 @@ settings! {
             check: check_origins,
             doc: "Comma-separated browser origins (`https://app.example.com`) allowed to call the API, with credentials. `*` allows any origin without credentials and is **refused in prod**; `null` is never accepted.",
         },
+        pub spa_dir: Option<PathBuf> {
+            env: "CRUST_SPA_DIR",
+            default: Unset("none"),
+            doc: "A built single-page app (its `index.html` and assets) to serve at `/` on the API's own origin, so the app needs no CORS; `crust dev --spa DIR` sets it. Its pages get a CSP that allows only the origin's own scripts, styles and connections.",
+        },
         pub trusted_proxies: Vec<IpAddr> {
             env: "CRUST_TRUSTED_PROXIES",
             default: Unset("none"),

@@ -1,6 +1,7 @@
 //! `/graphql/ws`: subscriptions over the `graphql-transport-ws` protocol.
 //!
-//! Before the upgrade: a browser's `Origin` must be one of `CRUST_CORS_ORIGINS`, and the
+//! Before the upgrade: a browser's `Origin` must be the server's own (the app it serves)
+//! or one of `CRUST_CORS_ORIGINS`, and the
 //! client must offer the `graphql-transport-ws` subprotocol. After it, this layer stands
 //! between the socket and async-graphql's protocol engine:
 //! - `connection_init` must come first, within 10 s (4408), carrying an access token
@@ -43,11 +44,21 @@ pub async fn socket(
     body: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
     if let Some(origin) = req.headers().get(header::ORIGIN) {
+        // The page's own origin (an app served by this server: CRUST_SPA_DIR), or one
+        // of the configured ones. A browser sets both Origin and Host; a page cannot.
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
         let allowed = origin.to_str().is_ok_and(|o| {
-            state
-                .cors_origins
-                .iter()
-                .any(|allowed| allowed == "*" || allowed == o)
+            let authority = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            (authority.is_some() && authority == host)
+                || state
+                    .cors_origins
+                    .iter()
+                    .any(|allowed| allowed == "*" || allowed == o)
         });
         if !allowed {
             return Ok(super::error_response(

@@ -162,3 +162,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
         cfg.route("/graphiql", web::get().to(health::graphiql_page));
     }
 }
+
+/// A built single-page app, served at `/` after every API route (`CRUST_SPA_DIR`).
+pub fn spa(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
+    cfg.service(
+        web::scope("")
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add(("Content-Security-Policy", headers::SPA_CSP)),
+            )
+            .service(actix_files::Files::new("/", dir).index_file("index.html")),
+    );
+}

@@ -26,11 +26,24 @@ pub struct Args {
     /// Prepare everything, print the logins, but do not serve.
     #[arg(long)]
     no_serve: bool,
+    /// Also serve this built single-page app at `/` (e.g. `examples/spa/dist` after
+    /// `npm run build` there); sets CRUST_SPA_DIR.
+    #[arg(long, value_name = "DIR")]
+    spa: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = super::load_config()?;
     crust_api::logging::init(config.diagnostics.log_format);
+    if let Some(dir) = args.spa {
+        if !dir.join("index.html").is_file() {
+            anyhow::bail!(
+                "--spa {}: no index.html there; build the app first (in examples/spa: npm install && npm run build)",
+                dir.display()
+            );
+        }
+        config.http.spa_dir = Some(dir);
+    }
     if config.profile == Profile::Prod {
         anyhow::bail!("`crust dev` refuses the prod profile; use `crust serve`");
     }
@@ -74,6 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!();
     super::seed::print_logins(&logins);
     println!();
+    if config.http.spa_dir.is_some() {
+        println!("The app:          http://{addr}/");
+    }
     println!("GraphQL endpoint: http://{addr}/graphql");
     if config.diagnostics.graphiql {
         println!("GraphiQL:         http://{addr}/graphiql");
