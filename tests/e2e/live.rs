@@ -403,6 +403,36 @@ async fn the_socket_closes_with_4403_when_the_session_ends() {
 }
 
 #[tokio::test]
+async fn the_socket_closes_with_4403_when_its_token_expires() {
+    // Tokens live a second, plus the 30 s of clock leeway every token check allows.
+    let app = TestApp::start_with(|c| {
+        c.auth.access_token_ttl_secs = 1;
+        c.graphql.ws_recheck_ms = 200;
+    })
+    .await;
+    let who = app.user("Brief").await;
+    let started = std::time::Instant::now();
+    let mut socket = signed_in(&app.base, &who).await;
+    let closed = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "still open a minute later"
+        );
+        match socket.next_within(Duration::from_secs(5)).await {
+            Got::Closed(code, reason) => break (code, reason),
+            Got::Message(_) | Got::Nothing => continue,
+        }
+    };
+    assert_eq!(closed.0, 4403, "{}", closed.1);
+    assert!(closed.1.contains("fresh token"), "{}", closed.1);
+    assert!(
+        started.elapsed() >= Duration::from_secs(25),
+        "closed before the token expired: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn origins_operations_and_limits_are_enforced() {
     let app = TestApp::start_with(|c| {
         c.http.cors_origins = vec!["https://app.example".into()];
@@ -422,6 +452,10 @@ async fn origins_operations_and_limits_are_enforced() {
         open(&app.base, Some("https://evil.example")).await.err(),
         Some(403)
     );
+    // Nor a sandboxed frame or a file (`null`), nor the server's own origin while it
+    // serves no app (see `the_servers_own_origin_counts_only_when_it_serves_the_app`).
+    assert_eq!(open(&app.base, Some("null")).await.err(), Some(403));
+    assert_eq!(open(&app.base, Some(&app.base)).await.err(), Some(403));
     let mut socket = open(&app.base, Some("https://app.example")).await.unwrap();
     socket
         .send(json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {}", w.owner.access) } }))
@@ -530,4 +564,43 @@ async fn a_costly_subscription_is_refused_with_its_explanation() {
     let got = socket.next().await;
     assert_eq!(got["type"], "error", "{got}");
     assert!(refusal(&got).contains("aliases"));
+}
+
+#[tokio::test]
+async fn the_servers_own_origin_counts_only_when_it_serves_the_app() {
+    let dir = std::env::temp_dir().join(format!("crust-app-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>app</title>").unwrap();
+    std::fs::write(dir.join(".hidden"), "not for the web").unwrap();
+    std::os::unix::fs::symlink(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+        dir.join("link.toml"),
+    )
+    .unwrap();
+    let app = TestApp::start_with(|c| c.http.spa_dir = Some(dir.clone())).await;
+    // The page the server serves, on the server's own origin: allowed.
+    assert!(open(&app.base, Some(&app.base)).await.is_ok());
+    let page = app.http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    // The same host under another scheme, or another port: another origin.
+    let https = app.base.replace("http://", "https://");
+    assert_eq!(open(&app.base, Some(&https)).await.err(), Some(403));
+    let other_port = format!("{}1", app.base);
+    assert_eq!(open(&app.base, Some(&other_port)).await.err(), Some(403));
+    // Nothing outside the app's directory, whatever the path says or a link points at,
+    // and no dotfile.
+    for path in [
+        "/../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/.hidden",
+        "/link.toml",
+    ] {
+        let res = app.http.get(app.url(path)).send().await.unwrap();
+        assert!(res.status().is_client_error(), "{path}: {}", res.status());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -86,7 +86,7 @@ async fn two_users_share_a_live_board_in_a_real_browser() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        checks.len() >= 10,
+        checks.len() >= 13,
         "only {} checks ran:\n{stdout}",
         checks.len()
     );

@@ -36,10 +36,13 @@ try {
     await page.goto(app);
     await page.getByTestId('email').fill(email);
     await page.getByTestId('password').fill(password);
+    const login = page.waitForResponse((r) => r.url().endsWith('/auth/login'));
     await page.getByTestId('sign-in').click();
+    // The test keeps the CSRF token to replay requests; the app keeps it in memory.
+    const { csrfToken } = await (await login).json();
     await page.getByTestId(`project-${project}`).click();
     await page.getByTestId('live').waitFor();
-    return { context, page };
+    return { context, page, csrfToken };
   }
   const a = await signedIn(owner);
   const b = await signedIn(bob);
@@ -50,7 +53,11 @@ try {
   const refresh = cookies.find((c) => c.name === 'crust_refresh');
   // Its attributes only: a token has no business in a test's output.
   const shown = (c) => (c ? JSON.stringify({ httpOnly: c.httpOnly, secure: c.secure, sameSite: c.sameSite, path: c.path, empty: c.value === '' }) : 'none');
-  check('the refresh cookie is HttpOnly', !!refresh && refresh.httpOnly === true, shown(refresh));
+  check(
+    'the refresh cookie is HttpOnly, Secure, SameSite=Strict, Path=/auth',
+    !!refresh && refresh.httpOnly && refresh.secure && refresh.sameSite === 'Strict' && refresh.path === '/auth',
+    shown(refresh),
+  );
   const visible = await a.page.evaluate(() => document.cookie);
   check('document.cookie does not show it', !visible.includes('crust_refresh'), visible);
   const stored = await a.page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
@@ -82,8 +89,10 @@ try {
   const evilUrl = `http://127.0.0.1:${evil.address().port}/`;
   const attack = await a.context.newPage();
   await attack.goto(evilUrl);
+  const before = (await a.context.cookies()).find((c) => c.name === 'crust_refresh');
   const outcome = await attack.evaluate(async (api) => {
     const tries = {};
+    // Requests that need a CORS preflight: the browser may not send them.
     for (const path of ['/auth/refresh', '/graphql']) {
       try {
         const res = await fetch(api + path, {
@@ -92,28 +101,63 @@ try {
           headers: { 'content-type': 'application/json' },
           body: path === '/graphql' ? '{"query":"{ me { email } }"}' : '{}',
         });
-        tries[path] = `answered ${res.status}: ${await res.text()}`;
+        tries[`read ${path}`] = `answered ${res.status}: ${await res.text()}`;
       } catch (e) {
-        tries[path] = `blocked: ${e.message}`;
+        tries[`read ${path}`] = `blocked: ${e.message}`;
       }
     }
+    // "Simple" requests go out unasked (the answer unreadable): the server must refuse
+    // them on its own (SameSite=Strict, JSON only, the CSRF header). Checked below.
+    for (const path of ['/auth/refresh', '/auth/logout']) {
+      await fetch(api + path, { method: 'POST', mode: 'no-cors', credentials: 'include', body: '{}' }).catch(() => {});
+    }
+    // A live connection from this page: refused at the upgrade (Origin).
+    tries['open /graphql/ws'] = await new Promise((done) => {
+      const ws = new WebSocket(api.replace('http', 'ws') + '/graphql/ws', 'graphql-transport-ws');
+      ws.onopen = () => done('opened');
+      ws.onerror = () => done('blocked: refused');
+    });
     return tries;
   }, app);
-  for (const [path, what] of Object.entries(outcome)) {
-    check(`another origin cannot call ${path}`, what.startsWith('blocked'), what);
+  for (const [what, result] of Object.entries(outcome)) {
+    check(`another site cannot ${what}`, result.startsWith('blocked'), result);
   }
+  // The simple requests changed nothing: the cookie is as it was, and it still
+  // refreshes (had they rotated it, this would be a reuse, and the session would end).
+  const afterAttack = (await a.context.cookies()).find((c) => c.name === 'crust_refresh');
+  check(
+    "the other site's requests left the cookie as it was",
+    !!before && !!afterAttack && before.value === afterAttack.value,
+    shown(afterAttack),
+  );
+  const still = await a.page.evaluate(async (csrf) => {
+    const res = await fetch('/auth/refresh', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: '{}',
+    });
+    return res.status;
+  }, a.csrfToken);
+  check('the session survived the other site', still === 200, `refresh answered ${still}`);
   evil.close();
 
-  // Signing out ends the session: the cookie is gone and the sign-in form is back.
+  // Signing out ends the session on the server, not only in the browser: the cookie
+  // as it was, put back, no longer refreshes.
+  const kept = (await a.context.cookies()).find((c) => c.name === 'crust_refresh');
   await a.page.getByTestId('sign-out').click();
   await a.page.getByTestId('sign-in').waitFor();
   const after = (await a.context.cookies()).find((c) => c.name === 'crust_refresh');
   check('signing out clears the refresh cookie', !after || after.value === '', shown(after));
-  const refused = await a.page.evaluate(async () => {
-    const res = await fetch('/auth/refresh', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    return res.status;
-  });
-  check('a refresh after signing out is refused', refused === 401 || refused === 403, String(refused));
+  await a.context.addCookies([kept]);
+  const replayed = await a.page.evaluate(async (csrf) => {
+    const res = await fetch('/auth/refresh', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+      body: '{}',
+    });
+    return `${res.status} ${await res.text()}`;
+  }, a.csrfToken);
+  check('the old cookie is refused after signing out', replayed.startsWith('401'), replayed);
 } finally {
   await browser.close();
 }

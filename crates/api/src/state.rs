@@ -42,6 +42,9 @@ pub struct AppState {
     /// Origins a browser page may call from (`CRUST_CORS_ORIGINS`): live connections
     /// check them themselves (CORS does not cover WebSockets).
     pub cors_origins: Vec<String>,
+    /// Does this server serve a single-page app (`CRUST_SPA_DIR`)? Its own origin may
+    /// then open live connections.
+    pub serves_app: bool,
     /// Live connections per user (`/graphql/ws`).
     pub live_connections: crate::live::Connections,
     /// The manifest of `CRUST_TRUSTED_DOCUMENTS` (empty when none is named).
@@ -119,6 +122,7 @@ impl AppState {
             files,
             trusted: std::sync::Arc::new(trusted),
             cors_origins: config.http.cors_origins.clone(),
+            serves_app: config.http.spa_dir.is_some(),
             live_connections: Default::default(),
         })
     }

@@ -107,7 +107,12 @@ export default function App() {
         <button
           data-testid="sign-out"
           onClick={async () => {
-            await signOut();
+            try {
+              await signOut();
+            } catch (e) {
+              alert(`Could not sign out: ${e.message}. Try again.`);
+              return;
+            }
             liveClient.terminate();
             await client.clearStore();
             setProject(null);

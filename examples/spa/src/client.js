@@ -8,24 +8,25 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { Observable, getMainDefinition } from '@apollo/client/utilities';
 import { generatePersistedQueryIdsFromManifest } from '@apollo/persisted-query-lists';
 import { createClient } from 'graphql-ws';
-import { current, refresh } from './session.js';
+import { current, freshToken, refresh } from './session.js';
 
 const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql/ws`;
 
 export const liveClient = createClient({
   url: wsUrl,
   // Asked again at every reconnection: the server closes the socket (4403) when the
-  // session ends or the token expires, and a fresh token opens the next one.
-  connectionParams: async () => ({ accessToken: current()?.accessToken }),
-  shouldRetry: () => true,
+  // session ends or the token expires; a token refreshed if need be opens the next one,
+  // and without a session there is nothing to reconnect.
+  connectionParams: async () => ({ accessToken: await freshToken() }),
+  shouldRetry: () => current() !== null,
   retryAttempts: 5,
 });
 
-const auth = setContext((_, { headers }) => ({
-  headers: { ...headers, authorization: `Bearer ${current()?.accessToken ?? ''}` },
+const auth = setContext(async (_, { headers }) => ({
+  headers: { ...headers, authorization: `Bearer ${(await freshToken()) ?? ''}` },
 }));
 
-// An expired access token: get a new one from the refresh cookie, once.
+// A token refused anyway (revoked, or the clock off): one shared refresh, then retry.
 const renew = onError(({ graphQLErrors, operation, forward }) => {
   if (graphQLErrors?.some((e) => e.extensions?.code === 'UNAUTHENTICATED') && current()) {
     return new Observable((observer) => {

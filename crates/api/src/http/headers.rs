@@ -9,7 +9,7 @@ pub const CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'non
 /// The pages of a single-page app served from the API's origin (`CRUST_SPA_DIR`): its
 /// own scripts, styles and connections (HTTP and WebSocket) only; nothing inline, and
 /// nothing may frame it.
-pub const SPA_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+pub const SPA_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 pub fn security_headers(hsts: bool) -> DefaultHeaders {
     let headers = DefaultHeaders::new()

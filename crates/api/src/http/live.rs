@@ -1,7 +1,7 @@
 //! `/graphql/ws`: subscriptions over the `graphql-transport-ws` protocol.
 //!
-//! Before the upgrade: a browser's `Origin` must be the server's own (the app it serves)
-//! or one of `CRUST_CORS_ORIGINS`, and the
+//! Before the upgrade: a browser's `Origin` must be one of `CRUST_CORS_ORIGINS` or, when
+//! the server serves the app itself (`CRUST_SPA_DIR`), the server's own; and the
 //! client must offer the `graphql-transport-ws` subprotocol. After it, this layer stands
 //! between the socket and async-graphql's protocol engine:
 //! - `connection_init` must come first, within 10 s (4408), carrying an access token
@@ -44,21 +44,21 @@ pub async fn socket(
     body: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
     if let Some(origin) = req.headers().get(header::ORIGIN) {
-        // The page's own origin (an app served by this server: CRUST_SPA_DIR), or one
-        // of the configured ones. A browser sets both Origin and Host; a page cannot.
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok());
+        // One of the configured origins, or — when this server serves the app itself
+        // (CRUST_SPA_DIR) — the server's own origin, scheme included. A browser sets
+        // both Origin and Host; a page can set neither. `null` (sandboxed frames,
+        // files) is never accepted, not even under `*`.
+        let own = state.serves_app.then(|| {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        });
         let allowed = origin.to_str().is_ok_and(|o| {
-            let authority = o
-                .strip_prefix("https://")
-                .or_else(|| o.strip_prefix("http://"));
-            (authority.is_some() && authority == host)
-                || state
-                    .cors_origins
-                    .iter()
-                    .any(|allowed| allowed == "*" || allowed == o)
+            o != "null"
+                && (own.as_deref() == Some(o)
+                    || state
+                        .cors_origins
+                        .iter()
+                        .any(|allowed| allowed == "*" || allowed == o))
         });
         if !allowed {
             return Ok(super::error_response(

@@ -171,6 +171,23 @@ pub fn spa(cfg: &mut web::ServiceConfig, dir: &std::path::Path) {
                 actix_web::middleware::DefaultHeaders::new()
                     .add(("Content-Security-Policy", headers::SPA_CSP)),
             )
-            .service(actix_files::Files::new("/", dir).index_file("index.html")),
+            .service(
+                actix_files::Files::new("/", dir)
+                    .index_file("index.html")
+                    // Nothing reached through a link that leads out of the directory.
+                    .path_filter(within(dir.to_path_buf())),
+            ),
     );
+}
+
+/// Does a path of the app's directory stay inside it once links are followed?
+fn within(
+    dir: std::path::PathBuf,
+) -> impl Fn(&std::path::Path, &actix_web::dev::RequestHead) -> bool + 'static {
+    let root = dir.canonicalize().unwrap_or(dir);
+    move |path, _| {
+        root.join(path)
+            .canonicalize()
+            .is_ok_and(|real| real.starts_with(&root))
+    }
 }
