@@ -159,6 +159,19 @@ async fn until_told(
     panic!("the follower never heard of a change");
 }
 
+/// An owner and their organization, a member "bob", a project all of it may read, and
+/// a task on the project's board.
+pub(crate) async fn board_with_bob(app: &TestApp) -> Scenario<'_> {
+    Scenario::new(app)
+        .await
+        .with_member("bob", "MEMBER")
+        .await
+        .with_project("ORGANIZATION", "CONFIDENTIAL")
+        .await
+        .with_task("CONFIDENTIAL")
+        .await
+}
+
 /// A message's type and subscription id.
 fn kind_and_id(message: &Value) -> (Option<&str>, Option<&str>) {
     (message["type"].as_str(), message["id"].as_str())
@@ -181,14 +194,7 @@ fn change(message: &Value) -> &Value {
 #[tokio::test]
 async fn a_follower_is_told_what_it_may_see_and_nothing_else() {
     let app = TestApp::start().await;
-    let w = Scenario::new(&app)
-        .await
-        .with_member("bob", "MEMBER")
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = board_with_bob(&app).await;
     let (owner, bob) = (&w.owner, w.user("bob"));
     let visible = w.task_id().to_owned();
     let secret = app
@@ -273,16 +279,7 @@ async fn a_follower_is_told_what_it_may_see_and_nothing_else() {
 #[tokio::test]
 async fn one_task_can_be_followed_alone() {
     let app = TestApp::start().await;
-    let w = Scenario::new(&app)
-        .await
-        .with_member("bob", "MEMBER")
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = board_with_bob(&app).await.with_task("CONFIDENTIAL").await;
     let (followed, other) = (w.task_ids()[0].clone(), w.task_ids()[1].clone());
     let mut socket = signed_in(&app.base, w.user("bob")).await;
     socket
@@ -320,14 +317,7 @@ async fn a_change_through_another_instance_reaches_this_ones_followers() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let other = crust_api::server::spawn(&app.config, listener, 1).unwrap();
     let other_base = format!("http://{}", other.addr);
-    let w = Scenario::new(&app)
-        .await
-        .with_member("bob", "MEMBER")
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = board_with_bob(&app).await;
     let mut socket = signed_in(&app.base, w.user("bob")).await;
     socket
         .subscribe(

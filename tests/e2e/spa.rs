@@ -3,7 +3,6 @@
 //! (`CRUST_SPA_DIR`, as `crust dev --spa` does) with only that manifest's documents
 //! allowed, and driven by Playwright in Debian's Chromium (`tests/scripts/spa-browser.mjs`).
 
-use crust_e2e::scenario::Scenario;
 use crust_e2e::{peers, TestApp, TEST_PASSWORD};
 use serde_json::Value;
 
@@ -19,14 +18,7 @@ async fn two_users_share_a_live_board_in_a_real_browser() {
     let driver = peers::npm("playwright", &[PLAYWRIGHT]);
 
     let mut app = TestApp::start_with(|c| c.http.spa_dir = Some(dist)).await;
-    let w = Scenario::new(&app)
-        .await
-        .with_member("bob", "MEMBER")
-        .await
-        .with_project("ORGANIZATION", "CONFIDENTIAL")
-        .await
-        .with_task("CONFIDENTIAL")
-        .await;
+    let w = super::live::board_with_bob(&app).await;
     app.create_box(&w.owner, w.slice(), "Done").await;
     let (owner, bob) = (w.owner.email.clone(), w.user("bob").email.clone());
     drop(w);
