@@ -184,6 +184,10 @@ pub(super) fn resolve(state: &AppState, params: Params) -> Result<(Request, bool
     Ok((request, trusted))
 }
 
+/// The refusal of a document that is not trusted where only trusted ones run
+/// (`CRUST_TRUSTED_DOCUMENTS_ONLY`), over HTTP and over `/graphql/ws`.
+pub(super) const UNTRUSTED: &str = "this server runs only trusted documents (the operations its apps were built with): send `extensions.persistedQuery.sha256Hash` of a document in its manifest";
+
 /// Apollo's clients recognise this message and send the text with the hash.
 fn persisted_query_not_found(hash: &str) -> Response {
     let mut error = ServerError::new("PersistedQueryNotFound", None);
@@ -522,7 +526,7 @@ async fn execute(
             if facts.mutation {
                 refused_mutation(state, req, "untrusted_document").await;
             }
-            let e = ApiError::Forbidden("this server runs only trusted documents (the operations its apps were built with): send `extensions.persistedQuery.sha256Hash` of a document in its manifest".into());
+            let e = ApiError::Forbidden(UNTRUSTED.into());
             metrics.answered(operation, "FORBIDDEN", elapsed(started));
             responses.push(refusal(e));
             continue;

@@ -391,7 +391,7 @@ impl Connection {
             ));
         }
         if limits.trusted_documents_only && !trusted {
-            return Err("this server runs only trusted documents (the operations its apps were built with): send `extensions.persistedQuery.sha256Hash` of a document in its manifest".into());
+            return Err(super::graphql::UNTRUSTED.into());
         }
         let input = document::Input {
             query: &request.query,
