@@ -519,4 +519,4 @@ fn selects_mutation(doc: &ExecutableDocument, operation_name: Option<&str>) -> b
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

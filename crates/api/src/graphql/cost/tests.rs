@@ -107,12 +107,7 @@ fn cost_is_what_async_graphql_computes() {
     }
 }
 
-fn limits() -> GraphqlLimits {
-    crate::config::Source::from_vars(Default::default())
-        .and_then(|s| s.load())
-        .unwrap()
-        .graphql
-}
+use crate::graphql::document::tests::limits;
 
 #[test]
 fn a_refusal_names_the_cost_the_ceiling_and_the_lists_to_bound() {

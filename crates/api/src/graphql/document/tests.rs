@@ -3,25 +3,12 @@
 
 use super::*;
 
-fn limits() -> GraphqlLimits {
-    GraphqlLimits {
-        max_depth: 15,
-        max_complexity: 2_000_000,
-        max_aliases: 15,
-        max_directives: 3,
-        max_query_chars: 15_000,
-        max_batch: 1,
-        max_selections: 5_000,
-        concurrency: 0,
-        introspection: true,
-        ws_max_connections_per_user: 8,
-        ws_max_subscriptions: 20,
-        ws_max_message_bytes: 65536,
-        ws_messages_per_second: 20,
-        ws_recheck_ms: 2000,
-        trusted_documents: None,
-        trusted_documents_only: false,
-    }
+/// The default limits (`config::tests` pins each of their values).
+pub(crate) fn limits() -> GraphqlLimits {
+    crate::config::Source::from_vars(Default::default())
+        .and_then(|s| s.load())
+        .map(|c| c.graphql)
+        .unwrap_or_else(|e| panic!("the default configuration loads: {e}"))
 }
 
 fn refused(query: &str) -> String {
