@@ -552,8 +552,60 @@ async fn a_costly_subscription_is_refused_with_its_explanation() {
         )
         .await;
     let got = socket.next().await;
-    assert_eq!(got["type"], "error", "{got}");
     assert!(refusal(&got).contains("aliases"));
+    assert_eq!(got["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+/// Where only trusted documents run, the socket is held to it as POST /graphql is: a
+/// subscription named by hash runs, any other text is FORBIDDEN and an unknown hash is
+/// Apollo's PersistedQueryNotFound, each with the code HTTP would give.
+#[tokio::test]
+async fn over_the_socket_only_trusted_documents_run_when_so_configured() {
+    let app = TestApp::start().await;
+    let w = board_with_bob(&app).await.with_task("CONFIDENTIAL").await;
+    let task = w.task_ids()[0].clone();
+    // The follower's instance runs trusted documents only; the fixtures above and the
+    // changes below go through one that runs anything.
+    let (_dir, path) = crate::over_http::manifest(&[BOARD]);
+    let mut config = app.config.clone();
+    config.graphql.trusted_documents = Some(path);
+    config.graphql.trusted_documents_only = true;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let strict = crust_api::server::spawn(&config, listener, 1).unwrap();
+    let mut socket = signed_in(&format!("http://{}", strict.addr), w.user("bob")).await;
+    let mut trusted = crate::over_http::by_hash(BOARD);
+    trusted["variables"] = json!({ "b": w.box_id() });
+    socket
+        .send(json!({ "id": "trusted", "type": "subscribe", "payload": trusted }))
+        .await;
+    socket
+        .subscribe(
+            "other",
+            "subscription($t: ID!) { taskChanged(taskId: $t) { kind } }",
+            json!({ "t": task }),
+        )
+        .await;
+    let got = socket.next().await;
+    assert_eq!(got["id"], "other", "{got}");
+    assert!(refusal(&got).contains("persistedQuery.sha256Hash"));
+    assert_eq!(got["payload"][0]["extensions"]["code"], "FORBIDDEN");
+    socket
+        .send(json!({ "id": "unknown", "type": "subscribe",
+            "payload": crate::over_http::by_hash("subscription { taskChanged(taskId: \"x\") { kind } }") }))
+        .await;
+    let got = socket.next().await;
+    assert_eq!(refusal(&got), "PersistedQueryNotFound");
+    assert_eq!(got["payload"][0]["extensions"]["code"], "NOT_FOUND");
+    // The trusted one runs: a change to the box is told.
+    for i in 0.. {
+        assert!(i < 40, "the trusted subscription never told a change");
+        rename(&app, &w.owner, &app.base, &task, &format!("Nudge {i}")).await;
+        if let Got::Message(m) = socket.next_within(Duration::from_millis(500)).await {
+            assert_eq!(m["id"], "trusted", "{m}");
+            break;
+        }
+    }
+    strict.stop();
 }
 
 #[tokio::test]
@@ -593,4 +645,29 @@ async fn the_servers_own_origin_counts_only_when_it_serves_the_app() {
         assert!(res.status().is_client_error(), "{path}: {}", res.status());
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Each upgrade draws from the client network's anonymous bucket (and so does each
+/// sign-in a `connection_init` carries): opening sockets in a loop meets a 429 like any
+/// other request, and the refused upgrade opens nothing.
+#[tokio::test]
+async fn upgrades_are_rate_limited_like_requests() {
+    // 100/hour gives a burst of 5.
+    let app = TestApp::start_with(|c| {
+        c.rate_limits = crust_api::config::RateLimits {
+            user_per_hour: 10_000_000,
+            anonymous_per_hour: 100,
+            sign_in_per_hour: 10_000_000,
+        }
+    })
+    .await;
+    let mut open_sockets = Vec::new();
+    for _ in 0..5 {
+        open_sockets.push(open(&app.base, None).await.expect("within the burst"));
+    }
+    assert_eq!(open(&app.base, None).await.err(), Some(429));
+    // The sockets opened before are not closed by the refusal of another.
+    let socket = &mut open_sockets[0];
+    socket.send(json!({ "type": "ping" })).await;
+    assert_eq!(socket.next().await["type"], "pong");
 }

@@ -27,6 +27,7 @@ mod operations;
 mod over_http;
 mod owners;
 mod recipes;
+mod refusals;
 mod rollups;
 mod schema;
 mod search;

@@ -166,7 +166,7 @@ async fn accept_decides_the_media_type_and_the_status_of_request_errors() {
 }
 
 /// A manifest in Apollo's format, in a directory of its own (removed on drop).
-struct Manifest(std::path::PathBuf);
+pub(crate) struct Manifest(std::path::PathBuf);
 
 impl Drop for Manifest {
     fn drop(&mut self) {
@@ -174,7 +174,7 @@ impl Drop for Manifest {
     }
 }
 
-fn manifest(documents: &[&str]) -> (Manifest, std::path::PathBuf) {
+pub(crate) fn manifest(documents: &[&str]) -> (Manifest, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("crust-manifest-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("persisted-documents.json");
@@ -191,7 +191,7 @@ fn manifest(documents: &[&str]) -> (Manifest, std::path::PathBuf) {
 
 const ME: &str = "query Me { me { id email } }";
 
-fn by_hash(document: &str) -> Value {
+pub(crate) fn by_hash(document: &str) -> Value {
     json!({ "extensions": { "persistedQuery": {
         "version": 1, "sha256Hash": crust_api::graphql::sha256_hex(document),
     } } })
@@ -300,6 +300,50 @@ async fn without_trusted_only_an_unknown_hash_is_followed_by_its_text() {
     // And arbitrary documents run, as without a manifest.
     let body = app.gql(token, "{ me { email } }", json!({})).await;
     assert_eq!(body["data"]["me"]["email"], who.email.as_str());
+}
+
+/// A batch is held to the same rules item by item: each item named by hash is looked
+/// up, checked against its text, costed and trusted (or not) on its own, and one
+/// item's refusal neither runs nor hides another's answer.
+#[tokio::test]
+async fn a_batch_of_hashes_is_checked_item_by_item() {
+    let (_dir, path) = manifest(&[ME, EVERYTHING]);
+    let app = TestApp::start_with(|c| {
+        c.graphql.trusted_documents = Some(path);
+        c.graphql.trusted_documents_only = true;
+        c.graphql.max_batch = 5;
+    })
+    .await;
+    let who = app.user("Batcher").await;
+    let mut forged = by_hash(ME);
+    forged["query"] = json!("{ me { email } }");
+    let batch = json!([
+        by_hash(ME),
+        by_hash(EVERYTHING),
+        by_hash("{ me { name } }"),
+        { "query": "{ me { id } }" },
+        forged,
+    ]);
+    let res = post(&app, Some(&who.access), GRAPHQL_RESPONSE, batch).await;
+    assert_eq!(
+        res.status(),
+        200,
+        "a batch's answers carry their own errors"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body[0]["data"]["me"]["id"], who.id.as_str(), "{body}");
+    // Trusted, yet over the cost ceiling: trusted documents are costed too.
+    let (code, message) = error_of(&body[1]);
+    assert_eq!(code, "BAD_USER_INPUT", "{body}");
+    assert!(message.contains("ceiling"), "{message}");
+    assert_eq!(body[2]["errors"][0]["message"], "PersistedQueryNotFound");
+    assert_eq!(error_of(&body[3]).0, "FORBIDDEN", "{body}");
+    let (code, message) = error_of(&body[4]);
+    assert_eq!(code, "BAD_USER_INPUT", "{body}");
+    assert!(message.contains("SHA-256"), "{message}");
+    for refused in &body.as_array().unwrap()[1..] {
+        assert!(refused.get("data").is_none_or(Value::is_null), "{refused}");
+    }
 }
 
 /// What a new SPA developer writes first: everything, without `first:` anywhere.

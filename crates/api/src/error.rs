@@ -36,6 +36,14 @@ impl ApiError {
         }
     }
 
+    /// The error as a GraphQL error of its own, outside any field: a refusal made
+    /// before a document runs.
+    pub fn to_server_error(&self) -> async_graphql::ServerError {
+        let mut error = async_graphql::ServerError::new(self.message(), None);
+        error.extensions = self.extend().extensions;
+        error
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",

@@ -62,6 +62,24 @@ fn read_until(child: &mut Child, marker: &str) -> Vec<String> {
     panic!("`{marker}` never printed; output: {lines:#?}");
 }
 
+/// Waits until the server at `base` accepts requests.
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let start = Instant::now();
+    while http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "server never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn password_of(lines: &[String], email_prefix: &str) -> String {
     let line = lines
         .iter()
@@ -114,21 +132,7 @@ async fn crust_dev_prepares_demo_data_and_serves_it() {
     );
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    // Wait until it accepts requests.
-    let start = Instant::now();
-    while http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&http, &base).await;
     let login = |email: &'static str, password: String| {
         let (http, base) = (http.clone(), base.clone());
         async move {
@@ -216,10 +220,88 @@ async fn crust_dev_prepares_demo_data_and_serves_it() {
     );
     drop(admin);
     drop(_guard);
+    forget_dev_database(&db);
+}
+
+/// Drops what `crust dev` made in a test's database: the database and its server login.
+fn forget_dev_database(db: &TestDb) {
     let mut server = PgConnection::establish(&crust_e2e::db::admin_url()).unwrap();
     let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.name))
         .execute(&mut server);
-    let _ = diesel::sql_query(format!("DROP ROLE IF EXISTS {expected}")).execute(&mut server);
+    let _ =
+        diesel::sql_query(format!("DROP ROLE IF EXISTS {}_server", db.name)).execute(&mut server);
+}
+
+/// `crust dev --spa DIR` serves a built app at `/` beside the API, says where, and
+/// refuses a directory that holds no built app, saying how to build one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crust_dev_serves_a_built_app_beside_the_api() {
+    let app = std::env::temp_dir().join(format!("crust-dev-spa-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&app);
+    std::fs::create_dir_all(app.join("assets")).unwrap();
+    std::fs::write(
+        app.join("index.html"),
+        "<!doctype html><div id=root>the app</div>",
+    )
+    .unwrap();
+    std::fs::write(app.join("assets/app.js"), "console.log('the app')").unwrap();
+
+    let out = crust()
+        .args(["dev", "--no-serve", "--spa"])
+        .arg(app.join("assets"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("no index.html there; build the app first"),
+        "{stderr}"
+    );
+
+    let db = TestDb::empty().await;
+    let port = free_port();
+    let mut child = crust()
+        .args(["dev", "--spa"])
+        .arg(&app)
+        .env("DATABASE_URL", &db.url)
+        .env("CRUST_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = tokio::task::block_in_place(|| read_until(&mut child, "Serving"));
+    let _guard = Killed(child);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("The app:") && l.ends_with(&format!("{base}/"))),
+        "{lines:#?}"
+    );
+    let http = reqwest::Client::new();
+    wait_ready(&http, &base).await;
+    let index = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    let csp = index.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("default-src 'self'"), "{csp}");
+    assert!(index.text().await.unwrap().contains("the app"));
+    let script = http
+        .get(format!("{base}/assets/app.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    assert_eq!(script.text().await.unwrap(), "console.log('the app')");
+    // The API is still the API beside it.
+    let body = gql(&http, &base, None, "{ me { id } }", json!({})).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+    drop(_guard);
+    forget_dev_database(&db);
+    let _ = std::fs::remove_dir_all(&app);
 }
 
 #[test]

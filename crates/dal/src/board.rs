@@ -226,7 +226,7 @@ pub fn update_box(
         let column = board_column.unwrap_or(b.board_column) || done;
         if board_column == Some(false) && done {
             return Err(DalError::Invalid(
-                "boardColumn: the done column is a board column".into(),
+                "boardColumn: a done column is always on the board; send doneColumn: false with it, or make another box the done column first".into(),
             ));
         }
         if done && !b.done_column {

@@ -46,8 +46,11 @@ pub fn tasks(
     page: Page,
 ) -> DalResult<Paged<Task>> {
     if let Some(text) = &filter.text {
-        if text.chars().count() > 200 {
-            return Err(DalError::Invalid("text: at most 200 characters".into()));
+        let chars = text.chars().count();
+        if chars > 200 {
+            return Err(DalError::Invalid(format!(
+                "text: at most 200 characters (got {chars}); search for a shorter phrase"
+            )));
         }
     }
     let query = || {

@@ -75,7 +75,12 @@ pub fn description(field: &'static str, value: &str) -> Result<String, Validatio
 /// display; uniqueness is case-insensitive in the database.
 pub fn email(value: &str) -> Result<String, ValidationError> {
     let value = value.trim();
-    let bad = || ValidationError::new("email", "is not a valid email address");
+    let bad = || {
+        ValidationError::new(
+            "email",
+            "is not a valid email address; write it as name@example.com",
+        )
+    };
     if value.chars().count() > MAX_EMAIL_CHARS {
         return Err(ValidationError::new(
             "email",

@@ -179,7 +179,7 @@ impl AuditEventFilter {
         if let (Some(from), Some(to)) = (self.from, self.to) {
             if from > to {
                 return Err(ApiError::BadUserInput(
-                    "from: must not be after `to`".into(),
+                    "from: must not be after `to`; swap the two times".into(),
                 ));
             }
         }

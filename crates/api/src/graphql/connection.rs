@@ -59,7 +59,10 @@ pub fn page(first: Option<i32>, after: Option<String>) -> Result<Page, ApiError>
     let offset = match after {
         None => 0,
         Some(cursor) => decode_cursor(&cursor).ok_or_else(|| {
-            ApiError::BadUserInput("after: not a cursor this list returned".into())
+            ApiError::BadUserInput(
+                "after: not a cursor this list returned; pass `pageInfo.endCursor` from the previous page of the same list, or leave `after` out to start at the beginning"
+                    .into(),
+            )
         })?,
     };
     Ok(Page {

@@ -121,7 +121,7 @@ pub fn check_counting(
     let nesting = nesting(query, work);
     if nesting > MAX_NESTING {
         return Err(refuse(format!(
-            "the query nests brackets {nesting} deep; at most {MAX_NESTING} levels are accepted"
+            "the query nests brackets {nesting} deep; at most {MAX_NESTING} levels are accepted: select less deeply, and pass nested input as variables"
         )));
     }
     let Ok(doc) = async_graphql::parser::parse_query(query) else {
@@ -191,7 +191,7 @@ pub fn check_counting(
     }
     if worst.0 > MAX_FIELD_REPEATS {
         return Err(refuse(format!(
-            "the field `{}` is repeated {} times in one selection (counting fragments); at most {MAX_FIELD_REPEATS} are allowed",
+            "the field `{}` is repeated {} times in one selection (counting fragments); at most {MAX_FIELD_REPEATS} are allowed: select it once (repeats of one field are merged anyway)",
             worst.1, worst.0
         )));
     }
@@ -205,7 +205,7 @@ pub fn check_counting(
 
 fn too_many_selections(n: u64, limits: &GraphqlLimits) -> ApiError {
     refuse(format!(
-        "the query selects {n} fields once its fragments are expanded; at most {} are allowed",
+        "the query selects {n} fields once its fragments are expanded; at most {} are allowed: select fewer fields, or split the query into several requests",
         limits.max_selections
     ))
 }
@@ -316,7 +316,7 @@ impl<'a> Sizes<'a> {
     ) -> Result<u64, ApiError> {
         if arguments.len() > MAX_ARGUMENTS {
             return Err(refuse(format!(
-                "{what} takes {} arguments; at most {MAX_ARGUMENTS} are accepted",
+                "{what} takes {} arguments; at most {MAX_ARGUMENTS} are accepted: send only the arguments the field declares (schema.graphql lists them)",
                 arguments.len()
             )));
         }
@@ -335,7 +335,7 @@ impl<'a> Sizes<'a> {
     ) -> Result<Size, ApiError> {
         if directives.len() > self.max_directives {
             return Err(refuse(format!(
-                "{} directives stand in one place; at most {} are allowed",
+                "{} directives stand in one place; at most {} are allowed: put at most that many @include/@skip on one field or fragment",
                 directives.len(),
                 self.max_directives
             )));
@@ -355,7 +355,7 @@ impl<'a> Sizes<'a> {
             Some(Memo::Done(size)) => return Ok(*size),
             Some(Memo::Visiting) => {
                 return Err(refuse(format!(
-                    "fragment {name} spreads itself (directly or through other fragments)"
+                    "fragment {name} spreads itself (directly or through other fragments); a fragment cannot contain itself: select the nested levels explicitly"
                 )))
             }
             None => {}
@@ -375,7 +375,7 @@ impl<'a> Sizes<'a> {
         // Fragments spreading fragments nest without brackets; bound the recursion.
         if depth > MAX_NESTING {
             return Err(refuse(format!(
-                "the query nests selections and fragments more than {MAX_NESTING} levels deep"
+                "the query nests selections and fragments more than {MAX_NESTING} levels deep: select less deeply"
             )));
         }
         let mut size = Size::default();

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 pub(crate) fn parse<T: From<Uuid>>(field: &str, id: &ID) -> Result<T, ApiError> {
     Uuid::parse_str(id.as_str()).map(T::from).map_err(|_| {
         ApiError::BadUserInput(format!(
-            "{field}: `{}` is not a valid id",
+            "{field}: `{}` is not a valid id; pass an `id` value this API returned (a UUID)",
             truncate(id.as_str())
         ))
     })

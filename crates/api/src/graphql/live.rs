@@ -143,10 +143,13 @@ impl Subscription {
     }
 }
 
+/// Said to a subscription sent anywhere but the socket.
+pub(crate) const ONLY_OVER_WS: &str = "subscriptions are served over a WebSocket at /graphql/ws (the graphql-transport-ws protocol, which the graphql-ws client speaks); /graphql answers queries and mutations";
+
 fn connection(ctx: &Context<'_>) -> Result<(LiveCaller, Db), ApiError> {
     let caller = ctx
         .data::<LiveCaller>()
-        .map_err(|_| ApiError::BadUserInput("subscriptions are served over /graphql/ws".into()))?
+        .map_err(|_| ApiError::BadUserInput(ONLY_OVER_WS.into()))?
         .clone();
     let db = ctx
         .data::<Db>()

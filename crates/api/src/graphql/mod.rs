@@ -6,6 +6,7 @@
 //! enforce that for all of them at once, so no resolver can forget.
 
 mod account;
+mod advice;
 mod attachments;
 mod audit;
 mod auth;
@@ -42,6 +43,7 @@ use crate::config::{Config, Profile};
 use crate::db::Db;
 use crate::error::ApiError;
 
+pub(crate) use advice::advise;
 pub(crate) use audit::record_refused_field;
 pub use audit::RequestVariables;
 pub use gate::{

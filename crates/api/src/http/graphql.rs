@@ -17,7 +17,7 @@ use std::panic::AssertUnwindSafe;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
-use async_graphql::{ErrorExtensions, Request, Response, ServerError};
+use async_graphql::{Request, Response, ServerError};
 use crust_domain::audit::Outcome;
 use futures_util::FutureExt;
 use serde_json::json;
@@ -26,6 +26,7 @@ use super::error_response;
 use super::rate_limit::{too_many_requests, Bucket, Verdict};
 use super::request_id::RequestId;
 use super::wire::{self, Answer, Media, Params};
+use crate::config::GraphqlLimits;
 use crate::error::ApiError;
 use crate::graphql::document::{self, Verdict as Document};
 use crate::graphql::RequestCtx;
@@ -70,7 +71,9 @@ async fn post_as(state: &AppState, req: &HttpRequest, body: &[u8], media: Media)
         Err(e) => {
             return bad_input(
                 StatusCode::BAD_REQUEST,
-                &format!("the body is not JSON ({e})"),
+                &format!(
+                "the body is not JSON ({e}): send a JSON object {{\"query\": …, \"variables\": …}}"
+            ),
             )
         }
     };
@@ -86,7 +89,10 @@ async fn post_as(state: &AppState, req: &HttpRequest, body: &[u8], media: Media)
             if list.len() > max_batch {
                 return bad_input(
                     StatusCode::BAD_REQUEST,
-                    &format!("a batch holds at most {max_batch} operations"),
+                    &format!(
+                        "a batch holds at most {max_batch} operations (this one holds {}); send the rest in another request",
+                        list.len()
+                    ),
                 );
             }
             let mut params = Vec::with_capacity(list.len());
@@ -311,9 +317,7 @@ async fn refuse_anonymous(
 
 /// A GraphQL response that refuses the request with `e`.
 fn refusal(e: ApiError) -> Response {
-    let mut error = ServerError::new(e.message(), None);
-    error.extensions = e.extend().extensions;
-    Response::from_errors(vec![error])
+    Response::from_errors(vec![e.to_server_error()])
 }
 
 /// Runs the document checks. A refused document is answered like any GraphQL error
@@ -398,12 +402,17 @@ async fn get_as(state: &AppState, req: &HttpRequest, media: Media) -> HttpRespon
 }
 
 fn too_long(state: &AppState, request: &Request) -> Option<HttpResponse> {
-    let max = state.limits.max_query_chars;
-    let chars = request.query.chars().count();
+    too_long_to_run(&state.limits, &request.query)
+        .map(|why| bad_input(StatusCode::PAYLOAD_TOO_LARGE, &why))
+}
+
+/// Why a document that is not trusted is too long to run, over HTTP and the socket.
+pub(super) fn too_long_to_run(limits: &GraphqlLimits, query: &str) -> Option<String> {
+    let max = limits.max_query_chars;
+    let chars = query.chars().count();
     (chars > max).then(|| {
-        bad_input(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the query is {chars} characters long; at most {max} are accepted"),
+        format!(
+            "the query is {chars} characters long; at most {max} are accepted: split it into smaller operations, or send it by hash as a trusted document"
         )
     })
 }
@@ -509,7 +518,7 @@ async fn execute(
         let operation = metrics.operation(facts.mutation, &facts.root_fields);
         if ctx.caller.is_none() && facts.variables_bytes > ANONYMOUS_VARIABLES_MAX {
             let e = ApiError::BadUserInput(format!(
-                "without signing in, variables may hold at most {ANONYMOUS_VARIABLES_MAX} bytes; these hold {}",
+                "without signing in, variables may hold at most {ANONYMOUS_VARIABLES_MAX} bytes; these hold {}: sign in first",
                 facts.variables_bytes
             ));
             metrics.answered(operation, "BAD_USER_INPUT", elapsed(started));
@@ -771,6 +780,7 @@ fn finish(response: &mut Response, request_id: &str, sql: Option<&crust_dal::Sql
         if code.is_none() {
             // Errors raised by async-graphql itself (syntax, validation, limits).
             set(error, "code", "BAD_USER_INPUT".into());
+            crate::graphql::advise(&mut error.message);
         }
         if code.as_ref().map(|c| c.to_string()) == Some("\"INTERNAL\"".into()) {
             set(error, "requestId", request_id.into());

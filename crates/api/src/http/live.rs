@@ -25,10 +25,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use async_graphql::http::{WebSocket, WebSocketProtocols as Protocols, WsMessage};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::ServerError;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::wire::Params;
+use crate::error::ApiError;
 use crate::graphql::document;
 use crate::live::LiveCaller;
 use crate::state::AppState;
@@ -353,7 +355,7 @@ impl Connection {
                 let max = self.state.limits.ws_max_subscriptions;
                 if active.len() >= max {
                     return self
-                        .refuse(&id, format!("this connection already holds {max} subscriptions, the most it may: complete one first, or follow a whole slice with one boardChanged(sliceId:)"))
+                        .refuse(&id, ApiError::BadUserInput(format!("this connection already holds {max} subscriptions, the most it may: complete one first, or follow a whole slice with one boardChanged(sliceId:)")).to_server_error())
                         .await;
                 }
                 match self.check(live, message["payload"].clone()).await {
@@ -376,22 +378,28 @@ impl Connection {
     }
 
     /// The document a `subscribe` runs, after the checks of `POST /graphql`.
-    async fn check(&self, live: &LiveCaller, payload: Value) -> Result<String, String> {
-        let params = Params::from_json(payload)?;
+    /// Refusals carry what they carry over HTTP: the code (FORBIDDEN for an untrusted
+    /// document, UNAUTHENTICATED for an ended session) and the cost's figures.
+    async fn check(&self, live: &LiveCaller, payload: Value) -> Result<String, ServerError> {
+        let bad = |why: String| ApiError::BadUserInput(why).to_server_error();
+        let params = Params::from_json(payload).map_err(bad)?;
         let operation_name = params.operation_name.clone();
         let variables = async_graphql::Variables::from_json(params.variables.clone().into());
         let variables_bytes = serde_json::to_vec(&params.variables).map_or(0, |v| v.len());
-        let (request, trusted) = super::graphql::resolve(&self.state, params)
-            .map_err(|response| first_message(&response))?;
+        let (request, trusted) =
+            super::graphql::resolve(&self.state, params).map_err(|response| {
+                response.errors.into_iter().next().unwrap_or_else(|| {
+                    ApiError::internal("a refusal without error").to_server_error()
+                })
+            })?;
         let limits = &self.state.limits;
-        if !trusted && request.query.chars().count() > limits.max_query_chars {
-            return Err(format!(
-                "the query is longer than {} characters",
-                limits.max_query_chars
-            ));
+        if !trusted {
+            if let Some(why) = super::graphql::too_long_to_run(limits, &request.query) {
+                return Err(bad(why));
+            }
         }
         if limits.trusted_documents_only && !trusted {
-            return Err(super::graphql::UNTRUSTED.into());
+            return Err(ApiError::Forbidden(super::graphql::UNTRUSTED.into()).to_server_error());
         }
         let input = document::Input {
             query: &request.query,
@@ -401,44 +409,36 @@ impl Connection {
         let checked = match document::check(input, limits) {
             Ok(document::Verdict::Checked(checked)) => checked,
             Ok(document::Verdict::Unparsable) => {
-                return Err("the query is not a GraphQL document".into())
+                let why = async_graphql::parser::parse_query(&request.query)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                return Err(bad(format!("the query is not a GraphQL document: {why}")));
             }
-            Err(e) => return Err(e.message()),
+            Err(e) => return Err(e.to_server_error()),
         };
         if !subscribes(&checked.doc, operation_name.as_deref()) {
-            return Err("only subscriptions are served over /graphql/ws: send queries and mutations to POST /graphql".into());
+            return Err(bad("only subscriptions are served over /graphql/ws: send queries and mutations to POST /graphql".into()));
         }
         // GraphQL's own rule, which async-graphql does not enforce: each root field of a
         // subscription would be a stream of its own, outside the per-connection cap.
         let roots = document::selected_root_fields(&checked.doc, operation_name.as_deref()).len();
         if roots != 1 {
-            return Err(format!("a subscription selects exactly one root field (this one selects {roots}): send one subscribe per field"));
+            return Err(bad(format!("a subscription selects exactly one root field (this one selects {roots}): send one subscribe per field")));
         }
-        crate::graphql::cost::check(&checked.doc, &variables, limits).map_err(|e| e.message)?;
+        crate::graphql::cost::check(&checked.doc, &variables, limits)?;
         // The session may have ended since the last check.
-        live.now().await.map_err(|e| e.message())?;
+        live.now().await.map_err(|e| e.to_server_error())?;
         Ok(request.query)
     }
 
-    async fn refuse(&mut self, id: &str, message: String) -> Result<Option<String>, Close> {
-        let error = json!({
-            "id": id,
-            "type": "error",
-            "payload": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }],
-        });
+    async fn refuse(&mut self, id: &str, error: ServerError) -> Result<Option<String>, Close> {
+        let error = json!({ "id": id, "type": "error", "payload": [error] });
         if self.session.text(error.to_string()).await.is_err() {
             return Err(Close::new(1000, ""));
         }
         Ok(None)
     }
-}
-
-fn first_message(response: &async_graphql::Response) -> String {
-    response
-        .errors
-        .first()
-        .map(|e| e.message.clone())
-        .unwrap_or_default()
 }
 
 /// Does the operation the request selects subscribe?
