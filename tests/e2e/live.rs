@@ -554,6 +554,24 @@ async fn a_costly_subscription_is_refused_with_its_explanation() {
     let got = socket.next().await;
     assert!(refusal(&got).contains("aliases"));
     assert_eq!(got["payload"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    // The engine's own refusal (validation) gets the code and advice it gets over HTTP.
+    socket
+        .subscribe(
+            "2",
+            "subscription { taskChanged(taskId: \"00000000-0000-0000-0000-000000000000\") { colour } }",
+            json!({}),
+        )
+        .await;
+    // (async-graphql answers it as a `next` without data, then `complete`.)
+    let got = socket.next().await;
+    let error = &got["payload"]["errors"][0];
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with("ask only for fields schema.graphql lists for that type")),
+        "{got}"
+    );
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{got}");
 }
 
 /// Where only trusted documents run, the socket is held to it as POST /graphql is: a

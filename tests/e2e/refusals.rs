@@ -114,9 +114,9 @@ async fn every_bad_user_input_says_what_to_do() {
         ),
         mistake(
             "a field that does not exist",
-            "{ organizations { nodes { nmae } } }",
+            "{ organizations { nodes { colour } } }",
             json!({}),
-            "Unknown field \"nmae\" on type \"Organization\"; ask only for fields schema.graphql lists",
+            "Unknown field \"colour\" on type \"Organization\"; ask only for fields schema.graphql lists",
         ),
         mistake(
             "a variable of the wrong type",
@@ -139,26 +139,26 @@ async fn every_bad_user_input_says_what_to_do() {
                 "large variables without signing in",
                 "mutation($e: String!) { requestPasswordReset(input: {email: $e}) { accepted } }",
                 json!({ "e": "x".repeat(20_000) }),
-                "sign in first",
+                "send smaller variables",
             )
         },
     ];
-    // A selection so wide it is refused before it runs (counted after expansion).
-    let wide = format!(
-        "fragment F on Organization {{ {} }} {{ organizations {{ nodes {{ ...F ...F }} }} }}",
-        (0..3000)
-            .map(|i| format!("a{i}: id"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    if wide.chars().count() <= max_chars {
-        mistakes.push(mistake(
-            "too many fields",
-            wide,
-            json!({}),
-            "split the query into several requests",
+    // A selection so wide it is refused before it runs (counted after expansion): each
+    // fragment spreads the one before twice, 2^13 fields in a few hundred characters.
+    let mut wide =
+        String::from("{ organizations { nodes { ...F13 } } } fragment F0 on Organization { id }");
+    for i in 1..=13 {
+        wide.push_str(&format!(
+            " fragment F{i} on Organization {{ ...F{0} ...F{0} }}",
+            i - 1
         ));
     }
+    mistakes.push(mistake(
+        "too many fields",
+        wide,
+        json!({}),
+        "split the query into several requests",
+    ));
 
     let mut vague = Vec::new();
     for m in &mistakes {
@@ -175,6 +175,20 @@ async fn every_bad_user_input_says_what_to_do() {
         let message = body["errors"][0]["message"].as_str().unwrap_or_default();
         if error_code(&body) != Some("BAD_USER_INPUT") || !message.contains(m.remedy) {
             vague.push(format!("{}: {body}", m.what));
+        }
+        // A query reads the same over GET (mutations are POST only).
+        if !m.query.starts_with("mutation") && m.query.len() < 4000 {
+            let mut req = app.http.get(app.url("/graphql")).query(&[
+                ("query", m.query.as_str()),
+                ("variables", &m.variables.to_string()),
+            ]);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            let got: Value = req.send().await.unwrap().json().await.unwrap();
+            if got["errors"][0]["message"] != body["errors"][0]["message"] {
+                vague.push(format!("{} over GET: {got}", m.what));
+            }
         }
     }
     assert!(

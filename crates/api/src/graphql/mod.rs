@@ -49,6 +49,7 @@ pub use audit::RequestVariables;
 pub use gate::{
     hashes_passwords, is_public, is_sign_in, ANONYMOUS_INVALID, SIGN_IN_FIELDS, SIGN_IN_FIRST,
 };
+pub(crate) use live::ONLY_OVER_WS;
 pub use loaders::loaders;
 pub use root::Root;
 pub use trusted::{sha256_hex, ManifestError, TrustedDocuments};

@@ -383,10 +383,20 @@ async fn get_as(state: &AppState, req: &HttpRequest, media: Media) -> HttpRespon
         Ok(params) => params,
         Err(why) => return bad_input(StatusCode::BAD_REQUEST, &why),
     };
-    let prepared = match admit(state, req, params).await {
+    let mut prepared = match admit(state, req, params).await {
         Ok(prepared) => prepared,
         Err(refusal) => return refusal,
     };
+    if let Prepared::Run(request, facts) = &mut prepared {
+        let name = request.operation_name.clone();
+        if facts.mutation
+            && request
+                .parsed_query()
+                .is_ok_and(|doc| super::live::subscribes(doc, name.as_deref()))
+        {
+            return bad_input(StatusCode::BAD_REQUEST, crate::graphql::ONLY_OVER_WS);
+        }
+    }
     // GET must never change anything (it is a "simple" cross-site request).
     if matches!(&prepared, Prepared::Run(_, facts) if facts.mutation) {
         refused_mutation(state, req, "mutation_over_get").await;
@@ -518,7 +528,7 @@ async fn execute(
         let operation = metrics.operation(facts.mutation, &facts.root_fields);
         if ctx.caller.is_none() && facts.variables_bytes > ANONYMOUS_VARIABLES_MAX {
             let e = ApiError::BadUserInput(format!(
-                "without signing in, variables may hold at most {ANONYMOUS_VARIABLES_MAX} bytes; these hold {}: sign in first",
+                "without signing in, variables may hold at most {ANONYMOUS_VARIABLES_MAX} bytes; these hold {}: send smaller variables (the sign-in fields need only a few short strings)",
                 facts.variables_bytes
             ));
             metrics.answered(operation, "BAD_USER_INPUT", elapsed(started));

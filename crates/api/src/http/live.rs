@@ -185,7 +185,7 @@ impl Connection {
             tokio::select! {
                 out = engine.next() => match out {
                     Some(WsMessage::Text(text)) => {
-                        forget_finished(&text, &mut active);
+                        let text = settle(text, &mut active);
                         // A client that stops reading must not hold the socket (and
                         // its session's rechecks) forever.
                         match tokio::time::timeout(SEND_TIMEOUT, self.session.text(text)).await {
@@ -381,6 +381,9 @@ impl Connection {
     /// Refusals carry what they carry over HTTP: the code (FORBIDDEN for an untrusted
     /// document, UNAUTHENTICATED for an ended session) and the cost's figures.
     async fn check(&self, live: &LiveCaller, payload: Value) -> Result<String, ServerError> {
+        // The session may have ended since the last recheck: an ended one learns nothing
+        // more, not even what its document would cost.
+        live.now().await.map_err(|e| e.to_server_error())?;
         let bad = |why: String| ApiError::BadUserInput(why).to_server_error();
         let params = Params::from_json(payload).map_err(bad)?;
         let operation_name = params.operation_name.clone();
@@ -427,8 +430,6 @@ impl Connection {
             return Err(bad(format!("a subscription selects exactly one root field (this one selects {roots}): send one subscribe per field")));
         }
         crate::graphql::cost::check(&checked.doc, &variables, limits)?;
-        // The session may have ended since the last check.
-        live.now().await.map_err(|e| e.to_server_error())?;
         Ok(request.query)
     }
 
@@ -442,7 +443,10 @@ impl Connection {
 }
 
 /// Does the operation the request selects subscribe?
-fn subscribes(doc: &async_graphql::parser::types::ExecutableDocument, name: Option<&str>) -> bool {
+pub(super) fn subscribes(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    name: Option<&str>,
+) -> bool {
     let operation = match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(op),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
@@ -466,14 +470,45 @@ fn token_of(payload: &Value) -> Option<String> {
         .map(|t| t.trim().to_owned())
 }
 
-/// Drops ids the engine finished (`complete` or `error`) from the active set.
-fn forget_finished(text: &str, active: &mut HashSet<String>) {
-    if let Ok(message) = serde_json::from_str::<Value>(text) {
-        if matches!(message["type"].as_str(), Some("complete") | Some("error")) {
+/// An engine message on its way out: ids it finished (`complete` or `error`) leave the
+/// active set, and its own refusals (validation of a subscription, sent as `error` or
+/// as a `next` without data) get the code and the advice they get over HTTP.
+fn settle(text: String, active: &mut HashSet<String>) -> String {
+    let Ok(mut message) = serde_json::from_str::<Value>(&text) else {
+        return text;
+    };
+    let errors = match message["type"].as_str() {
+        Some("complete") | Some("error") => {
             if let Some(id) = message["id"].as_str() {
                 active.remove(id);
             }
+            message["payload"].as_array_mut()
         }
+        Some("next") if message["payload"]["data"].is_null() => {
+            message["payload"]["errors"].as_array_mut()
+        }
+        _ => None,
+    };
+    let Some(errors) = errors else {
+        return text;
+    };
+    let mut changed = false;
+    for error in errors
+        .iter_mut()
+        .filter(|e| e["extensions"]["code"].is_null())
+    {
+        if let Some(text) = error["message"].as_str() {
+            let mut advised = text.to_owned();
+            crate::graphql::advise(&mut advised);
+            error["message"] = Value::String(advised);
+        }
+        error["extensions"]["code"] = Value::String("BAD_USER_INPUT".into());
+        changed = true;
+    }
+    if changed {
+        message.to_string()
+    } else {
+        text
     }
 }
 
