@@ -281,3 +281,93 @@ async fn a_refused_member_removal_reads_the_same_whether_its_reason_is_hidden_or
         .await;
     assert_eq!(d["removeProjectMember"]["removedUserId"], b.bob.id.as_str());
 }
+
+/// A board's counts, pages and rollups (each level read for many tasks at once, with the
+/// projects' readability decided once per statement) count exactly the tasks the
+/// caller may see: a SECRET task only once it is granted.
+#[tokio::test]
+async fn a_boards_counts_pages_and_rollups_take_only_what_the_caller_sees() {
+    let b = board().await;
+    let hidden = task(&b.app, &b.alice, &b.project, &b.todo, "Hidden", "SECRET").await;
+    let shown = task(&b.app, &b.bob, &b.project, &b.todo, "Shown", "CONFIDENTIAL").await;
+    b.app
+        .ok(
+            &b.bob,
+            "mutation($t: ID!) { updateTask(input: {taskId: $t, progress: 50}) { task { id } } }",
+            json!({ "t": shown }),
+        )
+        .await;
+    // Alice sees all four tasks (one at 50 %, three not started, all of one duration):
+    // the first card of To do is her hidden one.
+    assert_eq!(
+        board_as(&b, &b.alice).await,
+        (
+            Some(12.5),
+            Some(12.5),
+            Some(25.0),
+            Some(2),
+            Some("Hidden".into())
+        )
+    );
+    // Bob sees three: the SECRET one is absent from the count, the page and every rollup.
+    assert_eq!(
+        board_as(&b, &b.bob).await,
+        (
+            Some(25.0),
+            Some(25.0),
+            Some(50.0),
+            Some(1),
+            Some("Shown".into())
+        )
+    );
+    // Granted it, he sees it in To do as Alice does (and still not the done column's
+    // SECRET task: three tasks in the project's rollups).
+    b.app.grant(&b.alice, &hidden, &b.bob, "VIEW").await;
+    assert_eq!(
+        board_as(&b, &b.bob).await,
+        (
+            Some(50.0 / 3.0),
+            Some(50.0 / 3.0),
+            Some(25.0),
+            Some(2),
+            Some("Hidden".into())
+        )
+    );
+}
+
+type BoardFigures = (
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// The project's, the slice's and To do's progress, To do's count and its first card.
+async fn board_as(b: &Board, who: &Session) -> BoardFigures {
+    let d = b
+        .app
+        .ok(
+            who,
+            "query($p: ID!) { project(id: $p) { progress slices { nodes { progress boxes { nodes { id progress tasks(first: 1) { totalCount nodes { title } } } } } } } }",
+            json!({ "p": b.project }),
+        )
+        .await;
+    let project = &d["project"];
+    let slice = &project["slices"]["nodes"][0];
+    let todo = slice["boxes"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == b.todo.as_str())
+        .unwrap();
+    (
+        project["progress"].as_f64(),
+        slice["progress"].as_f64(),
+        todo["progress"].as_f64(),
+        todo["tasks"]["totalCount"].as_i64(),
+        todo["tasks"]["nodes"][0]["title"]
+            .as_str()
+            .map(str::to_owned),
+    )
+}

@@ -143,9 +143,9 @@ pub fn tasks_of(
     parents: &[Uuid],
     page: Page,
 ) -> DalResult<HashMap<Uuid, Paged<Task>>> {
-    let column = match by {
-        TaskParent::Box => "t.box_id",
-        TaskParent::Project => "t.project_id",
+    let (column, of) = match by {
+        TaskParent::Box => ("t.box_id", RollupOf::Box),
+        TaskParent::Project => ("t.project_id", RollupOf::Project),
     };
     let mut count = Raw::new(&format!(
         "SELECT {column} AS id, count(*) AS n FROM tasks t WHERE {column} = ANY("
@@ -153,7 +153,7 @@ pub fn tasks_of(
     count
         .uuids(parents.to_vec())
         .sql(") AND ")
-        .task_rule(actor, "t")
+        .task_rule_within(actor, "t", projects_of(of, parents))
         .sql(" GROUP BY 1");
     let totals: HashMap<Uuid, i64> = count
         .load::<IdCount>(conn)?
@@ -178,11 +178,12 @@ pub fn tasks_of(
         return Ok(out);
     }
     let mut rows = Raw::new(&format!("SELECT {TASK_COLUMNS}, p.parent FROM unnest("));
+    let scope = projects_of(of, &wanted);
     rows.uuids(wanted)
         .sql(&format!(
             ") AS p(parent) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE {column} = p.parent AND "
         ))
-        .task_rule(actor, "t")
+        .task_rule_within(actor, "t", scope)
         .sql(" ORDER BY t.position, t.id OFFSET ")
         .bigint(page.offset)
         .sql(" LIMIT ")
@@ -370,6 +371,18 @@ struct RollupRow {
     total: i64,
 }
 
+/// The projects of these boxes, slices or projects, as a subquery: the scope of
+/// [`Raw::task_rule_within`] for statements about their tasks.
+fn projects_of(of: RollupOf, parents: &[Uuid]) -> Raw {
+    let mut scope = Raw::new(match of {
+        RollupOf::Box => "SELECT b.project_id FROM boxes b WHERE b.id = ANY(",
+        RollupOf::Slice => "SELECT s.project_id FROM slices s WHERE s.id = ANY(",
+        RollupOf::Project => "SELECT p.id FROM projects p WHERE p.id = ANY(",
+    });
+    scope.uuids(parents.to_vec()).sql(")");
+    scope
+}
+
 /// Progress of boxes, slices or projects over the tasks the actor may see
 /// (`crust_domain::progress`): summed in SQL by the domain's rule, one row per parent
 /// back; `None` where no task counts.
@@ -391,7 +404,7 @@ pub fn progress_of(
     ));
     q.uuids(parents.to_vec())
         .sql(") AND ")
-        .task_rule(actor, "t")
+        .task_rule_within(actor, "t", projects_of(of, parents))
         .sql(&format!(" GROUP BY {parent}"));
     let mut sums: HashMap<Uuid, (i64, i64)> = q
         .load::<RollupRow>(conn)?

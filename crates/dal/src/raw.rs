@@ -3,8 +3,7 @@
 //! visibility rules of [`crate::visibility`] rendered from the same fragments.
 
 use diesel::pg::Pg;
-use diesel::query_builder::BoxedSqlQuery;
-use diesel::query_builder::SqlQuery;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Uuid as SqlUuid};
 use diesel::{PgConnection, QueryableByName, RunQueryDsl};
 use uuid::Uuid;
@@ -12,7 +11,8 @@ use uuid::Uuid;
 use crate::actor::Actor;
 use crate::error::DalResult;
 use crate::visibility::{
-    project_binds, PROJECT_RULE, TASK_PROJECT_ALIAS, TASK_RULE_HEAD, TASK_RULE_TAIL,
+    project_binds, PROJECT_RULE, TASK_PROJECT_ALIAS, TASK_RULE_HEAD, TASK_RULE_SCOPED,
+    TASK_RULE_TAIL,
 };
 
 enum Bind {
@@ -21,52 +21,46 @@ enum Bind {
     BigInt(i64),
 }
 
-/// A SQL statement under construction: text with `$n` placeholders and their values.
+enum Part {
+    Text(String),
+    Bind(Bind),
+}
+
+/// A SQL statement under construction: text and the values bound between its pieces.
+///
+/// It runs as a prepared statement that each connection keeps (diesel's statement
+/// cache, keyed by the text): the text names no value, so one text is one statement,
+/// and PostgreSQL plans it once per connection instead of on every request. (diesel's
+/// own `sql_query` is never cached; planning the visibility rules cost more than
+/// running them.)
 #[derive(Default)]
 pub(crate) struct Raw {
-    sql: String,
-    binds: Vec<Bind>,
+    parts: Vec<Part>,
 }
 
 impl Raw {
     pub fn new(sql: &str) -> Self {
         Raw {
-            sql: sql.to_owned(),
-            binds: Vec::new(),
+            parts: vec![Part::Text(sql.to_owned())],
         }
     }
 
-    /// Appends another statement under construction (its placeholders renumbered).
+    /// Appends another statement under construction.
     pub fn append(&mut self, other: Raw) -> &mut Self {
-        let offset = self.binds.len();
-        let mut text = String::with_capacity(other.sql.len());
-        let mut chars = other.sql.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                let mut n = String::new();
-                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                    n.push(d);
-                    chars.next();
-                }
-                let n: usize = n.parse().unwrap_or(0);
-                text.push_str(&format!("${}", n + offset));
-            } else {
-                text.push(c);
-            }
-        }
-        self.sql.push_str(&text);
-        self.binds.extend(other.binds);
+        self.parts.extend(other.parts);
         self
     }
 
     pub fn sql(&mut self, text: &str) -> &mut Self {
-        self.sql.push_str(text);
+        match self.parts.last_mut() {
+            Some(Part::Text(last)) => last.push_str(text),
+            _ => self.parts.push(Part::Text(text.to_owned())),
+        }
         self
     }
 
     fn bind(&mut self, b: Bind) -> &mut Self {
-        self.binds.push(b);
-        self.sql.push_str(&format!("${}", self.binds.len()));
+        self.parts.push(Part::Bind(b));
         self
     }
 
@@ -105,22 +99,53 @@ impl Raw {
             .sql(TASK_RULE_TAIL)
     }
 
-    fn query(&self) -> BoxedSqlQuery<'static, Pg, SqlQuery> {
-        let mut q = diesel::sql_query(self.sql.clone()).into_boxed::<Pg>();
-        for b in &self.binds {
-            q = match b {
-                Bind::Uuid(v) => q.bind::<SqlUuid, _>(*v),
-                Bind::Uuids(v) => q.bind::<Array<SqlUuid>, _>(v.clone()),
-                Bind::BigInt(v) => q.bind::<BigInt, _>(*v),
-            };
-        }
-        q
+    /// Appends the task-visibility rule for the tasks row aliased `alias`, for tasks of
+    /// the projects `scope` selects (see [`TASK_RULE_SCOPED`]): the rule for statements
+    /// that read many tasks of a few projects, such as a board column's count, page and
+    /// rollups.
+    pub fn task_rule_within(&mut self, actor: &Actor, alias: &str, scope: Raw) -> &mut Self {
+        let f = |s: &str| s.replace("{t}", alias);
+        self.sql(&f(TASK_RULE_SCOPED[0]))
+            .uuids(actor.orgs_with(crust_domain::OrgRole::Guest))
+            .sql(&f(TASK_RULE_SCOPED[1]))
+            .append(scope)
+            .sql(&f(TASK_RULE_SCOPED[2]))
+            .project_rule(actor, "sp")
+            .sql(&f(TASK_RULE_SCOPED[3]))
+            .uuid(actor.uid())
+            .sql(&f(TASK_RULE_SCOPED[4]))
     }
 
     pub fn load<T: QueryableByName<Pg> + 'static>(
-        &self,
+        self,
         conn: &mut PgConnection,
     ) -> DalResult<Vec<T>> {
-        Ok(self.query().load(conn)?)
+        Ok(RunQueryDsl::load(self, conn)?)
     }
 }
+
+impl QueryFragment<Pg> for Raw {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> diesel::QueryResult<()> {
+        for part in &self.parts {
+            match part {
+                Part::Text(text) => out.push_sql(text),
+                Part::Bind(Bind::Uuid(v)) => out.push_bind_param::<SqlUuid, _>(v)?,
+                Part::Bind(Bind::Uuids(v)) => out.push_bind_param::<Array<SqlUuid>, _>(v)?,
+                Part::Bind(Bind::BigInt(v)) => out.push_bind_param::<BigInt, _>(v)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Not a static id: diesel keys the statement cache by the text instead.
+impl QueryId for Raw {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Raw {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl RunQueryDsl<PgConnection> for Raw {}

@@ -38,6 +38,21 @@ pub(crate) const TASK_RULE_HEAD: [&str; 3] = [
 ];
 pub(crate) const TASK_RULE_TAIL: &str = "))))";
 
+/// The task rule for tasks known to lie in a few projects (those of the boxes, slices
+/// or projects a statement asks about): the same rule, with the readability of those
+/// projects decided once per statement instead of once per row. The scope is a
+/// subquery of project ids; the binds are all the actor's orgs, the scope's, the
+/// [`PROJECT_RULE`]'s for the scope's projects (aliased `sp`), then the actor's id.
+/// It is never more permissive than [`TASK_RULE_HEAD`]: a task of a project outside
+/// the scope passes only by a grant.
+pub(crate) const TASK_RULE_SCOPED: [&str; 5] = [
+    "({t}.org_id = ANY(",
+    ") AND (({t}.classification <> 'SECRET' AND {t}.project_id = ANY(ARRAY(SELECT sp.id FROM projects sp WHERE sp.id IN (",
+    ") AND ",
+    "))) OR EXISTS (SELECT 1 FROM task_grants g WHERE g.task_id = {t}.id AND g.user_id = ",
+    ")))",
+];
+
 /// The project alias inside the task rule.
 pub(crate) const TASK_PROJECT_ALIAS: &str = "tp";
 

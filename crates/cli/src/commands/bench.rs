@@ -43,6 +43,10 @@ pub struct Args {
     /// a setting quickly.
     #[arg(long)]
     reads_only: bool,
+    /// Keep the scratch database afterwards, to EXPLAIN its statements by hand (the
+    /// next run drops it).
+    #[arg(long)]
+    keep: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -98,6 +102,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ))?;
         storm_emails.push(email);
     }
+    // Planner statistics, as autovacuum would have gathered them on a database that has
+    // been in use: without them a fresh table reads as empty, and the board's page is
+    // sorted from all its cards instead of read through its index.
+    diesel::RunQueryDsl::execute(diesel::sql_query("ANALYZE"), &mut conn)?;
     println!(
         "Seeded {} tasks in {:.1} s.",
         sizes.tasks_per_box * 30 + sizes.cards,
@@ -133,6 +141,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         true => Ok(()),
         false => bi_report(&url),
     });
+    if args.keep {
+        println!("Kept the database {BENCH_DB} (the next run drops it).");
+        return result;
+    }
     let mut admin = crust_dal::establish(
         &crust_dal::Operator::at_console(),
         &postgres::with_database(&server, "postgres")?,
