@@ -62,6 +62,22 @@ fn read_until(child: &mut Child, marker: &str) -> Vec<String> {
     panic!("`{marker}` never printed; output: {lines:#?}");
 }
 
+/// `crust dev ARGS` on `db`, on a free port, read until it serves: the port, what it
+/// printed, and the guard that stops it.
+fn serve_dev(db: &TestDb, args: &[&str]) -> (u16, Vec<String>, Killed) {
+    let port = free_port();
+    let mut child = crust()
+        .arg("dev")
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("CRUST_BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = tokio::task::block_in_place(|| read_until(&mut child, "Serving"));
+    (port, lines, Killed(child))
+}
+
 /// Waits until the server at `base` accepts requests.
 async fn wait_ready(http: &reqwest::Client, base: &str) {
     let start = Instant::now();
@@ -107,16 +123,7 @@ async fn gql(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crust_dev_prepares_demo_data_and_serves_it() {
     let db = TestDb::empty().await;
-    let port = free_port();
-    let mut child = crust()
-        .arg("dev")
-        .env("DATABASE_URL", &db.url)
-        .env("CRUST_BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = tokio::task::block_in_place(|| read_until(&mut child, "Serving"));
-    let _guard = Killed(child);
+    let (port, lines, _guard) = serve_dev(&db, &[]);
     assert!(
         lines
             .iter()
@@ -258,17 +265,8 @@ async fn crust_dev_serves_a_built_app_beside_the_api() {
     );
 
     let db = TestDb::empty().await;
-    let port = free_port();
-    let mut child = crust()
-        .args(["dev", "--spa"])
-        .arg(&app)
-        .env("DATABASE_URL", &db.url)
-        .env("CRUST_BIND", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = tokio::task::block_in_place(|| read_until(&mut child, "Serving"));
-    let _guard = Killed(child);
+    let spa = app.to_str().unwrap();
+    let (port, lines, _guard) = serve_dev(&db, &["--spa", spa]);
     let base = format!("http://127.0.0.1:{port}");
     assert!(
         lines
