@@ -8,7 +8,7 @@ settings! {
         pub enabled: bool {
             env: "CRUST_AUDIT_ENABLED",
             default: Is("true"),
-            doc: "Record the audit log. It exists only to measure what auditing costs (`crust bench --audit off`). **Off is refused in prod.**",
+            doc: "Record the audit log. Turning it off exists only to measure what auditing costs (`crust bench` runs a server with it off). **Off is refused in prod.**",
         },
         pub retention_days: u32 {
             env: "CRUST_AUDIT_RETENTION_DAYS",

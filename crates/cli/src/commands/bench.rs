@@ -43,8 +43,8 @@ pub struct Args {
     /// a setting quickly.
     #[arg(long)]
     reads_only: bool,
-    /// Keep the scratch database afterwards, to EXPLAIN its statements by hand (the
-    /// next run drops it).
+    /// Keep the scratch database (and the bench's attachment files) afterwards, to
+    /// EXPLAIN its statements by hand; the next run drops the database.
     #[arg(long)]
     keep: bool,
 }
@@ -142,7 +142,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         false => bi_report(&url),
     });
     if args.keep {
-        println!("Kept the database {BENCH_DB} (the next run drops it).");
+        println!(
+            "Kept the database {BENCH_DB} (the next run drops it) and the files under {}.",
+            config.files.dir.display()
+        );
         return result;
     }
     let mut admin = crust_dal::establish(
