@@ -199,33 +199,27 @@ async fn every_bad_user_input_says_what_to_do() {
 
     // The transport's own refusals: a batch over the limit, and a body that is no JSON.
     let batch = json!([{ "query": "{ me { id } }" }, { "query": "{ me { id } }" }, { "query": "{ me { id } }" }, { "query": "{ me { id } }" }]);
-    let res = app
-        .http
-        .post(app.url("/graphql"))
-        .bearer_auth(&ann.access)
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("this one holds 4")
-            && message.contains("send the rest in another request"),
-        "{body}"
-    );
-    let res = app
-        .http
-        .post(app.url("/graphql"))
-        .header("content-type", "application/json")
-        .body("{ me { id } }")
-        .send()
-        .await
-        .unwrap();
-    let body: Value = res.json().await.unwrap();
-    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(
-        error_code(&body) == Some("BAD_USER_INPUT") && message.contains("send a JSON object"),
-        "{body}"
-    );
+    for (body, remedy) in [
+        (
+            batch.to_string(),
+            "(this one holds 4); send the rest in another request",
+        ),
+        ("{ me { id } }".to_owned(), "send a JSON object"),
+    ] {
+        let res = app
+            .http
+            .post(app.url("/graphql"))
+            .bearer_auth(&ann.access)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let body: Value = res.json().await.unwrap();
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(
+            error_code(&body) == Some("BAD_USER_INPUT") && message.contains(remedy),
+            "{body}"
+        );
+    }
 }
