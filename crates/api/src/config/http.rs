@@ -23,22 +23,24 @@ fn check_origins(origins: &Vec<String>) -> Result<(), String> {
     }
 }
 
-/// A built app's directory: it must hold an `index.html`, and must not be the file
-/// system's root (everything beneath it would be served).
-fn check_spa_dir(dir: &Option<PathBuf>) -> Result<(), String> {
-    let Some(dir) = dir else {
-        return Ok(());
-    };
+/// A built app's directory (`CRUST_SPA_DIR`, `crust dev --spa`): it must hold an
+/// `index.html`, and must not be the file system's root (everything beneath it would be
+/// served).
+pub fn check_spa_dir(dir: &std::path::Path) -> Result<(), String> {
     if dir.parent().is_none() {
         return Err("must be the directory of a built app, never the file system's root".into());
     }
     if !dir.join("index.html").is_file() {
         return Err(format!(
-            "{} holds no index.html: build the app first (in examples/spa: npm ci && npm run build)",
+            "{}: no index.html there; build the app first (in examples/spa: npm ci && npm run build)",
             dir.display()
         ));
     }
     Ok(())
+}
+
+fn check_spa_setting(dir: &Option<PathBuf>) -> Result<(), String> {
+    dir.as_deref().map_or(Ok(()), check_spa_dir)
 }
 
 settings! {
@@ -96,7 +98,7 @@ settings! {
         pub spa_dir: Option<PathBuf> {
             env: "CRUST_SPA_DIR",
             default: Unset("none"),
-            check: check_spa_dir,
+            check: check_spa_setting,
             doc: "A built single-page app (its `index.html` and assets) to serve at `/` on the API's own origin, so the app needs no CORS; `crust dev --spa DIR` sets it. Its pages get a CSP that allows only the origin's own scripts, styles and connections; dotfiles and paths leading out of the directory are not served.",
         },
         pub trusted_proxies: Vec<IpAddr> {

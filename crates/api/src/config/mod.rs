@@ -38,7 +38,7 @@ pub use database::DatabaseConfig;
 pub use diagnostics::Diagnostics;
 pub use files::{FilesConfig, DEV_FILE_KEY};
 pub use graphql::GraphqlLimits;
-pub use http::HttpConfig;
+pub use http::{check_spa_dir, HttpConfig};
 pub use mail::{MailConfig, SmtpSecurity, SmtpServer};
 pub use rate_limits::{LoginThrottle, RateLimits};
 pub use setting::{Secret, Setting};

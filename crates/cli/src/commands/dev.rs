@@ -36,12 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = super::load_config()?;
     crust_api::logging::init(config.diagnostics.log_format);
     if let Some(dir) = args.spa {
-        if !dir.join("index.html").is_file() {
-            anyhow::bail!(
-                "--spa {}: no index.html there; build the app first (in examples/spa: npm install && npm run build)",
-                dir.display()
-            );
-        }
+        crust_api::config::check_spa_dir(&dir).map_err(|why| anyhow::anyhow!("--spa {why}"))?;
         config.http.spa_dir = Some(dir);
     }
     if config.profile == Profile::Prod {
