@@ -131,3 +131,125 @@ async fn rollups_summed_in_sql_agree_with_the_domain_rule() {
     // The two callers really see different figures: the filter is in the sums.
     assert_ne!(rollup(all), rollup(visible));
 }
+
+/// Every project's, slice's and box's figures of the tree query: (progress, tasks).
+fn figures(d: &serde_json::Value) -> Vec<(String, Option<f64>, Option<i64>)> {
+    let mut out = vec![];
+    for slice in d["project"]["slices"]["nodes"].as_array().unwrap() {
+        out.push((slice["name"].to_string(), slice["progress"].as_f64(), None));
+        for b in slice["boxes"]["nodes"].as_array().unwrap() {
+            out.push((
+                b["name"].to_string(),
+                b["progress"].as_f64(),
+                b["tasks"]["totalCount"].as_i64(),
+            ));
+        }
+    }
+    out
+}
+
+/// Asking a project's progress runs one pass over its tasks that also answers its
+/// slices' and boxes' rollups and the boxes' task counts: the figures are the ones the
+/// levels' own statements give — for each caller, with hidden tasks, NOT_NEEDED ones,
+/// an unboxed task, a box of hidden tasks only and an empty box — and the levels below
+/// run no statements of their own.
+#[tokio::test]
+async fn one_pass_over_a_project_answers_the_levels_below_alike() {
+    let app = TestApp::start_with(|c| c.diagnostics.report_sql_statements = true).await;
+    let owner = app.user("owner").await;
+    let member = app.user("member").await;
+    let org = app.create_org(&owner, "Acme").await;
+    app.add_org_member(&owner, &org, &member, "MEMBER").await;
+    let project = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    let build = app.create_slice(&owner, &project, "Build").await;
+    let ship = app.create_slice(&owner, &project, "Ship").await;
+    let mixed = app.create_box(&owner, &build, "Mixed").await;
+    let secret_only = app.create_box(&owner, &build, "Secret only").await;
+    app.create_box(&owner, &build, "Empty").await;
+    let skipped = app.create_box(&owner, &ship, "Skipped").await;
+    for (classification, patch) in [
+        (
+            "CONFIDENTIAL",
+            json!({ "status": "DONE", "durationDays": 3 }),
+        ),
+        ("CONFIDENTIAL", json!({ "progress": 40 })),
+        (
+            "CONFIDENTIAL",
+            json!({ "status": "NOT_NEEDED", "durationDays": 9 }),
+        ),
+        ("SECRET", json!({ "progress": 90, "durationDays": 4 })),
+    ] {
+        let t = task(&app, &owner, &project, &mixed, classification).await;
+        set(&app, &owner, &t, patch).await;
+    }
+    let t = task(&app, &owner, &project, &secret_only, "SECRET").await;
+    set(&app, &owner, &t, json!({ "progress": 10 })).await;
+    let t = task(&app, &owner, &project, &skipped, "CONFIDENTIAL").await;
+    set(&app, &owner, &t, json!({ "status": "NOT_NEEDED" })).await;
+    let unboxed = app
+        .create_task(&owner, &project, None, "CONFIDENTIAL")
+        .await;
+    set(&app, &owner, &unboxed, json!({ "progress": 20 })).await;
+
+    let levels = "slices { nodes { name progress boxes { nodes { name progress tasks(first: 1) { totalCount nodes { id } } } } } }";
+    let with_pass = format!("query($p: ID!) {{ project(id: $p) {{ progress {levels} }} }}");
+    let without = format!("query($p: ID!) {{ project(id: $p) {{ {levels} }} }}");
+    let run = |who: &Session, query: String| {
+        let (app, project, token) = (&app, project.clone(), who.access.clone());
+        async move {
+            let body = app.gql(Some(&token), &query, json!({ "p": project })).await;
+            assert!(body["errors"].is_null(), "{body}");
+            let statements = body["extensions"]["sqlStatements"].as_u64().unwrap();
+            (body["data"].clone(), statements)
+        }
+    };
+    let mut seen = vec![];
+    for who in [&owner, &member] {
+        let (by_pass, _) = run(who, with_pass.clone()).await;
+        let (by_levels, _) = run(who, without.clone()).await;
+        assert_eq!(figures(&by_pass), figures(&by_levels), "{by_pass}");
+        seen.push(figures(&by_pass));
+    }
+    // The callers really see different figures, and the member's hidden box is empty.
+    assert_ne!(seen[0], seen[1]);
+    let secret_box = |f: &Vec<(String, Option<f64>, Option<i64>)>| {
+        f.iter()
+            .find(|x| x.0 == "\"Secret only\"")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(secret_box(&seen[0]).1, Some(10.0));
+    assert_eq!(secret_box(&seen[0]).2, Some(1));
+    assert_eq!(secret_box(&seen[1]).1, None);
+    assert_eq!(secret_box(&seen[1]).2, Some(0));
+
+    // Statements: on a project whose every box has tasks, the levels below the pass
+    // run none for their rollups and counts (the pass, not three rollups and a count),
+    // every time — the levels wait for the pass instead of racing it.
+    let small = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    let s = app.create_slice(&owner, &small, "S").await;
+    let b = app.create_box(&owner, &s, "B").await;
+    for _ in 0..3 {
+        task(&app, &owner, &small, &b, "CONFIDENTIAL").await;
+    }
+    let count = |query: String| {
+        let (app, small, token) = (&app, small.clone(), owner.access.clone());
+        async move {
+            let body = app.gql(Some(&token), &query, json!({ "p": small })).await;
+            assert!(body["errors"].is_null(), "{body}");
+            body["extensions"]["sqlStatements"].as_u64().unwrap()
+        }
+    };
+    let by_levels = count(without.clone()).await;
+    for _ in 0..5 {
+        let by_pass = count(with_pass.clone()).await;
+        // project, the pass, slices, boxes, the page: a statement fewer than project,
+        // slices, slice rollups, boxes, box rollups, the count and the page, with a
+        // rollup more answered.
+        assert_eq!((by_pass, by_levels), (5, 7));
+    }
+}

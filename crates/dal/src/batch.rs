@@ -143,23 +143,46 @@ pub fn tasks_of(
     parents: &[Uuid],
     page: Page,
 ) -> DalResult<HashMap<Uuid, Paged<Task>>> {
+    tasks_of_counted(conn, actor, by, parents, page, HashMap::new())
+}
+
+/// [`tasks_of`] where the totals of some parents are known already (from
+/// [`crate::sums::level_sums`] in the same request): only the others are counted, and
+/// when none is left no count runs at all.
+pub fn tasks_of_counted(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    by: TaskParent,
+    parents: &[Uuid],
+    page: Page,
+    mut totals: HashMap<Uuid, i64>,
+) -> DalResult<HashMap<Uuid, Paged<Task>>> {
     let (column, of) = match by {
         TaskParent::Box => ("t.box_id", RollupOf::Box),
         TaskParent::Project => ("t.project_id", RollupOf::Project),
     };
-    let mut count = Raw::new(&format!(
-        "SELECT {column} AS id, count(*) AS n FROM tasks t WHERE {column} = ANY("
-    ));
-    count
-        .uuids(parents.to_vec())
-        .sql(") AND ")
-        .task_rule_within(actor, "t", projects_of(of, parents))
-        .sql(" GROUP BY 1");
-    let totals: HashMap<Uuid, i64> = count
-        .load::<IdCount>(conn)?
-        .into_iter()
-        .map(|r| (r.id, r.n))
+    let uncounted: Vec<Uuid> = parents
+        .iter()
+        .filter(|p| !totals.contains_key(p))
+        .copied()
         .collect();
+    if !uncounted.is_empty() {
+        let mut count = Raw::new(&format!(
+            "SELECT {column} AS id, count(*) AS n FROM tasks t WHERE {column} = ANY("
+        ));
+        let scope = projects_of(of, &uncounted);
+        count
+            .uuids(uncounted)
+            .sql(") AND ")
+            .task_rule_within(actor, "t", scope)
+            .sql(" GROUP BY 1");
+        totals.extend(
+            count
+                .load::<IdCount>(conn)?
+                .into_iter()
+                .map(|r| (r.id, r.n)),
+        );
+    }
     let mut out: HashMap<Uuid, Paged<Task>> = parents
         .iter()
         .map(|p| {
@@ -373,7 +396,7 @@ struct RollupRow {
 
 /// The projects of these boxes, slices or projects, as a subquery: the scope of
 /// [`Raw::task_rule_within`] for statements about their tasks.
-fn projects_of(of: RollupOf, parents: &[Uuid]) -> Raw {
+pub(crate) fn projects_of(of: RollupOf, parents: &[Uuid]) -> Raw {
     let mut scope = Raw::new(match of {
         RollupOf::Box => "SELECT b.project_id FROM boxes b WHERE b.id = ANY(",
         RollupOf::Slice => "SELECT s.project_id FROM slices s WHERE s.id = ANY(",

@@ -137,6 +137,7 @@ mod schema;
 pub mod search;
 pub mod sessions;
 pub mod structure;
+pub mod sums;
 pub mod tasks;
 pub mod users;
 mod visibility;

@@ -4,10 +4,14 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use std::sync::{Mutex, PoisonError};
+
 use async_graphql::dataloader::{DataLoader, Loader};
 use crust_dal::batch::{self, Direction, RollupOf, TaskParent};
 use crust_dal::models::{Comment, Dependency, Slice, Task, TaskBox, User};
+use crust_dal::sums::{level_sums, LevelSums};
 use crust_dal::{Actor, Page, Paged};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -17,14 +21,56 @@ use crate::error::ApiError;
 pub struct Batch {
     db: Db,
     actor: Actor,
+    /// What this request's passes over whole projects found (see [`level_sums`]).
+    sums: Mutex<LevelSums>,
+    /// How many project rollups are asked and not yet answered: the levels below wait
+    /// for their pass rather than read the same tasks again.
+    passes: watch::Sender<usize>,
 }
 
 /// The request's loader; lives in the request data next to the caller.
 pub type Loaders = DataLoader<Batch>;
 
 pub fn loaders(db: Db, actor: Actor) -> Loaders {
+    let batch = Batch {
+        db,
+        actor,
+        sums: Mutex::default(),
+        passes: watch::Sender::new(0),
+    };
     // Large batches: a level of the tree is one statement even for big boards.
-    DataLoader::new(Batch { db, actor }, tokio::spawn).max_batch_size(20_000)
+    DataLoader::new(batch, tokio::spawn).max_batch_size(20_000)
+}
+
+impl Batch {
+    fn sums(&self) -> std::sync::MutexGuard<'_, LevelSums> {
+        // Nothing panics while holding it; a poisoned map is still a valid one.
+        self.sums.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until every project rollup asked so far has been answered, so that what
+    /// its pass found is in `sums`.
+    async fn passes_done(&self) {
+        let mut passes = self.passes.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = passes.wait_for(|n| *n == 0).await;
+    }
+}
+
+/// A project rollup asked and not yet answered; see [`Batch::passes`].
+struct PassAsked<'a>(&'a watch::Sender<usize>);
+
+impl<'a> PassAsked<'a> {
+    fn new(passes: &'a watch::Sender<usize>) -> Self {
+        passes.send_modify(|n| *n += 1);
+        PassAsked(passes)
+    }
+}
+
+impl Drop for PassAsked<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,13 +140,31 @@ grouped_loader!(
     |c, actor, page, ids| batch::boxes_of_slices(c, &actor, &ids, page),
     |page, id| BoxesOf(id, page)
 );
-grouped_loader!(
-    TasksOf,
-    Paged<Task>,
-    |k| ((k.0, k.2), k.1),
-    |c, actor, g, ids| batch::tasks_of(c, &actor, g.0, &ids, g.1),
-    |g, id| TasksOf(g.0, id, g.1)
-);
+/// Pages of tasks; a parent's total comes from a project's pass when it ran.
+impl Loader<TasksOf> for Batch {
+    type Value = Paged<Task>;
+    type Error = ApiError;
+
+    async fn load(&self, keys: &[TasksOf]) -> Result<HashMap<TasksOf, Paged<Task>>, ApiError> {
+        self.passes_done().await;
+        let mut out = HashMap::new();
+        for ((by, page), ids) in groups(keys, |k| ((k.0, k.2), k.1)) {
+            let known: HashMap<Uuid, i64> = {
+                let sums = self.sums();
+                ids.iter()
+                    .filter_map(|id| Some((*id, *sums.tasks.get(&(by, *id))?)))
+                    .collect()
+            };
+            let actor = self.actor.clone();
+            let found = self
+                .db
+                .run(move |c| batch::tasks_of_counted(c, &actor, by, &ids, page, known))
+                .await?;
+            out.extend(found.into_iter().map(|(id, v)| (TasksOf(by, id, page), v)));
+        }
+        Ok(out)
+    }
+}
 grouped_loader!(
     CommentsOf,
     Paged<Comment>,
@@ -129,13 +193,60 @@ grouped_loader!(
     |c, actor, dir, ids| batch::dependencies_of_tasks(c, &actor, &ids, dir),
     |dir, id| DependenciesOf(dir, id)
 );
-grouped_loader!(
-    ProgressOf,
-    Option<f64>,
-    |k| (k.0, k.1),
-    |c, actor, of, ids| batch::progress_of(c, &actor, of, &ids),
-    |of, id| ProgressOf(of, id)
-);
+/// Rollups. A project's is one pass over its visible tasks that also answers its
+/// slices' and boxes' rollups and counts ([`level_sums`]); those levels read what the
+/// pass found and run their own statement only for what it could not tell.
+impl Loader<ProgressOf> for Batch {
+    type Value = Option<f64>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[ProgressOf],
+    ) -> Result<HashMap<ProgressOf, Option<f64>>, ApiError> {
+        let projects: Vec<Uuid> = keys
+            .iter()
+            .filter(|k| k.0 == RollupOf::Project)
+            .map(|k| k.1)
+            .collect();
+        if projects.is_empty() {
+            self.passes_done().await;
+        } else {
+            // This batch answers project rollups itself: waiting for them would wait
+            // for itself.
+            let actor = self.actor.clone();
+            let found = self
+                .db
+                .run(move |c| level_sums(c, &actor, &projects))
+                .await?;
+            let mut sums = self.sums();
+            sums.progress.extend(found.progress);
+            sums.tasks.extend(found.tasks);
+        }
+        let mut out = HashMap::new();
+        let mut unknown = Vec::new();
+        {
+            let sums = self.sums();
+            for k in keys {
+                match sums.progress.get(&(k.0, k.1)) {
+                    Some(rollup) => {
+                        out.insert(*k, *rollup);
+                    }
+                    None => unknown.push(*k),
+                }
+            }
+        }
+        for (of, ids) in groups(&unknown, |k| (k.0, k.1)) {
+            let actor = self.actor.clone();
+            let found = self
+                .db
+                .run(move |c| batch::progress_of(c, &actor, of, &ids))
+                .await?;
+            out.extend(found.into_iter().map(|(id, v)| (ProgressOf(of, id), v)));
+        }
+        Ok(out)
+    }
+}
 grouped_loader!(
     UserById,
     User,
@@ -189,8 +300,9 @@ pub(super) async fn rollup(
     of: RollupOf,
     id: Uuid,
 ) -> Result<Option<f64>, ApiError> {
-    Ok(request_loaders(ctx)?
-        .load_one(ProgressOf(of, id))
-        .await?
-        .flatten())
+    let loaders = request_loaders(ctx)?;
+    // Said before the load is queued, so that the levels below, asked meanwhile, wait
+    // for this project's pass.
+    let _asked = (of == RollupOf::Project).then(|| PassAsked::new(&loaders.loader().passes));
+    Ok(loaders.load_one(ProgressOf(of, id)).await?.flatten())
 }

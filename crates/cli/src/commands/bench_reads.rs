@@ -13,8 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use crust_dal::batch::{self, Direction, RollupOf, TaskParent};
-use crust_dal::{Actor, DalError, Page, PgConnection, PgPool, SqlCounts};
+use std::collections::HashMap;
+
+use crust_dal::batch::{self, Direction, TaskParent};
+use crust_dal::{Actor, DalError, Page, Paged, PgConnection, PgPool, SqlCounts};
 use crust_domain::{ProjectId, SessionId, UserId};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -202,36 +204,39 @@ async fn replay(
         crust_dal::projects::get(c, &a, ProjectId(project))
     })
     .await?;
-    let slices = level(
-        pool,
-        counts,
-        &actor,
-        vec![project.id],
-        RollupOf::Project,
-        |c, a, p| batch::slices_of_projects(c, a, p, Page::first(10)),
-        |s| s.id,
-    )
+    // The project's rollup is one pass that also answers its slices' and boxes'
+    // rollups and the boxes' task counts; its slices are read beside it.
+    let (a, b, ids) = (actor.clone(), actor.clone(), vec![project.id]);
+    let (sums, slices) = tokio::try_join!(
+        run(pool, counts, move |c| crust_dal::sums::level_sums(
+            c,
+            &a,
+            &[project.id]
+        )),
+        run(pool, counts, move |c| batch::slices_of_projects(
+            c,
+            &b,
+            &ids,
+            Page::first(10)
+        )),
+    )?;
+    let a = actor.clone();
+    let slices = children(&slices, |s| s.id);
+    let boxes = run(pool, counts, move |c| {
+        batch::boxes_of_slices(c, &a, &slices, Page::first(10))
+    })
     .await?;
-    let boxes = level(
-        pool,
-        counts,
-        &actor,
-        slices,
-        RollupOf::Slice,
-        |c, a, p| batch::boxes_of_slices(c, a, p, Page::first(10)),
-        |b| b.id,
-    )
+    let boxes = children(&boxes, |b| b.id);
+    let known: HashMap<Uuid, i64> = boxes
+        .iter()
+        .filter_map(|b| Some((*b, *sums.tasks.get(&(TaskParent::Box, *b))?)))
+        .collect();
+    let a = actor.clone();
+    let tasks = run(pool, counts, move |c| {
+        batch::tasks_of_counted(c, &a, TaskParent::Box, &boxes, Page::first(50), known)
+    })
     .await?;
-    let ids = level(
-        pool,
-        counts,
-        &actor,
-        boxes,
-        RollupOf::Box,
-        |c, a, p| batch::tasks_of(c, a, TaskParent::Box, p, Page::first(50)),
-        |t| t.id,
-    )
-    .await?;
+    let ids = children(&tasks, |t| t.id);
     let (a, b, d) = (actor.clone(), actor.clone(), actor);
     let (i, j, k) = (ids.clone(), ids.clone(), ids);
     tokio::try_join!(
@@ -281,29 +286,12 @@ async fn database_cpu_ms(pool: &PgPool) -> Option<f64> {
     Some(seconds * 1000.0)
 }
 
-/// The children a level's page lists, by parent.
-type Children<T> = crust_dal::DalResult<std::collections::HashMap<Uuid, crust_dal::Paged<T>>>;
-
-/// One level of the tree as the loaders fetch it: the parents' rollup beside their
-/// children's page, at once. Returns the children's ids (the next level's parents).
-async fn level<T: Send + 'static>(
-    pool: &PgPool,
-    counts: Option<&Arc<SqlCounts>>,
-    actor: &Actor,
-    parents: Vec<Uuid>,
-    of: RollupOf,
-    children: fn(&mut PgConnection, &Actor, &[Uuid]) -> Children<T>,
-    id: fn(&T) -> Uuid,
-) -> anyhow::Result<Vec<Uuid>> {
-    let (a, b, p) = (actor.clone(), actor.clone(), parents.clone());
-    let (_, found) = tokio::try_join!(
-        run(pool, counts, move |c| batch::progress_of(c, &a, of, &p)),
-        run(pool, counts, move |c| children(c, &b, &parents)),
-    )?;
-    Ok(found
+/// The ids of what a level's pages list: the next level's parents.
+fn children<T>(pages: &HashMap<Uuid, Paged<T>>, id: fn(&T) -> Uuid) -> Vec<Uuid> {
+    pages
         .values()
         .flat_map(|page| page.items.iter().map(id))
-        .collect())
+        .collect()
 }
 
 /// Requests per second of `clients` concurrent replays for `seconds`.
