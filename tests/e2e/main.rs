@@ -26,6 +26,7 @@ mod nested;
 mod operations;
 mod over_http;
 mod owners;
+mod plain;
 mod recipes;
 mod refusals;
 mod rollups;

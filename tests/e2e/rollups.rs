@@ -253,3 +253,41 @@ async fn one_pass_over_a_project_answers_the_levels_below_alike() {
         assert_eq!((by_pass, by_levels), (5, 7));
     }
 }
+
+/// Mutation fields run one after another: a rollup or count read after a change in the
+/// same request reflects it (no pass is kept from before it).
+#[tokio::test]
+async fn a_later_mutation_field_reads_figures_after_an_earlier_change() {
+    let app = TestApp::start().await;
+    let owner = app.user("owner").await;
+    let org = app.create_org(&owner, "Acme").await;
+    let project = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    let slice = app.create_slice(&owner, &project, "S").await;
+    let b = app.create_box(&owner, &slice, "B").await;
+    let kept = task(&app, &owner, &project, &b, "CONFIDENTIAL").await;
+    let gone = task(&app, &owner, &project, &b, "CONFIDENTIAL").await;
+    set(&app, &owner, &gone, json!({ "status": "DONE" })).await;
+    let d = app
+        .ok(
+            &owner,
+            "mutation($k: ID!, $g: ID!) {
+               a: updateTask(input: {taskId: $k, title: \"a\"}) { task { project { progress } box { progress tasks { totalCount } } } }
+               b: deleteTask(input: {taskId: $g}) { deletedTaskId }
+               c: updateTask(input: {taskId: $k, title: \"c\"}) { task { box { progress tasks { totalCount } } } }
+             }",
+            json!({ "k": kept, "g": gone }),
+        )
+        .await;
+    let figures = |k: &str| {
+        let t = &d[k]["task"];
+        (
+            t["project"]["progress"].as_f64(),
+            t["box"]["progress"].as_f64(),
+            t["box"]["tasks"]["totalCount"].as_i64(),
+        )
+    };
+    assert_eq!(figures("a"), (Some(50.0), Some(50.0), Some(2)), "{d}");
+    assert_eq!(figures("c"), (None, Some(0.0), Some(1)), "{d}");
+}

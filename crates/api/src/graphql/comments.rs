@@ -95,6 +95,23 @@ impl CommentMutation {
 
 pub struct Comment(pub models::Comment);
 
+/// All but the author (a loader's).
+impl super::plain::Plain for Comment {
+    fn plain_field(&self, _ctx: &Context<'_>, name: &str) -> Option<async_graphql::Value> {
+        use async_graphql::InputType;
+        let c = &self.0;
+        Some(match name {
+            "id" => id(c.id).to_value(),
+            "taskId" => id(c.task_id).to_value(),
+            "body" => c.body.to_value(),
+            "bodyHtml" => to_safe_html(&c.body).to_value(),
+            "createdAt" => c.created_at.to_value(),
+            "editedAt" => c.edited_at.to_value(),
+            _ => return None,
+        })
+    }
+}
+
 #[Object]
 impl Comment {
     async fn id(&self) -> ID {

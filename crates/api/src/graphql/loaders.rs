@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use crust_dal::batch::{self, Direction, RollupOf, TaskParent};
@@ -21,6 +21,10 @@ use crate::error::ApiError;
 pub struct Batch {
     db: Db,
     actor: Actor,
+    /// Whether passes over whole projects are kept for the levels below: only in
+    /// operations that change nothing. (Mutation fields run one after another, and
+    /// what one changes a later one must not read from before it.)
+    keeps_sums: bool,
     /// What this request's passes over whole projects found (see [`level_sums`]).
     sums: Mutex<LevelSums>,
     /// How many project rollups are asked and not yet answered: the levels below wait
@@ -31,10 +35,12 @@ pub struct Batch {
 /// The request's loader; lives in the request data next to the caller.
 pub type Loaders = DataLoader<Batch>;
 
-pub fn loaders(db: Db, actor: Actor) -> Loaders {
+/// The loaders of one request; `reads_only` when its operation changes nothing.
+pub fn loaders(db: Db, actor: Actor, reads_only: bool) -> Loaders {
     let batch = Batch {
         db,
         actor,
+        keeps_sums: reads_only,
         sums: Mutex::default(),
         passes: watch::Sender::new(0),
     };
@@ -78,7 +84,55 @@ pub struct SlicesOf(pub Uuid, pub Page);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct BoxesOf(pub Uuid, pub Page);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct TasksOf(pub TaskParent, pub Uuid, pub Page);
+pub struct TasksOf(pub TaskParent, pub Uuid, pub Page, pub Wants);
+
+/// What the tasks of a page will be asked for, read ahead from the query, so that it
+/// comes with the page (the same statements, one level earlier) and the tasks' fields
+/// need no loader of their own (see `plain`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Wants {
+    pub assignees: bool,
+    pub depends_on: bool,
+    pub comments: Option<Page>,
+}
+
+/// What came with a batch of task pages, for every task in them.
+#[derive(Default)]
+pub struct Extras {
+    pub assignees: Option<HashMap<Uuid, Vec<User>>>,
+    pub depends_on: Option<HashMap<Uuid, Vec<Dependency>>>,
+    pub comments: Option<(Page, HashMap<Uuid, Paged<Comment>>)>,
+}
+
+impl Extras {
+    /// Fetches what `wants` names for `tasks`, on the connection at hand.
+    fn fetch(
+        c: &mut crust_dal::PgConnection,
+        actor: &Actor,
+        wants: Wants,
+        tasks: &[Uuid],
+    ) -> crust_dal::DalResult<Extras> {
+        let mut extras = Extras::default();
+        if tasks.is_empty() {
+            return Ok(extras);
+        }
+        if wants.assignees {
+            extras.assignees = Some(batch::assignees_of_tasks(c, actor, tasks)?);
+        }
+        if wants.depends_on {
+            extras.depends_on = Some(batch::dependencies_of_tasks(
+                c,
+                actor,
+                tasks,
+                Direction::DependsOn,
+            )?);
+        }
+        if let Some(page) = wants.comments {
+            extras.comments = Some((page, batch::comments_of_tasks(c, actor, tasks, page)?));
+        }
+        Ok(extras)
+    }
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CommentsOf(pub Uuid, pub Page);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -140,15 +194,16 @@ grouped_loader!(
     |c, actor, page, ids| batch::boxes_of_slices(c, &actor, &ids, page),
     |page, id| BoxesOf(id, page)
 );
-/// Pages of tasks; a parent's total comes from a project's pass when it ran.
+/// Pages of tasks, with what their tasks will be asked for ([`Wants`]); a parent's
+/// total comes from a project's pass when it ran.
 impl Loader<TasksOf> for Batch {
-    type Value = Paged<Task>;
+    type Value = (Paged<Task>, Arc<Extras>);
     type Error = ApiError;
 
-    async fn load(&self, keys: &[TasksOf]) -> Result<HashMap<TasksOf, Paged<Task>>, ApiError> {
+    async fn load(&self, keys: &[TasksOf]) -> Result<HashMap<TasksOf, Self::Value>, ApiError> {
         self.passes_done().await;
         let mut out = HashMap::new();
-        for ((by, page), ids) in groups(keys, |k| ((k.0, k.2), k.1)) {
+        for ((by, page, wants), ids) in groups(keys, |k| ((k.0, k.2, k.3), k.1)) {
             let known: HashMap<Uuid, i64> = {
                 let sums = self.sums();
                 ids.iter()
@@ -156,11 +211,24 @@ impl Loader<TasksOf> for Batch {
                     .collect()
             };
             let actor = self.actor.clone();
-            let found = self
+            let (pages, extras) = self
                 .db
-                .run(move |c| batch::tasks_of_counted(c, &actor, by, &ids, page, known))
+                .run(move |c| {
+                    let pages = batch::tasks_of_counted(c, &actor, by, &ids, page, known)?;
+                    let tasks: Vec<Uuid> = pages
+                        .values()
+                        .flat_map(|p| p.items.iter().map(|t| t.id))
+                        .collect();
+                    let extras = Extras::fetch(c, &actor, wants, &tasks)?;
+                    Ok((pages, extras))
+                })
                 .await?;
-            out.extend(found.into_iter().map(|(id, v)| (TasksOf(by, id, page), v)));
+            let extras = Arc::new(extras);
+            out.extend(
+                pages
+                    .into_iter()
+                    .map(|(id, v)| (TasksOf(by, id, page, wants), (v, extras.clone()))),
+            );
         }
         Ok(out)
     }
@@ -206,7 +274,7 @@ impl Loader<ProgressOf> for Batch {
     ) -> Result<HashMap<ProgressOf, Option<f64>>, ApiError> {
         let projects: Vec<Uuid> = keys
             .iter()
-            .filter(|k| k.0 == RollupOf::Project)
+            .filter(|k| self.keeps_sums && k.0 == RollupOf::Project)
             .map(|k| k.1)
             .collect();
         if projects.is_empty() {
@@ -294,6 +362,58 @@ where
     ))
 }
 
+/// A page of tasks of a box or project, with what the query will ask of them fetched
+/// alongside ([`Wants`]), answered without a future per field where it can be
+/// ([`super::plain`]).
+pub(super) async fn task_page(
+    ctx: &async_graphql::Context<'_>,
+    by: TaskParent,
+    parent: Uuid,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<super::plain::Plainly<super::connection::Conn<super::task::Task>>, ApiError> {
+    let page = super::connection::page(first, after)?;
+    let key = TasksOf(by, parent, page, wants(ctx));
+    let (rows, extras) = request_loaders(ctx)?
+        .load_one(key)
+        .await?
+        .unwrap_or_else(|| (Paged::empty(page), Arc::default()));
+    Ok(super::plain::Plainly(super::connection::connection(
+        rows,
+        |t| super::task::Task::served_with(ctx, t, Some(extras.clone())),
+    )))
+}
+
+/// What the query asks of the tasks of this `tasks` field's `nodes`.
+fn wants(ctx: &async_graphql::Context<'_>) -> Wants {
+    use async_graphql::InputType;
+    let nodes = ctx.look_ahead().field("nodes");
+    // One page of comments for every task, when all the selections agree on it.
+    let comments = nodes
+        .field("comments")
+        .selection_fields()
+        .iter()
+        .map(|f| {
+            let args = f.arguments().ok()?;
+            let arg = |name: &str| {
+                args.iter()
+                    .find(|(n, _)| n.as_str() == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let first = <Option<i32>>::parse(arg("first")).ok()?;
+            let after = <Option<String>>::parse(arg("after")).ok()?;
+            super::connection::page(first, after).ok()
+        })
+        .collect::<Option<std::collections::HashSet<Page>>>()
+        .filter(|pages| pages.len() == 1)
+        .and_then(|pages| pages.into_iter().next());
+    Wants {
+        assignees: nodes.field("assignees").exists(),
+        depends_on: nodes.field("dependsOn").exists() || nodes.field("isBlocked").exists(),
+        comments,
+    }
+}
+
 /// The duration-weighted progress of a project, slice or box, as the caller sees it.
 pub(super) async fn rollup(
     ctx: &async_graphql::Context<'_>,
@@ -303,6 +423,8 @@ pub(super) async fn rollup(
     let loaders = request_loaders(ctx)?;
     // Said before the load is queued, so that the levels below, asked meanwhile, wait
     // for this project's pass.
-    let _asked = (of == RollupOf::Project).then(|| PassAsked::new(&loaders.loader().passes));
+    let batch = loaders.loader();
+    let _asked =
+        (batch.keeps_sums && of == RollupOf::Project).then(|| PassAsked::new(&batch.passes));
     Ok(loaders.load_one(ProgressOf(of, id)).await?.flatten())
 }

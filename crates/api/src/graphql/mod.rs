@@ -24,6 +24,7 @@ mod live;
 mod loaders;
 mod notifications;
 mod org;
+mod plain;
 mod project;
 mod recipes;
 mod root;
@@ -168,6 +169,8 @@ fn build_schema(services: Option<Services>, config: &Config, audience: Audience)
         builder = builder.disable_introspection();
     }
     if anonymous {
+        // Validation only: an extension with a `resolve` hook would be skipped by the
+        // fields `plain` answers.
         builder = builder.extension(gate::AnonymousValidation);
     }
     if let Some(Services {

@@ -256,6 +256,18 @@ impl OrgMutation {
 
 pub struct User(pub models::User);
 
+impl super::plain::Plain for User {
+    fn plain_field(&self, _ctx: &Context<'_>, name: &str) -> Option<async_graphql::Value> {
+        use async_graphql::InputType;
+        Some(match name {
+            "id" => id(self.0.id).to_value(),
+            "email" => self.0.email.to_value(),
+            "name" => self.0.name.to_value(),
+            _ => return None,
+        })
+    }
+}
+
 #[Object]
 impl User {
     async fn id(&self) -> ID {

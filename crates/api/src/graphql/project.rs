@@ -10,8 +10,9 @@ use crust_domain::{OrgId, ProjectId, UserId, WorkspaceId};
 use super::connection::{paged, Conn};
 use super::enums::{Classification, ProjectRole, ProjectStatus, Visibility};
 use super::ids::{id, parse};
-use super::loaders::{loaded_page, rollup, SlicesOf, TasksOf};
+use super::loaders::{loaded_page, rollup, task_page, SlicesOf};
 use super::org::{Organization, User, Workspace};
+use super::plain::Plainly;
 use super::structure::Slice;
 use super::task::Task;
 use super::{actor, db};
@@ -365,15 +366,8 @@ impl Project {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Conn<Task>> {
-        Ok(loaded_page(
-            ctx,
-            first,
-            after,
-            |page| TasksOf(TaskParent::Project, self.0.id, page),
-            |t| Task::served(ctx, t),
-        )
-        .await?)
+    ) -> Result<Plainly<Conn<Task>>> {
+        Ok(task_page(ctx, TaskParent::Project, self.0.id, first, after).await?)
     }
 }
 

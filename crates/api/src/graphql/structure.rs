@@ -9,7 +9,8 @@ use crust_domain::{ProjectId, SliceId};
 
 use super::connection::Conn;
 use super::ids::{id, parse};
-use super::loaders::{loaded_page, rollup, BoxesOf, TasksOf};
+use super::loaders::{loaded_page, rollup, task_page, BoxesOf};
+use super::plain::Plainly;
 use super::task::Task;
 use super::{actor, db};
 
@@ -83,15 +84,8 @@ impl TaskBox {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Conn<Task>> {
-        Ok(loaded_page(
-            ctx,
-            first,
-            after,
-            |page| TasksOf(TaskParent::Box, self.0.id, page),
-            |t| Task::served(ctx, t),
-        )
-        .await?)
+    ) -> Result<Plainly<Conn<Task>>> {
+        Ok(task_page(ctx, TaskParent::Box, self.0.id, first, after).await?)
     }
 }
 

@@ -3,7 +3,11 @@
 //! Over 400 lines: the Task type's fields (its nested lists and rollups) and the task
 //! mutations, one area.
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, SimpleObject, ID};
+use std::sync::Arc;
+
+use async_graphql::{
+    Context, InputObject, InputType, MaybeUndefined, Object, Result, SimpleObject, Value, ID,
+};
 use chrono::NaiveDate;
 use crust_dal::tasks::{NewTask, TaskPatch};
 use crust_domain::{BoxId, TaskId, UserId};
@@ -14,10 +18,11 @@ use super::enums::DependencyType;
 use super::enums::{Classification, TaskAccess, TaskStatus};
 use super::ids::{id, parse};
 use super::loaders::{
-    loaded_page, request_loaders, AssigneesOf, AttachmentsOf, CommentsOf, DependenciesOf,
+    loaded_page, request_loaders, AssigneesOf, AttachmentsOf, CommentsOf, DependenciesOf, Extras,
     ProjectNameOf,
 };
 use super::org::User;
+use super::plain::{self, Plain};
 use super::project::maybe;
 use super::project::{Project, ProjectSummary};
 use super::structure::TaskBox;
@@ -251,15 +256,93 @@ impl TaskMutation {
 
 /// A task as served. Made only through [`Task::served`], which notes it for the audit
 /// log's record of need-to-know reads.
-pub struct Task(models::Task);
+pub struct Task(models::Task, Option<Arc<Extras>>);
 
 impl Task {
     pub fn served(ctx: &Context<'_>, task: models::Task) -> Self {
+        Task::served_with(ctx, task, None)
+    }
+
+    /// A task served with what was fetched for its page (see `loaders::Wants`).
+    pub fn served_with(ctx: &Context<'_>, task: models::Task, extras: Option<Arc<Extras>>) -> Self {
         if let Some(rec) = ctx.data_opt::<crate::audit::Recorder>() {
             rec.read_task(&task);
         }
-        Task(task)
+        Task(task, extras)
     }
+
+    fn fetched_assignees(&self) -> Option<Vec<User>> {
+        let all = self.1.as_ref()?.assignees.as_ref()?;
+        Some(
+            all.get(&self.0.id)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(User)
+                .collect(),
+        )
+    }
+
+    fn fetched_depends_on(&self) -> Option<&[models::Dependency]> {
+        let all = self.1.as_ref()?.depends_on.as_ref()?;
+        Some(all.get(&self.0.id).map_or(&[], Vec::as_slice))
+    }
+
+    /// The comments fetched with the page, when they are the page `ctx` asks for.
+    fn fetched_comments(&self, ctx: &Context<'_>) -> Option<Conn<Comment>> {
+        let (page, all) = self.1.as_ref()?.comments.as_ref()?;
+        let first = ctx.param_value::<Option<i32>>("first", None).ok()?.1;
+        let after = ctx.param_value::<Option<String>>("after", None).ok()?.1;
+        if super::connection::page(first, after).ok()? != *page {
+            return None;
+        }
+        let paged = all
+            .get(&self.0.id)
+            .cloned()
+            .unwrap_or_else(|| crust_dal::Paged::empty(*page));
+        Some(super::connection::connection(paged, Comment))
+    }
+}
+
+/// The fields answered from the row and from what came with its page.
+impl Plain for Task {
+    fn plain_field(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
+        let t = &self.0;
+        Some(match name {
+            "id" => id(t.id).to_value(),
+            "title" => t.title.to_value(),
+            "description" => t.description.to_value(),
+            "descriptionHtml" => to_safe_html(&t.description).to_value(),
+            "recipeRole" => t.recipe_role.to_value(),
+            "status" => TaskStatus::from(t.status()).to_value(),
+            "progress" => i32::from(t.progress).to_value(),
+            "classification" => Classification::from(t.classification()).to_value(),
+            "startDate" => t.start_date.to_value(),
+            "dueDate" => t.due_date.to_value(),
+            "durationDays" => t.duration_days.to_value(),
+            "createdAt" => t.created_at.to_value(),
+            "updatedAt" => t.updated_at.to_value(),
+            "projectId" => id(t.project_id).to_value(),
+            "assignees" => plain::list(&self.fetched_assignees()?, ctx)?,
+            "dependsOn" => {
+                let deps: Vec<TaskDependency> = self
+                    .fetched_depends_on()?
+                    .iter()
+                    .map(|d| TaskDependency(d.clone()))
+                    .collect();
+                plain::list(&deps, ctx)?
+            }
+            "isBlocked" => is_blocked(self.fetched_depends_on()?).to_value(),
+            "comments" => plain::nested(&self.fetched_comments(ctx)?, ctx)?,
+            _ => return None,
+        })
+    }
+}
+
+fn is_blocked(depends_on: &[models::Dependency]) -> bool {
+    depends_on
+        .iter()
+        .any(|d| crust_domain::dependency::blocks(d.kind, d.task.status()))
 }
 
 #[Object]
@@ -354,6 +437,9 @@ impl Task {
     }
     #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn assignees(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
+        if let Some(users) = self.fetched_assignees() {
+            return Ok(users);
+        }
         let users = request_loaders(ctx)?
             .load_one(AssigneesOf(self.0.id))
             .await?;
@@ -362,6 +448,9 @@ impl Task {
     /// The tasks this one depends on (only those the caller may see).
     #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<TaskDependency>> {
+        if let Some(deps) = self.fetched_depends_on() {
+            return Ok(deps.iter().cloned().map(TaskDependency).collect());
+        }
         let deps = request_loaders(ctx)?
             .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
             .await?;
@@ -385,13 +474,13 @@ impl Task {
     }
     /// True while a predecessor the caller can see holds this task back.
     async fn is_blocked(&self, ctx: &Context<'_>) -> Result<bool> {
+        if let Some(deps) = self.fetched_depends_on() {
+            return Ok(is_blocked(deps));
+        }
         let deps = request_loaders(ctx)?
             .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
             .await?;
-        Ok(deps
-            .unwrap_or_default()
-            .iter()
-            .any(|d| crust_domain::dependency::blocks(d.kind, d.task.status())))
+        Ok(is_blocked(&deps.unwrap_or_default()))
     }
     /// Comments, oldest first.
     #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
@@ -401,6 +490,9 @@ impl Task {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Conn<Comment>> {
+        if let Some(comments) = self.fetched_comments(ctx) {
+            return Ok(comments);
+        }
         Ok(loaded_page(
             ctx,
             first,
@@ -454,6 +546,16 @@ impl TaskGrant {
 
 /// A dependency as seen from one task: the task at the other end, and the type.
 pub struct TaskDependency(pub models::Dependency);
+
+impl Plain for TaskDependency {
+    fn plain_field(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
+        match name {
+            "task" => plain::nested(&Task::served(ctx, self.0.task.clone()), ctx),
+            "type" => Some(DependencyType::from(self.0.kind).to_value()),
+            _ => None,
+        }
+    }
+}
 
 #[Object]
 impl TaskDependency {

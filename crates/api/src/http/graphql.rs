@@ -595,7 +595,11 @@ async fn execute(
             request = request.data(crate::graphql::RequestVariables(copy.variables.clone()));
         }
         if let Some((_, actor)) = &ctx.caller {
-            request = request.data(crate::graphql::loaders(db.clone(), actor.clone()));
+            request = request.data(crate::graphql::loaders(
+                db.clone(),
+                actor.clone(),
+                !facts.mutation,
+            ));
         }
         // Sign-in operations wait for the hashing pool instead: holding a turn here
         // while they do, a sign-in storm would starve the reads.

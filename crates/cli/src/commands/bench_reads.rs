@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 use std::collections::HashMap;
 
-use crust_dal::batch::{self, Direction, TaskParent};
+use crust_dal::batch::{self, Direction, RollupOf, TaskParent};
 use crust_dal::{Actor, DalError, Page, Paged, PgConnection, PgPool, SqlCounts};
 use crust_domain::{ProjectId, SessionId, UserId};
 use serde_json::{json, Value};
@@ -231,11 +231,28 @@ async fn replay(
         .iter()
         .filter_map(|b| Some((*b, *sums.tasks.get(&(TaskParent::Box, *b))?)))
         .collect();
-    let a = actor.clone();
-    let tasks = run(pool, counts, move |c| {
-        batch::tasks_of_counted(c, &a, TaskParent::Box, &boxes, Page::first(50), known)
-    })
-    .await?;
+    // A box the pass saw no visible task in has its rollup read on its own, beside
+    // the page (as the loaders do).
+    let unseen: Vec<Uuid> = boxes
+        .iter()
+        .filter(|b| !sums.progress.contains_key(&(RollupOf::Box, **b)))
+        .copied()
+        .collect();
+    let (a, b) = (actor.clone(), actor.clone());
+    let (_, tasks) = tokio::try_join!(
+        async {
+            if unseen.is_empty() {
+                return Ok(HashMap::new());
+            }
+            run(pool, counts, move |c| {
+                batch::progress_of(c, &b, RollupOf::Box, &unseen)
+            })
+            .await
+        },
+        run(pool, counts, move |c| {
+            batch::tasks_of_counted(c, &a, TaskParent::Box, &boxes, Page::first(50), known)
+        }),
+    )?;
     let ids = children(&tasks, |t| t.id);
     let (a, b, d) = (actor.clone(), actor.clone(), actor);
     let (i, j, k) = (ids.clone(), ids.clone(), ids);
