@@ -7,7 +7,7 @@ use super::ids::{id, parse};
 use super::loaders::{request_loaders, UserById};
 use super::org::User;
 use super::{actor, db};
-use crate::markdown::to_safe_html;
+use crate::markdown::to_safe_html_of;
 use chrono::{DateTime, Utc};
 use crust_dal::models;
 
@@ -104,7 +104,7 @@ impl super::plain::Plain for Comment {
             "id" => id(c.id).to_value(),
             "taskId" => id(c.task_id).to_value(),
             "body" => c.body.to_value(),
-            "bodyHtml" => to_safe_html(&c.body).to_value(),
+            "bodyHtml" => to_safe_html_of(c.id, &c.body).to_value(),
             "createdAt" => c.created_at.to_value(),
             "editedAt" => c.edited_at.to_value(),
             _ => return None,
@@ -126,7 +126,7 @@ impl Comment {
     }
     /// The body rendered to sanitized HTML.
     async fn body_html(&self) -> String {
-        to_safe_html(&self.0.body)
+        to_safe_html_of(self.0.id, &self.0.body)
     }
     /// The author; null once they are no longer in any organization of yours, or
     /// their account is erased ("deleted user").

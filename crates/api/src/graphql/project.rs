@@ -17,7 +17,7 @@ use super::structure::Slice;
 use super::task::Task;
 use super::{actor, db};
 use crate::error::ApiError;
-use crate::markdown::to_safe_html;
+use crate::markdown::to_safe_html_of;
 use chrono::{DateTime, Utc};
 use crust_dal::batch::{RollupOf, TaskParent};
 use crust_dal::models;
@@ -278,7 +278,7 @@ impl Project {
     }
     /// The description rendered to sanitized HTML.
     async fn description_html(&self) -> String {
-        to_safe_html(&self.0.description)
+        to_safe_html_of(self.0.id, &self.0.description)
     }
     /// Duration-weighted progress (0–100) of the tasks the caller may see; null when
     /// none counts.

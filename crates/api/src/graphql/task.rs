@@ -28,7 +28,7 @@ use super::project::{Project, ProjectSummary};
 use super::structure::TaskBox;
 use super::{actor, db};
 use crate::error::ApiError;
-use crate::markdown::to_safe_html;
+use crate::markdown::to_safe_html_of;
 use chrono::{DateTime, Utc};
 use crust_dal::batch::Direction;
 use crust_dal::models;
@@ -312,7 +312,7 @@ impl Plain for Task {
             "id" => id(t.id).to_value(),
             "title" => t.title.to_value(),
             "description" => t.description.to_value(),
-            "descriptionHtml" => to_safe_html(&t.description).to_value(),
+            "descriptionHtml" => to_safe_html_of(t.id, &t.description).to_value(),
             "recipeRole" => t.recipe_role.to_value(),
             "status" => TaskStatus::from(t.status()).to_value(),
             "progress" => i32::from(t.progress).to_value(),
@@ -359,7 +359,7 @@ impl Task {
     }
     /// The description rendered to sanitized HTML.
     async fn description_html(&self) -> String {
-        to_safe_html(&self.0.description)
+        to_safe_html_of(self.0.id, &self.0.description)
     }
     /// The role placeholder this task was made for, when it came from a recipe.
     async fn recipe_role(&self) -> Option<&str> {
