@@ -254,8 +254,9 @@ impl TaskMutation {
     }
 }
 
-/// A task as served. Made only through [`Task::served`], which notes it for the audit
-/// log's record of need-to-know reads.
+/// A task as served. Made only through [`Task::served`] or [`Task::served_with`], which
+/// note it for the audit log's record of need-to-know reads; the second also carries
+/// what was fetched with its page, which its fields answer from.
 pub struct Task(models::Task, Option<Arc<Extras>>);
 
 impl Task {
