@@ -3,7 +3,7 @@
 //! must answer alike in every form a query can take: each query here is sent as
 //! written and again with one field only the engine answers (`dependents`), and the
 //! two responses must be the same but for that field — for a caller who sees every
-//! task and one who does not.
+//! task and one who does not, over POST, over GET and in a batch.
 
 use crust_e2e::{Session, TestApp};
 use serde_json::{json, Value};
@@ -84,7 +84,7 @@ fn queries(form: &(&str, &str, &str)) -> [String; 2] {
 
 #[tokio::test]
 async fn pages_of_tasks_answer_alike_with_or_without_the_engine() {
-    let app = TestApp::start().await;
+    let app = TestApp::start_with(|c| c.graphql.max_batch = 2).await;
     let owner = app.user("owner").await;
     let member = app.user("member").await;
     let org = app.create_org(&owner, "Org").await;
@@ -135,6 +135,13 @@ async fn pages_of_tasks_answer_alike_with_or_without_the_engine() {
             let by_plain = answer(&app, who, &plain, &vars).await;
             let by_engine = answer(&app, who, &engine, &vars).await;
             assert_eq!(by_plain, without_engine_only(by_engine.clone()), "{form}");
+            // The same over GET, and both forms in one batch.
+            assert_eq!(over_get(&app, who, &plain, &vars).await, by_plain, "{form}");
+            assert_eq!(
+                in_a_batch(&app, who, [&plain, &engine], &vars).await,
+                [by_plain.clone(), by_engine.clone()],
+                "{form}"
+            );
             assert!(
                 by_engine.to_string().contains("zzEngine"),
                 "the engine's form really asked for the engine's field"
@@ -153,4 +160,44 @@ async fn answer(app: &TestApp, who: &Session, query: &str, vars: &Value) -> Valu
     let body = app.gql(Some(&who.access), query, vars.clone()).await;
     assert!(body["errors"].is_null(), "{query}: {body}");
     body["data"].clone()
+}
+
+async fn over_get(app: &TestApp, who: &Session, query: &str, vars: &Value) -> Value {
+    let body: Value = app
+        .http
+        .get(app.url("/graphql"))
+        .query(&[("query", query), ("variables", &vars.to_string())])
+        .bearer_auth(&who.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body["errors"].is_null(), "{query}: {body}");
+    body["data"].clone()
+}
+
+async fn in_a_batch(app: &TestApp, who: &Session, queries: [&str; 2], vars: &Value) -> [Value; 2] {
+    let batch: Vec<Value> = queries
+        .iter()
+        .map(|q| json!({ "query": q, "variables": vars }))
+        .collect();
+    let body: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&batch)
+        .bearer_auth(&who.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(body.is_array(), "{body}");
+    let answer = |i: usize| {
+        assert!(body[i]["errors"].is_null(), "{body}");
+        body[i]["data"].clone()
+    };
+    [answer(0), answer(1)]
 }

@@ -255,10 +255,11 @@ async fn one_pass_over_a_project_answers_the_levels_below_alike() {
 }
 
 /// Mutation fields run one after another: a rollup or count read after a change in the
-/// same request reflects it (no pass is kept from before it).
+/// same request reflects it (no pass is kept from before it). Likewise across the items
+/// of a batch.
 #[tokio::test]
 async fn a_later_mutation_field_reads_figures_after_an_earlier_change() {
-    let app = TestApp::start().await;
+    let app = TestApp::start_with(|c| c.graphql.max_batch = 3).await;
     let owner = app.user("owner").await;
     let org = app.create_org(&owner, "Acme").await;
     let project = app
@@ -290,4 +291,34 @@ async fn a_later_mutation_field_reads_figures_after_an_earlier_change() {
     };
     assert_eq!(figures("a"), (Some(50.0), Some(50.0), Some(2)), "{d}");
     assert_eq!(figures("c"), (None, Some(0.0), Some(1)), "{d}");
+
+    // A batch's items are requests of their own: a query's pass is not read by a later
+    // item, after a mutation in between.
+    let later = task(&app, &owner, &project, &b, "CONFIDENTIAL").await;
+    set(&app, &owner, &later, json!({ "status": "DONE" })).await;
+    let tree = "query($p: ID!) { project(id: $p) { progress slices { nodes { boxes { nodes { progress tasks { totalCount } } } } } } }";
+    let boxed = "query($p: ID!) { project(id: $p) { slices { nodes { boxes { nodes { progress tasks { totalCount } } } } } } }";
+    let batch = json!([
+        { "query": tree, "variables": { "p": project } },
+        { "query": "mutation($g: ID!) { deleteTask(input: {taskId: $g}) { deletedTaskId } }", "variables": { "g": later } },
+        { "query": boxed, "variables": { "p": project } },
+    ]);
+    let body: serde_json::Value = app
+        .http
+        .post(app.url("/graphql"))
+        .json(&batch)
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let of_box = |i: usize| {
+        let b = &body[i]["data"]["project"]["slices"]["nodes"][0]["boxes"]["nodes"][0];
+        (b["progress"].as_f64(), b["tasks"]["totalCount"].as_i64())
+    };
+    assert_eq!(of_box(0), (Some(50.0), Some(2)), "{body}");
+    assert!(body[1]["errors"].is_null(), "{body}");
+    assert_eq!(of_box(2), (Some(0.0), Some(1)), "{body}");
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -384,26 +383,30 @@ pub(super) async fn task_page(
     )))
 }
 
+/// The page a paged field (`first`, `after`) asks for, its variables read; `None`
+/// when its arguments are not a valid page (the engine then says why).
+pub(super) fn page_asked(field: &async_graphql::SelectionField<'_>) -> Option<Page> {
+    use async_graphql::InputType;
+    let args = field.arguments().ok()?;
+    let arg = |name: &str| {
+        args.iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, v)| v.clone())
+    };
+    let first = <Option<i32>>::parse(arg("first")).ok()?;
+    let after = <Option<String>>::parse(arg("after")).ok()?;
+    super::connection::page(first, after).ok()
+}
+
 /// What the query asks of the tasks of this `tasks` field's `nodes`.
 fn wants(ctx: &async_graphql::Context<'_>) -> Wants {
-    use async_graphql::InputType;
     let nodes = ctx.look_ahead().field("nodes");
     // One page of comments for every task, when all the selections agree on it.
     let comments = nodes
         .field("comments")
         .selection_fields()
         .iter()
-        .map(|f| {
-            let args = f.arguments().ok()?;
-            let arg = |name: &str| {
-                args.iter()
-                    .find(|(n, _)| n.as_str() == name)
-                    .map(|(_, v)| v.clone())
-            };
-            let first = <Option<i32>>::parse(arg("first")).ok()?;
-            let after = <Option<String>>::parse(arg("after")).ok()?;
-            super::connection::page(first, after).ok()
-        })
+        .map(page_asked)
         .collect::<Option<std::collections::HashSet<Page>>>()
         .filter(|pages| pages.len() == 1)
         .and_then(|pages| pages.into_iter().next());

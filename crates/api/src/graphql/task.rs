@@ -18,8 +18,8 @@ use super::enums::DependencyType;
 use super::enums::{Classification, TaskAccess, TaskStatus};
 use super::ids::{id, parse};
 use super::loaders::{
-    loaded_page, request_loaders, AssigneesOf, AttachmentsOf, CommentsOf, DependenciesOf, Extras,
-    ProjectNameOf,
+    loaded_page, page_asked, request_loaders, AssigneesOf, AttachmentsOf, CommentsOf,
+    DependenciesOf, Extras, ProjectNameOf,
 };
 use super::org::User;
 use super::plain::{self, Plain};
@@ -292,9 +292,7 @@ impl Task {
     /// The comments fetched with the page, when they are the page `ctx` asks for.
     fn fetched_comments(&self, ctx: &Context<'_>) -> Option<Conn<Comment>> {
         let (page, all) = self.1.as_ref()?.comments.as_ref()?;
-        let first = ctx.param_value::<Option<i32>>("first", None).ok()?.1;
-        let after = ctx.param_value::<Option<String>>("after", None).ok()?.1;
-        if super::connection::page(first, after).ok()? != *page {
+        if page_asked(&ctx.field())? != *page {
             return None;
         }
         let paged = all

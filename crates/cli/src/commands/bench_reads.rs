@@ -9,12 +9,11 @@
 //! idle 5 s later, and the board's p99 while 20 sign-ins per second (bcrypt cost 12)
 //! run beside it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use std::collections::HashMap;
-
 use crust_dal::batch::{self, Direction, RollupOf, TaskParent};
 use crust_dal::{Actor, DalError, Page, Paged, PgConnection, PgPool, SqlCounts};
 use crust_domain::{ProjectId, SessionId, UserId};
@@ -238,8 +237,10 @@ async fn replay(
         .filter(|b| !sums.progress.contains_key(&(RollupOf::Box, **b)))
         .copied()
         .collect();
-    let (a, b) = (actor.clone(), actor.clone());
-    let (_, tasks) = tokio::try_join!(
+    // The page, then what the query asks of its tasks, on one connection (as the
+    // tasks' loader fetches them).
+    let (a, b) = (actor.clone(), actor);
+    tokio::try_join!(
         async {
             if unseen.is_empty() {
                 return Ok(HashMap::new());
@@ -250,26 +251,13 @@ async fn replay(
             .await
         },
         run(pool, counts, move |c| {
-            batch::tasks_of_counted(c, &a, TaskParent::Box, &boxes, Page::first(50), known)
+            let tasks =
+                batch::tasks_of_counted(c, &a, TaskParent::Box, &boxes, Page::first(50), known)?;
+            let ids = children(&tasks, |t| t.id);
+            batch::assignees_of_tasks(c, &a, &ids)?;
+            batch::dependencies_of_tasks(c, &a, &ids, Direction::DependsOn)?;
+            batch::comments_of_tasks(c, &a, &ids, Page::first(3))
         }),
-    )?;
-    let ids = children(&tasks, |t| t.id);
-    let (a, b, d) = (actor.clone(), actor.clone(), actor);
-    let (i, j, k) = (ids.clone(), ids.clone(), ids);
-    tokio::try_join!(
-        run(pool, counts, move |c| batch::assignees_of_tasks(c, &a, &i)),
-        run(pool, counts, move |c| batch::dependencies_of_tasks(
-            c,
-            &b,
-            &j,
-            Direction::DependsOn
-        )),
-        run(pool, counts, move |c| batch::comments_of_tasks(
-            c,
-            &d,
-            &k,
-            Page::first(3)
-        )),
     )?;
     Ok(())
 }
