@@ -11,7 +11,21 @@ use std::process::Command;
 
 use anyhow::{anyhow, bail, Context};
 
-pub const LOCAL_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres?connect_timeout=3";
+/// The local server. Loopback, so without TLS: libpq's default (`prefer`) would encrypt
+/// without checking who answers, which protects nothing here and costs CPU per read.
+/// Where `PGSSLMODE` is set, the URL leaves TLS to it (an `sslmode` in the URL would
+/// override it): 127.0.0.1:5432 may then be a tunnel to a remote database.
+fn local_server() -> &'static str {
+    local_server_for(std::env::var_os("PGSSLMODE").is_some())
+}
+
+fn local_server_for(pgsslmode_set: bool) -> &'static str {
+    if pgsslmode_set {
+        "postgres://postgres@127.0.0.1:5432/postgres?connect_timeout=3"
+    } else {
+        "postgres://postgres@127.0.0.1:5432/postgres?connect_timeout=3&sslmode=disable"
+    }
+}
 
 pub const HOW_TO_GET_POSTGRES: &str = "No PostgreSQL server could be found or started.
 Crust needs PostgreSQL 13 or newer. Any one of these works:
@@ -93,9 +107,9 @@ pub fn find_or_provision(
     if let Some(url) = explicit {
         return Ok(url.to_owned());
     }
-    if !private_only && reachable(LOCAL_SERVER) {
+    if !private_only && reachable(local_server()) {
         println!("Using the local PostgreSQL on 127.0.0.1:5432.");
-        return Ok(LOCAL_SERVER.to_owned());
+        return Ok(local_server().to_owned());
     }
     let bin = match bin_dir.map(Path::to_path_buf).or_else(find_server_binaries) {
         Some(bin) if bin.join("initdb").is_file() && bin.join("pg_ctl").is_file() => bin,
@@ -237,6 +251,47 @@ fn run(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether the server offers TLS, and whether a connection to `url` runs through it.
+    fn tls_offered_and_used(url: &str) -> (bool, bool) {
+        #[derive(diesel::QueryableByName)]
+        struct Ssl {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            offered: bool,
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            used: bool,
+        }
+        use diesel::RunQueryDsl;
+        let mut conn = crust_dal::establish(&crust_dal::Operator::at_console(), url)
+            .expect("the local PostgreSQL on 127.0.0.1:5432");
+        let rows: Vec<Ssl> = diesel::sql_query(
+            "SELECT current_setting('ssl') = 'on' AS offered, ssl AS used \
+             FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        )
+        .load(&mut conn)
+        .expect("pg_stat_ssl is readable");
+        assert_eq!(rows.len(), 1);
+        (rows[0].offered, rows[0].used)
+    }
+
+    /// The local server is on loopback: reaching it through TLS would cost CPU on both
+    /// sides for no protection, even where the server offers TLS (as Debian's does, and
+    /// then libpq's default encrypts: checked first, so that the test means something
+    /// there); unless `PGSSLMODE` says otherwise.
+    #[test]
+    fn the_local_server_is_reached_without_tls_unless_pgsslmode_says_otherwise() {
+        assert!(local_server_for(false).ends_with("&sslmode=disable"));
+        assert!(!local_server_for(true).contains("sslmode"));
+        if std::env::var_os("PGSSLMODE").is_some() {
+            return;
+        }
+        let (offered, used_by_default) = tls_offered_and_used(local_server_for(true));
+        assert_eq!(
+            used_by_default, offered,
+            "libpq's `prefer` takes TLS when offered"
+        );
+        assert_eq!(tls_offered_and_used(local_server()), (offered, false));
+    }
 
     #[test]
     fn database_names_are_swapped_in_urls() {

@@ -641,6 +641,10 @@ fn check_deploy_reports_every_finding() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("0 serious"), "{stdout}");
     assert!(
+        stdout.contains("does not check the database's certificate"),
+        "sslmode=require is named for what it lacks: {stdout}"
+    );
+    assert!(
         !stdout.contains("s3cret"),
         "the SMTP password is never printed"
     );

@@ -157,8 +157,12 @@ impl Config {
             }
         }
         let url = self.database.url.expose();
-        if !url.contains("sslmode=require") && !url.contains("sslmode=verify") {
-            warn("DATABASE_URL does not require TLS (add sslmode=require or verify-full when the database is remote)");
+        // `require` encrypts but takes any certificate, so a machine in the path can
+        // still stand in for the database; only the `verify-` modes check who answers.
+        if url.contains("sslmode=require") {
+            warn("DATABASE_URL has sslmode=require, which does not check the database's certificate (use sslmode=verify-full when the database is remote)");
+        } else if !url.contains("sslmode=verify") {
+            warn("DATABASE_URL does not require TLS (fine on loopback; add sslmode=verify-full when the database is remote)");
         }
         if self.http.cors_origins.is_empty() {
             warn("CRUST_CORS_ORIGINS is empty: no browser app on another origin can call the API");

@@ -29,7 +29,7 @@ fn defaults() {
     assert_eq!(c.auth.refresh_absolute_ttl_secs, 12 * 3600);
     assert_eq!(
         c.database.url.expose(),
-        "postgres://postgres@127.0.0.1:5432/crust_dev"
+        "postgres://postgres@127.0.0.1:5432/crust_dev?sslmode=disable"
     );
     assert!(c.diagnostics.graphiql);
 }

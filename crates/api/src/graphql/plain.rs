@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 
+use async_graphql::indexmap::map::Entry;
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
@@ -40,7 +41,7 @@ pub fn object<T: Plain + ?Sized>(this: &T, ctx: &ContextSelectionSet<'_>) -> Opt
     // Fields answered here pass no extension's `resolve` hook: none of ours has one
     // (the auth gate and the audit are in the roots; the anonymous schema's extension
     // only validates), and `build_schema` must keep it so.
-    let mut out = IndexMap::new();
+    let mut out = IndexMap::with_capacity(ctx.item.node.items.len());
     collect(this, &T::type_name(), ctx, &mut out)?;
     Some(Value::Object(out))
 }
@@ -77,13 +78,11 @@ fn collect<T: Plain + ?Sized>(
         }
         match &selection.node {
             Selection::Field(field) => {
-                let key = field.node.response_key().node.clone();
                 // The engine merges a key given twice; leave that to it.
-                if out.contains_key(&key) {
+                let Entry::Vacant(slot) = out.entry(field.node.response_key().node.clone()) else {
                     return None;
-                }
-                let value = answer(this, type_name, ctx, field)?;
-                out.insert(key, value);
+                };
+                slot.insert(answer(this, type_name, ctx, field)?);
             }
             Selection::FragmentSpread(spread) => {
                 let fragment = ctx
