@@ -156,13 +156,12 @@ impl Config {
                 ));
             }
         }
-        let url = self.database.url.expose();
         // `require` encrypts but takes any certificate, so a machine in the path can
         // still stand in for the database; only the `verify-` modes check who answers.
-        if url.contains("sslmode=require") {
-            warn("DATABASE_URL has sslmode=require, which does not check the database's certificate (use sslmode=verify-full when the database is remote)");
-        } else if !url.contains("sslmode=verify") {
-            warn("DATABASE_URL does not require TLS (fine on loopback; add sslmode=verify-full when the database is remote)");
+        match sslmode(self.database.url.expose()) {
+            Some("verify-full" | "verify-ca") => {}
+            Some("require") => warn("DATABASE_URL has sslmode=require, which does not check the database's certificate (use sslmode=verify-full when the database is remote)"),
+            _ => warn("DATABASE_URL does not require TLS (fine on loopback; add sslmode=verify-full when the database is remote)"),
         }
         if self.http.cors_origins.is_empty() {
             warn("CRUST_CORS_ORIGINS is empty: no browser app on another origin can call the API");
@@ -293,4 +292,12 @@ impl Config {
             );
         }
     }
+}
+
+/// The `sslmode` libpq takes from a URL (`…?a=b&sslmode=…`) or a `key=value` string:
+/// the last one given, as libpq reads its parameters in order and a later one wins.
+fn sslmode(url: &str) -> Option<&str> {
+    url.split(['?', '&', ' '])
+        .filter_map(|pair| pair.strip_prefix("sslmode="))
+        .next_back()
 }

@@ -6,14 +6,14 @@ use super::Profile;
 /// `postgres://postgres@127.0.0.1:5432/crust_<profile>?sslmode=disable`: each profile
 /// its own database on the local server. TLS is off because the connection never leaves
 /// the machine: libpq's default (`prefer`) would encrypt without checking who answers,
-/// which protects nothing on loopback and cost an eighth of the server's CPU per read in
-/// `crust bench`. Where `PGSSLMODE` is set (say, 127.0.0.1:5432 is a tunnel to a remote
+/// which protects nothing on loopback and cost an eighth of the server's CPU in a profile
+/// of `crust bench`'s board. Where `PGSSLMODE` is set (say, 127.0.0.1:5432 is a tunnel to a remote
 /// database), the URL leaves TLS to it, as libpq would. A remote database is best named
 /// by `DATABASE_URL` with `sslmode=verify-full`; `crust check --deploy` warns otherwise.
 fn default_url(profile: Profile) -> String {
     local_url(
         profile.default_database_name(),
-        std::env::var_os("PGSSLMODE").is_some(),
+        std::env::var_os("PGSSLMODE").is_some_and(|v| !v.is_empty()),
     )
 }
 

@@ -29,7 +29,11 @@ fn defaults() {
     assert_eq!(c.auth.refresh_absolute_ttl_secs, 12 * 3600);
     assert_eq!(
         c.database.url.expose(),
-        "postgres://postgres@127.0.0.1:5432/crust_dev?sslmode=disable"
+        if std::env::var_os("PGSSLMODE").is_some_and(|v| !v.is_empty()) {
+            "postgres://postgres@127.0.0.1:5432/crust_dev"
+        } else {
+            "postgres://postgres@127.0.0.1:5432/crust_dev?sslmode=disable"
+        }
     );
     assert!(c.diagnostics.graphiql);
 }
@@ -550,4 +554,46 @@ fn attachments_need_a_master_key_of_their_own_in_prod_and_keys_must_be_32_bytes(
     .unwrap_err()
     .to_string();
     assert!(err.contains("CRUST_FILE_KEY_ID"), "{err}");
+}
+
+/// The deploy check reads the `sslmode` libpq would use: the last one in the URL.
+#[test]
+fn the_deploy_check_names_what_the_database_urls_tls_lacks() {
+    let tls_findings = |url: &str| -> Vec<String> {
+        load(&[("DATABASE_URL", url)])
+            .unwrap()
+            .deploy_findings()
+            .into_iter()
+            .map(|f| f.message)
+            .filter(|m| m.starts_with("DATABASE_URL"))
+            .collect()
+    };
+    assert!(tls_findings("postgres://u@db/crust?sslmode=verify-full").is_empty());
+    assert!(tls_findings("host=db dbname=crust sslmode=verify-full").is_empty());
+    assert!(tls_findings("postgres://u@db/crust?connect_timeout=3&sslmode=verify-ca").is_empty());
+    for (url, says) in [
+        ("postgres://u@db/crust", "does not require TLS"),
+        (
+            "postgres://u@db/crust?sslmode=disable",
+            "does not require TLS",
+        ),
+        (
+            "postgres://u@db/crust?sslmode=verify-full&sslmode=disable",
+            "does not require TLS",
+        ),
+        (
+            "postgres://u@db/crust?sslmode=require",
+            "does not check the database's certificate",
+        ),
+        (
+            "postgres://u@db/crust?sslmode=disable&sslmode=require",
+            "does not check the database's certificate",
+        ),
+    ] {
+        let found = tls_findings(url);
+        assert!(
+            found.len() == 1 && found[0].contains(says),
+            "{url}: {found:?}"
+        );
+    }
 }
