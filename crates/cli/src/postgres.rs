@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Context};
 /// Where `PGSSLMODE` is set, the URL leaves TLS to it (an `sslmode` in the URL would
 /// override it): 127.0.0.1:5432 may then be a tunnel to a remote database.
 fn local_server() -> &'static str {
-    local_server_for(std::env::var_os("PGSSLMODE").is_some_and(|v| !v.is_empty()))
+    local_server_for(crust_api::config::pgsslmode_set())
 }
 
 fn local_server_for(pgsslmode_set: bool) -> &'static str {
@@ -282,7 +282,7 @@ mod tests {
     fn the_local_server_is_reached_without_tls_unless_pgsslmode_says_otherwise() {
         assert!(local_server_for(false).ends_with("&sslmode=disable"));
         assert!(!local_server_for(true).contains("sslmode"));
-        if std::env::var_os("PGSSLMODE").is_some_and(|v| !v.is_empty()) {
+        if crust_api::config::pgsslmode_set() {
             return;
         }
         let (offered, used_by_default) = tls_offered_and_used(local_server_for(true));

@@ -11,14 +11,17 @@ use super::Profile;
 /// database), the URL leaves TLS to it, as libpq would. A remote database is best named
 /// by `DATABASE_URL` with `sslmode=verify-full`; `crust check --deploy` warns otherwise.
 fn default_url(profile: Profile) -> String {
-    local_url(
-        profile.default_database_name(),
-        std::env::var_os("PGSSLMODE").is_some_and(|v| !v.is_empty()),
-    )
+    local_url(profile.default_database_name(), pgsslmode_set())
 }
 
-/// libpq reads `PGSSLMODE` from the process's environment, not from our settings, so
-/// the default looks there too; an `sslmode` in the URL would override it.
+/// Whether `PGSSLMODE` decides TLS for connections without an `sslmode` of their own.
+/// libpq reads it from the process's environment, not from our settings; an empty
+/// value counts as unset.
+pub fn pgsslmode_set() -> bool {
+    std::env::var_os("PGSSLMODE").is_some_and(|v| !v.is_empty())
+}
+
+/// An `sslmode` in the URL would override `PGSSLMODE`, so it is left out when that is set.
 fn local_url(database: &str, pgsslmode_set: bool) -> String {
     let tls = if pgsslmode_set {
         ""

@@ -34,7 +34,7 @@ mod tests;
 pub use audit::AuditConfig;
 pub use auth::{AuthConfig, DEV_JWT_SECRET, DEV_PASSWORD_PEPPER};
 pub use checks::{Finding, MIN_PROD_SECRET_BYTES};
-pub use database::DatabaseConfig;
+pub use database::{pgsslmode_set, DatabaseConfig};
 pub use diagnostics::Diagnostics;
 pub use files::{FilesConfig, DEV_FILE_KEY};
 pub use graphql::GraphqlLimits;

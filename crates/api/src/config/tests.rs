@@ -29,7 +29,7 @@ fn defaults() {
     assert_eq!(c.auth.refresh_absolute_ttl_secs, 12 * 3600);
     assert_eq!(
         c.database.url.expose(),
-        if std::env::var_os("PGSSLMODE").is_some_and(|v| !v.is_empty()) {
+        if pgsslmode_set() {
             "postgres://postgres@127.0.0.1:5432/crust_dev"
         } else {
             "postgres://postgres@127.0.0.1:5432/crust_dev?sslmode=disable"
