@@ -30,6 +30,7 @@ mod plain;
 mod recipes;
 mod refusals;
 mod rollups;
+mod rows;
 mod schema;
 mod search;
 mod spa;

@@ -525,6 +525,7 @@ fn bench_prints_its_report() {
         "fields",
         "CPU ms",
         "µs/field",
+        "client ms",
     ] {
         assert!(stdout.contains(column), "{column}: {stdout}");
     }
@@ -543,9 +544,10 @@ fn bench_prints_its_report() {
                 .parse()
                 .unwrap_or_else(|_| panic!("{row:?}"))
         };
-        let (per_field, cpu, fields) = (number(0), number(1), number(2));
-        let (sql_ms, trips, statements) = (number(3), number(4), number(5));
-        let (of_ceiling, ceiling) = (number(6), number(7));
+        let (client, per_field, cpu, fields) = (number(0), number(1), number(2), number(3));
+        let (sql_ms, trips, statements) = (number(4), number(5), number(6));
+        let (of_ceiling, ceiling) = (number(7), number(8));
+        assert!(client >= 0.0, "{row:?}");
         assert!(sql_ms > 0.0, "{row:?}");
         assert!(statements > 0.0 && statements <= 12.0, "{row:?}");
         // No ping per checkout: round trips are the statements plus at most two prepares.

@@ -112,6 +112,7 @@ pub mod audit;
 pub mod batch;
 pub mod bi;
 pub mod board;
+mod by_position;
 pub mod comments;
 pub mod dependencies;
 mod email_tokens;

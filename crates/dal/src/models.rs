@@ -9,7 +9,13 @@ use crust_domain::{
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::by_position::by_position;
 use crate::schema::*;
+
+/// The SQL types of `by_position!`'s fields, as in `schema.rs`.
+mod sql {
+    pub use diesel::sql_types::{Bool, Date, Int2, Int4, Nullable, Text, Timestamptz, Uuid as Id};
+}
 
 fn parse<T: std::str::FromStr>(s: &str, fallback: T) -> T {
     s.parse().unwrap_or_else(|_| {
@@ -19,7 +25,7 @@ fn parse<T: std::str::FromStr>(s: &str, fallback: T) -> T {
 }
 
 /// A user as others may see them. The password hash is never part of it.
-#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
+#[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
     pub id: Uuid,
@@ -28,6 +34,14 @@ pub struct User {
     pub active: bool,
     pub created_at: DateTime<Utc>,
 }
+
+by_position!(User {
+    id: sql::Id,
+    email: sql::Text,
+    name: sql::Text,
+    active: sql::Bool,
+    created_at: sql::Timestamptz,
+});
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = organizations, check_for_backend(diesel::pg::Pg))]
@@ -111,7 +125,7 @@ pub struct TaskBox {
     pub done_column: bool,
 }
 
-#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
+#[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
 pub struct Task {
     pub id: Uuid,
@@ -131,6 +145,25 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
     pub recipe_role: Option<String>,
 }
+
+by_position!(Task {
+    id: sql::Id,
+    org_id: sql::Id,
+    project_id: sql::Id,
+    box_id: sql::Nullable<sql::Id>,
+    title: sql::Text,
+    description: sql::Text,
+    status: sql::Text,
+    progress: sql::Int2,
+    classification: sql::Text,
+    start_date: sql::Nullable<sql::Date>,
+    due_date: sql::Nullable<sql::Date>,
+    duration_days: sql::Nullable<sql::Int4>,
+    position: sql::Int4,
+    created_at: sql::Timestamptz,
+    updated_at: sql::Timestamptz,
+    recipe_role: sql::Nullable<sql::Text>,
+});
 
 impl Task {
     pub fn status(&self) -> TaskStatus {
@@ -160,7 +193,7 @@ pub(crate) fn parse_task_access(s: &str) -> TaskAccess {
     parse(s, TaskAccess::View)
 }
 
-#[derive(Queryable, QueryableByName, Selectable, Clone, Debug)]
+#[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = comments, check_for_backend(diesel::pg::Pg))]
 pub struct Comment {
     pub id: Uuid,
@@ -171,6 +204,16 @@ pub struct Comment {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
 }
+
+by_position!(Comment {
+    id: sql::Id,
+    task_id: sql::Id,
+    org_id: sql::Id,
+    author_id: sql::Nullable<sql::Id>,
+    body: sql::Text,
+    created_at: sql::Timestamptz,
+    edited_at: sql::Nullable<sql::Timestamptz>,
+});
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = recipes, check_for_backend(diesel::pg::Pg))]

@@ -83,6 +83,7 @@ impl AuthService {
             hashing: super::hashing::HashingPool::new(
                 config.auth.password_hash_concurrency,
                 std::time::Duration::from_millis(config.auth.password_hash_wait_ms),
+                config.auth.password_hash_priority,
             ),
             keys: Arc::new(TokenKeys::from_config(config)),
             signup_enabled: config.auth.signup_enabled,

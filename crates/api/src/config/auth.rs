@@ -97,6 +97,11 @@ settings! {
             range: 1..=600_000,
             doc: "Longest wait for a hashing slot; then 503 with `Retry-After`.",
         },
+        pub password_hash_priority: HashPriority {
+            env: "CRUST_PASSWORD_HASH_PRIORITY",
+            default: Is("idle"),
+            doc: "OS priority (Linux) of the threads that hash passwords. `idle` (SCHED_IDLE): hashes get the CPU time other threads leave, so a sign-in storm slows sign-ins rather than reads. The price: on a machine kept busy, a hash that has started takes as long as the cores leave it time for, and the sign-ins behind it get 503 after `CRUST_PASSWORD_HASH_WAIT_MS`. `low`: nice 10 (measured no better than `normal` where the server shares the cores with PostgreSQL). `normal`: as every other thread. An idle machine hashes at full speed in every case.",
+        },
         pub signup_enabled: bool {
             env: "CRUST_SIGNUP_ENABLED",
             default: OutsideProd("true", "false"),
@@ -119,5 +124,26 @@ impl AuthConfig {
                 .collect(),
             self.bcrypt_cost,
         )
+    }
+}
+
+/// How the password-hashing threads are scheduled (`CRUST_PASSWORD_HASH_PRIORITY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashPriority {
+    Normal,
+    /// nice 10.
+    Low,
+    /// Linux's SCHED_IDLE.
+    Idle,
+}
+
+impl super::setting::Value for HashPriority {
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "normal" => Ok(HashPriority::Normal),
+            "low" => Ok(HashPriority::Low),
+            "idle" => Ok(HashPriority::Idle),
+            other => Err(format!("`{other}` is not one of idle, low, normal")),
+        }
     }
 }

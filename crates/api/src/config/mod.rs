@@ -32,7 +32,7 @@ pub mod setting;
 mod tests;
 
 pub use audit::AuditConfig;
-pub use auth::{AuthConfig, DEV_JWT_SECRET, DEV_PASSWORD_PEPPER};
+pub use auth::{AuthConfig, HashPriority, DEV_JWT_SECRET, DEV_PASSWORD_PEPPER};
 pub use checks::{Finding, MIN_PROD_SECRET_BYTES};
 pub use database::{pgsslmode_set, DatabaseConfig};
 pub use diagnostics::Diagnostics;

@@ -20,7 +20,7 @@ use crust_domain::{ProjectId, SessionId, UserId};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::bench_server::Server;
+use super::bench_server::{cpu_seconds, Server};
 
 pub const TREE_QUERY: &str = "query($p: ID!) { project(id: $p) { name progress slices(first: 10) { nodes { name progress
     boxes(first: 10) { nodes { name progress tasks(first: 50) { totalCount nodes { title status progress isBlocked
@@ -60,6 +60,31 @@ impl Run {
     }
 }
 
+/// What the load generator reads of every answer: whether it has errors, and its
+/// extensions (the data is skipped over, not built).
+#[derive(serde::Deserialize)]
+struct Skim {
+    /// Any `errors` key, even `null`, fails the run.
+    #[serde(default, deserialize_with = "present")]
+    errors: bool,
+    /// Skipped over, not built; missing or `null` fails the run.
+    data: Option<serde::de::IgnoredAny>,
+    extensions: Option<Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(value).map(|_| true)
+}
+
+impl Skim {
+    fn round_trips(&self) -> u64 {
+        self.extensions
+            .as_ref()
+            .and_then(|e| e["sqlRoundTrips"].as_u64())
+            .unwrap_or(u64::MAX)
+    }
+}
+
 fn round_trips(response: &Value) -> u64 {
     response["extensions"]["sqlRoundTrips"]
         .as_u64()
@@ -91,27 +116,41 @@ where
         );
         running.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
-            let mut sample = Value::Null;
+            let (mut sample, mut sample_trips) = (None, u64::MAX);
             let mut n = 0;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let body: Value = http
+                let res = http
                     .post(&url)
                     .bearer_auth(&token)
                     .json(&request(client, n))
                     .send()
-                    .await?
-                    .json()
                     .await?;
+                let status = res.status();
+                let body = res.bytes().await?;
+                // Up to the last byte received; the answer is checked below.
                 latencies.push(t.elapsed());
                 n += 1;
-                if body.get("errors").is_some() {
-                    return Err(anyhow!("request failed: {body}"));
+                // The load generator shares the machine with the server: it checks each
+                // answer for errors and reads its extensions without building the
+                // tree, and builds only the sample it keeps.
+                let skim: Skim = serde_json::from_slice(&body)?;
+                if !status.is_success() || skim.errors || skim.data.is_none() {
+                    return Err(anyhow!(
+                        "request failed ({status}): {}",
+                        String::from_utf8_lossy(&body)
+                    ));
                 }
-                if sample.is_null() || round_trips(&body) < round_trips(&sample) {
-                    sample = body;
+                let trips = skim.round_trips();
+                if sample.is_none() || trips < sample_trips {
+                    sample = Some(body);
+                    sample_trips = trips;
                 }
             }
+            let sample = match sample {
+                Some(body) => serde_json::from_slice(&body)?,
+                None => Value::Null,
+            };
             Ok::<_, anyhow::Error>((latencies, sample))
         }));
     }
@@ -367,7 +406,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
     );
     println!(
-        "{:<40} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>4} {:>5} {:>7} {:>6} {:>6} {:>8}",
+        "{:<40} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>4} {:>5} {:>7} {:>6} {:>6} {:>8} {:>9}",
         "scenario",
         "clients",
         "req/s",
@@ -380,7 +419,8 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
         "SQL CPU",
         "fields",
         "CPU ms",
-        "µs/field"
+        "µs/field",
+        "client ms"
     );
     let mut board_p99 = None;
     let mut peak = None;
@@ -392,12 +432,16 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
             let project = scenario.project.clone();
             let request = move |_: usize, _: usize| json!({ "query": TREE_QUERY, "variables": { "p": project } });
             let (cpu_before, busy_before) = (server.cpu_seconds(), database_cpu_ms(pool).await);
+            let client_before = cpu_seconds(std::process::id());
             let run = load(&http, base, token, seconds, n, request).await?;
             let requests = run.latencies.len().max(1) as f64;
-            let cpu = match (cpu_before, server.cpu_seconds()) {
+            let per_request = |before: Option<f64>, after: Option<f64>| match (before, after) {
                 (Some(a), Some(b)) => Some((b - a) / requests),
                 _ => None,
             };
+            // The load generator's own CPU: on one machine, it is taken from the server.
+            let client = per_request(client_before, cpu_seconds(std::process::id()));
+            let cpu = per_request(cpu_before, server.cpu_seconds());
             let sql_ms = match (busy_before, database_cpu_ms(pool).await) {
                 (Some(a), Some(b)) => Some((b - a) / requests),
                 _ => None,
@@ -415,7 +459,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
             let statements = run.extension("sqlStatements");
             let round_trips = run.extension("sqlRoundTrips");
             println!(
-                "{:<40} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>5.0}% {:>4} {:>5} {:>7} {:>6} {:>6} {:>8}",
+                "{:<40} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>5.0}% {:>4} {:>5} {:>7} {:>6} {:>6} {:>8} {:>9}",
                 scenario.name,
                 n,
                 run.per_second(),
@@ -429,6 +473,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
                 fields,
                 cpu.map_or("?".into(), |c| format!("{:.1}", c * 1000.0)),
                 cpu.map_or("?".into(), |c| format!("{:.2}", c * 1e6 / fields.max(1) as f64)),
+                client.map_or("?".into(), |c| format!("{:.1}", c * 1000.0)),
             );
             // The replay must be the request's SQL: same number of statements.
             let counts = Arc::new(SqlCounts::default());
