@@ -7,6 +7,7 @@ mod commands;
 mod postgres;
 
 use clap::{Parser, Subcommand};
+use crust_api::auth::hash_worker;
 
 #[derive(Parser)]
 #[command(
@@ -63,10 +64,27 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // Not a subcommand of the CLI: started by the server itself (see the module).
+    let args: Vec<String> = std::env::args().collect();
+    if hash_worker::is_worker_invocation(&args) {
+        return match hash_worker::serve_stdio(&args) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("crust {}: {e}", hash_worker::SUBCOMMAND);
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => commands::serve::run(args),
-        Command::Dev(args) => commands::dev::run(args),
+        Command::Serve(args) => {
+            hash_worker::hash_in_a_worker_process();
+            commands::serve::run(args)
+        }
+        Command::Dev(args) => {
+            hash_worker::hash_in_a_worker_process();
+            commands::dev::run(args)
+        }
         Command::Migrate(args) => commands::migrate::run(args),
         Command::Seed(cmd) => commands::seed::run(cmd),
         Command::User(cmd) => commands::user::run(cmd),

@@ -571,3 +571,168 @@ async fn password_hashing_is_bounded_under_a_sign_in_storm() {
     assert!(told_to_retry >= 1 && served >= 1, "{answers:?}");
     assert_eq!(told_to_retry + served, answers.len(), "{answers:?}");
 }
+
+/// Fields 3 onwards of `/proc/<pid>/stat` (or of a thread's), after the command name.
+fn stat_fields(path: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    Some(rest.split(' ').map(str::to_owned).collect())
+}
+
+/// Field `n` (numbered as in proc(5)) of a stat line's fields from 3 on.
+fn field(fields: &[String], n: usize) -> u64 {
+    fields[n - 3].parse().unwrap()
+}
+
+/// The password hashing process a server started, if one runs.
+fn hash_worker_of(server: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").unwrap().find_map(|entry| {
+        let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+        let fields = stat_fields(&format!("/proc/{pid}/stat"))?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        (field(&fields, 4) == u64::from(server)
+            && fields[0] != "Z"
+            && String::from_utf8_lossy(&cmdline).contains("hash-worker"))
+        .then_some(pid)
+    })
+}
+
+/// CPU time (clock ticks) a process has used.
+fn cpu_ticks(pid: u32) -> u64 {
+    let fields = stat_fields(&format!("/proc/{pid}/stat")).unwrap();
+    field(&fields, 14) + field(&fields, 15)
+}
+
+/// The scheduling policy (sched(7); SCHED_IDLE is 5) of every thread of `pid`.
+fn thread_policies(pid: u32) -> Vec<u64> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| {
+            let tid = t.ok()?.file_name();
+            stat_fields(&format!("/proc/{pid}/task/{}/stat", tid.to_str()?))
+        })
+        .map(|fields| field(&fields, 41))
+        .collect()
+}
+
+/// Password hashes run in a process of their own (Linux shares CPU time between
+/// sessions before threads, so a hashing thread inside the server's session took time
+/// from PostgreSQL): a session and autogroup of its own at nice 19, every thread at
+/// SCHED_IDLE. Right and wrong passwords are told apart through it; killed, it is
+/// replaced and no sign-in fails meanwhile; it ends with the server. At `normal`
+/// priority the server hashes on threads of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_killed() {
+    const SCHED_IDLE: u64 = 5;
+    let db = TestDb::migrated().await;
+    {
+        let op = crust_dal::Operator::at_console();
+        let mut conn = crust_dal::establish(&op, &db.url).unwrap();
+        let hash = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 10)
+            .unwrap()
+            .hash(TEST_PASSWORD)
+            .unwrap();
+        crust_dal::users::create_verified(&op, &mut conn, "worker@example.test", "W", &hash)
+            .unwrap();
+    }
+    let settings = [
+        // The stored hash's cost: a check costs tens of ms, which the worker's CPU
+        // time shows, and no sign-in rehashes it at another cost.
+        ("CRUST_BCRYPT_COST", "10"),
+        ("CRUST_LOGIN_MAX_FAILURES", "1000"),
+    ];
+    let http = reqwest::Client::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let server = serve(&db.url, port, &settings);
+    wait_until("alive", Duration::from_secs(30), async || {
+        status(&http, &format!("{base}/healthz")).await == Some(200)
+    })
+    .await;
+    let server_pid = server.0.id();
+    let worker = hash_worker_of(server_pid).expect("a hashing process beside the server");
+
+    let (server_stat, worker_stat) = (
+        stat_fields(&format!("/proc/{server_pid}/stat")).unwrap(),
+        stat_fields(&format!("/proc/{worker}/stat")).unwrap(),
+    );
+    assert_eq!(field(&worker_stat, 6), u64::from(worker), "leads a session");
+    assert_ne!(field(&worker_stat, 6), field(&server_stat, 6));
+    let autogroups = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+        .is_ok_and(|on| on.trim() == "1");
+    if autogroups {
+        let of = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/autogroup")).unwrap();
+        assert!(of(worker).trim_end().ends_with("nice 19"), "{}", of(worker));
+        assert_ne!(of(worker), of(server_pid));
+    }
+    let policies = thread_policies(worker);
+    assert!(
+        !policies.is_empty() && policies.iter().all(|p| *p == SCHED_IDLE),
+        "{policies:?}"
+    );
+
+    // Right and wrong passwords, told apart by the worker (its CPU time grows).
+    let before = cpu_ticks(worker);
+    for _ in 0..3 {
+        let (code, _, body) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+        assert_eq!(code, 200, "{body}");
+        assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+        let (_, _, body) = login(&http, &base, "worker@example.test", "not the password").await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{body}"
+        );
+    }
+    let used = cpu_ticks(worker) - before;
+    assert!(
+        used >= 5,
+        "six bcrypt-10 checks in the worker: {used} ticks"
+    );
+
+    // Killed: sign-ins go on (on the server's threads), and a new worker follows.
+    assert!(Command::new("kill")
+        .args(["-KILL", &worker.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut replaced = None;
+    let started = Instant::now();
+    while replaced.is_none() {
+        assert!(started.elapsed() < Duration::from_secs(30), "not replaced");
+        let (code, _, body) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+        assert_eq!(code, 200, "{body}");
+        assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+        replaced = hash_worker_of(server_pid).filter(|p| *p != worker);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let replaced = replaced.unwrap();
+    let before = cpu_ticks(replaced);
+    for _ in 0..3 {
+        let (code, _, _) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+        assert_eq!(code, 200);
+    }
+    assert!(cpu_ticks(replaced) > before, "the new worker hashes");
+
+    // It ends with the server (its stdin closes).
+    drop(server);
+    let gone =
+        |pid: u32| stat_fields(&format!("/proc/{pid}/stat")).is_none_or(|fields| fields[0] == "Z");
+    wait_until("the worker ends", Duration::from_secs(10), async || {
+        gone(replaced)
+    })
+    .await;
+
+    // At `normal`, no worker: the server's own threads hash.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut normal = settings.to_vec();
+    normal.push(("CRUST_PASSWORD_HASH_PRIORITY", "normal"));
+    let server = serve(&db.url, port, &normal);
+    wait_until("alive", Duration::from_secs(30), async || {
+        status(&http, &format!("{base}/healthz")).await == Some(200)
+    })
+    .await;
+    let (code, _, body) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(hash_worker_of(server.0.id()), None);
+}

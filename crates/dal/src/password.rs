@@ -13,8 +13,14 @@
 //! (`<pepper id>:<bcrypt hash>`; a bare bcrypt hash, from before ids existed, was made
 //! with [`FIRST_PEPPER_ID`]). Older peppers stay configured by id for checking only,
 //! and a successful sign-in rehashes with the current one.
+//!
+//! bcrypt itself runs where a [`Bcrypt`] says: in the calling thread by default; the
+//! server hands it to a process of its own (`crust_api::auth::hash_worker`), so that
+//! the OS can schedule it after everything else. The pepper never leaves this process:
+//! bcrypt only ever sees the HMAC of the password.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -23,6 +29,28 @@ use sha2::Sha384;
 
 /// The id of the pepper of hashes stored without one (the default current id).
 pub const FIRST_PEPPER_ID: &str = "p1";
+
+/// Where bcrypt's work is done. `secret` is the HMAC of a password (base64, see
+/// [`PasswordHasher`]), never the password or the pepper.
+pub trait Bcrypt: Send + Sync {
+    /// A bcrypt hash of `secret` at `cost`.
+    fn hash(&self, secret: &str, cost: u32) -> Result<String, HashError>;
+    /// Whether `secret` matches the bcrypt hash `hash`; a malformed hash never does.
+    fn verify(&self, secret: &str, hash: &str) -> bool;
+}
+
+/// bcrypt on the calling thread.
+pub struct InThisThread;
+
+impl Bcrypt for InThisThread {
+    fn hash(&self, secret: &str, cost: u32) -> Result<String, HashError> {
+        bcrypt::non_truncating_hash(secret, cost).map_err(|_| HashError)
+    }
+
+    fn verify(&self, secret: &str, hash: &str) -> bool {
+        bcrypt::non_truncating_verify(secret, hash).unwrap_or(false)
+    }
+}
 
 /// Never printed (no `Debug`): it holds the peppers.
 #[derive(Clone)]
@@ -35,6 +63,7 @@ pub struct PasswordHasher {
     /// A hash of nothing anyone knows, verified when an email is unknown so that a
     /// failed login costs the same time either way (no user enumeration by timing).
     dummy_hash: String,
+    bcrypt: Arc<dyn Bcrypt>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,11 +89,18 @@ impl PasswordHasher {
             previous,
             cost,
             dummy_hash: String::new(),
+            bcrypt: Arc::new(InThisThread),
         };
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).map_err(|_| HashError)?;
         hasher.dummy_hash = hasher.hash(&STANDARD.encode(random))?;
         Ok(hasher)
+    }
+
+    /// The same hasher, with bcrypt run by `bcrypt`.
+    pub fn with_bcrypt(mut self, bcrypt: Arc<dyn Bcrypt>) -> Self {
+        self.bcrypt = bcrypt;
+        self
     }
 
     fn prehash(pepper: &str, password: &str) -> String {
@@ -77,8 +113,9 @@ impl PasswordHasher {
 
     /// `<current pepper id>:<bcrypt hash>`.
     pub fn hash(&self, password: &str) -> Result<String, HashError> {
-        let hash = bcrypt::non_truncating_hash(Self::prehash(&self.pepper, password), self.cost)
-            .map_err(|_| HashError)?;
+        let hash = self
+            .bcrypt
+            .hash(&Self::prehash(&self.pepper, password), self.cost)?;
         Ok(format!("{}:{hash}", self.pepper_id))
     }
 
@@ -99,7 +136,7 @@ impl PasswordHasher {
                 }
             }
         };
-        bcrypt::non_truncating_verify(Self::prehash(pepper, password), hash).unwrap_or(false)
+        self.bcrypt.verify(&Self::prehash(pepper, password), hash)
     }
 
     /// Spends the time of one verification without a real hash (unknown email).

@@ -7,7 +7,10 @@
 //! - at a lower OS priority, `CRUST_PASSWORD_HASH_PRIORITY`: by default SCHED_IDLE, so
 //!   while the cores are busy the scheduler gives the time to reads (and to PostgreSQL)
 //!   first, and a storm slows sign-ins rather than the reads beside it. On an idle
-//!   machine a hash runs at full speed either way.
+//!   machine a hash runs at full speed either way. Where the binary can (`crust serve`),
+//!   bcrypt's work itself is done by a process of its own ([`super::hash_worker`], which
+//!   says why); these threads then only hand it over and wait, and do it themselves
+//!   while that process is gone.
 //!
 //! The price of `idle`: a hash that has started is not bounded in time. While reads
 //! keep every core busy it gets only what they leave, and the sign-ins behind it wait
@@ -15,9 +18,9 @@
 //!
 //! Why not a nice value: `crust bench`'s sign-in storm measured both on one machine,
 //! where the server shares two cores with PostgreSQL: nice 10 let the board's p99 grow
-//! past twice its quiet value in half the runs, SCHED_IDLE in none (README). A likely
-//! reason: Linux shares time between sessions (autogroups) before threads, so a niced
-//! thread alone in its session's share still takes a core from PostgreSQL's session.
+//! past twice its quiet value in half the runs, SCHED_IDLE in none (README) — on that
+//! machine; on another, SCHED_IDLE threads inside the server's process did no better
+//! (3–6 times), which is what the separate process answers.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -43,11 +46,7 @@ pub struct HashingPool {
 impl HashingPool {
     /// `concurrency` 0 means half the cores, at least one.
     pub fn new(concurrency: usize, max_wait: Duration, priority: HashPriority) -> Self {
-        let concurrency = if concurrency == 0 {
-            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
-        } else {
-            concurrency
-        };
+        let concurrency = slots(concurrency);
         crate::metrics::metrics()
             .password_hash_slots
             .set(i64::try_from(concurrency).unwrap_or(i64::MAX));
@@ -110,6 +109,16 @@ impl HashingPool {
     }
 }
 
+/// The hashes that run at once for `CRUST_PASSWORD_HASH_CONCURRENCY` = `concurrency`
+/// (0: half the cores, at least one).
+pub fn slots(concurrency: usize) -> usize {
+    if concurrency == 0 {
+        std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+    } else {
+        concurrency
+    }
+}
+
 /// One hash counted as running (for metrics) until dropped.
 struct Running(Arc<AtomicI64>);
 
@@ -149,7 +158,7 @@ fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>, priority: HashPriority, fi
 /// scheduling policy are per thread) as `priority` says.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
-fn lower_this_threads_priority(priority: HashPriority) -> std::io::Result<()> {
+pub(crate) fn lower_this_threads_priority(priority: HashPriority) -> std::io::Result<()> {
     // SAFETY: gettid, setpriority and sched_setscheduler take plain integers and a
     // pointer to a sched_param that lives across the call; they only change how the
     // kernel schedules this thread.
@@ -174,7 +183,7 @@ fn lower_this_threads_priority(priority: HashPriority) -> std::io::Result<()> {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn lower_this_threads_priority(priority: HashPriority) -> std::io::Result<()> {
+pub(crate) fn lower_this_threads_priority(priority: HashPriority) -> std::io::Result<()> {
     match priority {
         HashPriority::Normal => Ok(()),
         _ => Err(std::io::Error::other(

@@ -3,6 +3,7 @@
 //! user may do) lives in the domain and DAL crates.
 
 pub mod email_flows;
+pub mod hash_worker;
 pub mod hashing;
 pub mod service;
 pub mod throttle;

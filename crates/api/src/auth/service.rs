@@ -73,10 +73,16 @@ pub struct AuthService {
 
 impl AuthService {
     pub fn new(db: Db, config: &Config, mail: MailWake) -> Result<Self, ApiError> {
-        let hasher = config
+        let mut hasher = config
             .auth
             .password_hasher()
             .map_err(|e| ApiError::internal(e.to_string()))?;
+        let slots = super::hashing::slots(config.auth.password_hash_concurrency);
+        if let Some(worker) =
+            super::hash_worker::HashWorker::for_settings(config.auth.password_hash_priority, slots)
+        {
+            hasher = hasher.with_bcrypt(Arc::new(worker));
+        }
         Ok(AuthService {
             db,
             hasher: Arc::new(hasher),

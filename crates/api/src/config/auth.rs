@@ -100,7 +100,7 @@ settings! {
         pub password_hash_priority: HashPriority {
             env: "CRUST_PASSWORD_HASH_PRIORITY",
             default: Is("idle"),
-            doc: "OS priority (Linux) of the threads that hash passwords. `idle` (SCHED_IDLE): hashes get the CPU time other threads leave, so a sign-in storm slows sign-ins rather than reads. The price: on a machine kept busy, a hash that has started takes as long as the cores leave it time for, and the sign-ins behind it get 503 after `CRUST_PASSWORD_HASH_WAIT_MS`. `low`: nice 10 (measured no better than `normal` where the server shares the cores with PostgreSQL). `normal`: as every other thread. An idle machine hashes at full speed in every case.",
+            doc: "OS priority (Linux) of password hashing. `idle`: `crust serve` hashes in a process of its own, in a session of its own (Linux shares CPU time between sessions before threads) whose autogroup is at nice 19, its threads at SCHED_IDLE: hashes get the CPU time that the server and PostgreSQL leave, so a sign-in storm slows sign-ins rather than reads. The price: on a machine kept busy, a hash that has started takes as long as the cores leave it time for, and the sign-ins behind it get 503 after `CRUST_PASSWORD_HASH_WAIT_MS`. `low`: the same process at nice 10. `normal`: on the server's own threads, as every other thread. If the process dies or cannot start, hashes run on the server's threads (at this priority) until a new one starts. An idle machine hashes at full speed in every case.",
         },
         pub signup_enabled: bool {
             env: "CRUST_SIGNUP_ENABLED",
