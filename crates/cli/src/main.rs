@@ -65,7 +65,7 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     // Not a subcommand of the CLI: started by the server itself (see the module).
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if hash_worker::is_worker_invocation(&args) {
         return match hash_worker::serve_stdio(&args) {
             Ok(()) => std::process::ExitCode::SUCCESS,

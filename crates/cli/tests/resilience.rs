@@ -618,9 +618,10 @@ fn thread_policies(pid: u32) -> Vec<u64> {
 /// Password hashes run in a process of their own (Linux shares CPU time between
 /// sessions before threads, so a hashing thread inside the server's session took time
 /// from PostgreSQL): a session and autogroup of its own at nice 19, every thread at
-/// SCHED_IDLE. Right and wrong passwords are told apart through it; killed, it is
-/// replaced and no sign-in fails meanwhile; it ends with the server. At `normal`
-/// priority the server hashes on threads of its own.
+/// SCHED_IDLE. Right and wrong passwords are told apart through it, also when many run
+/// at once; a changed password is hashed by it; killed, it is replaced and no sign-in
+/// fails meanwhile; it ends with the server. At `normal` priority the server hashes on
+/// threads of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_killed() {
     const SCHED_IDLE: u64 = 5;
@@ -640,6 +641,8 @@ async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_
         // time shows, and no sign-in rehashes it at another cost.
         ("CRUST_BCRYPT_COST", "10"),
         ("CRUST_LOGIN_MAX_FAILURES", "1000"),
+        // Jobs at once in the worker: each answer must reach its own sign-in.
+        ("CRUST_PASSWORD_HASH_CONCURRENCY", "3"),
     ];
     let http = reqwest::Client::new();
     let port = free_port();
@@ -689,6 +692,61 @@ async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_
         "six bcrypt-10 checks in the worker: {used} ticks"
     );
 
+    // Many at once, right and wrong interleaved: each is answered as its password says.
+    let at_once: Vec<_> = (0..12)
+        .map(|n| {
+            let (http, base) = (http.clone(), base.clone());
+            let password = if n % 2 == 0 {
+                TEST_PASSWORD
+            } else {
+                "wrong one"
+            };
+            tokio::spawn(async move {
+                (
+                    n,
+                    login(&http, &base, "worker@example.test", password).await,
+                )
+            })
+        })
+        .collect();
+    for one in at_once {
+        let (n, (code, _, body)) = one.await.unwrap();
+        assert_eq!(code, 200, "{body}");
+        let signed_in = body["data"]["login"]["accessToken"].is_string();
+        assert_eq!(signed_in, n % 2 == 0, "sign-in {n}: {body}");
+    }
+
+    // A new password is hashed by the worker (its CPU time grows) and then checks.
+    let (_, _, body) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+    let token = body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let password = "a brand new passphrase for the worker";
+    let before = cpu_ticks(worker);
+    let (code, _, body) = gql(
+        &http,
+        &base,
+        Some(&token),
+        "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { endedSessions } }",
+        json!({ "i": { "currentPassword": TEST_PASSWORD, "newPassword": password } }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body["errors"].is_null(), "{body}");
+    assert!(
+        cpu_ticks(worker) > before,
+        "the worker hashed the new password"
+    );
+    let (_, _, body) = login(&http, &base, "worker@example.test", password).await;
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    let (_, _, body) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+
     // Killed: sign-ins go on (on the server's threads), and a new worker follows.
     assert!(Command::new("kill")
         .args(["-KILL", &worker.to_string()])
@@ -699,7 +757,7 @@ async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_
     let started = Instant::now();
     while replaced.is_none() {
         assert!(started.elapsed() < Duration::from_secs(30), "not replaced");
-        let (code, _, body) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+        let (code, _, body) = login(&http, &base, "worker@example.test", password).await;
         assert_eq!(code, 200, "{body}");
         assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
         replaced = hash_worker_of(server_pid).filter(|p| *p != worker);
@@ -708,7 +766,7 @@ async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_
     let replaced = replaced.unwrap();
     let before = cpu_ticks(replaced);
     for _ in 0..3 {
-        let (code, _, _) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+        let (code, _, _) = login(&http, &base, "worker@example.test", password).await;
         assert_eq!(code, 200);
     }
     assert!(cpu_ticks(replaced) > before, "the new worker hashes");
@@ -732,7 +790,7 @@ async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_
         status(&http, &format!("{base}/healthz")).await == Some(200)
     })
     .await;
-    let (code, _, body) = login(&http, &base, "worker@example.test", TEST_PASSWORD).await;
+    let (code, _, body) = login(&http, &base, "worker@example.test", password).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(hash_worker_of(server.0.id()), None);
 }

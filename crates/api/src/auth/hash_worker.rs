@@ -24,12 +24,15 @@
 //! `<id> v <secret> <hash>` → `<id> yes` or `<id> no`. The worker's first line is
 //! `ready`, then anything it could not lower, for the server's log.
 //!
-//! A worker that dies (killed, out of memory) is replaced for the next job, at most
-//! once every [`RESPAWN_PAUSE`]; a job it had, and any job while it cannot be
-//! started, is done on the calling thread instead: a sign-in is never refused, nor
-//! counted as a wrong password, because the worker went away.
+//! A worker that dies (killed, out of memory), or leaves a job unanswered for
+//! [`ANSWER_WITHIN`] (stopped, frozen), is ended and replaced for a later job, at most
+//! once every [`RESPAWN_PAUSE`]; its jobs, any answer it gives that is not one of the
+//! above, and every job while a worker is being started or cannot be, are done on the
+//! calling thread instead: a sign-in is neither refused nor counted as a wrong
+//! password because of the worker.
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -46,6 +49,11 @@ pub const SUBCOMMAND: &str = "hash-worker";
 /// How long after a worker could not be started, or died, before another is tried.
 pub const RESPAWN_PAUSE: Duration = Duration::from_secs(5);
 
+/// The longest a job waits for the worker's answer. Far beyond a hash that is merely
+/// slow because the cores are busy (the sign-in waiting for it has long been told to
+/// retry by then, yet its slot stays taken): a worker this late is stopped or stuck.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(60);
+
 static THIS_BINARY_SERVES: AtomicBool = AtomicBool::new(false);
 
 /// Said by a binary that runs [`serve_stdio`] when started with [`SUBCOMMAND`]: its
@@ -55,8 +63,8 @@ pub fn hash_in_a_worker_process() {
 }
 
 /// Whether these command-line arguments (program name first) start a hash worker.
-pub fn is_worker_invocation(args: &[String]) -> bool {
-    args.get(1).map(String::as_str) == Some(SUBCOMMAND)
+pub fn is_worker_invocation(args: &[OsString]) -> bool {
+    args.get(1).map(OsString::as_os_str) == Some(OsStr::new(SUBCOMMAND))
 }
 
 /// The server's end: bcrypt done by the worker process.
@@ -72,6 +80,9 @@ struct State {
     link: Option<Link>,
     /// No new worker before this (one could not be started, or one died).
     paused_until: Option<Instant>,
+    /// A worker is being started (without holding the lock: it may take a while on a
+    /// busy machine); jobs meanwhile are done on their own threads.
+    starting: bool,
 }
 
 /// The pipe to a running worker. Dropping it closes the worker's stdin, and the worker
@@ -79,6 +90,8 @@ struct State {
 struct Link {
     stdin: Arc<Mutex<ChildStdin>>,
     answers: Arc<Answers>,
+    /// Taken by the reader to reap it once it ended; killed from here when stuck.
+    child: Arc<Mutex<Option<Child>>>,
 }
 
 /// What the thread reading a worker's answers shares with the callers.
@@ -93,39 +106,50 @@ impl HashWorker {
     /// for it (`normal` hashes on the server's own threads). Started now, so that its
     /// first sign-in does not wait for it and what it could not lower is logged at
     /// start-up.
-    pub fn for_settings(priority: HashPriority, threads: usize) -> Option<HashWorker> {
+    pub fn for_settings(priority: HashPriority, threads: usize) -> Option<Arc<HashWorker>> {
         if priority == HashPriority::Normal
             || !THIS_BINARY_SERVES.load(Ordering::SeqCst)
             || !cfg!(target_os = "linux")
         {
             return None;
         }
-        let worker = HashWorker {
+        let worker = Arc::new(HashWorker {
             priority,
             threads: threads.max(1),
             next_id: AtomicU64::new(0),
             state: Mutex::new(State::default()),
-        };
-        let _ = worker.link();
+        });
+        // Off the caller's (async) thread; a sign-in before it is ready hashes itself.
+        let starting = Arc::downgrade(&worker);
+        let _ = std::thread::Builder::new()
+            .name("crust-hash-start".into())
+            .spawn(move || starting.upgrade().map(|w| w.link()));
         Some(worker)
     }
 
-    /// The running worker's pipe, starting one if none runs and none failed lately.
-    fn link(&self) -> Option<(Arc<Mutex<ChildStdin>>, Arc<Answers>)> {
-        let mut state = self.state.lock().ok()?;
-        if let Some(link) = &state.link {
-            if !link.answers.ended.load(Ordering::SeqCst) {
-                return Some((link.stdin.clone(), link.answers.clone()));
+    /// The running worker's pipe, starting one if none runs, none is being started and
+    /// none failed lately.
+    fn link(&self) -> Option<Linked> {
+        {
+            let mut state = self.state.lock().ok()?;
+            if let Some(link) = &state.link {
+                if !link.answers.ended.load(Ordering::SeqCst) {
+                    return Some(link.shared());
+                }
+                state.link = None;
+                state.paused_until = Some(Instant::now() + RESPAWN_PAUSE);
             }
-            state.link = None;
-            state.paused_until = Some(Instant::now() + RESPAWN_PAUSE);
+            if state.starting || state.paused_until.is_some_and(|t| Instant::now() < t) {
+                return None;
+            }
+            state.starting = true;
         }
-        if state.paused_until.is_some_and(|t| Instant::now() < t) {
-            return None;
-        }
-        match self.start() {
+        let started = self.start();
+        let mut state = self.state.lock().ok()?;
+        state.starting = false;
+        match started {
             Ok(link) => {
-                let shared = (link.stdin.clone(), link.answers.clone());
+                let shared = link.shared();
                 state.link = Some(link);
                 state.paused_until = None;
                 Some(shared)
@@ -140,31 +164,78 @@ impl HashWorker {
         }
     }
 
+    /// Ends a worker that left a job unanswered too long: no job goes to it any more,
+    /// and once killed its reader lets every waiting job go and reaps it.
+    fn end_stuck(linked: &Linked) {
+        tracing::error!(
+            "the password hashing process left a job unanswered for {} s: ended",
+            ANSWER_WITHIN.as_secs()
+        );
+        linked.answers.ended.store(true, Ordering::SeqCst);
+        if let Some(child) = linked.child.lock().ok().as_mut().and_then(|c| c.as_mut()) {
+            let _ = child.kill();
+        }
+    }
+
     fn start(&self) -> std::io::Result<Link> {
         let priority = match self.priority {
             HashPriority::Idle => "idle",
             HashPriority::Low => "low",
             HashPriority::Normal => "normal",
         };
-        let mut child = Command::new("/proc/self/exe")
+        let mut command = Command::new("/proc/self/exe");
+        command
             .args([SUBCOMMAND, priority, &self.threads.to_string()])
-            // It needs nothing of the server's environment, secrets included.
+            // It needs nothing of the server's environment, secrets included — but the
+            // binary may need its libraries' path to start at all.
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+            .stderr(Stdio::inherit());
+        if let Some(libraries) = std::env::var_os("LD_LIBRARY_PATH") {
+            command.env("LD_LIBRARY_PATH", libraries);
+        }
+        let mut child = command.spawn()?;
+        let greeted = Self::greet(&mut child);
+        let child = Arc::new(Mutex::new(Some(child)));
+        let reaped = || {
+            if let Some(mut child) = child.lock().ok().and_then(|mut c| c.take()) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        };
+        let (stdin, stdout) = match greeted {
+            Ok(pipes) => pipes,
+            Err(e) => {
+                reaped();
+                return Err(e);
+            }
+        };
+        let answers = Arc::new(Answers::default());
+        let (reading, reaping) = (answers.clone(), child.clone());
+        let reader = std::thread::Builder::new()
+            .name("crust-hash-answers".into())
+            .spawn(move || read_answers(stdout, &reaping, &reading));
+        if let Err(e) = reader {
+            reaped();
+            return Err(e);
+        }
+        Ok(Link {
+            stdin: Arc::new(Mutex::new(stdin)),
+            answers,
+            child,
+        })
+    }
+
+    /// The worker's pipes, once it has said it is ready (and what it could not lower).
+    fn greet(child: &mut Child) -> std::io::Result<(ChildStdin, BufReader<ChildStdout>)> {
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            let _ = child.kill();
-            let _ = child.wait();
             return Err(std::io::Error::other("the worker's pipes were not made"));
         };
         let mut stdout = BufReader::new(stdout);
         let mut hello = String::new();
         stdout.read_line(&mut hello)?;
         let Some(notes) = hello.trim_end().strip_prefix("ready") else {
-            let _ = child.kill();
-            let _ = child.wait();
             return Err(std::io::Error::other(format!(
                 "the worker did not say it was ready: {hello:?}"
             )));
@@ -172,22 +243,15 @@ impl HashWorker {
         if !notes.trim().is_empty() {
             tracing::warn!("password hashing process: {}", notes.trim());
         }
-        let answers = Arc::new(Answers::default());
-        let reading = answers.clone();
-        std::thread::Builder::new()
-            .name("crust-hash-answers".into())
-            .spawn(move || read_answers(stdout, child, &reading))?;
-        Ok(Link {
-            stdin: Arc::new(Mutex::new(stdin)),
-            answers,
-        })
+        Ok((stdin, stdout))
     }
 
     /// The worker's answer to `job`, or `None` when there is no worker to ask or it
     /// ended before answering (tried on a new one once).
     fn ask(&self, job: &str) -> Option<String> {
         for _ in 0..2 {
-            let (stdin, answers) = self.link()?;
+            let linked = self.link()?;
+            let (stdin, answers) = (&linked.stdin, &linked.answers);
             let id = self.next_id.fetch_add(1, Ordering::SeqCst);
             let (tell, answer) = mpsc::channel();
             answers.waiting.lock().ok()?.insert(id, tell);
@@ -206,11 +270,34 @@ impl HashWorker {
                 answers.ended.store(true, Ordering::SeqCst);
                 continue;
             }
-            if let Ok(text) = answer.recv() {
-                return Some(text);
+            match answer.recv_timeout(ANSWER_WITHIN) {
+                Ok(text) => return Some(text),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    answers.waiting.lock().ok()?.remove(&id);
+                    Self::end_stuck(&linked);
+                    return None;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {}
             }
         }
         None
+    }
+}
+
+/// What a job needs of the running worker, without holding the state's lock.
+struct Linked {
+    stdin: Arc<Mutex<ChildStdin>>,
+    answers: Arc<Answers>,
+    child: Arc<Mutex<Option<Child>>>,
+}
+
+impl Link {
+    fn shared(&self) -> Linked {
+        Linked {
+            stdin: self.stdin.clone(),
+            answers: self.answers.clone(),
+            child: self.child.clone(),
+        }
     }
 }
 
@@ -233,11 +320,15 @@ impl Bcrypt for HashWorker {
         if !fits_a_field(secret) {
             return InThisThread.hash(secret, cost);
         }
-        match self.ask(&format!("h {cost} {secret}")) {
-            Some(answer) => answer
-                .strip_prefix("ok ")
-                .map(str::to_owned)
-                .ok_or(HashError),
+        // Only a well-formed hash is taken; anything else is done here.
+        let made = self.ask(&format!("h {cost} {secret}")).and_then(|answer| {
+            answer
+                .strip_prefix("ok $2")
+                .filter(|rest| fits_a_field(rest))
+                .map(|rest| format!("$2{rest}"))
+        });
+        match made {
+            Some(hash) => Ok(hash),
             None => InThisThread.hash(secret, cost),
         }
     }
@@ -246,16 +337,19 @@ impl Bcrypt for HashWorker {
         if !fits_a_field(secret) || !fits_a_field(hash) {
             return InThisThread.verify(secret, hash);
         }
-        match self.ask(&format!("v {secret} {hash}")) {
-            Some(answer) => answer == "yes",
-            None => InThisThread.verify(secret, hash),
+        // Only `yes` or `no` is an answer: anything else is checked here, so that a
+        // worker's failure is never taken for a wrong password.
+        match self.ask(&format!("v {secret} {hash}")).as_deref() {
+            Some("yes") => true,
+            Some("no") => false,
+            _ => InThisThread.verify(secret, hash),
         }
     }
 }
 
 /// Hands each of the worker's answers to whoever waits for it; when the worker ends,
 /// says so, lets every waiting caller go (they hash on their own threads) and reaps it.
-fn read_answers(stdout: BufReader<ChildStdout>, mut child: Child, answers: &Answers) {
+fn read_answers(stdout: BufReader<ChildStdout>, child: &Mutex<Option<Child>>, answers: &Answers) {
     for line in stdout.lines() {
         let Ok(line) = line else { break };
         let Some((id, text)) = line.split_once(' ') else {
@@ -271,6 +365,9 @@ fn read_answers(stdout: BufReader<ChildStdout>, mut child: Child, answers: &Answ
     if let Ok(mut waiting) = answers.waiting.lock() {
         waiting.clear();
     }
+    let Some(mut child) = child.lock().ok().and_then(|mut c| c.take()) else {
+        return;
+    };
     let _ = child.kill();
     let status = child.wait();
     tracing::warn!(
@@ -282,8 +379,9 @@ fn read_answers(stdout: BufReader<ChildStdout>, mut child: Child, answers: &Answ
 /// The worker's end (`crust hash-worker <idle|low> <threads>`): steps aside (a session
 /// of its own, its autogroup and threads lowered), says `ready`, then answers jobs
 /// from stdin on `threads` threads until stdin closes — when the server has gone.
-pub fn serve_stdio(args: &[String]) -> std::io::Result<()> {
-    let priority = match args.get(2).map(String::as_str) {
+pub fn serve_stdio(args: &[OsString]) -> std::io::Result<()> {
+    let arg = |n: usize| args.get(n).and_then(|a| a.to_str());
+    let priority = match arg(2) {
         Some("idle") => HashPriority::Idle,
         Some("low") => HashPriority::Low,
         Some("normal") => HashPriority::Normal,
@@ -293,8 +391,7 @@ pub fn serve_stdio(args: &[String]) -> std::io::Result<()> {
             )))
         }
     };
-    let threads: usize = args
-        .get(3)
+    let threads: usize = arg(3)
         .and_then(|n| n.parse().ok())
         .filter(|n| (1..=256).contains(n))
         .ok_or_else(|| std::io::Error::other("a number of threads (1–256) is needed"))?;
@@ -317,7 +414,11 @@ pub fn serve_stdio(args: &[String]) -> std::io::Result<()> {
                     Err(_) => return,
                 };
                 let Ok(job) = job else { return };
-                let reply = answer(&job);
+                // A panic is an answer too (`err`), not a job left waiting.
+                let reply = std::panic::catch_unwind(|| answer(&job)).unwrap_or_else(|_| {
+                    let id = job.split(' ').next().unwrap_or_default();
+                    format!("{id} err")
+                });
                 let Ok(mut out) = out.lock() else { return };
                 if writeln!(out, "{reply}").and_then(|()| out.flush()).is_err() {
                     // The server has gone.

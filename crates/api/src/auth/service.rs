@@ -81,7 +81,7 @@ impl AuthService {
         if let Some(worker) =
             super::hash_worker::HashWorker::for_settings(config.auth.password_hash_priority, slots)
         {
-            hasher = hasher.with_bcrypt(Arc::new(worker));
+            hasher = hasher.with_bcrypt(worker);
         }
         Ok(AuthService {
             db,
