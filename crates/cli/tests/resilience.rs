@@ -469,22 +469,25 @@ async fn sigterm_lets_requests_in_flight_finish_and_refuses_new_connections() {
     );
 }
 
+/// A verified account with `TEST_PASSWORD`, hashed at bcrypt cost 10 (a check takes
+/// tens of milliseconds).
+fn verified_account_at_cost_10(url: &str, email: &str) {
+    let op = crust_dal::Operator::at_console();
+    let mut conn = crust_dal::establish(&op, url).unwrap();
+    let hash = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 10)
+        .unwrap()
+        .hash(TEST_PASSWORD)
+        .unwrap();
+    crust_dal::users::create_verified(&op, &mut conn, email, "Signs in", &hash).unwrap();
+}
+
 /// A sign-in storm cannot take the machine: at most CRUST_PASSWORD_HASH_CONCURRENCY
 /// password hashes run at once (the peak is read from /metrics), and a sign-in that
 /// cannot get a slot in time is told to retry instead of piling up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn password_hashing_is_bounded_under_a_sign_in_storm() {
     let db = TestDb::migrated().await;
-    {
-        let op = crust_dal::Operator::at_console();
-        let mut conn = crust_dal::establish(&op, &db.url).unwrap();
-        let hash = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 10)
-            .unwrap()
-            .hash(TEST_PASSWORD)
-            .unwrap();
-        crust_dal::users::create_verified(&op, &mut conn, "storm@example.test", "Storm", &hash)
-            .unwrap();
-    }
+    verified_account_at_cost_10(&db.url, "storm@example.test");
     let sign_in = |http: reqwest::Client, base: String| async move {
         login(&http, &base, "storm@example.test", TEST_PASSWORD).await
     };
@@ -626,16 +629,7 @@ fn thread_policies(pid: u32) -> Vec<u64> {
 async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_killed() {
     const SCHED_IDLE: u64 = 5;
     let db = TestDb::migrated().await;
-    {
-        let op = crust_dal::Operator::at_console();
-        let mut conn = crust_dal::establish(&op, &db.url).unwrap();
-        let hash = crust_dal::password::PasswordHasher::new(TEST_PEPPER, 10)
-            .unwrap()
-            .hash(TEST_PASSWORD)
-            .unwrap();
-        crust_dal::users::create_verified(&op, &mut conn, "worker@example.test", "W", &hash)
-            .unwrap();
-    }
+    verified_account_at_cost_10(&db.url, "worker@example.test");
     let settings = [
         // The stored hash's cost: a check costs tens of ms, which the worker's CPU
         // time shows, and no sign-in rehashes it at another cost.
