@@ -647,7 +647,12 @@ async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_
     })
     .await;
     let server_pid = server.0.id();
-    let worker = hash_worker_of(server_pid).expect("a hashing process beside the server");
+    // Started in the background at start-up.
+    wait_until("a hashing process", Duration::from_secs(10), async || {
+        hash_worker_of(server_pid).is_some()
+    })
+    .await;
+    let worker = hash_worker_of(server_pid).unwrap();
 
     let (server_stat, worker_stat) = (
         stat_fields(&format!("/proc/{server_pid}/stat")).unwrap(),
@@ -758,6 +763,12 @@ async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let replaced = replaced.unwrap();
+    // The killed worker was reaped by the server, not left a zombie.
+    assert!(
+        stat_fields(&format!("/proc/{worker}/stat")).is_none(),
+        "{:?}",
+        stat_fields(&format!("/proc/{worker}/stat"))
+    );
     let before = cpu_ticks(replaced);
     for _ in 0..3 {
         let (code, _, _) = login(&http, &base, "worker@example.test", password).await;

@@ -24,12 +24,15 @@
 //! `<id> v <secret> <hash>` → `<id> yes` or `<id> no`. The worker's first line is
 //! `ready`, then anything it could not lower, for the server's log.
 //!
-//! A worker that dies (killed, out of memory), or leaves a job unanswered for
-//! [`ANSWER_WITHIN`] (stopped, frozen), is ended and replaced for a later job, at most
-//! once every [`RESPAWN_PAUSE`]; its jobs, any answer it gives that is not one of the
-//! above, and every job while a worker is being started or cannot be, are done on the
-//! calling thread instead: a sign-in is neither refused nor counted as a wrong
-//! password because of the worker.
+//! A worker that dies (killed, out of memory), does not say `ready` within
+//! [`START_WITHIN`], or leaves a job unanswered for [`ANSWER_WITHIN`] (stopped, frozen),
+//! is ended, and another is started in the background for a later job, at most once
+//! every [`RESPAWN_PAUSE`]. Its jobs, any answer that is not one of the above (a hash
+//! must be a well-formed bcrypt hash of the cost asked), and every job while no worker
+//! is ready, are done on the calling thread instead: no sign-in is counted as a wrong
+//! password because of the worker. A worker that falls silent does hold its jobs'
+//! hashing slots until [`ANSWER_WITHIN`]; sign-ins that find no free slot meanwhile are
+//! told to retry (503), as in any storm.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -48,6 +51,9 @@ pub const SUBCOMMAND: &str = "hash-worker";
 
 /// How long after a worker could not be started, or died, before another is tried.
 pub const RESPAWN_PAUSE: Duration = Duration::from_secs(5);
+
+/// The longest a new worker may take to say `ready` before it is ended.
+pub const START_WITHIN: Duration = Duration::from_secs(10);
 
 /// The longest a job waits for the worker's answer. Far beyond a hash that is merely
 /// slow because the cores are busy (the sign-in waiting for it has long been told to
@@ -69,9 +75,14 @@ pub fn is_worker_invocation(args: &[OsString]) -> bool {
 
 /// The server's end: bcrypt done by the worker process.
 pub struct HashWorker {
+    next_id: AtomicU64,
+    shared: Arc<Shared>,
+}
+
+/// What the thread starting a worker shares with the callers.
+struct Shared {
     priority: HashPriority,
     threads: usize,
-    next_id: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -103,9 +114,8 @@ struct Answers {
 
 impl HashWorker {
     /// A worker for these settings, when this binary can be one and the priority asks
-    /// for it (`normal` hashes on the server's own threads). Started now, so that its
-    /// first sign-in does not wait for it and what it could not lower is logged at
-    /// start-up.
+    /// for it (`normal` hashes on the server's own threads). Started now, in the
+    /// background, so that what it could not lower is logged at start-up.
     pub fn for_settings(priority: HashPriority, threads: usize) -> Option<Arc<HashWorker>> {
         if priority == HashPriority::Normal
             || !THIS_BINARY_SERVES.load(Ordering::SeqCst)
@@ -113,55 +123,46 @@ impl HashWorker {
         {
             return None;
         }
-        let worker = Arc::new(HashWorker {
-            priority,
-            threads: threads.max(1),
+        let worker = HashWorker {
             next_id: AtomicU64::new(0),
-            state: Mutex::new(State::default()),
-        });
-        // Off the caller's (async) thread; a sign-in before it is ready hashes itself.
-        let starting = Arc::downgrade(&worker);
-        let _ = std::thread::Builder::new()
-            .name("crust-hash-start".into())
-            .spawn(move || starting.upgrade().map(|w| w.link()));
-        Some(worker)
+            shared: Arc::new(Shared {
+                priority,
+                threads: threads.max(1),
+                state: Mutex::new(State::default()),
+            }),
+        };
+        let _ = worker.link();
+        Some(Arc::new(worker))
     }
 
-    /// The running worker's pipe, starting one if none runs, none is being started and
-    /// none failed lately.
+    /// The running worker's pipe. When none runs, one is started in the background
+    /// (unless one is being started or one failed lately), and the caller hashes on its
+    /// own thread meanwhile: no job waits for a worker to start.
     fn link(&self) -> Option<Linked> {
-        {
-            let mut state = self.state.lock().ok()?;
-            if let Some(link) = &state.link {
-                if !link.answers.ended.load(Ordering::SeqCst) {
-                    return Some(link.shared());
-                }
-                state.link = None;
-                state.paused_until = Some(Instant::now() + RESPAWN_PAUSE);
+        let mut state = self.shared.state.lock().ok()?;
+        if let Some(link) = &state.link {
+            if !link.answers.ended.load(Ordering::SeqCst) {
+                return Some(link.shared());
             }
-            if state.starting || state.paused_until.is_some_and(|t| Instant::now() < t) {
-                return None;
-            }
-            state.starting = true;
+            state.link = None;
+            state.paused_until = Some(Instant::now() + RESPAWN_PAUSE);
         }
-        let started = self.start();
-        let mut state = self.state.lock().ok()?;
-        state.starting = false;
-        match started {
-            Ok(link) => {
-                let shared = link.shared();
-                state.link = Some(link);
-                state.paused_until = None;
-                Some(shared)
-            }
-            Err(e) => {
-                tracing::error!(
-                    "could not start the password hashing process ({e}); hashing on the server's threads for now"
-                );
-                state.paused_until = Some(Instant::now() + RESPAWN_PAUSE);
-                None
-            }
+        if state.starting || state.paused_until.is_some_and(|t| Instant::now() < t) {
+            return None;
         }
+        state.starting = true;
+        drop(state);
+        let shared = self.shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("crust-hash-start".into())
+            .spawn(move || shared.start_now());
+        if let Err(e) = spawned {
+            let mut state = self.shared.state.lock().ok()?;
+            state.starting = false;
+            state.paused_until = Some(Instant::now() + RESPAWN_PAUSE);
+            tracing::error!("could not start a thread to start the password hashing process: {e}");
+        }
+        None
     }
 
     /// Ends a worker that left a job unanswered too long: no job goes to it any more,
@@ -174,6 +175,40 @@ impl HashWorker {
         linked.answers.ended.store(true, Ordering::SeqCst);
         if let Some(child) = linked.child.lock().ok().as_mut().and_then(|c| c.as_mut()) {
             let _ = child.kill();
+        }
+    }
+}
+
+/// Says that no worker is being started any more when dropped — also by a panic.
+struct Starting<'a>(&'a Shared);
+
+impl Drop for Starting<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.0.state.lock() {
+            state.starting = false;
+        }
+    }
+}
+
+impl Shared {
+    /// Starts a worker (on a thread of its own: see [`HashWorker::link`]).
+    fn start_now(&self) {
+        let _starting = Starting(self);
+        let started = self.start();
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        match started {
+            Ok(link) => {
+                state.link = Some(link);
+                state.paused_until = None;
+            }
+            Err(e) => {
+                tracing::error!(
+                    "could not start the password hashing process ({e}); hashing on the server's threads for now"
+                );
+                state.paused_until = Some(Instant::now() + RESPAWN_PAUSE);
+            }
         }
     }
 
@@ -196,8 +231,22 @@ impl HashWorker {
             command.env("LD_LIBRARY_PATH", libraries);
         }
         let mut child = command.spawn()?;
-        let greeted = Self::greet(&mut child);
+        let pipes = (child.stdin.take(), child.stdout.take());
         let child = Arc::new(Mutex::new(Some(child)));
+        // A worker that does not say `ready` in time is killed, which ends the wait.
+        let (greeted_in_time, in_time) = mpsc::channel::<()>();
+        let watched = child.clone();
+        let _ = std::thread::Builder::new()
+            .name("crust-hash-watch".into())
+            .spawn(move || {
+                if in_time.recv_timeout(START_WITHIN) == Err(mpsc::RecvTimeoutError::Timeout) {
+                    if let Some(child) = watched.lock().ok().as_mut().and_then(|c| c.as_mut()) {
+                        let _ = child.kill();
+                    }
+                }
+            });
+        let greeted = Self::greet(pipes);
+        let _ = greeted_in_time.send(());
         let reaped = || {
             if let Some(mut child) = child.lock().ok().and_then(|mut c| c.take()) {
                 let _ = child.kill();
@@ -228,8 +277,10 @@ impl HashWorker {
     }
 
     /// The worker's pipes, once it has said it is ready (and what it could not lower).
-    fn greet(child: &mut Child) -> std::io::Result<(ChildStdin, BufReader<ChildStdout>)> {
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    fn greet(
+        pipes: (Option<ChildStdin>, Option<ChildStdout>),
+    ) -> std::io::Result<(ChildStdin, BufReader<ChildStdout>)> {
+        let (Some(stdin), Some(stdout)) = pipes else {
             return Err(std::io::Error::other("the worker's pipes were not made"));
         };
         let mut stdout = BufReader::new(stdout);
@@ -245,7 +296,26 @@ impl HashWorker {
         }
         Ok((stdin, stdout))
     }
+}
 
+/// What a job needs of the running worker, without holding the state's lock.
+struct Linked {
+    stdin: Arc<Mutex<ChildStdin>>,
+    answers: Arc<Answers>,
+    child: Arc<Mutex<Option<Child>>>,
+}
+
+impl Link {
+    fn shared(&self) -> Linked {
+        Linked {
+            stdin: self.stdin.clone(),
+            answers: self.answers.clone(),
+            child: self.child.clone(),
+        }
+    }
+}
+
+impl HashWorker {
     /// The worker's answer to `job`, or `None` when there is no worker to ask or it
     /// ended before answering (tried on a new one once).
     fn ask(&self, job: &str) -> Option<String> {
@@ -274,7 +344,7 @@ impl HashWorker {
                 Ok(text) => return Some(text),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     answers.waiting.lock().ok()?.remove(&id);
-                    Self::end_stuck(&linked);
+                    HashWorker::end_stuck(&linked);
                     return None;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {}
@@ -284,29 +354,30 @@ impl HashWorker {
     }
 }
 
-/// What a job needs of the running worker, without holding the state's lock.
-struct Linked {
-    stdin: Arc<Mutex<ChildStdin>>,
-    answers: Arc<Answers>,
-    child: Arc<Mutex<Option<Child>>>,
-}
-
-impl Link {
-    fn shared(&self) -> Linked {
-        Linked {
-            stdin: self.stdin.clone(),
-            answers: self.answers.clone(),
-            child: self.child.clone(),
+impl Drop for HashWorker {
+    fn drop(&mut self) {
+        // Closing its stdin ends the worker; its reader thread reaps it.
+        if let Ok(mut state) = self.shared.state.lock() {
+            state.link = None;
         }
     }
 }
 
-impl Drop for HashWorker {
-    fn drop(&mut self) {
-        // Closing its stdin ends the worker; its reader thread reaps it.
-        if let Ok(mut state) = self.state.lock() {
-            state.link = None;
+/// `$2b$<cost>$` and 53 characters of bcrypt's alphabet (salt and hash): what a hash
+/// made at `cost` looks like. Anything else from the worker is not stored.
+fn is_bcrypt_hash_of_cost(hash: &str, cost: u32) -> bool {
+    let fields: Vec<&str> = hash.split('$').collect();
+    match fields.as_slice() {
+        ["", version, made_at, rest] => {
+            matches!(*version, "2a" | "2b" | "2x" | "2y")
+                && made_at.len() == 2
+                && made_at.parse::<u32>().ok() == Some(cost)
+                && rest.len() == 53
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
         }
+        _ => false,
     }
 }
 
@@ -323,9 +394,9 @@ impl Bcrypt for HashWorker {
         // Only a well-formed hash is taken; anything else is done here.
         let made = self.ask(&format!("h {cost} {secret}")).and_then(|answer| {
             answer
-                .strip_prefix("ok $2")
-                .filter(|rest| fits_a_field(rest))
-                .map(|rest| format!("$2{rest}"))
+                .strip_prefix("ok ")
+                .filter(|hash| is_bcrypt_hash_of_cost(hash, cost))
+                .map(str::to_owned)
         });
         match made {
             Some(hash) => Ok(hash),
@@ -525,6 +596,27 @@ mod tests {
         ] {
             assert!(answer(&bad).ends_with(" err"), "{bad:?}: {}", answer(&bad));
         }
+    }
+
+    #[test]
+    fn only_a_bcrypt_hash_of_the_cost_asked_is_taken_from_the_worker() {
+        let made = InThisThread.hash("c2VjcmV0", 4).unwrap();
+        assert!(is_bcrypt_hash_of_cost(&made, 4), "{made}");
+        assert!(!is_bcrypt_hash_of_cost(&made, 5));
+        for bad in [
+            "",
+            "$2b$04$",
+            "$2b$04$short",
+            "$3b$04$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234",
+            "$2b$4$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz012345",
+            "$2b$04$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz0123!",
+            "$2b$04$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz0123$",
+        ] {
+            assert!(!is_bcrypt_hash_of_cost(bad, 4), "{bad:?}");
+        }
+        let good = "$2b$04$abcdefghijklmnopqrstuvabcdefghijklmnopqrstuvwxyz01234";
+        assert_eq!(good.len(), 60);
+        assert!(is_bcrypt_hash_of_cost(good, 4));
     }
 
     #[test]
