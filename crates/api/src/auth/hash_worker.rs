@@ -96,8 +96,10 @@ struct State {
     starting: bool,
 }
 
-/// The pipe to a running worker. Dropping it closes the worker's stdin, and the worker
-/// ends (the thread reading its answers then reaps it).
+/// The pipe to a running worker; a job holds a clone while it waits, so the state's
+/// lock is not held. Once the last clone is dropped, the worker's stdin closes and the
+/// worker ends (the thread reading its answers then reaps it).
+#[derive(Clone)]
 struct Link {
     stdin: Arc<Mutex<ChildStdin>>,
     answers: Arc<Answers>,
@@ -138,11 +140,11 @@ impl HashWorker {
     /// The running worker's pipe. When none runs, one is started in the background
     /// (unless one is being started or one failed lately), and the caller hashes on its
     /// own thread meanwhile: no job waits for a worker to start.
-    fn link(&self) -> Option<Linked> {
+    fn link(&self) -> Option<Link> {
         let mut state = self.shared.state.lock().ok()?;
         if let Some(link) = &state.link {
             if !link.answers.ended.load(Ordering::SeqCst) {
-                return Some(link.shared());
+                return Some(link.clone());
             }
             state.link = None;
             state.paused_until = Some(Instant::now() + RESPAWN_PAUSE);
@@ -167,7 +169,7 @@ impl HashWorker {
 
     /// Ends a worker that left a job unanswered too long: no job goes to it any more,
     /// and once killed its reader lets every waiting job go and reaps it.
-    fn end_stuck(linked: &Linked) {
+    fn end_stuck(linked: &Link) {
         tracing::error!(
             "the password hashing process left a job unanswered for {} s: ended",
             ANSWER_WITHIN.as_secs()
@@ -295,23 +297,6 @@ impl Shared {
             tracing::warn!("password hashing process: {}", notes.trim());
         }
         Ok((stdin, stdout))
-    }
-}
-
-/// What a job needs of the running worker, without holding the state's lock.
-struct Linked {
-    stdin: Arc<Mutex<ChildStdin>>,
-    answers: Arc<Answers>,
-    child: Arc<Mutex<Option<Child>>>,
-}
-
-impl Link {
-    fn shared(&self) -> Linked {
-        Linked {
-            stdin: self.stdin.clone(),
-            answers: self.answers.clone(),
-            child: self.child.clone(),
-        }
     }
 }
 
