@@ -622,9 +622,9 @@ fn thread_policies(pid: u32) -> Vec<u64> {
 /// sessions before threads, so a hashing thread inside the server's session took time
 /// from PostgreSQL): a session and autogroup of its own at nice 19, every thread at
 /// SCHED_IDLE. Right and wrong passwords are told apart through it, also when many run
-/// at once; a changed password is hashed by it; killed, it is replaced and no sign-in
-/// fails meanwhile; it ends with the server. At `normal` priority the server hashes on
-/// threads of its own.
+/// at once, and an unknown email takes as long as a wrong password; a changed password
+/// is hashed by it; killed, it is replaced and no sign-in fails meanwhile; it ends with
+/// the server. At `normal` priority the server hashes on threads of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_killed() {
     const SCHED_IDLE: u64 = 5;
@@ -689,6 +689,27 @@ async fn password_hashes_run_in_a_process_that_steps_aside_and_is_replaced_when_
     assert!(
         used >= 5,
         "six bcrypt-10 checks in the worker: {used} ticks"
+    );
+
+    // An unknown email costs what a wrong password does through the worker too (the
+    // dummy check goes the same way): alternated, medians of 7.
+    let (mut t_unknown, mut t_wrong) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let t = Instant::now();
+        login(&http, &base, "nobody@example.test", "not the password").await;
+        t_unknown.push(t.elapsed());
+        let t = Instant::now();
+        login(&http, &base, "worker@example.test", "not the password").await;
+        t_wrong.push(t.elapsed());
+    }
+    t_unknown.sort();
+    t_wrong.sort();
+    let ratio = t_unknown[3].as_secs_f64() / t_wrong[3].as_secs_f64();
+    assert!(
+        (0.4..2.5).contains(&ratio),
+        "unknown {:?} vs wrong password {:?}",
+        t_unknown[3],
+        t_wrong[3]
     );
 
     // Many at once, right and wrong interleaved: each is answered as its password says.

@@ -215,11 +215,7 @@ impl Shared {
     }
 
     fn start(&self) -> std::io::Result<Link> {
-        let priority = match self.priority {
-            HashPriority::Idle => "idle",
-            HashPriority::Low => "low",
-            HashPriority::Normal => "normal",
-        };
+        let priority = self.priority.name();
         let mut command = Command::new("/proc/self/exe");
         command
             .args([SUBCOMMAND, priority, &self.threads.to_string()])
@@ -437,16 +433,11 @@ fn read_answers(stdout: BufReader<ChildStdout>, child: &Mutex<Option<Child>>, an
 /// from stdin on `threads` threads until stdin closes — when the server has gone.
 pub fn serve_stdio(args: &[OsString]) -> std::io::Result<()> {
     let arg = |n: usize| args.get(n).and_then(|a| a.to_str());
-    let priority = match arg(2) {
-        Some("idle") => HashPriority::Idle,
-        Some("low") => HashPriority::Low,
-        Some("normal") => HashPriority::Normal,
-        other => {
-            return Err(std::io::Error::other(format!(
-                "`{SUBCOMMAND}` is started by `crust serve`, with a priority (idle, low, normal), not {other:?}"
-            )))
-        }
-    };
+    let priority = HashPriority::named(arg(2).unwrap_or_default()).map_err(|e| {
+        std::io::Error::other(format!(
+            "`{SUBCOMMAND}` is started by `crust serve`, with a priority: {e}"
+        ))
+    })?;
     let threads: usize = arg(3)
         .and_then(|n| n.parse().ok())
         .filter(|n| (1..=256).contains(n))
@@ -462,8 +453,8 @@ pub fn serve_stdio(args: &[OsString]) -> std::io::Result<()> {
     let queue = Arc::new(Mutex::new(queue));
     for _ in 0..threads {
         let (queue, out) = (queue.clone(), out.clone());
+        // Each thread is scheduled as the one that starts it (`step_aside`).
         std::thread::spawn(move || {
-            let _ = super::hashing::lower_this_threads_priority(priority);
             loop {
                 let job = match queue.lock() {
                     Ok(queue) => queue.recv(),

@@ -137,13 +137,27 @@ pub enum HashPriority {
     Idle,
 }
 
+impl HashPriority {
+    /// As `CRUST_PASSWORD_HASH_PRIORITY` spells it (and the hash worker's argument).
+    pub fn name(self) -> &'static str {
+        match self {
+            HashPriority::Normal => "normal",
+            HashPriority::Low => "low",
+            HashPriority::Idle => "idle",
+        }
+    }
+
+    /// The priority named `text` (see [`HashPriority::name`]).
+    pub fn named(text: &str) -> Result<Self, String> {
+        [HashPriority::Normal, HashPriority::Low, HashPriority::Idle]
+            .into_iter()
+            .find(|p| p.name() == text)
+            .ok_or_else(|| format!("`{text}` is not one of idle, low, normal"))
+    }
+}
+
 impl super::setting::Value for HashPriority {
     fn parse(text: &str) -> Result<Self, String> {
-        match text {
-            "normal" => Ok(HashPriority::Normal),
-            "low" => Ok(HashPriority::Low),
-            "idle" => Ok(HashPriority::Idle),
-            other => Err(format!("`{other}` is not one of idle, low, normal")),
-        }
+        HashPriority::named(text)
     }
 }
