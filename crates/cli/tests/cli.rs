@@ -529,7 +529,9 @@ fn bench_prints_its_report() {
     ] {
         assert!(stdout.contains(column), "{column}: {stdout}");
     }
-    // Two read scenarios at each number of clients, each against its ceiling.
+    // Two read scenarios at each number of clients, each against its ceiling, the two
+    // taking turns.
+    assert!(stdout.contains("taking turns of"), "{stdout}");
     let rows: Vec<Vec<&str>> = stdout
         .lines()
         .filter(|l| l.starts_with("project:") || l.starts_with("board:"))
@@ -563,7 +565,7 @@ fn bench_prints_its_report() {
         .lines()
         .find(|l| l.starts_with("server memory (RSS):"))
         .unwrap_or_else(|| panic!("{stdout}"));
-    assert_eq!(memory.matches(" MiB").count(), 3, "{memory}");
+    assert_eq!(memory.matches(" MiB").count(), 4, "{memory}");
     let storm = stdout
         .lines()
         .find(|l| l.starts_with("sign-in storm:"))
