@@ -751,3 +751,46 @@ async fn operations_take_turns_and_only_sign_ins_skip_them() {
         "a decoy sign-in let a read skip the queue: {decoy:?} {slow:?}"
     );
 }
+
+/// Work waiting for a pooled connection waits as a parked task, not as a parked
+/// thread: twenty queries behind a pool of one take turns on a thread or two, where
+/// each waiter used to hold a blocking thread of its own in the pool's checkout.
+#[test]
+fn work_waiting_for_a_connection_holds_no_thread() {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let test_db = crust_e2e::TestDb::migrated().await;
+        let db = crust_api::db::Db::new(crust_dal::build_pool(
+            &test_db.url,
+            &crust_dal::PoolSettings {
+                max_size: 1,
+                checkout_timeout: Duration::from_secs(20),
+                statement_timeout: Duration::from_secs(5),
+                role: None,
+            },
+        ));
+        let threads = Arc::new(Mutex::new(HashSet::new()));
+        let runs = (0..20).map(|_| {
+            let threads = threads.clone();
+            db.run(move |conn| {
+                use diesel::RunQueryDsl;
+                threads.lock().unwrap().insert(std::thread::current().id());
+                diesel::sql_query("SELECT pg_sleep(0.02)").execute(conn)?;
+                Ok(())
+            })
+        });
+        for done in futures_util::future::join_all(runs).await {
+            assert!(done.is_ok());
+        }
+        let threads = threads.lock().unwrap().len();
+        assert!(
+            (1..=3).contains(&threads),
+            "twenty waiters used {threads} threads"
+        );
+    });
+}
