@@ -7,6 +7,8 @@
 //! not told. A change comes with a snapshot of the task's own fields, read at that
 //! moment; anything beyond (assignees, comments) is fetched with a query.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, SimpleObject, Subscription, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use crust_domain::{BoxId, ProjectId, SliceId, TaskId};
@@ -188,7 +190,7 @@ fn changes(
 /// What `caller` may be told of `change`, read as they are now; `None` for nothing.
 /// Only "not yours to see" is silence: a failure to find out (the database busy or
 /// away) is told as MISSED, so the receiver fetches again rather than miss a change.
-async fn told(caller: &LiveCaller, db: &Db, change: Change) -> Option<TaskChange> {
+async fn told(caller: &LiveCaller, db: &Db, change: Arc<Change>) -> Option<TaskChange> {
     let missed = || {
         Some(TaskChange {
             kind: ChangeKind::Missed,

@@ -3,7 +3,7 @@
 //! It ends when the instance's hub is dropped; a lost connection is opened again, and
 //! subscribers are told they missed changes.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crust_dal::live::Listener;
@@ -54,7 +54,7 @@ fn run(hub: Weak<Inner>) {
                     for payload in payloads {
                         match serde_json::from_str::<Change>(&payload) {
                             // No receiver is fine: nobody follows anything yet.
-                            Ok(change) => drop(h.sender.send(Received::Change(change))),
+                            Ok(change) => drop(h.sender.send(Received::Change(Arc::new(change)))),
                             Err(e) => {
                                 tracing::error!(error = %e, "live changes: unreadable payload")
                             }
