@@ -4,6 +4,12 @@
 //! idle for a whole second after running anything, `malloc_trim` returns the free
 //! memory of every arena to the system (a few milliseconds, and only after work).
 //!
+//! `malloc_trim` does not reach the free top of a thread's arena, which glibc keeps up
+//! to a trim threshold it raises as large blocks come and go. Fixing both thresholds at
+//! 128 KiB (mallopt) was measured in the seventh session: 51 MiB idle after load
+//! against 56–58, but attachment downloads a third slower (their 64 KiB chunks, freed
+//! onto the top, had it trimmed and faulted in again each time); not kept.
+//!
 //! The peak itself is bounded by `CRUST_GRAPHQL_CONCURRENCY`. (mimalloc was tried in
 //! glibc's place: no measurable gain in CPU, and twice the memory at the peak — the
 //! README's performance section has the figures.)

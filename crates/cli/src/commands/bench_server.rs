@@ -106,6 +106,12 @@ impl Server {
         status_kib(self.pid(), "VmRSS:").map(|k| k as f64 / 1024.0)
     }
 
+    /// Of the resident memory, what is mapped from files (the program's code and its
+    /// libraries: clean pages the kernel can drop and read again), in MiB.
+    pub fn file_backed_mib(&self) -> Option<f64> {
+        status_kib(self.pid(), "RssFile:").map(|k| k as f64 / 1024.0)
+    }
+
     /// The most resident memory since start or the last [`Server::reset_peak`], in MiB.
     pub fn peak_mib(&self) -> Option<f64> {
         status_kib(self.pid(), "VmHWM:").map(|k| k as f64 / 1024.0)
@@ -136,7 +142,7 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some(ticks as f64 / clock_ticks_per_second())
 }
 
-/// `VmRSS` or `VmHWM` of process `pid`, in KiB (Linux).
+/// A KiB field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, `RssFile` …) (Linux).
 pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
