@@ -66,7 +66,8 @@ impl Db {
         let pool = self.pool.clone();
         let counter = self.sql.clone();
         tokio::task::spawn_blocking(move || {
-            // The turn is given back when the connection is: both at the end of `f`.
+            // Dropped last: the connection is back in the pool before the turn is
+            // handed on, so the next turn finds it there.
             let _turn = turn;
             let left = pool.connection_timeout().saturating_sub(started.elapsed());
             let mut conn = pool.get_timeout(left)?;
