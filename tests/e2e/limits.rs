@@ -478,24 +478,6 @@ async fn a_slow_client_is_dropped() {
     );
 }
 
-/// Holds a lock on `table` in another connection for `hold`, from a thread.
-fn lock_table(app: &TestApp, table: &'static str, hold: Duration) -> std::thread::JoinHandle<()> {
-    use diesel::connection::SimpleConnection;
-    let mut conn = app.db.connect();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        conn.batch_execute(&format!(
-            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;"
-        ))
-        .unwrap();
-        tx.send(()).unwrap();
-        std::thread::sleep(hold);
-        conn.batch_execute("ROLLBACK").unwrap();
-    });
-    rx.recv().unwrap();
-    handle
-}
-
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_quickly() {
     let app = TestApp::start_with(|c| {
@@ -505,7 +487,7 @@ async fn an_exhausted_pool_answers_503_quickly() {
     })
     .await;
     let user = app.user("pool").await;
-    let held = lock_table(&app, "sessions", Duration::from_secs(3));
+    let held = app.lock_table("sessions", Duration::from_secs(3));
     // The first request takes the only connection and waits on the lock …
     let first = app.gql(Some(&user.access), "{ me { id } }", json!({}));
     let second = async {
@@ -553,7 +535,7 @@ async fn a_request_past_its_deadline_is_stopped() {
     .await;
     let user = app.user("slow").await;
     let org = app.create_org(&user, "Org").await;
-    let held = lock_table(&app, "projects", Duration::from_secs(3));
+    let held = app.lock_table("projects", Duration::from_secs(3));
     let started = Instant::now();
     let res = app
         .http

@@ -19,6 +19,7 @@ pub mod scenario;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
+use std::time::Duration;
 
 use crust_api::config::{Config, Secret, Source};
 use crust_api::RunningServer;
@@ -172,6 +173,25 @@ impl TestApp {
         change(&mut self.config);
         self.config.validate().unwrap();
         self.launch();
+    }
+
+    /// Holds a lock on `table` in a connection of its own for `hold`, from a thread;
+    /// returns once the lock is taken.
+    pub fn lock_table(&self, table: &'static str, hold: Duration) -> std::thread::JoinHandle<()> {
+        use diesel::connection::SimpleConnection;
+        let mut conn = self.db.connect();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let handle = std::thread::spawn(move || {
+            conn.batch_execute(&format!(
+                "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;"
+            ))
+            .unwrap();
+            tx.send(()).unwrap();
+            std::thread::sleep(hold);
+            conn.batch_execute("ROLLBACK").unwrap();
+        });
+        rx.recv().unwrap();
+        handle
     }
 
     pub fn url(&self, path: &str) -> String {
