@@ -72,6 +72,18 @@ impl Socket {
         }
     }
 
+    /// The close frame, if one comes (or came) before the socket is quiet for `quiet`;
+    /// messages on the way are passed over.
+    async fn closed_within(&mut self, quiet: Duration) -> Option<(u16, String)> {
+        loop {
+            match self.next_within(quiet).await {
+                Got::Closed(code, reason) => return Some((code, reason)),
+                Got::Message(_) => continue,
+                Got::Nothing => return None,
+            }
+        }
+    }
+
     async fn next(&mut self) -> Value {
         match self.next_within(Duration::from_secs(10)).await {
             Got::Message(m) => m,
@@ -390,6 +402,66 @@ async fn the_socket_closes_with_4403_when_the_session_ends() {
         .subscribe("1", BOARD, json!({ "b": w.box_id() }))
         .await;
     assert_eq!(socket.closed().await.0, 4401);
+}
+
+/// A busy database says nothing of a session. With the sessions table locked and a
+/// pool of one, every session recheck fails: the one holding the only connection when
+/// its statement is cut (400 ms), the others finding no connection in time (500 ms).
+/// The sockets stay open (they used to be closed with 4403, "session ended"); once the
+/// database answers again, an ended session still closes its socket.
+#[tokio::test]
+async fn a_busy_database_does_not_end_live_sessions() {
+    let app = TestApp::start_with(|c| {
+        c.graphql.ws_recheck_ms = 200;
+        c.database.pool_size = 1;
+        c.database.checkout_timeout_ms = 500;
+        c.database.statement_timeout_ms = 400;
+    })
+    .await;
+    let (ann, ben) = (app.user("Ann").await, app.user("Ben").await);
+    let mut sockets = [
+        signed_in(&app.base, &ann).await,
+        signed_in(&app.base, &ben).await,
+    ];
+    let held = app.lock_table("sessions", Duration::from_millis(2500));
+    // The lock and a second after it: rechecks run every 200 ms meanwhile.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    for socket in &mut sockets {
+        if let Some((code, reason)) = socket.closed_within(Duration::from_millis(200)).await {
+            panic!("closed while the database was busy: {code} {reason}");
+        }
+    }
+    held.join().unwrap();
+    app.ok(&ann, "mutation { logout { revoked } }", json!({}))
+        .await;
+    let (code, reason) = sockets[0].closed().await;
+    assert_eq!(code, 4403, "{reason}");
+    assert!(matches!(
+        sockets[1].next_within(Duration::from_millis(600)).await,
+        Got::Nothing
+    ));
+
+    // Not for long, though: a socket whose session goes unchecked for 15 rechecks (3 s
+    // here) closes with 1013, "try again later", never with 4403; and a socket opened
+    // meanwhile is told the same at connection_init, not that its token was refused.
+    let cy = app.user("Cy").await;
+    sockets[0] = signed_in(&app.base, &cy).await;
+    let held = app.lock_table("sessions", Duration::from_secs(5));
+    let mut late = open(&app.base, None).await.unwrap();
+    late.send(json!({ "type": "connection_init", "payload": { "accessToken": cy.access } }))
+        .await;
+    let (code, reason) = late.closed().await;
+    assert_eq!(code, 1013, "{reason}");
+    assert!(reason.contains("Try again later"), "{reason}");
+    held.join().unwrap();
+    let mut closed = Vec::new();
+    for socket in &mut sockets {
+        if let Some((code, reason)) = socket.closed_within(Duration::from_millis(500)).await {
+            assert_eq!(code, 1013, "{reason}");
+            closed.push(code);
+        }
+    }
+    assert_eq!(closed, [1013, 1013]);
 }
 
 #[tokio::test]

@@ -39,6 +39,11 @@ const PROTOCOL: &str = "graphql-transport-ws";
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a message may wait for a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rechecks in a row (their interval's worth of time each) that may fail on the
+/// database before the socket closes with 1013: 30 s at the default 2 s.
+const UNCHECKED_RECHECKS: u64 = 15;
+/// Why a socket closes (or is refused) when its session cannot be checked.
+const CANNOT_CHECK: &str = "Try again later: the session cannot be checked just now (the server is busy); reconnect shortly";
 
 pub async fn socket(
     state: web::Data<AppState>,
@@ -179,7 +184,14 @@ impl Connection {
         }
         let mut active: HashSet<String> = HashSet::new();
         let mut recheck = tokio::time::interval(Duration::from_millis(limits.ws_recheck_ms));
+        // A check that outlasts the interval (a busy database) is not followed by a
+        // burst of the ones it missed.
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         recheck.tick().await;
+        // Since when the session could not be checked (the database busy or away).
+        let mut unchecked_since: Option<Instant> = None;
+        let unchecked_for_long =
+            Duration::from_millis(limits.ws_recheck_ms.saturating_mul(UNCHECKED_RECHECKS));
         let mut window = (Instant::now(), 0usize);
         loop {
             tokio::select! {
@@ -236,11 +248,25 @@ impl Connection {
                     }
                 }
                 _ = recheck.tick() => {
-                    if live.now().await.is_err() {
-                        return Close::new(
-                            4403,
-                            "Forbidden: the session ended (signed out, deactivated, or the access token expired); connect again with a fresh token",
-                        );
+                    match live.now().await {
+                        Ok(_) => unchecked_since = None,
+                        // A busy or unreachable database says nothing of the session:
+                        // ask again at the next tick (meanwhile every change is checked
+                        // as the caller anyway, and told as MISSED when that fails) —
+                        // but not for long: a session that ended in the meantime must
+                        // not keep its socket.
+                        Err(ApiError::Unavailable | ApiError::Internal(_)) => {
+                            let since = *unchecked_since.get_or_insert_with(Instant::now);
+                            if since.elapsed() >= unchecked_for_long {
+                                return Close::new(1013, CANNOT_CHECK);
+                            }
+                        }
+                        Err(_) => {
+                            return Close::new(
+                                4403,
+                                "Forbidden: the session ended (signed out, deactivated, or the access token expired); connect again with a fresh token",
+                            );
+                        }
                     }
                 }
             }
@@ -302,6 +328,10 @@ impl Connection {
                     };
                     return match live.now().await {
                         Ok(caller) => Ok(((live, caller), text.to_string())),
+                        // Not the token's fault: reconnecting later may succeed.
+                        Err(ApiError::Unavailable | ApiError::Internal(_)) => {
+                            Err(Close::new(1013, CANNOT_CHECK))
+                        }
                         Err(e) => {
                             tracing::info!(reason = %e.message(), "live connection refused at connection_init");
                             Err(Close::new(
