@@ -39,8 +39,8 @@ const PROTOCOL: &str = "graphql-transport-ws";
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a message may wait for a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
-/// Rechecks in a row (their interval's worth of time each) that may fail on the
-/// database before the socket closes with 1013: 30 s at the default 2 s.
+/// How long, in recheck intervals, a session may go unchecked (its checks failing on
+/// the database) before its socket closes with 1013: 30 s at the default 2 s.
 const UNCHECKED_RECHECKS: u64 = 15;
 /// Why a socket closes (or is refused) when its session cannot be checked.
 const CANNOT_CHECK: &str = "Try again later: the session cannot be checked just now (the server is busy); reconnect shortly";
