@@ -90,11 +90,9 @@ impl Db {
             Ok(Ok(turn)) => Ok(turn),
             // The semaphore is never closed.
             Ok(Err(closed)) => Err(ApiError::internal(format!("database turns: {closed}"))),
-            Err(_) => {
-                crate::metrics::metrics().db_unavailable.inc();
-                tracing::warn!(waited = ?wait, "database connection unavailable");
-                Err(ApiError::Unavailable)
-            }
+            Err(_) => Err(ApiError::database_unavailable(format_args!(
+                "no turn within {wait:?}"
+            ))),
         }
     }
 }

@@ -21,6 +21,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// No pooled connection came free in time: counted, logged, answered 503.
+    pub fn database_unavailable(cause: impl std::fmt::Display) -> Self {
+        crate::metrics::metrics().db_unavailable.inc();
+        tracing::warn!(error = %cause, "database connection unavailable");
+        ApiError::Unavailable
+    }
+
     pub fn internal(cause: impl Into<String>) -> Self {
         ApiError::Internal(cause.into())
     }
@@ -63,11 +70,7 @@ impl From<DalError> for ApiError {
             DalError::Forbidden(m) => ApiError::Forbidden(m),
             DalError::Invalid(m) => ApiError::BadUserInput(m),
             DalError::Conflict(m) => ApiError::Conflict(m),
-            DalError::Pool(e) => {
-                crate::metrics::metrics().db_unavailable.inc();
-                tracing::warn!(error = %e, "database connection unavailable");
-                ApiError::Unavailable
-            }
+            DalError::Pool(e) => ApiError::database_unavailable(e),
             DalError::Unavailable(e) => {
                 crate::metrics::metrics().db_unavailable.inc();
                 tracing::warn!(error = %e, "database connection lost");

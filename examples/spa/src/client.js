@@ -16,7 +16,8 @@ export const liveClient = createClient({
   url: wsUrl,
   // Asked again at every reconnection: the server closes the socket (4403) when the
   // session ends or the token expires; a token refreshed if need be opens the next one,
-  // and without a session there is nothing to reconnect.
+  // and without a session there is nothing to reconnect. A 1013 (the server could not
+  // check the session, its database busy) is retried the same way, with back-off.
   connectionParams: async () => ({ accessToken: await freshToken() }),
   shouldRetry: () => current() !== null,
   retryAttempts: 5,

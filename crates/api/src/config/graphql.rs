@@ -88,7 +88,7 @@ settings! {
             env: "CRUST_WS_RECHECK_MS",
             default: Is("2000"),
             range: 100..=60_000,
-            doc: "How often a live connection's session is checked again: within this time of a logout, a deactivation or the access token's expiry the socket closes with 4403.",
+            doc: "How often a live connection's session is checked again: within this time of a logout, a deactivation or the access token's expiry the socket closes with 4403. A check the database cannot answer is tried again; after 15 times this without an answer the socket closes with 1013 (try again later).",
         },
         pub trusted_documents: Option<std::path::PathBuf> {
             env: "CRUST_TRUSTED_DOCUMENTS",

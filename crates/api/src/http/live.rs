@@ -42,6 +42,12 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long, in recheck intervals, a session may go unchecked (its checks failing on
 /// the database) before its socket closes with 1013: 30 s at the default 2 s.
 const UNCHECKED_RECHECKS: u64 = 15;
+/// Did checking the session fail on the database (busy or away) rather than answer?
+/// Expired and malformed tokens are refused before any database work.
+fn could_not_check(error: &ApiError) -> bool {
+    matches!(error, ApiError::Unavailable | ApiError::Internal(_))
+}
+
 /// Why a socket closes (or is refused) when its session cannot be checked.
 const CANNOT_CHECK: &str = "Try again later: the session cannot be checked just now (the server is busy); reconnect shortly";
 
@@ -255,7 +261,7 @@ impl Connection {
                         // as the caller anyway, and told as MISSED when that fails) —
                         // but not for long: a session that ended in the meantime must
                         // not keep its socket.
-                        Err(ApiError::Unavailable | ApiError::Internal(_)) => {
+                        Err(e) if could_not_check(&e) => {
                             let since = *unchecked_since.get_or_insert_with(Instant::now);
                             if since.elapsed() >= unchecked_for_long {
                                 return Close::new(1013, CANNOT_CHECK);
@@ -329,9 +335,7 @@ impl Connection {
                     return match live.now().await {
                         Ok(caller) => Ok(((live, caller), text.to_string())),
                         // Not the token's fault: reconnecting later may succeed.
-                        Err(ApiError::Unavailable | ApiError::Internal(_)) => {
-                            Err(Close::new(1013, CANNOT_CHECK))
-                        }
+                        Err(e) if could_not_check(&e) => Err(Close::new(1013, CANNOT_CHECK)),
                         Err(e) => {
                             tracing::info!(reason = %e.message(), "live connection refused at connection_init");
                             Err(Close::new(
