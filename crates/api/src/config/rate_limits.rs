@@ -10,7 +10,7 @@ settings! {
             env: "CRUST_RATE_LIMIT_USER_PER_HOUR",
             default: Is("5000"),
             range: 1..,
-            doc: "Requests per signed-in user per hour (Linear's figure), with a burst of a twentieth (5–500).",
+            doc: "Requests per signed-in user per hour (Linear's figure), with a burst of a twentieth (5–500, and at least a second's allowance).",
         },
         pub anonymous_per_hour: u32 {
             env: "CRUST_RATE_LIMIT_ANONYMOUS_PER_HOUR",
