@@ -4,7 +4,8 @@
 //!
 //! A board's column of thousands of cards was read four times per request (the box's
 //! count and the rollups of the box, its slice and its project); the API's loaders run
-//! this pass when a project's progress is asked and answer the levels below from it.
+//! this pass when a project's progress is asked and answer the levels below from it,
+//! empty boxes and slices included.
 
 use std::collections::HashMap;
 
@@ -19,17 +20,20 @@ use crate::raw::Raw;
 
 /// What one pass found.
 ///
-/// Every project asked about has its entries (a project without a visible task: no
-/// rollup, no tasks). A slice or box appears only when the actor sees at least one of
-/// its tasks; one that is absent may be empty or may not belong to these projects, so
-/// it is not known from this pass.
+/// Every project asked about has its entries, and so has every slice and box of
+/// these projects: one without a task the actor sees has no rollup and no tasks, as
+/// its own statement would say (a task's box is of the task's project, and a box's
+/// slice of the box's project: the schema's keys hold them together). An entry is only
+/// read for a slice or box the caller was allowed to reach; one absent is not of these
+/// projects.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LevelSums {
     pub progress: HashMap<(RollupOf, Uuid), Option<f64>>,
     pub tasks: HashMap<(TaskParent, Uuid), i64>,
 }
 
-/// One (project, box) group of visible tasks, with the box's slice.
+/// One (project, box) group of visible tasks with the box's slice; or a box or slice
+/// of the projects, with nothing in it (n = 0).
 #[derive(diesel::QueryableByName)]
 struct GroupRow {
     #[diesel(sql_type = SqlUuid)]
@@ -91,7 +95,14 @@ pub fn level_sums(
     q.uuids(projects.to_vec())
         .sql(") AND ")
         .task_rule_within(actor, "t", projects_of(RollupOf::Project, projects))
-        .sql(" GROUP BY t.project_id, t.box_id) g LEFT JOIN boxes b ON b.id = g.box_id");
+        .sql(" GROUP BY t.project_id, t.box_id) g LEFT JOIN boxes b ON b.id = g.box_id")
+        // Every box and slice of these projects, empty or not: the levels below need
+        // no statement of their own for those the actor sees no task in.
+        .sql(" UNION ALL SELECT b.project_id, b.id, b.slice_id, 0, NULL, NULL FROM boxes b WHERE b.project_id = ANY(")
+        .uuids(projects.to_vec())
+        .sql(") UNION ALL SELECT s.project_id, NULL, s.id, 0, NULL, NULL FROM slices s WHERE s.project_id = ANY(")
+        .uuids(projects.to_vec())
+        .sql(")");
     let (mut of_projects, mut of_slices, mut of_boxes) =
         (HashMap::new(), HashMap::new(), HashMap::new());
     for p in projects {
