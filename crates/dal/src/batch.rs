@@ -418,7 +418,10 @@ pub fn progress_of(
     use crust_domain::progress::{from_sums, SQL_COUNTS, SQL_PROGRESS, SQL_WEIGHT};
     let (from, parent) = match of {
         RollupOf::Box => ("tasks t", "t.box_id"),
-        RollupOf::Slice => ("tasks t JOIN boxes b ON b.id = t.box_id", "b.slice_id"),
+        RollupOf::Slice => (
+            "tasks t JOIN boxes b ON b.id = t.box_id AND b.project_id = t.project_id",
+            "b.slice_id",
+        ),
         RollupOf::Project => ("tasks t", "t.project_id"),
     };
     let mut q = Raw::new(&format!(

@@ -95,7 +95,7 @@ pub fn level_sums(
     q.uuids(projects.to_vec())
         .sql(") AND ")
         .task_rule_within(actor, "t", projects_of(RollupOf::Project, projects))
-        .sql(" GROUP BY t.project_id, t.box_id) g LEFT JOIN boxes b ON b.id = g.box_id")
+        .sql(" GROUP BY t.project_id, t.box_id) g LEFT JOIN boxes b ON b.id = g.box_id AND b.project_id = g.project_id")
         // Every box and slice of these projects, empty or not: the levels below need
         // no statement of their own for those the actor sees no task in.
         .sql(" UNION ALL SELECT b.project_id, b.id, b.slice_id, 0, NULL, NULL FROM boxes b WHERE b.project_id = ANY(")
@@ -103,8 +103,9 @@ pub fn level_sums(
         .sql(") UNION ALL SELECT s.project_id, NULL, s.id, 0, NULL, NULL FROM slices s WHERE s.project_id = ANY(")
         .uuids(projects.to_vec())
         .sql(")");
-    let (mut of_projects, mut of_slices, mut of_boxes) =
-        (HashMap::new(), HashMap::new(), HashMap::new());
+    let mut of_projects: HashMap<Uuid, Totals> = HashMap::new();
+    let mut of_slices: HashMap<Uuid, Totals> = HashMap::new();
+    let mut of_boxes: HashMap<Uuid, Totals> = HashMap::new();
     for p in projects {
         of_projects.insert(*p, Totals::default());
     }
@@ -112,13 +113,10 @@ pub fn level_sums(
         of_projects.entry(row.project_id).or_default().add(&row);
         // Unboxed tasks count for their project only.
         if let Some(slice) = row.slice_id {
-            of_slices
-                .entry(slice)
-                .or_insert_with(Totals::default)
-                .add(&row);
+            of_slices.entry(slice).or_default().add(&row);
         }
         if let Some(b) = row.box_id {
-            of_boxes.entry(b).or_insert_with(Totals::default).add(&row);
+            of_boxes.entry(b).or_default().add(&row);
         }
     }
     let mut sums = LevelSums::default();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use crust_dal::batch::{self, Direction, RollupOf, TaskParent};
+use crust_dal::batch::{self, Direction, TaskParent};
 use crust_dal::{Actor, DalError, Page, Paged, PgConnection, PgPool, SqlCounts};
 use crust_domain::{ProjectId, SessionId, UserId};
 use serde_json::{json, Value};
@@ -271,35 +271,18 @@ async fn replay(
         .iter()
         .filter_map(|b| Some((*b, *sums.tasks.get(&(TaskParent::Box, *b))?)))
         .collect();
-    // A box the pass saw no visible task in has its rollup read on its own, beside
-    // the page (as the loaders do).
-    let unseen: Vec<Uuid> = boxes
-        .iter()
-        .filter(|b| !sums.progress.contains_key(&(RollupOf::Box, **b)))
-        .copied()
-        .collect();
-    // The page, then what the query asks of its tasks, on one connection (as the
-    // tasks' loader fetches them).
-    let (a, b) = (actor.clone(), actor);
-    tokio::try_join!(
-        async {
-            if unseen.is_empty() {
-                return Ok(HashMap::new());
-            }
-            run(pool, counts, move |c| {
-                batch::progress_of(c, &b, RollupOf::Box, &unseen)
-            })
-            .await
-        },
-        run(pool, counts, move |c| {
-            let tasks =
-                batch::tasks_of_counted(c, &a, TaskParent::Box, &boxes, Page::first(50), known)?;
-            let ids = children(&tasks, |t| t.id);
-            batch::assignees_of_tasks(c, &a, &ids)?;
-            batch::dependencies_of_tasks(c, &a, &ids, Direction::DependsOn)?;
-            batch::comments_of_tasks(c, &a, &ids, Page::first(3))
-        }),
-    )?;
+    // The pass answers every box of the project, empty ones too. The page, then what
+    // the query asks of its tasks, on one connection (as the tasks' loader fetches
+    // them).
+    run(pool, counts, move |c| {
+        let tasks =
+            batch::tasks_of_counted(c, &actor, TaskParent::Box, &boxes, Page::first(50), known)?;
+        let ids = children(&tasks, |t| t.id);
+        batch::assignees_of_tasks(c, &actor, &ids)?;
+        batch::dependencies_of_tasks(c, &actor, &ids, Direction::DependsOn)?;
+        batch::comments_of_tasks(c, &actor, &ids, Page::first(3))
+    })
+    .await?;
     Ok(())
 }
 
