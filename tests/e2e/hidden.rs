@@ -9,20 +9,24 @@ use serde_json::{json, Value};
 /// An ORGANIZATION project managed by Alice, with Bob as EDITOR, a board (To do, Done)
 /// and, in the done column, Alice's SECRET task (Bob is not on its list) and a task
 /// Bob may see.
-struct Board {
-    app: TestApp,
-    alice: Session,
-    bob: Session,
-    org: String,
-    project: String,
-    todo: String,
-    done: String,
+pub(crate) struct Board {
+    pub(crate) app: TestApp,
+    pub(crate) alice: Session,
+    pub(crate) bob: Session,
+    pub(crate) org: String,
+    pub(crate) project: String,
+    pub(crate) todo: String,
+    pub(crate) done: String,
     secret: String,
     plain: String,
 }
 
 async fn board() -> Board {
-    let app = TestApp::start().await;
+    board_on(TestApp::start().await).await
+}
+
+/// [`board`] on a server of the caller's.
+pub(crate) async fn board_on(app: TestApp) -> Board {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let org = app.create_org(&alice, "Org").await;
@@ -50,7 +54,7 @@ async fn board() -> Board {
     }
 }
 
-async fn task(
+pub(crate) async fn task(
     app: &TestApp,
     who: &Session,
     project: &str,

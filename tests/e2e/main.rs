@@ -4,6 +4,7 @@
 
 mod abuse;
 mod acl;
+mod ahead;
 mod architecture;
 pub(crate) mod attachments;
 mod audit;
@@ -13,7 +14,7 @@ mod browser;
 mod comments;
 mod dependencies;
 mod documents;
-mod hidden;
+pub(crate) mod hidden;
 mod http;
 mod limits;
 mod live;
@@ -26,7 +27,7 @@ mod nested;
 mod operations;
 mod over_http;
 mod owners;
-mod plain;
+pub(crate) mod plain;
 mod recipes;
 mod refusals;
 mod rollups;

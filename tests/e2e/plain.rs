@@ -156,13 +156,13 @@ async fn pages_of_tasks_answer_alike_with_or_without_the_engine() {
     assert_eq!(seen_secret, vec![owner.id.clone()]);
 }
 
-async fn answer(app: &TestApp, who: &Session, query: &str, vars: &Value) -> Value {
+pub(crate) async fn answer(app: &TestApp, who: &Session, query: &str, vars: &Value) -> Value {
     let body = app.gql(Some(&who.access), query, vars.clone()).await;
     assert!(body["errors"].is_null(), "{query}: {body}");
     body["data"].clone()
 }
 
-async fn over_get(app: &TestApp, who: &Session, query: &str, vars: &Value) -> Value {
+pub(crate) async fn over_get(app: &TestApp, who: &Session, query: &str, vars: &Value) -> Value {
     let body: Value = app
         .http
         .get(app.url("/graphql"))
@@ -178,7 +178,12 @@ async fn over_get(app: &TestApp, who: &Session, query: &str, vars: &Value) -> Va
     body["data"].clone()
 }
 
-async fn in_a_batch(app: &TestApp, who: &Session, queries: [&str; 2], vars: &Value) -> [Value; 2] {
+pub(crate) async fn in_a_batch(
+    app: &TestApp,
+    who: &Session,
+    queries: [&str; 2],
+    vars: &Value,
+) -> [Value; 2] {
     let batch: Vec<Value> = queries
         .iter()
         .map(|q| json!({ "query": q, "variables": vars }))

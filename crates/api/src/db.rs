@@ -65,6 +65,9 @@ impl Db {
         let turn = self.turn().await?;
         let pool = self.pool.clone();
         let counter = self.sql.clone();
+        if let Some(counter) = &counter {
+            counter.note_hop();
+        }
         tokio::task::spawn_blocking(move || {
             // Dropped last: the connection is back in the pool before the turn is
             // handed on, so the next turn finds it there.

@@ -521,6 +521,7 @@ fn bench_prints_its_report() {
         "ceiling",
         "SQL",
         "trips",
+        "hops",
         "SQL CPU",
         "fields",
         "CPU ms",
@@ -547,13 +548,16 @@ fn bench_prints_its_report() {
                 .unwrap_or_else(|_| panic!("{row:?}"))
         };
         let (client, per_field, cpu, fields) = (number(0), number(1), number(2), number(3));
-        let (sql_ms, trips, statements) = (number(4), number(5), number(6));
-        let (of_ceiling, ceiling) = (number(7), number(8));
+        let (sql_ms, hops, trips, statements) = (number(4), number(5), number(6), number(7));
+        let (of_ceiling, ceiling) = (number(8), number(9));
         assert!(client >= 0.0, "{row:?}");
         assert!(sql_ms > 0.0, "{row:?}");
         assert!(statements > 0.0 && statements <= 12.0, "{row:?}");
         // No ping per checkout: round trips are the statements plus at most two prepares.
         assert!(trips >= statements && trips <= statements + 2.0, "{row:?}");
+        // The tree comes with the project's read: a hop, and one more for the owner's
+        // record of need-to-know reads.
+        assert!((1.0..=2.0).contains(&hops), "{row:?}");
         assert!(fields > 100.0 && cpu > 0.0 && per_field > 0.0, "{row:?}");
         assert!(ceiling > 0.0 && of_ceiling > 0.0, "{row:?}");
     }

@@ -115,16 +115,28 @@ pub fn establish(
     PgConnection::establish(database_url)
 }
 
-/// What one request asked of the database: statements run, and round trips to the
-/// server (a statement, plus one more the first time a connection prepares it).
-/// Checking a connection out costs none (see [`Manager`]).
+/// What one request asked of the database: statements run, round trips to the server
+/// (a statement, plus one more the first time a connection prepares it), and hops
+/// (work handed to a pooled connection on a thread of its own, each holding a
+/// connection for one or more statements). Checking a connection out costs no round
+/// trip (see [`Manager`]).
 #[derive(Debug, Default)]
 pub struct SqlCounts {
     statements: std::sync::atomic::AtomicUsize,
     round_trips: std::sync::atomic::AtomicUsize,
+    hops: std::sync::atomic::AtomicUsize,
 }
 
 impl SqlCounts {
+    pub fn hops(&self) -> usize {
+        self.hops.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts one hop: work taken to a pooled connection.
+    pub fn note_hop(&self) {
+        self.hops.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub fn statements(&self) -> usize {
         self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }

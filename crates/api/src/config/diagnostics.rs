@@ -19,7 +19,7 @@ settings! {
         pub report_sql_statements: bool {
             env: "CRUST_REPORT_SQL_STATEMENTS",
             default: Is("false"),
-            doc: "Put the number of SQL statements each GraphQL request ran, and the round trips they took, in its response (`extensions.sqlStatements`, `extensions.sqlRoundTrips`), for tests and `crust bench`. **Refused in prod.**",
+            doc: "Put the number of SQL statements each GraphQL request ran, the round trips they took and the hops to a pooled connection they were run in, in its response (`extensions.sqlStatements`, `extensions.sqlRoundTrips`, `extensions.sqlHops`), for tests and `crust bench`. **Refused in prod.**",
         },
         pub metrics_bind: Option<std::net::SocketAddr> {
             env: "CRUST_METRICS_BIND",

@@ -13,6 +13,7 @@ use crust_dal::{Actor, Page, Paged};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::ahead::Ahead;
 use crate::db::Db;
 use crate::error::ApiError;
 
@@ -29,6 +30,10 @@ pub struct Batch {
     /// How many project rollups are asked and not yet answered: the levels below wait
     /// for their pass rather than read the same tasks again.
     passes: watch::Sender<usize>,
+    /// Pages a project's read fetched for the levels below it ([`super::ahead`]).
+    ahead: Mutex<Ahead>,
+    /// The projects whose levels were read ahead (or are being read).
+    read_ahead: Mutex<std::collections::HashSet<Uuid>>,
 }
 
 /// The request's loader; lives in the request data next to the caller.
@@ -42,11 +47,16 @@ pub fn loaders(db: Db, actor: Actor, reads_only: bool) -> Loaders {
         keeps_sums: reads_only,
         sums: Mutex::default(),
         passes: watch::Sender::new(0),
+        ahead: Mutex::default(),
+        read_ahead: Mutex::default(),
     };
-    // Large batches: a level of the tree is one statement even for big boards. No
-    // delay: the keys of a level are all asked for in one poll of the request, before
-    // the batch's task first runs (on the same thread), so waiting adds nothing to a
-    // batch — it cost a millisecond per level, and a timer thread's wake-ups.
+    // Large batches: a level of the tree is one statement even for big boards. The
+    // least delay: the keys of a level are all asked for in one poll of the request,
+    // before the batch's task first runs (on the same thread), so waiting adds nothing
+    // to a batch. A delay of zero still sleeps on tokio's timer, which fires at the
+    // next millisecond's tick: up to a millisecond per batch where the old default
+    // waited a full one, on async-io's timer thread. (A project's tree is read without
+    // batches where it can be: see `ahead`.)
     DataLoader::new(batch, tokio::spawn)
         .max_batch_size(20_000)
         .delay(std::time::Duration::ZERO)
@@ -56,6 +66,41 @@ impl Batch {
     fn sums(&self) -> std::sync::MutexGuard<'_, LevelSums> {
         // Nothing panics while holding it; a poisoned map is still a valid one.
         self.sums.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ahead(&self) -> std::sync::MutexGuard<'_, Ahead> {
+        // As for `sums`: nothing panics while holding it.
+        self.ahead.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether a read of `project` may read the levels below it ahead: only in
+    /// operations that change nothing, and once per project and request (a query may
+    /// name a project many times; its other reads leave the levels to the loaders,
+    /// which answer them together).
+    pub(super) fn reads_ahead(&self, project: Uuid) -> bool {
+        self.keeps_sums
+            && self
+                .read_ahead
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(project)
+    }
+
+    /// Keeps what a project's read found for the levels below it (only kept in
+    /// operations that change nothing).
+    pub(super) fn keep_ahead(&self, sums: Option<LevelSums>, ahead: Ahead) {
+        if !self.keeps_sums {
+            return;
+        }
+        if let Some(found) = sums {
+            let mut sums = self.sums();
+            sums.progress.extend(found.progress);
+            sums.tasks.extend(found.tasks);
+        }
+        let mut kept = self.ahead();
+        kept.slices.extend(ahead.slices);
+        kept.boxes.extend(ahead.boxes);
+        kept.tasks.extend(ahead.tasks);
     }
 
     /// Waits until every project rollup asked so far has been answered, so that what
@@ -110,7 +155,7 @@ pub struct Extras {
 
 impl Extras {
     /// Fetches what `wants` names for `tasks`, on the connection at hand.
-    fn fetch(
+    pub(super) fn fetch(
         c: &mut crust_dal::PgConnection,
         actor: &Actor,
         wants: Wants,
@@ -276,24 +321,23 @@ impl Loader<ProgressOf> for Batch {
         &self,
         keys: &[ProgressOf],
     ) -> Result<HashMap<ProgressOf, Option<f64>>, ApiError> {
-        let projects: Vec<Uuid> = keys
-            .iter()
-            .filter(|k| self.keeps_sums && k.0 == RollupOf::Project)
-            .map(|k| k.1)
-            .collect();
-        if projects.is_empty() {
-            self.passes_done().await;
-        } else {
-            // This batch answers project rollups itself: waiting for them would wait
-            // for itself.
-            let actor = self.actor.clone();
-            let found = self
-                .db
-                .run(move |c| level_sums(c, &actor, &projects))
-                .await?;
-            let mut sums = self.sums();
-            sums.progress.extend(found.progress);
-            sums.tasks.extend(found.tasks);
+        let first = {
+            let sums = self.sums();
+            first_step(keys, self.keeps_sums, &sums)
+        };
+        match first {
+            FirstStep::WaitForPasses => self.passes_done().await,
+            FirstStep::Answered => {}
+            FirstStep::Pass(projects) => {
+                let actor = self.actor.clone();
+                let found = self
+                    .db
+                    .run(move |c| level_sums(c, &actor, &projects))
+                    .await?;
+                let mut sums = self.sums();
+                sums.progress.extend(found.progress);
+                sums.tasks.extend(found.tasks);
+            }
         }
         let mut out = HashMap::new();
         let mut unknown = Vec::new();
@@ -319,6 +363,39 @@ impl Loader<ProgressOf> for Batch {
         Ok(out)
     }
 }
+/// What a batch of rollups does before reading what the passes found.
+#[derive(Debug, PartialEq)]
+enum FirstStep {
+    /// Wait until every pass asked so far has run (a batch of slices and boxes only).
+    WaitForPasses,
+    /// Run the pass over these projects.
+    Pass(Vec<Uuid>),
+    /// Nothing: the passes of its projects already ran.
+    Answered,
+}
+
+/// A batch that asks a project's rollup never waits for passes: those who asked it
+/// hold the count of passes up (see [`rollup`]), so it would wait for itself until the
+/// request's deadline. A project whose pass already ran (with its read) needs no other.
+fn first_step(keys: &[ProgressOf], keeps_sums: bool, sums: &LevelSums) -> FirstStep {
+    if !keeps_sums {
+        return FirstStep::Answered;
+    }
+    if !keys.iter().any(|k| k.0 == RollupOf::Project) {
+        return FirstStep::WaitForPasses;
+    }
+    let projects: Vec<Uuid> = keys
+        .iter()
+        .filter(|k| k.0 == RollupOf::Project && !sums.progress.contains_key(&(k.0, k.1)))
+        .map(|k| k.1)
+        .collect();
+    if projects.is_empty() {
+        FirstStep::Answered
+    } else {
+        FirstStep::Pass(projects)
+    }
+}
+
 grouped_loader!(
     UserById,
     User,
@@ -353,18 +430,46 @@ pub(super) async fn loaded_page<K, T, N>(
     wrap: impl Fn(T) -> N,
 ) -> Result<super::connection::Conn<N>, ApiError>
 where
-    Batch: Loader<K, Value = Paged<T>, Error = ApiError>,
+    Batch: Loader<K, Value = Paged<T>, Error = ApiError> + TakenAhead<K>,
     K: Send + Sync + Hash + Eq + Clone + 'static,
     T: Send + Sync + Clone + 'static,
     N: async_graphql::OutputType,
 {
     let page = super::connection::page(first, after)?;
-    let rows = request_loaders(ctx)?.load_one(key(page)).await?;
+    let loaders = request_loaders(ctx)?;
+    let key = key(page);
+    let rows = match loaders.loader().take_ahead(&key) {
+        Some(rows) => Some(rows),
+        None => loaders.load_one(key).await?,
+    };
     Ok(super::connection::connection(
         rows.unwrap_or_else(|| Paged::empty(page)),
         wrap,
     ))
 }
+
+/// A page a project's read may have fetched ahead ([`super::ahead`]); taken once, by
+/// the resolver whose key it is.
+pub(super) trait TakenAhead<K: Send + Sync + Hash + Eq + Clone + 'static>:
+    Loader<K>
+{
+    fn take_ahead(&self, _key: &K) -> Option<Self::Value> {
+        None
+    }
+}
+
+impl TakenAhead<SlicesOf> for Batch {
+    fn take_ahead(&self, key: &SlicesOf) -> Option<Paged<Slice>> {
+        self.ahead().slices.remove(key)
+    }
+}
+impl TakenAhead<BoxesOf> for Batch {
+    fn take_ahead(&self, key: &BoxesOf) -> Option<Paged<TaskBox>> {
+        self.ahead().boxes.remove(key)
+    }
+}
+impl TakenAhead<CommentsOf> for Batch {}
+impl TakenAhead<AttachmentsOf> for Batch {}
 
 /// A page of tasks of a box or project, with what the query will ask of them fetched
 /// alongside ([`Wants`]), answered without a future per field where it can be
@@ -377,11 +482,14 @@ pub(super) async fn task_page(
     after: Option<String>,
 ) -> Result<super::plain::Plainly<super::connection::Conn<super::task::Task>>, ApiError> {
     let page = super::connection::page(first, after)?;
-    let key = TasksOf(by, parent, page, wants(ctx));
-    let (rows, extras) = request_loaders(ctx)?
-        .load_one(key)
-        .await?
-        .unwrap_or_else(|| (Paged::empty(page), Arc::default()));
+    let key = TasksOf(by, parent, page, wants_of(&ctx.look_ahead()));
+    let loaders = request_loaders(ctx)?;
+    let ahead = loaders.loader().ahead().tasks.remove(&key);
+    let found = match ahead {
+        Some(found) => Some(found),
+        None => loaders.load_one(key).await?,
+    };
+    let (rows, extras) = found.unwrap_or_else(|| (Paged::empty(page), Arc::default()));
     Ok(super::plain::Plainly(super::connection::connection(
         rows,
         |t| super::task::Task::served_with(ctx, t, Some(extras.clone())),
@@ -403,9 +511,10 @@ pub(super) fn page_asked(field: &async_graphql::SelectionField<'_>) -> Option<Pa
     super::connection::page(first, after).ok()
 }
 
-/// What the query asks of the tasks of this `tasks` field's `nodes`.
-fn wants(ctx: &async_graphql::Context<'_>) -> Wants {
-    let nodes = ctx.look_ahead().field("nodes");
+/// What the query asks of the tasks of a `tasks` field's `nodes` (`look` is the
+/// field's own selection).
+pub(super) fn wants_of(look: &async_graphql::Lookahead<'_>) -> Wants {
+    let nodes = look.field("nodes");
     // One page of comments for every task, when all the selections agree on it.
     let comments = nodes
         .field("comments")
@@ -429,10 +538,51 @@ pub(super) async fn rollup(
     id: Uuid,
 ) -> Result<Option<f64>, ApiError> {
     let loaders = request_loaders(ctx)?;
+    let batch = loaders.loader();
+    // Answered by a pass that already ran (one that ran with its project's read).
+    if let Some(known) = batch.sums().progress.get(&(of, id)) {
+        return Ok(*known);
+    }
     // Said before the load is queued, so that the levels below, asked meanwhile, wait
     // for this project's pass.
-    let batch = loaders.loader();
     let _asked =
         (batch.keeps_sums && of == RollupOf::Project).then(|| PassAsked::new(&batch.passes));
     Ok(loaders.load_one(ProgressOf(of, id)).await?.flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_asking_a_project_never_waits_for_passes() {
+        let (p, q, s) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let mut sums = LevelSums::default();
+        let project = |id| ProgressOf(RollupOf::Project, id);
+        let slice = ProgressOf(RollupOf::Slice, s);
+        // Not yet passed: the batch runs the pass itself.
+        assert_eq!(
+            first_step(&[project(p), slice], true, &sums),
+            FirstStep::Pass(vec![p])
+        );
+        // Its pass ran meanwhile (with the project's read): neither a pass nor a wait —
+        // this is the batch that used to wait for itself.
+        sums.progress.insert((RollupOf::Project, p), Some(50.0));
+        assert_eq!(first_step(&[project(p)], true, &sums), FirstStep::Answered);
+        assert_eq!(
+            first_step(&[project(p), slice], true, &sums),
+            FirstStep::Answered
+        );
+        assert_eq!(
+            first_step(&[project(p), project(q)], true, &sums),
+            FirstStep::Pass(vec![q])
+        );
+        // Only slices and boxes: they wait for the passes asked.
+        assert_eq!(first_step(&[slice], true, &sums), FirstStep::WaitForPasses);
+        // An operation that changes something keeps no passes: nothing to wait for.
+        assert_eq!(
+            first_step(&[project(p), slice], false, &sums),
+            FirstStep::Answered
+        );
+    }
 }

@@ -7,6 +7,7 @@
 
 mod account;
 mod advice;
+mod ahead;
 mod attachments;
 mod audit;
 mod auth;

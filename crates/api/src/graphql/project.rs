@@ -46,12 +46,8 @@ impl ProjectQuery {
     /// One project the caller may read (NOT_FOUND otherwise).
     async fn project(&self, ctx: &Context<'_>, id: ID) -> Result<Project> {
         let (actor, pid): (_, ProjectId) = (actor(ctx)?, parse("id", &id)?);
-        Ok(Project::served(
-            ctx,
-            db(ctx)?
-                .run(move |c| crust_dal::projects::get(c, &actor, pid))
-                .await?,
-        ))
+        let project = super::ahead::project_and_levels(ctx, actor, pid).await?;
+        Ok(Project::served(ctx, project))
     }
 }
 

@@ -747,6 +747,7 @@ fn respond(
     tracing::debug!(
         sql_statements = sql.statements(),
         sql_round_trips = sql.round_trips(),
+        sql_hops = sql.hops(),
         "graphql request"
     );
     let mut retryable = false;
@@ -809,6 +810,7 @@ fn finish(response: &mut Response, request_id: &str, sql: Option<&crust_dal::Sql
         let extensions = &mut response.extensions;
         extensions.insert("sqlStatements".into(), sql.statements().into());
         extensions.insert("sqlRoundTrips".into(), sql.round_trips().into());
+        extensions.insert("sqlHops".into(), sql.hops().into());
     }
     retryable
 }

@@ -5,9 +5,9 @@
 //! runs, with the same parameters, through a pool of the same size, by as many
 //! concurrent clients, without HTTP or GraphQL (see [`replay`]); the two take turns
 //! (see [`TURN_SECONDS`]). It also reports the server's own CPU time per request and
-//! per field resolved, SQL statements and round trips per request, the server's memory
-//! at start, at its peak under 32 clients, and idle 5 s and 15 s after its last
-//! request, and the board's p99 while 20 sign-ins per second (bcrypt cost 12) run
+//! per field resolved, SQL statements, round trips and hops to a pooled connection
+//! per request, the server's memory at start, at its peak under 32 clients, and idle
+//! 5 s and 15 s after its last request, and the board's p99 while 20 sign-ins per second (bcrypt cost 12) run
 //! beside it.
 
 use std::collections::HashMap;
@@ -416,7 +416,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
         turns(seconds).1
     );
     println!(
-        "{:<40} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>4} {:>5} {:>7} {:>6} {:>6} {:>8} {:>9}",
+        "{:<40} {:>7} {:>8} {:>8} {:>8} {:>8} {:>6} {:>4} {:>5} {:>4} {:>7} {:>6} {:>6} {:>8} {:>9}",
         "scenario",
         "clients",
         "req/s",
@@ -426,6 +426,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
         "of it",
         "SQL",
         "trips",
+        "hops",
         "SQL CPU",
         "fields",
         "CPU ms",
@@ -481,8 +482,9 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
             }
             let statements = run.extension("sqlStatements");
             let round_trips = run.extension("sqlRoundTrips");
+            let hops = run.extension("sqlHops");
             println!(
-                "{:<40} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>5.0}% {:>4} {:>5} {:>7} {:>6} {:>6} {:>8} {:>9}",
+                "{:<40} {:>7} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>5.0}% {:>4} {:>5} {:>4} {:>7} {:>6} {:>6} {:>8} {:>9}",
                 scenario.name,
                 n,
                 run.per_second(),
@@ -492,6 +494,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
                 100.0 * of_ceiling,
                 statements.map_or("?".into(), |s| s.to_string()),
                 round_trips.map_or("?".into(), |s| s.to_string()),
+                hops.map_or("?".into(), |s| s.to_string()),
                 sql_ms.map_or("?".into(), |m| format!("{m:.1}")),
                 fields,
                 cpu.map_or("?".into(), |c| format!("{:.1}", c * 1000.0)),
