@@ -52,17 +52,22 @@ fn asked_twice(level: &str) -> String {
 }
 
 /// The answer without the `again` keys.
-fn without_again(mut v: Value) -> Value {
+fn without_again(v: Value) -> Value {
+    without(v, "again")
+}
+
+/// The answer without the keys `key`, at any depth.
+fn without(mut v: Value, key: &str) -> Value {
     match &mut v {
         Value::Object(map) => {
-            map.remove("again");
+            map.remove(key);
             for x in map.values_mut() {
-                *x = without_again(x.take());
+                *x = without(x.take(), key);
             }
         }
         Value::Array(items) => {
             for x in items.iter_mut() {
-                *x = without_again(x.take());
+                *x = without(x.take(), key);
             }
         }
         _ => {}
@@ -131,6 +136,26 @@ async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
     )
     .await;
 
+    // A second project, which Bob may read too.
+    let second_project = app
+        .create_project(&b.alice, &b.org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    app.add_project_member(&b.alice, &second_project, &b.bob, "EDITOR")
+        .await;
+    let second_slice = app.create_slice(&b.alice, &second_project, "Board").await;
+    let second_box = app
+        .create_column(&b.alice, &second_slice, "To do", false)
+        .await;
+    task(
+        app,
+        &b.alice,
+        &second_project,
+        &second_box,
+        "Elsewhere",
+        "CONFIDENTIAL",
+    )
+    .await;
+
     let vars = json!({ "p": b.project, "n": 10 });
     for (who, sees_secret) in [(&b.alice, true), (&b.bob, false)] {
         let (tree, statements, hops) = asked(app, who, TREE, &vars).await;
@@ -167,6 +192,30 @@ async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
         assert_eq!(over_get(app, who, TREE, &vars).await, tree);
         let [one, two] = in_a_batch(app, who, [TREE, FRAGMENTS], &vars).await;
         assert_eq!((one, two), (tree.clone(), tree.clone()));
+
+        // No rollup asked, so no pass: the task pages count their own totals, and
+        // agree with the pass's (hidden tasks left out alike).
+        let no_rollups = TREE.replace("name progress", "name");
+        let (counted, _, h) = asked(app, who, &no_rollups, &vars).await;
+        assert_eq!(h, hops);
+        assert_eq!(
+            without(counted, "progress"),
+            without(tree.clone(), "progress")
+        );
+
+        // Two projects: the first read reads ahead, the second's levels are the
+        // loaders' — each answered as alone.
+        let two = format!(
+            "query($p: ID!, $q: ID!, $n: Int) {{ a: project(id: $p) {{ ...P }} b: project(id: $q) {{ ...P }} }} {}",
+            &FRAGMENTS[FRAGMENTS.find("fragment P").unwrap()..]
+        );
+        let both = json!({ "p": b.project, "q": second_project, "n": 10 });
+        let (pair, _, _) = asked(app, who, &two, &both).await;
+        let alone = json!({ "p": second_project, "n": 10 });
+        let (second_alone, _, _) = asked(app, who, TREE, &alone).await;
+        assert_eq!(pair["a"], tree["project"]);
+        assert_eq!(pair["b"], second_alone["project"]);
+        assert_eq!(titles(&second_alone), vec!["Elsewhere".to_owned()]);
 
         // From a cursor on: as level by level.
         let cursor = app

@@ -15,11 +15,15 @@
 //! is read but not served is not recorded as read (the audit records what is served).
 //! Where the query asks a level twice (aliases, fragments with other pages), or a page
 //! is not a valid one, reading ahead stops there and the loaders take over. Only in
-//! operations that change nothing, like the pass itself.
+//! operations that change nothing, like the pass itself, and for one project per
+//! request: the loaders answer many projects' levels together, while a read ahead holds
+//! a connection of its own (sixteen aliased projects must not take the whole pool).
 //!
-//! A level under `@skip`/`@include` is still read ahead (the look-ahead does not see
-//! directives on fragments), and then dropped: never more than the query's cost
-//! allows, since the cost counts skipped fields too, with the query's own pages.
+//! A statement that fails while reading ahead (a statement timeout, say) ends reading
+//! ahead and is logged; the project is served, and the loaders run the levels not read
+//! yet, so their errors stand at their own fields as before. Selections left out by
+//! `@skip`/`@include` are not seen: async-graphql removes them from the document
+//! before it runs, look-ahead included.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,12 +58,11 @@ struct Plan {
 }
 
 impl Plan {
-    /// Read from the `project` field's selection. `reads_ahead`: the operation changes
-    /// nothing (so the pass, and anything read ahead, may be kept) and no other read of
-    /// this project in the request has read ahead.
-    fn of(look: &Lookahead<'_>, reads_ahead: bool) -> Plan {
+    /// Read from the `project` field's selection. `keeps_sums`: the operation changes
+    /// nothing, so the pass, and anything read ahead, may be kept.
+    fn of(look: &Lookahead<'_>, keeps_sums: bool) -> Plan {
         let mut plan = Plan::default();
-        if !reads_ahead {
+        if !keeps_sums {
             return plan;
         }
         plan.pass = look.field("progress").exists();
@@ -78,20 +81,21 @@ impl Plan {
     }
 
     /// Runs the plan's statements after the project's read, on the same connection:
-    /// the same statements, with the same keys, as the loaders of these levels. Their
-    /// failure is the project's (a failed statement run again by a loader could take
-    /// its time twice over). Stops between levels once `dropped` is set: no one waits
-    /// for the answer any more.
+    /// the same statements, with the same keys, as the loaders of these levels. Stops
+    /// at a failure (logged; the levels from there on are the loaders'), and before a
+    /// statement once `dropped` is set: no one waits for the answer any more.
     fn fetch(
         self,
         c: &mut PgConnection,
         actor: &Actor,
         project: Uuid,
         dropped: &AtomicBool,
-    ) -> DalResult<Fetched> {
+    ) -> Fetched {
         let mut fetched = Fetched::default();
-        fetched.levels(self, c, actor, project, dropped)?;
-        Ok(fetched)
+        if let Err(e) = fetched.levels(self, c, actor, project, dropped) {
+            tracing::warn!(error = %e, "reading a project's levels ahead failed; its loaders take over");
+        }
+        fetched
     }
 }
 
@@ -124,7 +128,7 @@ impl Fetched {
         dropped: &AtomicBool,
     ) -> DalResult<()> {
         let gone = || dropped.load(Ordering::Relaxed);
-        if plan.pass {
+        if plan.pass && !gone() {
             self.sums = Some(level_sums(c, actor, &[project])?);
         }
         let Some(page) = plan.slices.filter(|_| !gone()) else {
@@ -159,6 +163,9 @@ impl Fetched {
             .values()
             .flat_map(|p| p.items.iter().map(|t| t.id))
             .collect();
+        if gone() {
+            return Ok(());
+        }
         let extras = Arc::new(Extras::fetch(c, actor, wants, &tasks)?);
         self.ahead.tasks.extend(pages.into_iter().map(|(id, p)| {
             (
@@ -184,21 +191,22 @@ pub(super) async fn project_and_levels(
     pid: ProjectId,
 ) -> Result<models::Project, ApiError> {
     let loaders = ctx.data_opt::<super::loaders::Loaders>();
-    let plan = loaders.map_or_else(Plan::default, |l| {
-        Plan::of(&ctx.look_ahead(), l.loader().reads_ahead(pid.0))
-    });
+    let plan = loaders
+        .map(|l| Plan::of(&ctx.look_ahead(), l.loader().keeps_sums()))
+        .filter(|plan| *plan != Plan::default())
+        .filter(|_| loaders.is_some_and(|l| l.loader().claim_read_ahead()));
     let work = super::db(ctx)?;
-    if plan == Plan::default() {
+    let Some(plan) = plan else {
         return work
             .run(move |c| crust_dal::projects::get(c, &actor, pid))
             .await;
-    }
+    };
     let dropped = Arc::new(AtomicBool::new(false));
     let _told = SetOnDrop(dropped.clone());
     let (project, fetched) = work
         .run(move |c| {
             let project = crust_dal::projects::get(c, &actor, pid)?;
-            let fetched = plan.fetch(c, &actor, project.id, &dropped)?;
+            let fetched = plan.fetch(c, &actor, project.id, &dropped);
             Ok((project, fetched))
         })
         .await?;

@@ -32,8 +32,8 @@ pub struct Batch {
     passes: watch::Sender<usize>,
     /// Pages a project's read fetched for the levels below it ([`super::ahead`]).
     ahead: Mutex<Ahead>,
-    /// The projects whose levels were read ahead (or are being read).
-    read_ahead: Mutex<std::collections::HashSet<Uuid>>,
+    /// Whether a project's read has read its levels ahead (one per request).
+    read_ahead: std::sync::atomic::AtomicBool,
 }
 
 /// The request's loader; lives in the request data next to the caller.
@@ -48,7 +48,7 @@ pub fn loaders(db: Db, actor: Actor, reads_only: bool) -> Loaders {
         sums: Mutex::default(),
         passes: watch::Sender::new(0),
         ahead: Mutex::default(),
-        read_ahead: Mutex::default(),
+        read_ahead: std::sync::atomic::AtomicBool::new(false),
     };
     // Large batches: a level of the tree is one statement even for big boards. The
     // least delay: the keys of a level are all asked for in one poll of the request,
@@ -73,17 +73,18 @@ impl Batch {
         self.ahead.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a read of `project` may read the levels below it ahead: only in
-    /// operations that change nothing, and once per project and request (a query may
-    /// name a project many times; its other reads leave the levels to the loaders,
-    /// which answer them together).
-    pub(super) fn reads_ahead(&self, project: Uuid) -> bool {
+    /// Whether the operation changes nothing, so that what a read found may be kept for
+    /// the levels below it.
+    pub(super) fn keeps_sums(&self) -> bool {
         self.keeps_sums
-            && self
-                .read_ahead
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(project)
+    }
+
+    /// Claims the request's one read ahead ([`super::ahead`]): true for the first
+    /// project read that asks, false after.
+    pub(super) fn claim_read_ahead(&self) -> bool {
+        !self
+            .read_ahead
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Keeps what a project's read found for the levels below it (only kept in
