@@ -171,6 +171,43 @@ async fn reads_of_need_to_know_objects_are_recorded_and_listed_only_to_those_on_
     .await;
     assert!(by_request(&app, &rid).is_empty());
 
+    // A SECRET task served only as another's dependency is read too, whether the task
+    // pages answer plainly (read with the project, `ahead`) or through the engine.
+    let board = app.create_slice(&o.member, &open, "Board").await;
+    let first = app.create_column(&o.member, &board, "First", false).await;
+    let second = app.create_column(&o.member, &board, "Second", false).await;
+    let waiting = app
+        .create_task(&o.member, &open, Some(&first), "CONFIDENTIAL")
+        .await;
+    let held = app
+        .create_task(&o.member, &open, Some(&second), "SECRET")
+        .await;
+    app.ok(
+        &o.member,
+        "mutation($i: AddTaskDependencyInput!) { addTaskDependency(input: $i) { task { id } } }",
+        json!({ "i": { "taskId": waiting, "dependsOnTaskId": held } }),
+    )
+    .await;
+    for deps in [
+        "dependsOn { task { id } }",
+        "dependsOn { task { id } } projectSummary { name }",
+    ] {
+        let query = format!(
+            "query($p: ID!) {{ project(id: $p) {{ slices(first: 1) {{ nodes {{ boxes(first: 1) {{ nodes {{ tasks(first: 5) {{ nodes {{ id {deps} }} }} }} }} }} }} }} }}"
+        );
+        let (body, rid) = send(
+            &app,
+            Some(&o.member.access),
+            &[],
+            &query,
+            json!({ "p": open }),
+        )
+        .await;
+        assert!(body.to_string().contains(&held), "{body}");
+        let reads = column(&by_request(&app, &rid), "target_id");
+        assert_eq!(reads, vec![held.clone()], "{deps}");
+    }
+
     // A SECRET project: reading it and its tasks is recorded.
     let hidden = app
         .create_project(&o.owner, &o.org, "MEMBERS", "SECRET")

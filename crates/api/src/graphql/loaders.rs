@@ -149,8 +149,8 @@ pub struct Wants {
 /// What came with a batch of task pages, for every task in them.
 #[derive(Default)]
 pub struct Extras {
-    pub assignees: Option<HashMap<Uuid, Vec<User>>>,
-    pub depends_on: Option<HashMap<Uuid, Vec<Dependency>>>,
+    pub assignees: Option<HashMap<Uuid, Vec<super::org::User>>>,
+    pub depends_on: Option<HashMap<Uuid, Vec<super::task::TaskDependency>>>,
     pub comments: Option<(Page, HashMap<Uuid, Paged<Comment>>)>,
 }
 
@@ -166,16 +166,19 @@ impl Extras {
         if tasks.is_empty() {
             return Ok(extras);
         }
+        // Made into what the tasks' fields serve here, on the blocking thread, so that
+        // they list them without copying.
         if wants.assignees {
-            extras.assignees = Some(batch::assignees_of_tasks(c, actor, tasks)?);
+            extras.assignees = Some(wrapped(
+                batch::assignees_of_tasks(c, actor, tasks)?,
+                super::org::User,
+            ));
         }
         if wants.depends_on {
-            extras.depends_on = Some(batch::dependencies_of_tasks(
-                c,
-                actor,
-                tasks,
-                Direction::DependsOn,
-            )?);
+            extras.depends_on = Some(wrapped(
+                batch::dependencies_of_tasks(c, actor, tasks, Direction::DependsOn)?,
+                super::task::TaskDependency::from,
+            ));
         }
         if let Some(page) = wants.comments {
             extras.comments = Some((page, batch::comments_of_tasks(c, actor, tasks, page)?));
@@ -183,6 +186,17 @@ impl Extras {
         Ok(extras)
     }
 }
+/// Each task's list, its items made into `U`.
+fn wrapped<T, U>(
+    lists: HashMap<Uuid, Vec<T>>,
+    wrap: impl Fn(T) -> U + Copy,
+) -> HashMap<Uuid, Vec<U>> {
+    lists
+        .into_iter()
+        .map(|(task, items)| (task, items.into_iter().map(wrap).collect()))
+        .collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CommentsOf(pub Uuid, pub Page);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

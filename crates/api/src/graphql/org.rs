@@ -254,6 +254,7 @@ impl OrgMutation {
     }
 }
 
+#[derive(Clone)]
 pub struct User(pub models::User);
 
 impl super::plain::Plain for User {

@@ -256,7 +256,9 @@ impl TaskMutation {
 
 /// A task as served. Made only through [`Task::served`] or [`Task::served_with`], which
 /// note it for the audit log's record of need-to-know reads; the second also carries
-/// what was fetched with its page, which its fields answer from.
+/// what was fetched with its page, which its fields answer from. (A dependency holds
+/// its task unserved, as fetched: [`TaskDependency`] notes it when it serves it.)
+#[derive(Clone)]
 pub struct Task(models::Task, Option<Arc<Extras>>);
 
 impl Task {
@@ -272,19 +274,21 @@ impl Task {
         Task(task, extras)
     }
 
-    fn fetched_assignees(&self) -> Option<Vec<User>> {
-        let all = self.1.as_ref()?.assignees.as_ref()?;
-        Some(
-            all.get(&self.0.id)
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(User)
-                .collect(),
-        )
+    /// Notes this task for the audit log's record of need-to-know reads, as
+    /// [`Task::served`] does, for one served by reference.
+    fn noted(&self, ctx: &Context<'_>) -> &Self {
+        if let Some(rec) = ctx.data_opt::<crate::audit::Recorder>() {
+            rec.read_task(&self.0);
+        }
+        self
     }
 
-    fn fetched_depends_on(&self) -> Option<&[models::Dependency]> {
+    fn fetched_assignees(&self) -> Option<&[User]> {
+        let all = self.1.as_ref()?.assignees.as_ref()?;
+        Some(all.get(&self.0.id).map_or(&[], Vec::as_slice))
+    }
+
+    fn fetched_depends_on(&self) -> Option<&[TaskDependency]> {
         let all = self.1.as_ref()?.depends_on.as_ref()?;
         Some(all.get(&self.0.id).map_or(&[], Vec::as_slice))
     }
@@ -322,15 +326,9 @@ impl Plain for Task {
             "createdAt" => t.created_at.to_value(),
             "updatedAt" => t.updated_at.to_value(),
             "projectId" => id(t.project_id).to_value(),
-            "assignees" => plain::list(&self.fetched_assignees()?, ctx)?,
-            "dependsOn" => {
-                let deps: Vec<TaskDependency> = self
-                    .fetched_depends_on()?
-                    .iter()
-                    .map(|d| TaskDependency(d.clone()))
-                    .collect();
-                plain::list(&deps, ctx)?
-            }
+            // Listed from what came with the page, not copied out of it.
+            "assignees" => plain::list(self.fetched_assignees()?, ctx)?,
+            "dependsOn" => plain::list(self.fetched_depends_on()?, ctx)?,
             "isBlocked" => is_blocked(self.fetched_depends_on()?).to_value(),
             "comments" => plain::nested(&self.fetched_comments(ctx)?, ctx)?,
             _ => return None,
@@ -338,10 +336,10 @@ impl Plain for Task {
     }
 }
 
-fn is_blocked(depends_on: &[models::Dependency]) -> bool {
+fn is_blocked(depends_on: &[TaskDependency]) -> bool {
     depends_on
         .iter()
-        .any(|d| crust_domain::dependency::blocks(d.kind, d.task.status()))
+        .any(|d| crust_domain::dependency::blocks(d.kind, d.task.0.status()))
 }
 
 #[Object]
@@ -437,7 +435,7 @@ impl Task {
     #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn assignees(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
         if let Some(users) = self.fetched_assignees() {
-            return Ok(users);
+            return Ok(users.to_vec());
         }
         let users = request_loaders(ctx)?
             .load_one(AssigneesOf(self.0.id))
@@ -448,7 +446,7 @@ impl Task {
     #[graphql(complexity = "super::connection::LIST_COST * child_complexity")]
     async fn depends_on(&self, ctx: &Context<'_>) -> Result<Vec<TaskDependency>> {
         if let Some(deps) = self.fetched_depends_on() {
-            return Ok(deps.iter().cloned().map(TaskDependency).collect());
+            return Ok(deps.to_vec());
         }
         let deps = request_loaders(ctx)?
             .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
@@ -456,7 +454,7 @@ impl Task {
         Ok(deps
             .unwrap_or_default()
             .into_iter()
-            .map(TaskDependency)
+            .map(TaskDependency::from)
             .collect())
     }
     /// The tasks that depend on this one (only those the caller may see).
@@ -468,7 +466,7 @@ impl Task {
         Ok(deps
             .unwrap_or_default()
             .into_iter()
-            .map(TaskDependency)
+            .map(TaskDependency::from)
             .collect())
     }
     /// True while a predecessor the caller can see holds this task back.
@@ -478,8 +476,11 @@ impl Task {
         }
         let deps = request_loaders(ctx)?
             .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
-            .await?;
-        Ok(is_blocked(&deps.unwrap_or_default()))
+            .await?
+            .unwrap_or_default();
+        Ok(deps
+            .iter()
+            .any(|d| crust_domain::dependency::blocks(d.kind, d.task.status())))
     }
     /// Comments, oldest first.
     #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
@@ -543,14 +544,28 @@ impl TaskGrant {
     }
 }
 
-/// A dependency as seen from one task: the task at the other end, and the type.
-pub struct TaskDependency(pub models::Dependency);
+/// A dependency as seen from one task: the task at the other end (as fetched, noted
+/// for the audit log's record when served), and the type.
+#[derive(Clone)]
+pub struct TaskDependency {
+    task: Task,
+    kind: crust_domain::roles::DependencyKind,
+}
+
+impl From<models::Dependency> for TaskDependency {
+    fn from(d: models::Dependency) -> Self {
+        TaskDependency {
+            task: Task(d.task, None),
+            kind: d.kind,
+        }
+    }
+}
 
 impl Plain for TaskDependency {
     fn plain_field(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
         match name {
-            "task" => plain::nested(&Task::served(ctx, self.0.task.clone()), ctx),
-            "type" => Some(DependencyType::from(self.0.kind).to_value()),
+            "task" => plain::nested(self.task.noted(ctx), ctx),
+            "type" => Some(DependencyType::from(self.kind).to_value()),
             _ => None,
         }
     }
@@ -559,10 +574,10 @@ impl Plain for TaskDependency {
 #[Object]
 impl TaskDependency {
     async fn task(&self, ctx: &Context<'_>) -> Task {
-        Task::served(ctx, self.0.task.clone())
+        Task::served(ctx, self.task.0.clone())
     }
     #[graphql(name = "type")]
     async fn kind(&self) -> DependencyType {
-        self.0.kind.into()
+        self.kind.into()
     }
 }
