@@ -381,7 +381,7 @@ async fn measure(
     task_ids: &[String],
     storm_emails: &[String],
 ) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
+    let http = super::bench_server::http_client()?;
     let server = super::bench_server::serve(config, &[]).await?;
     let token = sign_in(&http, &server.base).await?;
     let pool = crust_dal::build_pool(
@@ -446,7 +446,7 @@ async fn drive_mutations(
 ) -> anyhow::Result<f64> {
     const UPDATE: &str =
         "mutation($i: UpdateTaskInput!) { updateTask(input: $i) { task { id progress } } }";
-    let http = reqwest::Client::new();
+    let http = super::bench_server::http_client()?;
     let token = sign_in(&http, base).await?;
     let clients = args.clients[0].min(task_ids.len()).max(1);
     let ids = std::sync::Arc::new(task_ids.to_vec());

@@ -70,7 +70,7 @@ fn cat_rate(bytes: &[u8], dir: &std::path::Path) -> anyhow::Result<(f64, f64)> {
 pub async fn report(config: &crust_api::Config, task: &str) -> anyhow::Result<()> {
     let server = super::bench_server::serve(config, &[]).await?;
     let base = server.base.as_str();
-    let http = reqwest::Client::new();
+    let http = super::bench_server::http_client()?;
     let token = super::bench::sign_in(&http, base).await?;
     let token = token.as_str();
     let dir = config.files.dir.as_path();

@@ -402,7 +402,7 @@ pub async fn report(setup: Setup<'_>, scenarios: &[Scenario]) -> anyhow::Result<
         ref clients,
         storm_accounts,
     } = setup;
-    let http = reqwest::Client::new();
+    let http = super::bench_server::http_client()?;
     let base = server.base.as_str();
     let who = claims(token)?;
     let at_start = server.rss_mib();
