@@ -258,7 +258,6 @@ impl TaskMutation {
 /// note it for the audit log's record of need-to-know reads; the second also carries
 /// what was fetched with its page, which its fields answer from. (A dependency holds
 /// its task unserved, as fetched: [`TaskDependency`] notes it when it serves it.)
-#[derive(Clone)]
 pub struct Task(models::Task, Option<Arc<Extras>>);
 
 impl Task {
@@ -337,9 +336,16 @@ impl Plain for Task {
 }
 
 fn is_blocked(depends_on: &[TaskDependency]) -> bool {
-    depends_on
-        .iter()
-        .any(|d| crust_domain::dependency::blocks(d.kind, d.task.0.status()))
+    held_back(depends_on.iter().map(|d| (d.kind, &d.task.0)))
+}
+
+/// Whether any of these (dependency type, predecessor) pairs holds a task back.
+fn held_back<'a>(
+    predecessors: impl IntoIterator<Item = (crust_domain::roles::DependencyKind, &'a models::Task)>,
+) -> bool {
+    predecessors
+        .into_iter()
+        .any(|(kind, task)| crust_domain::dependency::blocks(kind, task.status()))
 }
 
 #[Object]
@@ -478,9 +484,7 @@ impl Task {
             .load_one(DependenciesOf(Direction::DependsOn, self.0.id))
             .await?
             .unwrap_or_default();
-        Ok(deps
-            .iter()
-            .any(|d| crust_domain::dependency::blocks(d.kind, d.task.status())))
+        Ok(held_back(deps.iter().map(|d| (d.kind, &d.task))))
     }
     /// Comments, oldest first.
     #[graphql(complexity = "super::connection::cost(first, child_complexity)")]
@@ -544,12 +548,21 @@ impl TaskGrant {
     }
 }
 
-/// A dependency as seen from one task: the task at the other end (as fetched, noted
-/// for the audit log's record when served), and the type.
-#[derive(Clone)]
+/// A dependency as seen from one task: the task at the other end, and the type. The
+/// task is held as fetched, not yet served: only its two fields below serve it, and
+/// note it for the audit log's record as they do.
 pub struct TaskDependency {
     task: Task,
     kind: crust_domain::roles::DependencyKind,
+}
+
+impl Clone for TaskDependency {
+    fn clone(&self) -> Self {
+        TaskDependency {
+            task: Task(self.task.0.clone(), None),
+            kind: self.kind,
+        }
+    }
 }
 
 impl From<models::Dependency> for TaskDependency {
