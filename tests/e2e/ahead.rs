@@ -96,8 +96,10 @@ fn titles(data: &Value) -> Vec<String> {
     out
 }
 
-#[tokio::test]
-async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
+/// Alice's and Bob's board (`hidden::board_on`) with more to read — a second task Bob
+/// sees, depending on a first; a comment; an empty slice; a box with only Alice's
+/// SECRET task (empty for Bob) — and a second project both may read, with one task.
+async fn two_projects() -> (crate::hidden::Board, String) {
     let app = TestApp::start_with(|c| {
         c.diagnostics.report_sql_statements = true;
         c.graphql.max_batch = 2;
@@ -105,8 +107,6 @@ async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
     .await;
     let b = board_on(app).await;
     let app = &b.app;
-    // More to read: a second task Bob sees, depending on a first; a comment; an empty
-    // slice; a box with only Alice's SECRET task (empty for Bob).
     let first = task(app, &b.alice, &b.project, &b.todo, "First", "CONFIDENTIAL").await;
     let second = task(app, &b.bob, &b.project, &b.todo, "Second", "CONFIDENTIAL").await;
     app.ok(
@@ -136,7 +136,6 @@ async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
     )
     .await;
 
-    // A second project, which Bob may read too.
     let second_project = app
         .create_project(&b.alice, &b.org, "ORGANIZATION", "CONFIDENTIAL")
         .await;
@@ -155,7 +154,13 @@ async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
         "CONFIDENTIAL",
     )
     .await;
+    (b, second_project)
+}
 
+#[tokio::test]
+async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
+    let (b, second_project) = two_projects().await;
+    let app = &b.app;
     let vars = json!({ "p": b.project, "n": 10 });
     for (who, sees_secret) in [(&b.alice, true), (&b.bob, false)] {
         let (tree, statements, hops) = asked(app, who, TREE, &vars).await;
