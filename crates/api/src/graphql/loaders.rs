@@ -87,6 +87,13 @@ impl Batch {
             .swap(true, std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Adds what a pass found to what this request's passes found.
+    fn absorb(&self, found: LevelSums) {
+        let mut sums = self.sums();
+        sums.progress.extend(found.progress);
+        sums.tasks.extend(found.tasks);
+    }
+
     /// Keeps what a project's read found for the levels below it (only kept in
     /// operations that change nothing).
     pub(super) fn keep_ahead(&self, sums: Option<LevelSums>, ahead: Ahead) {
@@ -94,9 +101,7 @@ impl Batch {
             return;
         }
         if let Some(found) = sums {
-            let mut sums = self.sums();
-            sums.progress.extend(found.progress);
-            sums.tasks.extend(found.tasks);
+            self.absorb(found);
         }
         let mut kept = self.ahead();
         kept.slices.extend(ahead.slices);
@@ -349,9 +354,7 @@ impl Loader<ProgressOf> for Batch {
                     .db
                     .run(move |c| level_sums(c, &actor, &projects))
                     .await?;
-                let mut sums = self.sums();
-                sums.progress.extend(found.progress);
-                sums.tasks.extend(found.tasks);
+                self.absorb(found);
             }
         }
         let mut out = HashMap::new();
@@ -385,7 +388,7 @@ enum FirstStep {
     WaitForPasses,
     /// Run the pass over these projects.
     Pass(Vec<Uuid>),
-    /// Nothing: the passes of its projects already ran.
+    /// Neither: the passes of its projects already ran, or the operation keeps none.
     Answered,
 }
 

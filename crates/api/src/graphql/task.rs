@@ -549,8 +549,9 @@ impl TaskGrant {
 }
 
 /// A dependency as seen from one task: the task at the other end, and the type. The
-/// task is held as fetched, not yet served: only its two fields below serve it, and
-/// note it for the audit log's record as they do.
+/// task is held as fetched, not yet served: only the `task` field serves it (the plain
+/// walk's answer and the engine's resolver, below), noting it for the audit log's
+/// record of need-to-know reads.
 pub struct TaskDependency {
     task: Task,
     kind: crust_domain::roles::DependencyKind,
