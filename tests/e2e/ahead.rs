@@ -215,7 +215,11 @@ async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
             &FRAGMENTS[FRAGMENTS.find("fragment P").unwrap()..]
         );
         let both = json!({ "p": b.project, "q": second_project, "n": 10 });
-        let (pair, _, _) = asked(app, who, &two, &both).await;
+        let (pair, _, pair_hops) = asked(app, who, &two, &both).await;
+        // One read ahead per request (each holds a connection of its own): the second
+        // project is read, and its levels loaded, hop by hop — not in a second hop of
+        // its own (two read ahead would be two hops, three for Alice).
+        assert!(pair_hops >= 5, "{pair_hops}");
         let alone = json!({ "p": second_project, "n": 10 });
         let (second_alone, _, _) = asked(app, who, TREE, &alone).await;
         assert_eq!(pair["a"], tree["project"]);
