@@ -278,5 +278,23 @@ async fn a_projects_tree_comes_in_one_hop_and_answers_as_level_by_level() {
             Some("BAD_USER_INPUT"),
             "{body}"
         );
+        // Worded and placed as level by level, the rest of the answer alike.
+        let by_level = app
+            .gql(
+                Some(&who.access),
+                &asked_twice("slices"),
+                json!({ "p": b.project, "n": -1 }),
+            )
+            .await;
+        assert_eq!(
+            body["errors"][0]["message"],
+            by_level["errors"][0]["message"]
+        );
+        assert_eq!(body["errors"][0]["path"], by_level["errors"][0]["path"]);
+        assert_eq!(
+            body["data"],
+            without_again(by_level["data"].clone()),
+            "{body}"
+        );
     }
 }

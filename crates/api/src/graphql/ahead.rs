@@ -135,7 +135,11 @@ impl Fetched {
             return Ok(());
         };
         let slices = batch::slices_of_projects(c, actor, &[project], page)?;
-        let slice_ids = ids_in(slices.values().flat_map(|p| p.items.iter().map(|s| s.id)));
+        // A slice is of one project, a box of one slice: each id comes once.
+        let slice_ids: Vec<Uuid> = slices
+            .values()
+            .flat_map(|p| p.items.iter().map(|s| s.id))
+            .collect();
         self.ahead
             .slices
             .extend(slices.into_iter().map(|(id, p)| (SlicesOf(id, page), p)));
@@ -143,7 +147,10 @@ impl Fetched {
             return Ok(());
         };
         let boxes = batch::boxes_of_slices(c, actor, &slice_ids, page)?;
-        let box_ids = ids_in(boxes.values().flat_map(|p| p.items.iter().map(|b| b.id)));
+        let box_ids: Vec<Uuid> = boxes
+            .values()
+            .flat_map(|p| p.items.iter().map(|b| b.id))
+            .collect();
         self.ahead
             .boxes
             .extend(boxes.into_iter().map(|(id, p)| (BoxesOf(id, page), p)));
@@ -175,12 +182,6 @@ impl Fetched {
         }));
         Ok(())
     }
-}
-
-/// Ids in the order met, each once (a parent's children are listed once per parent).
-fn ids_in(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
-    let mut seen = std::collections::HashSet::new();
-    ids.filter(|id| seen.insert(*id)).collect()
 }
 
 /// The project `pid` as the caller may read it, and the levels of its tree the query
