@@ -30,10 +30,24 @@ pub(crate) fn start_of<'a, R: Row<'a, Pg>>(row: &R, names: &[&str]) -> Option<us
     (in_order && !shadowed).then_some(start)
 }
 
-/// `by_position!(Task { id: Uuid, title: Text, … })`: `QueryableByName` for `Task`,
-/// each field given with its SQL type (as in `schema.rs`), in the struct's order.
+/// `by_position!(Task { id: Uuid, title: Text, status: Text as Stored<TaskStatus>, … })`:
+/// `QueryableByName` for `Task`, each field given with its SQL type (as in `schema.rs`)
+/// and, where the field's type is not read directly, the type read and converted from
+/// (`as`), in the struct's order.
 macro_rules! by_position {
-    ($ty:ident { $($field:ident: $st:ty),* $(,)? }) => {
+    // A field read as its own type.
+    (@read $row:ident, $start:ident, $at:ident, $field:ident, $st:ty) => {
+        match $start {
+            Some(start) => diesel::row::Row::get_value::<$st, _, usize>($row, start + $at)?,
+            None => diesel::row::NamedRow::get::<$st, _>($row, stringify!($field))?,
+        }
+    };
+    // A field read as `$via` and converted.
+    (@read $row:ident, $start:ident, $at:ident, $field:ident, $st:ty, $via:ty) => {{
+        let read: $via = $crate::by_position::by_position!(@read $row, $start, $at, $field, $st);
+        read.into()
+    }};
+    ($ty:ident { $($field:ident: $st:ty $(as $via:ty)?),* $(,)? }) => {
         impl diesel::deserialize::QueryableByName<diesel::pg::Pg> for $ty {
             // The last field's count is never read.
             #[allow(unused_assignments)]
@@ -45,13 +59,9 @@ macro_rules! by_position {
                 let mut at = 0usize;
                 Ok($ty {
                     $($field: {
-                        let value = match start {
-                            Some(start) => diesel::row::Row::get_value::<$st, _, usize>(
-                                row,
-                                start + at,
-                            )?,
-                            None => diesel::row::NamedRow::get::<$st, _>(row, stringify!($field))?,
-                        };
+                        let value = $crate::by_position::by_position!(
+                            @read row, start, at, $field, $st $(, $via)?
+                        );
                         at += 1;
                         value
                     },)*

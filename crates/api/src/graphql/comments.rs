@@ -95,20 +95,28 @@ impl CommentMutation {
 
 pub struct Comment(pub models::Comment);
 
-/// All but the author (a loader's).
-impl super::plain::Plain for Comment {
-    fn plain_field(&self, _ctx: &Context<'_>, name: &str) -> Option<async_graphql::Value> {
-        use async_graphql::InputType;
-        let c = &self.0;
-        Some(match name {
-            "id" => id(c.id).to_value(),
-            "taskId" => id(c.task_id).to_value(),
-            "body" => c.body.to_value(),
-            "bodyHtml" => to_safe_html_of(c.id, &c.body).to_value(),
-            "createdAt" => c.created_at.to_value(),
-            "editedAt" => c.edited_at.to_value(),
-            _ => return None,
-        })
+/// A comment held as fetched (with its task's page), answering all but the author (a
+/// loader's).
+impl super::plain::Plain for crust_dal::models::Comment {
+    fn plain_type_name(&self) -> std::borrow::Cow<'static, str> {
+        <Comment as async_graphql::OutputType>::type_name()
+    }
+
+    fn plain_field(
+        &self,
+        _ctx: &Context<'_>,
+        name: &str,
+        out: &mut super::plain::Out,
+    ) -> Option<()> {
+        match name {
+            "id" => out.value(&self.id),
+            "taskId" => out.value(&self.task_id),
+            "body" => out.value(&self.body),
+            "bodyHtml" => out.value(&to_safe_html_of(self.id, &self.body)),
+            "createdAt" => out.scalar(&self.created_at),
+            "editedAt" => out.scalar(&self.edited_at),
+            _ => None,
+        }
     }
 }
 

@@ -25,7 +25,7 @@ mod live;
 mod loaders;
 mod notifications;
 mod org;
-mod plain;
+pub(crate) mod plain;
 mod project;
 mod recipes;
 mod root;

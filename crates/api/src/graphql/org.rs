@@ -258,14 +258,22 @@ impl OrgMutation {
 pub struct User(pub models::User);
 
 impl super::plain::Plain for User {
-    fn plain_field(&self, _ctx: &Context<'_>, name: &str) -> Option<async_graphql::Value> {
-        use async_graphql::InputType;
-        Some(match name {
-            "id" => id(self.0.id).to_value(),
-            "email" => self.0.email.to_value(),
-            "name" => self.0.name.to_value(),
-            _ => return None,
-        })
+    fn plain_type_name(&self) -> std::borrow::Cow<'static, str> {
+        <Self as async_graphql::OutputType>::type_name()
+    }
+
+    fn plain_field(
+        &self,
+        _ctx: &Context<'_>,
+        name: &str,
+        out: &mut super::plain::Out,
+    ) -> Option<()> {
+        match name {
+            "id" => out.value(&self.0.id),
+            "email" => out.value(&self.0.email),
+            "name" => out.value(&self.0.name),
+            _ => None,
+        }
     }
 }
 

@@ -3,10 +3,11 @@
 //! Over 400 lines: the Task type's fields (its nested lists and rollups) and the task
 //! mutations, one area.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::{
-    Context, InputObject, InputType, MaybeUndefined, Object, Result, SimpleObject, Value, ID,
+    Context, InputObject, MaybeUndefined, Object, OutputType, Result, SimpleObject, ID,
 };
 use chrono::NaiveDate;
 use crust_dal::tasks::{NewTask, TaskPatch};
@@ -308,30 +309,51 @@ impl Task {
 
 /// The fields answered from the row and from what came with its page.
 impl Plain for Task {
-    fn plain_field(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
+    fn plain_type_name(&self) -> Cow<'static, str> {
+        <Self as OutputType>::type_name()
+    }
+
+    fn plain_field(&self, ctx: &Context<'_>, name: &str, out: &mut plain::Out) -> Option<()> {
         let t = &self.0;
-        Some(match name {
-            "id" => id(t.id).to_value(),
-            "title" => t.title.to_value(),
-            "description" => t.description.to_value(),
-            "descriptionHtml" => to_safe_html_of(t.id, &t.description).to_value(),
-            "recipeRole" => t.recipe_role.to_value(),
-            "status" => TaskStatus::from(t.status()).to_value(),
-            "progress" => i32::from(t.progress).to_value(),
-            "classification" => Classification::from(t.classification()).to_value(),
-            "startDate" => t.start_date.to_value(),
-            "dueDate" => t.due_date.to_value(),
-            "durationDays" => t.duration_days.to_value(),
-            "createdAt" => t.created_at.to_value(),
-            "updatedAt" => t.updated_at.to_value(),
-            "projectId" => id(t.project_id).to_value(),
+        match name {
+            "id" => out.value(&t.id),
+            "title" => out.value(&t.title),
+            "description" => out.value(&t.description),
+            "descriptionHtml" => out.value(&to_safe_html_of(t.id, &t.description)),
+            "recipeRole" => out.value(&t.recipe_role),
+            "status" => out.enumeration(TaskStatus::from(t.status())),
+            "progress" => out.value(&t.progress),
+            "classification" => out.enumeration(Classification::from(t.classification())),
+            "startDate" => out.scalar(&t.start_date),
+            "dueDate" => out.scalar(&t.due_date),
+            "durationDays" => out.value(&t.duration_days),
+            "createdAt" => out.scalar(&t.created_at),
+            "updatedAt" => out.scalar(&t.updated_at),
+            "projectId" => out.value(&t.project_id),
             // Listed from what came with the page, not copied out of it.
-            "assignees" => plain::list(self.fetched_assignees()?, ctx)?,
-            "dependsOn" => plain::list(self.fetched_depends_on()?, ctx)?,
-            "isBlocked" => is_blocked(self.fetched_depends_on()?).to_value(),
-            "comments" => plain::nested(&self.fetched_comments(ctx)?, ctx)?,
-            _ => return None,
-        })
+            "assignees" => out.list(self.fetched_assignees()?, ctx),
+            "dependsOn" => out.list(self.fetched_depends_on()?, ctx),
+            "isBlocked" => out.value(&is_blocked(self.fetched_depends_on()?)),
+            "comments" => {
+                static NAME: OnceLock<String> = OnceLock::new();
+                let (page, all) = self.1.as_ref()?.comments.as_ref()?;
+                if page_asked(&ctx.field())? != *page {
+                    return None;
+                }
+                let items = all.get(&t.id).map_or(&[][..], |p| p.items.as_slice());
+                let total = all.get(&t.id).map_or(0, |p| p.total);
+                let type_name = plain::name_of::<Conn<Comment>>(&NAME);
+                out.nested(
+                    &plain::PageOf {
+                        type_name,
+                        items,
+                        total,
+                    },
+                    ctx,
+                )
+            }
+            _ => None,
+        }
     }
 }
 
@@ -576,10 +598,14 @@ impl From<models::Dependency> for TaskDependency {
 }
 
 impl Plain for TaskDependency {
-    fn plain_field(&self, ctx: &Context<'_>, name: &str) -> Option<Value> {
+    fn plain_type_name(&self) -> Cow<'static, str> {
+        <Self as OutputType>::type_name()
+    }
+
+    fn plain_field(&self, ctx: &Context<'_>, name: &str, out: &mut plain::Out) -> Option<()> {
         match name {
-            "task" => plain::nested(self.task.noted(ctx), ctx),
-            "type" => Some(DependencyType::from(self.kind).to_value()),
+            "task" => out.nested(self.task.noted(ctx), ctx),
+            "type" => out.enumeration(DependencyType::from(self.kind)),
             _ => None,
         }
     }

@@ -587,10 +587,12 @@ async fn execute(
             copy
         });
         let fields_before = recorder.mutation_fields();
+        // Answered by `respond`, which writes the plain walk's answers as they are.
         let mut request = request
             .data(work.clone())
             .data(ctx.clone())
-            .data(recorder.clone());
+            .data(recorder.clone())
+            .data(crate::graphql::plain::Spliced);
         if let Some(copy) = &copy {
             request = request.data(crate::graphql::RequestVariables(copy.variables.clone()));
         }
@@ -776,10 +778,20 @@ fn respond(
         res.insert_header(("RateLimit-Remaining", remaining.to_string()));
     }
     let answers: Vec<Answer> = responses.iter().map(Answer::of).collect();
-    if batch {
-        res.json(answers)
+    let answers = if batch {
+        &answers[..]
     } else {
-        res.json(answers.first())
+        &answers[..answers.len().min(1)]
+    };
+    match wire::body(answers, batch) {
+        Ok(body) => res.insert_header(header::ContentType::json()).body(body),
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "could not write a GraphQL answer");
+            HttpResponse::InternalServerError().json(json!({ "errors": [{
+                "message": "internal error",
+                "extensions": { "code": "INTERNAL", "requestId": request_id },
+            }] }))
+        }
     }
 }
 

@@ -21,7 +21,6 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use async_graphql::{Response, ServerError, Value};
-use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 /// The media type of an answer.
@@ -238,13 +237,9 @@ pub fn is_request_error(response: &Response) -> bool {
 /// A response as sent: a request error has no `data` entry at all (the GraphQL spec:
 /// "if an error was raised before execution begins, the data entry should not be
 /// present").
-#[derive(Serialize)]
 pub struct Answer<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     data: Option<&'a Value>,
-    #[serde(skip_serializing_if = "<[ServerError]>::is_empty")]
     errors: &'a [ServerError],
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     extensions: &'a BTreeMap<String, Value>,
 }
 
@@ -256,6 +251,53 @@ impl<'a> Answer<'a> {
             extensions: &response.extensions,
         }
     }
+
+    /// Writes the answer's JSON: `data` (with the plain walk's answers spliced in as
+    /// written, see `graphql::plain`), then `errors` and `extensions` when there are any.
+    pub fn write(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.push(b'{');
+        let mut first = true;
+        let mut key = |out: &mut Vec<u8>, name: &str| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            out.extend_from_slice(name.as_bytes());
+        };
+        if let Some(data) = self.data {
+            key(out, r#""data":"#);
+            crate::graphql::plain::write_value(out, data)?;
+        }
+        if !self.errors.is_empty() {
+            key(out, r#""errors":"#);
+            serde_json::to_writer(&mut *out, self.errors)?;
+        }
+        if !self.extensions.is_empty() {
+            key(out, r#""extensions":"#);
+            serde_json::to_writer(&mut *out, self.extensions)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+}
+
+/// The body of an HTTP answer: the one answer, or a batch's as a list.
+pub fn body(answers: &[Answer<'_>], batch: bool) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    if batch {
+        out.push(b'[');
+    }
+    for (i, answer) in answers.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        answer.write(&mut out)?;
+    }
+    if batch {
+        out.push(b']');
+    } else if answers.is_empty() {
+        out.extend_from_slice(b"null");
+    }
+    Ok(out)
 }
 
 /// The status of a single (unbatched) response under `media`.
