@@ -3,17 +3,23 @@
 //! boxes, … — however many parents there are. Every query applies the same visibility
 //! rules as the single-object reads, so a nested list never shows more than a
 //! top-level one would.
+//!
+//! Results are maps by parent id with foldhash's hasher ([`HashMap`]): the API looks
+//! them up for every task of a page, and std's SipHash was a measurable share of it.
 
-use std::collections::HashMap;
+/// A map by id with a hasher seeded at random per process (foldhash's fast one).
+pub use foldhash::HashMap;
+use foldhash::HashMapExt;
 
 use crust_domain::dependency::blocks;
+use crust_domain::roles::DependencyKind;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::actor::Actor;
 use crate::error::DalResult;
-use crate::models::{parse_dependency_kind, Comment, Dependency, Slice, Task, TaskBox, User};
+use crate::models::{Comment, Dependency, Slice, Stored, Task, TaskBox, User};
 use crate::page::{Page, Paged};
 use crate::raw::Raw;
 
@@ -330,8 +336,8 @@ pub enum Direction {
 struct ParentDependency {
     #[diesel(sql_type = SqlUuid)]
     parent: Uuid,
-    #[diesel(sql_type = Text)]
-    kind: String,
+    #[diesel(sql_type = Text, deserialize_as = Stored<DependencyKind>)]
+    kind: DependencyKind,
     #[diesel(embed)]
     task: Task,
 }
@@ -363,7 +369,7 @@ pub fn dependencies_of_tasks(
     for row in q.load::<ParentDependency>(conn)? {
         out.entry(row.parent).or_default().push(Dependency {
             task: row.task,
-            kind: parse_dependency_kind(&row.kind),
+            kind: row.kind,
         });
     }
     Ok(out)

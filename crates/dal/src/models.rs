@@ -55,6 +55,16 @@ impl<T: Fallback> diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::
     }
 }
 
+impl Fallback for crust_domain::roles::DependencyKind {
+    const FALLBACK: Self = crust_domain::roles::DependencyKind::FinishToStart;
+}
+
+impl From<Stored<crust_domain::roles::DependencyKind>> for crust_domain::roles::DependencyKind {
+    fn from(stored: Stored<crust_domain::roles::DependencyKind>) -> Self {
+        stored.0
+    }
+}
+
 impl From<Stored<TaskStatus>> for TaskStatus {
     fn from(stored: Stored<TaskStatus>) -> Self {
         stored.0

@@ -158,12 +158,12 @@ impl Fetched {
             return Ok(());
         };
         // Totals the pass counted, as the task pages' loader takes them.
-        let known: HashMap<Uuid, i64> = match &self.sums {
+        let known: batch::HashMap<Uuid, i64> = match &self.sums {
             Some(sums) => box_ids
                 .iter()
                 .filter_map(|id| Some((*id, *sums.tasks.get(&(TaskParent::Box, *id))?)))
                 .collect(),
-            None => HashMap::new(),
+            None => batch::HashMap::default(),
         };
         let pages = batch::tasks_of_counted(c, actor, TaskParent::Box, &box_ids, page, known)?;
         let tasks: Vec<Uuid> = pages

@@ -154,9 +154,9 @@ pub struct Wants {
 /// What came with a batch of task pages, for every task in them.
 #[derive(Default)]
 pub struct Extras {
-    pub assignees: Option<HashMap<Uuid, Vec<super::org::User>>>,
-    pub depends_on: Option<HashMap<Uuid, Vec<super::task::TaskDependency>>>,
-    pub comments: Option<(Page, HashMap<Uuid, Paged<Comment>>)>,
+    pub assignees: Option<batch::HashMap<Uuid, Vec<super::org::User>>>,
+    pub depends_on: Option<batch::HashMap<Uuid, Vec<super::task::TaskDependency>>>,
+    pub comments: Option<(Page, batch::HashMap<Uuid, Paged<Comment>>)>,
 }
 
 impl Extras {
@@ -193,9 +193,9 @@ impl Extras {
 }
 /// Each task's list, its items made into `U`.
 fn wrapped<T, U>(
-    lists: HashMap<Uuid, Vec<T>>,
+    lists: batch::HashMap<Uuid, Vec<T>>,
     wrap: impl Fn(T) -> U + Copy,
-) -> HashMap<Uuid, Vec<U>> {
+) -> batch::HashMap<Uuid, Vec<U>> {
     lists
         .into_iter()
         .map(|(task, items)| (task, items.into_iter().map(wrap).collect()))
@@ -273,7 +273,7 @@ impl Loader<TasksOf> for Batch {
         self.passes_done().await;
         let mut out = HashMap::new();
         for ((by, page, wants), ids) in groups(keys, |k| ((k.0, k.2, k.3), k.1)) {
-            let known: HashMap<Uuid, i64> = {
+            let known: batch::HashMap<Uuid, i64> = {
                 let sums = self.sums();
                 ids.iter()
                     .filter_map(|id| Some((*id, *sums.tasks.get(&(by, *id))?)))

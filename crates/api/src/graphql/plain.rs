@@ -23,7 +23,6 @@
 //! by the same document checks.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
@@ -31,6 +30,8 @@ use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::EnumType;
 use async_graphql::{Context, ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
 use bytes::Bytes;
+use crust_dal::Page;
+use foldhash::{HashMap, HashSet, HashSetExt};
 use serde::Serialize;
 
 use super::connection::Conn;
@@ -56,6 +57,8 @@ pub struct Out {
     /// The selection sets (by address in the document) whose response keys were found
     /// unique: a page's objects share one, checked once.
     unique: HashSet<usize>,
+    /// The page each paged field (by address in the document) asks for, read once.
+    pages: HashMap<usize, Option<Page>>,
 }
 
 impl Out {
@@ -101,6 +104,17 @@ impl Out {
         }
         self.buf.push(b']');
         Some(())
+    }
+
+    /// The page the paged field of `ctx` asks for (`read` reads it from the field's
+    /// arguments): read once per field of the document, not once per object.
+    pub fn page_of(
+        &mut self,
+        ctx: &Context<'_>,
+        read: impl FnOnce() -> Option<Page>,
+    ) -> Option<Page> {
+        let at = std::ptr::from_ref(ctx.item) as usize;
+        *self.pages.entry(at).or_insert_with(read)
     }
 
     /// Whether the response keys of `set` (fragments expanded) are all different,

@@ -337,11 +337,12 @@ impl Plain for Task {
             "comments" => {
                 static NAME: OnceLock<String> = OnceLock::new();
                 let (page, all) = self.1.as_ref()?.comments.as_ref()?;
-                if page_asked(&ctx.field())? != *page {
+                if out.page_of(ctx, || page_asked(&ctx.field()))? != *page {
                     return None;
                 }
-                let items = all.get(&t.id).map_or(&[][..], |p| p.items.as_slice());
-                let total = all.get(&t.id).map_or(0, |p| p.total);
+                let (items, total) = all
+                    .get(&t.id)
+                    .map_or((&[][..], 0), |p| (p.items.as_slice(), p.total));
                 let type_name = plain::name_of::<Conn<Comment>>(&NAME);
                 out.nested(
                     &plain::PageOf {

@@ -10,7 +10,6 @@
 //! 5 s and 15 s after its last request, and the board's p99 while 20 sign-ins per second (bcrypt cost 12) run
 //! beside it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -267,7 +266,7 @@ async fn replay(
     })
     .await?;
     let boxes = children(&boxes, |b| b.id);
-    let known: HashMap<Uuid, i64> = boxes
+    let known: batch::HashMap<Uuid, i64> = boxes
         .iter()
         .filter_map(|b| Some((*b, *sums.tasks.get(&(TaskParent::Box, *b))?)))
         .collect();
@@ -316,7 +315,7 @@ async fn database_cpu_ms(pool: &PgPool) -> Option<f64> {
 }
 
 /// The ids of what a level's pages list: the next level's parents.
-fn children<T>(pages: &HashMap<Uuid, Paged<T>>, id: fn(&T) -> Uuid) -> Vec<Uuid> {
+fn children<T>(pages: &batch::HashMap<Uuid, Paged<T>>, id: fn(&T) -> Uuid) -> Vec<Uuid> {
     pages
         .values()
         .flat_map(|page| page.items.iter().map(id))
