@@ -26,17 +26,26 @@ pub(super) struct Reads {
 impl Recorder {
     /// Notes that a task was served to the caller.
     pub fn read_task(&self, task: &crust_dal::models::Task) {
+        self.read_tasks(std::slice::from_ref(task));
+    }
+
+    /// Notes that these tasks were served to the caller (a page at once: one lock).
+    pub fn read_tasks(&self, tasks: &[crust_dal::models::Task]) {
         if !self.inner.enabled {
             return;
         }
-        lock(&self.inner.reads).tasks.insert(
-            task.id,
-            (
-                task.org_id,
-                task.project_id,
-                task.classification() == Classification::Secret,
-            ),
-        );
+        let mut reads = lock(&self.inner.reads);
+        reads.tasks.reserve(tasks.len());
+        for task in tasks {
+            reads.tasks.insert(
+                task.id,
+                (
+                    task.org_id,
+                    task.project_id,
+                    task.classification() == Classification::Secret,
+                ),
+            );
+        }
     }
 
     /// Notes that a project was served to the caller.

@@ -508,9 +508,8 @@ pub(super) async fn task_page(
         None => loaders.load_one(key).await?,
     };
     let (rows, extras) = found.unwrap_or_else(|| (Paged::empty(page), Arc::default()));
-    Ok(super::plain::Plainly(super::connection::connection(
-        rows,
-        |t| super::task::Task::served_with(ctx, t, Some(extras.clone())),
+    Ok(super::plain::Plainly(super::task::Task::page_served(
+        ctx, rows, &extras,
     )))
 }
 

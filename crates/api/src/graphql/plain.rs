@@ -51,9 +51,10 @@ pub trait Plain {
 pub struct Spliced;
 
 /// The JSON of a plain answer, written as the engine's `Value` would serialize.
-#[derive(Default)]
 pub struct Out {
+    /// The JSON, after the splice tag when the answer is to be spliced.
     buf: Vec<u8>,
+    tagged: bool,
     /// The selection sets (by address in the document) whose response keys were found
     /// unique: a page's objects share one, checked once.
     unique: HashSet<usize>,
@@ -62,6 +63,25 @@ pub struct Out {
 }
 
 impl Out {
+    /// Room for a page of tasks' answer without growing it many times over.
+    const FIRST_CAPACITY: usize = 16 * 1024;
+
+    /// An empty answer; `spliced` when it goes into the response as written (see
+    /// [`Spliced`]): the tag goes first then, so that the JSON is never copied to add it.
+    fn new(spliced: bool) -> Self {
+        let mut buf = Vec::with_capacity(Self::FIRST_CAPACITY);
+        let tag = splice_tag().filter(|_| spliced);
+        if let Some(tag) = tag {
+            buf.extend_from_slice(tag);
+        }
+        Out {
+            buf,
+            tagged: tag.is_some(),
+            unique: HashSet::new(),
+            pages: HashMap::default(),
+        }
+    }
+
     /// Any serializable leaf, as serde_json writes it (the engine's serializer).
     pub fn value<V: Serialize + ?Sized>(&mut self, v: &V) -> Option<()> {
         serde_json::to_writer(&mut self.buf, v).ok()
@@ -253,18 +273,24 @@ fn splice_tag() -> Option<&'static [u8; 16]> {
 
 /// The answer as a `Value`: the JSON itself, tagged, for [`write_value`] to write;
 /// otherwise read back.
-fn into_value(json: Vec<u8>, spliced: bool) -> ServerResult<Value> {
-    if let (true, Some(tag)) = (spliced, splice_tag()) {
-        let mut tagged = Vec::with_capacity(tag.len() + json.len());
-        tagged.extend_from_slice(tag);
-        tagged.extend_from_slice(&json);
-        return Ok(Value::Binary(Bytes::from(tagged)));
+fn into_value(out: Out) -> ServerResult<Value> {
+    if out.tagged {
+        return Ok(Value::Binary(Bytes::from(out.buf)));
     }
-    serde_json::from_slice::<serde_json::Value>(&json)
-        .map_err(|e| async_graphql::ServerError::new(e.to_string(), None))
-        .and_then(|v| {
-            Value::from_json(v).map_err(|e| async_graphql::ServerError::new(e.to_string(), None))
-        })
+    let error = |e: serde_json::Error| async_graphql::ServerError::new(e.to_string(), None);
+    let json = serde_json::from_slice::<serde_json::Value>(&out.buf).map_err(error)?;
+    Value::from_json(json).map_err(error)
+}
+
+/// How many bytes of `value` are plain answers to splice (a walk over the levels above
+/// them: each is one node).
+pub fn spliced_len(value: &Value) -> usize {
+    match value {
+        Value::Binary(bytes) => bytes.len(),
+        Value::List(items) => items.iter().map(spliced_len).sum(),
+        Value::Object(map) => map.values().map(spliced_len).sum(),
+        _ => 0,
+    }
 }
 
 /// Writes `value` as JSON, exactly as its `Serialize` does, except that a plain answer
@@ -328,9 +354,9 @@ impl<T: Plain + OutputType + Sync> OutputType for Plainly<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        let mut out = Out::default();
+        let mut out = Out::new(ctx.data_opt::<Spliced>().is_some());
         match object(&self.0, ctx, &mut out) {
-            Some(()) => into_value(out.buf, ctx.data_opt::<Spliced>().is_some()),
+            Some(()) => into_value(out),
             None => self.0.resolve(ctx, field).await,
         }
     }
@@ -404,14 +430,15 @@ mod tests {
         assert!(!String::from_utf8_lossy(&written).contains("injected"));
 
         // A tagged one is, and read back when not spliced.
-        let json = br#"{"k":["v"]}"#.to_vec();
-        let spliced = into_value(json.clone(), true).unwrap();
+        let answer = |spliced: bool| {
+            let mut out = Out::new(spliced);
+            out.buf.extend_from_slice(br#"{"k":["v"]}"#);
+            into_value(out).unwrap()
+        };
+        let spliced = answer(true);
         let mut written = Vec::new();
         write_value(&mut written, &async_graphql::value!({ "x": spliced })).unwrap();
         assert_eq!(written, br#"{"x":{"k":["v"]}}"#);
-        assert_eq!(
-            into_value(json, false).unwrap(),
-            async_graphql::value!({ "k": ["v"] })
-        );
+        assert_eq!(answer(false), async_graphql::value!({ "k": ["v"] }));
     }
 }

@@ -255,7 +255,7 @@ impl TaskMutation {
     }
 }
 
-/// A task as served. Made only through [`Task::served`] or [`Task::served_with`], which
+/// A task as served. Made only through [`Task::served`] or [`Task::page_served`], which
 /// note it for the audit log's record of need-to-know reads; the second also carries
 /// what was fetched with its page, which its fields answer from. (A dependency holds
 /// its task unserved, as fetched: [`TaskDependency`] notes it when it serves it.)
@@ -263,15 +263,23 @@ pub struct Task(models::Task, Option<Arc<Extras>>);
 
 impl Task {
     pub fn served(ctx: &Context<'_>, task: models::Task) -> Self {
-        Task::served_with(ctx, task, None)
-    }
-
-    /// A task served with what was fetched for its page (see `loaders::Wants`).
-    pub fn served_with(ctx: &Context<'_>, task: models::Task, extras: Option<Arc<Extras>>) -> Self {
         if let Some(rec) = ctx.data_opt::<crate::audit::Recorder>() {
             rec.read_task(&task);
         }
-        Task(task, extras)
+        Task(task, None)
+    }
+
+    /// A page of tasks served with what was fetched for it (see `loaders::Wants`),
+    /// noted as [`Task::served`] notes one (under one lock).
+    pub fn page_served(
+        ctx: &Context<'_>,
+        rows: crust_dal::Paged<models::Task>,
+        extras: &Arc<Extras>,
+    ) -> Conn<Task> {
+        if let Some(rec) = ctx.data_opt::<crate::audit::Recorder>() {
+            rec.read_tasks(&rows.items);
+        }
+        super::connection::connection(rows, |t| Task(t, Some(extras.clone())))
     }
 
     /// Notes this task for the audit log's record of need-to-know reads, as

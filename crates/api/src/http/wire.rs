@@ -282,7 +282,13 @@ impl<'a> Answer<'a> {
 
 /// The body of an HTTP answer: the one answer, or a batch's as a list.
 pub fn body(answers: &[Answer<'_>], batch: bool) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::new();
+    // The spliced answers' size, plus room for what is around them.
+    let spliced: usize = answers
+        .iter()
+        .filter_map(|a| a.data)
+        .map(crate::graphql::plain::spliced_len)
+        .sum();
+    let mut out = Vec::with_capacity(spliced + 4096);
     if batch {
         out.push(b'[');
     }
