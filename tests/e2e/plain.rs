@@ -206,3 +206,60 @@ pub(crate) async fn in_a_batch(
     };
     [answer(0), answer(1)]
 }
+
+/// A page asked twice under one response key (beside itself, through fragments, under a
+/// parent asked twice) is answered whole: the engine merges the two answers, so neither
+/// may be written as JSON that it cannot merge (found by review: one half was lost).
+#[tokio::test]
+async fn a_page_asked_twice_under_one_key_is_answered_whole() {
+    let app = TestApp::start().await;
+    let owner = app.user("owner").await;
+    let org = app.create_org(&owner, "Org").await;
+    let p = app
+        .create_project(&owner, &org, "ORGANIZATION", "CONFIDENTIAL")
+        .await;
+    let s = app.create_slice(&owner, &p, "S").await;
+    let b = app.create_box(&owner, &s, "B").await;
+    for _ in 0..2 {
+        app.create_task(&owner, &p, Some(&b), "CONFIDENTIAL").await;
+    }
+    let vars = json!({ "p": p });
+    let tree = |tasks: &str| {
+        format!(
+            "query($p: ID!) {{ project(id: $p) {{ {tasks} slices {{ nodes {{ boxes {{ nodes {{ {tasks} }} }} }} }} }} }}"
+        )
+    };
+    let once = answer(
+        &app,
+        &owner,
+        &tree("tasks { totalCount nodes { id title } }"),
+        &vars,
+    )
+    .await;
+    let nodes = &once["project"]["tasks"]["nodes"];
+    assert_eq!(nodes.as_array().map(Vec::len), Some(2), "{once}");
+    assert_eq!(once["project"]["tasks"]["totalCount"], 2, "{once}");
+    let twice = [
+        tree("tasks { totalCount } tasks { nodes { id title } }"),
+        tree("...A ...B").replace(
+            "query(",
+            "fragment A on Project { tasks { totalCount } } fragment B on Project { tasks { nodes { id title } } } query(",
+        ),
+        "query($p: ID!) { project(id: $p) { tasks { totalCount } } project(id: $p) { tasks { nodes { id title } } slices { nodes { boxes { nodes { tasks { totalCount nodes { id title } } } } } } } }"
+            .to_owned(),
+    ];
+    // The fragment form puts its spreads on boxes too, where they do not apply: drop
+    // them there.
+    let twice = [
+        twice[0].clone(),
+        twice[1].replace(
+            "boxes { nodes { ...A ...B } }",
+            "boxes { nodes { tasks { totalCount } tasks { nodes { id title } } } }",
+        ),
+        twice[2].clone(),
+    ];
+    for query in &twice {
+        assert_eq!(answer(&app, &owner, query, &vars).await, once, "{query}");
+        assert_eq!(over_get(&app, &owner, query, &vars).await, once, "{query}");
+    }
+}

@@ -63,6 +63,9 @@ pub struct Checked {
     /// Whether the operation the request selects (or, with no usable selection, any
     /// operation of the document) may change something.
     pub mutation: bool,
+    /// Whether some response key occurs more than once in a merged selection set (the
+    /// engine then merges the answers' objects; see `graphql::plain::Spliced`).
+    pub merges: bool,
 }
 
 /// What the checks say about a request's text.
@@ -200,6 +203,7 @@ pub fn check_counting(
         doc,
         root_fields,
         mutation,
+        merges: worst.0 > 1,
     })))
 }
 

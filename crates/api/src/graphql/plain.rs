@@ -47,7 +47,9 @@ pub trait Plain {
 }
 
 /// Request data saying that the request's answers are written by [`write_value`], so
-/// that a plain answer may go into them as the JSON it was written as.
+/// that a plain answer may go into them as the JSON it was written as. Only for a
+/// document in which no response key repeats: the engine merges the answers of one key
+/// when both are objects, and would keep only one of two spliced answers.
 pub struct Spliced;
 
 /// The JSON of a plain answer, written as the engine's `Value` would serialize.
@@ -63,8 +65,9 @@ pub struct Out {
 }
 
 impl Out {
-    /// Room for a page of tasks' answer without growing it many times over.
-    const FIRST_CAPACITY: usize = 16 * 1024;
+    /// Room for a small page's answer; a larger one grows (and is trimmed, see
+    /// [`into_value`]).
+    const FIRST_CAPACITY: usize = 1024;
 
     /// An empty answer; `spliced` when it goes into the response as written (see
     /// [`Spliced`]): the tag goes first then, so that the JSON is never copied to add it.
@@ -273,13 +276,19 @@ fn splice_tag() -> Option<&'static [u8; 16]> {
 
 /// The answer as a `Value`: the JSON itself, tagged, for [`write_value`] to write;
 /// otherwise read back.
-fn into_value(out: Out) -> ServerResult<Value> {
+fn into_value(mut out: Out) -> ServerResult<Value> {
     if out.tagged {
+        // The answer is held until the response is written: no more than a quarter of
+        // it unused.
+        if out.buf.capacity() > out.buf.len() + out.buf.len() / 4 {
+            out.buf.shrink_to_fit();
+        }
         return Ok(Value::Binary(Bytes::from(out.buf)));
     }
-    let error = |e: serde_json::Error| async_graphql::ServerError::new(e.to_string(), None);
-    let json = serde_json::from_slice::<serde_json::Value>(&out.buf).map_err(error)?;
-    Value::from_json(json).map_err(error)
+    // Read as `Value` directly: objects keep their keys' order (serde_json's own map
+    // would sort them).
+    serde_json::from_slice::<Value>(&out.buf)
+        .map_err(|e| async_graphql::ServerError::new(e.to_string(), None))
 }
 
 /// How many bytes of `value` are plain answers to splice (a walk over the levels above
@@ -440,5 +449,23 @@ mod tests {
         write_value(&mut written, &async_graphql::value!({ "x": spliced })).unwrap();
         assert_eq!(written, br#"{"x":{"k":["v"]}}"#);
         assert_eq!(answer(false), async_graphql::value!({ "k": ["v"] }));
+
+        // Read back, keys keep the order they were written in.
+        let mut out = Out::new(false);
+        out.buf.extend_from_slice(br#"{"z":1,"a":{"y":2,"b":3}}"#);
+        let Value::Object(read) = into_value(out).unwrap() else {
+            panic!("not an object");
+        };
+        assert_eq!(
+            read.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["z", "a"]
+        );
+        let Some(Value::Object(inner)) = read.get("a") else {
+            panic!("not an object");
+        };
+        assert_eq!(
+            inner.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["y", "b"]
+        );
     }
 }

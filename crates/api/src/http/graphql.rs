@@ -235,10 +235,11 @@ fn json_size(value: &impl serde::Serialize) -> usize {
 }
 
 /// What the document checks learned about a request that may run.
-#[derive(Default)]
 struct Facts {
     root_fields: Vec<String>,
     mutation: bool,
+    /// Does some response key repeat, so that the engine merges answers?
+    merges: bool,
     /// The size of its variables, as JSON.
     variables_bytes: usize,
     /// Is it one of the trusted documents (`CRUST_TRUSTED_DOCUMENTS`)?
@@ -336,6 +337,7 @@ fn prepare(state: &AppState, mut request: Request, trusted: bool) -> Prepared {
                 doc,
                 root_fields,
                 mutation,
+                merges,
             } = *checked;
             request.set_parsed_query(doc);
             Prepared::Run(
@@ -343,6 +345,7 @@ fn prepare(state: &AppState, mut request: Request, trusted: bool) -> Prepared {
                 Facts {
                     root_fields,
                     mutation,
+                    merges,
                     variables_bytes,
                     trusted,
                 },
@@ -355,6 +358,7 @@ fn prepare(state: &AppState, mut request: Request, trusted: bool) -> Prepared {
                 Facts {
                     root_fields: Vec::new(),
                     mutation,
+                    merges: true,
                     variables_bytes,
                     trusted,
                 },
@@ -587,12 +591,16 @@ async fn execute(
             copy
         });
         let fields_before = recorder.mutation_fields();
-        // Answered by `respond`, which writes the plain walk's answers as they are.
         let mut request = request
             .data(work.clone())
             .data(ctx.clone())
-            .data(recorder.clone())
-            .data(crate::graphql::plain::Spliced);
+            .data(recorder.clone());
+        // Answered by `respond`, which writes the plain walk's answers as they are —
+        // unless the engine is to merge answers of one key, which it does for objects
+        // only (a spliced page would lose the other half).
+        if !facts.merges {
+            request = request.data(crate::graphql::plain::Spliced);
+        }
         if let Some(copy) = &copy {
             request = request.data(crate::graphql::RequestVariables(copy.variables.clone()));
         }

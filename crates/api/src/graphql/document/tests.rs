@@ -292,3 +292,19 @@ fn variables_may_be_used_only_as_often_as_their_size_allows() {
     assert!(e.contains("uses its variables in 15 places"), "{e}");
     assert!(check(input(100_000), &limits()).is_ok());
 }
+
+#[test]
+fn a_response_key_given_twice_anywhere_is_told_as_merging() {
+    assert!(!checked("{ me { id name } project(id: 1) { id } }").merges);
+    // Aliases make keys distinct.
+    assert!(!checked("{ x: me { id } me { name x: id } }").merges);
+    for query in [
+        "{ me { id } me { name } }",
+        "{ me { id id } }",
+        "{ project(id: 1) { tasks { totalCount } tasks { nodes { id } } } }",
+        "{ ...A ...B } fragment A on Query { me { id } } fragment B on Query { me { name } }",
+        "{ me { ... on User { id } id } }",
+    ] {
+        assert!(checked(query).merges, "{query}");
+    }
+}
