@@ -13,7 +13,8 @@
 //!
 //! The JSON written goes into the response as it is (see [`Spliced`] and
 //! [`write_value`]) when the request comes over HTTP, whose answers are written by
-//! [`write_value`]; any other caller (the live socket, in-process tests) gets it read
+//! [`write_value`], and its document repeats no response key; any other request (one
+//! whose answers the engine merges, the live socket, in-process tests) gets it read
 //! back into a `Value`.
 //!
 //! The walk reads the query's selection sets through async-graphql's context, the
